@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint derivations bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check radam_verify tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n 2
+
+demo: $(STAMP)
+	$(BIN)/radam-verify derive
+	mkdir -p reports
+	$(BIN)/radam-verify derive --markdown > reports/derivation.md
+	@echo "wrote reports/derivation.md"
+	$(BIN)/radam-verify schedule --beta2 0.999 --steps 7 --digits 12 > reports/schedule-b2-0.999.json
+	@echo "wrote reports/schedule-b2-0.999.json"
+
+
+derivations: $(STAMP)
+	$(BIN)/radam-verify derive --markdown > derivations/radam.md
+
+bench: $(STAMP)
+
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,137 @@
+"""The ``radam-verify`` command line: ``derive`` and ``schedule``.
+
+Exit codes: 0 success, 1 a claim failed, 4 a usage error (printed as one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from radam_verify.errors import RadamVerifyError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and the project's usage exit code."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def _convention(text: str) -> object:
+    from radam_verify.conventions import parse_convention
+
+    try:
+        return parse_convention(text)
+    except RadamVerifyError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="radam-verify",
+        description="Exact verification of RAdam (Liu et al., ICLR 2020): SymPy derivations "
+        "of its constants and the exact mpmath schedule.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    derive = commands.add_parser(
+        "derive", help="derive and check RAdam's constants with SymPy",
+        description="Derive every claim (rho_t, rho_inf, r_t, the threshold, ...) and check "
+        "each step. Exits 1 when any claim fails.")
+    form = derive.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true",
+                      help='print {"claims": [{"id", "statement", "latex", "verified", '
+                      '"method", "steps"}]}')
+    form.add_argument("--markdown", action="store_true",
+                      help="print the derivation document (derivations/radam.md)")
+    schedule = commands.add_parser(
+        "schedule", help="print the exact schedule (rho_t, r_t, bias corrections) as JSON",
+        description="The exact scalar schedule for the binary64 values of the betas; the "
+        "branch decision is certified by interval arithmetic.")
+    schedule.add_argument("--beta2", type=_unit_float, required=True, help="beta2 in [0, 1)")
+    schedule.add_argument("--beta1", type=_unit_float, default=0.9,
+                          help="beta1 in [0, 1) (default 0.9)")
+    schedule.add_argument("--steps", type=_positive_int, required=True,
+                          help="how many steps to print")
+    schedule.add_argument("--start", type=_positive_int, default=1,
+                          help="first step t, 1-based (default 1); any size, e.g. 1000000000")
+    schedule.add_argument("--convention", type=_convention, default="pytorch",
+                          help="NAME[,axis=value...]: a preset (paper, pytorch, official, "
+                          "official-sgd, optax) with overrides (default pytorch)")
+    schedule.add_argument("--digits", type=_positive_int, default=30,
+                          help="significant digits of every number (default 30)")
+    schedule.add_argument("--float32-hyper", action="store_true",
+                          help="round beta1 and beta2 to float32 first, as a float32 "
+                          "implementation that stores them would")
+    return parser
+
+
+def _derive(args: argparse.Namespace) -> int:
+    from radam_verify.derivation import all_claims
+    from radam_verify.derivation.document import render_markdown
+
+    claims = all_claims()
+    if args.json:
+        print(json.dumps({"claims": [c.as_json() for c in claims]}, indent=2))
+    elif args.markdown:
+        sys.stdout.write(render_markdown(claims))
+    else:
+        for item in claims:
+            mark = "verified" if item.verified else "FAILED  "
+            print(f"{mark}  {item.id:24s} {item.title}  [{item.method}]")
+        print(f"{sum(c.verified for c in claims)} of {len(claims)} claims verified")
+    return EXIT_OK if all(c.verified for c in claims) else EXIT_FAILED
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from radam_verify.conventions import parse_convention
+    from radam_verify.schedule import schedule_document
+
+    convention = args.convention
+    if isinstance(convention, str):
+        convention = parse_convention(convention)
+    document = schedule_document(
+        args.beta1, args.beta2, convention, start=args.start, steps=args.steps,
+        digits=args.digits, hyper_rounding="float32" if args.float32_hyper else "float64")
+    print(json.dumps(document, indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"derive": _derive, "schedule": _schedule}
+    try:
+        return handlers[args.command](args)
+    except RadamVerifyError as error:
+        print(f"radam-verify: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

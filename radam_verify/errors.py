@@ -1,0 +1,27 @@
+"""One exception tree for radam-verify.
+
+Every error a user can cause derives from :class:`RadamVerifyError`; its message says
+what was expected and how to fix it, so the command line can print it as one line.
+"""
+
+from __future__ import annotations
+
+
+class RadamVerifyError(Exception):
+    """Base class of every error raised on purpose by radam-verify."""
+
+
+class UsageError(RadamVerifyError, ValueError):
+    """The caller passed something malformed (a bad option, value or specification)."""
+
+
+class ConventionError(UsageError):
+    """A convention specification names an unknown preset, axis or axis value."""
+
+
+class OutOfDomainError(RadamVerifyError, ArithmeticError):
+    """Exact arithmetic is undefined for the input (0/0 with eps = 0) or leaves the float range."""
+
+
+class UndecidedError(RadamVerifyError, ArithmeticError):
+    """A comparison could not be decided within the precision budget."""

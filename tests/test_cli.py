@@ -1,0 +1,86 @@
+"""The command line: JSON shapes, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from radam_verify import cli, derivation
+from radam_verify.derivation import Claim
+from radam_verify.derivation.claims import Step
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "radam_verify.cli", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def test_help_names_every_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("derive", "schedule"):
+        assert command in result.stdout
+
+
+def test_derive_json_lists_every_claim_as_verified(
+    claims: dict[str, Claim], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(derivation, "all_claims", lambda: list(claims.values()))
+    assert cli.main(["derive", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in data["claims"]] == list(claims)
+    assert all(c["verified"] is True for c in data["claims"])
+
+
+def test_derive_exits_non_zero_when_a_claim_fails(
+    claims: dict[str, Claim], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = next(iter(claims.values()))
+    broken = replace(first, steps=(*first.steps, Step("broken", "x", "test", False)))
+    monkeypatch.setattr(derivation, "all_claims", lambda: [broken])
+    assert cli.main(["derive", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["claims"][0]["verified"] is False
+
+
+def test_schedule_prints_the_documented_json() -> None:
+    result = run("schedule", "--beta2", "0.999", "--steps", "7", "--digits", "12")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["convention"] == "pytorch"
+    assert [s["t"] for s in data["steps"]] == list(range(1, 8))
+    first, last = data["steps"][0], data["steps"][-1]
+    assert set(first) == {"t", "rho_t", "rectified", "r_t", "bias_correction1",
+                          "bias_correction2"}
+    assert first["rectified"] is False
+    assert first["r_t"] is None
+    assert last["rectified"] is True
+    assert len(last["r_t"].replace(".", "").lstrip("0")) == 12
+
+
+def test_schedule_starts_anywhere() -> None:
+    result = run("schedule", "--beta2", "0.9999", "--steps", "2", "--start", "1000000000",
+                 "--convention", "official")
+    assert result.returncode == 0, result.stderr
+    assert [s["t"] for s in json.loads(result.stdout)["steps"]] == [10**9, 10**9 + 1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["schedule", "--beta2", "1.5", "--steps", "3"],
+        ["schedule", "--beta2", "0.9", "--steps", "0"],
+        ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "adamw"],
+        ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "paper,eps=inside"],
+        ["schedule", "--steps", "3"],
+        ["nonsense"],
+    ],
+)
+def test_bad_input_is_a_one_line_usage_error(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 4
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

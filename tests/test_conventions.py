@@ -1,0 +1,63 @@
+"""Conventions: the presets' axes and the NAME[,axis=value] syntax."""
+
+from __future__ import annotations
+
+import pytest
+
+from radam_verify.conventions import PRESETS, Convention, parse_convention
+from radam_verify.errors import ConventionError
+
+# The axes as the issue's table and the cited source code give them.
+EXPECTED = {
+    "paper": (4.0, ">", "sgd", "raw", "l2"),
+    "pytorch": (5.0, ">", "sgd", "raw", "l2"),
+    "official": (5.0, ">=", "skip", "raw", "decoupled"),
+    "official-sgd": (5.0, ">=", "sgd", "raw", "decoupled"),
+    "optax": (5.0, ">=", "sgd", "hat", "none"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
+    c = parse_convention(name)
+    assert (c.threshold, c.comparison, c.below, c.eps, c.weight_decay) == EXPECTED[name]
+
+
+def test_official_skips_decay_on_skipped_steps_and_its_sgd_variant_does_not() -> None:
+    assert PRESETS["official"].decay_on_skip is False
+    assert PRESETS["official-sgd"].decay_on_skip is True
+
+
+def test_an_override_changes_only_its_axis() -> None:
+    c = parse_convention("pytorch,weight_decay=decoupled")
+    assert c.weight_decay == "decoupled"
+    assert (c.threshold, c.comparison, c.below, c.eps) == EXPECTED["pytorch"][:4]
+    assert c.spec == "pytorch,weight_decay=decoupled"
+
+
+def test_spec_round_trips_through_the_parser() -> None:
+    for spec in ["paper", "official,threshold=4,comparison=>", "optax,decay_on_skip=false"]:
+        c = parse_convention(spec)
+        assert parse_convention(c.spec) == c
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("adam", "unknown convention 'adam'"),
+        ("pytorch,thresh=4", "unknown axis 'thresh'"),
+        ("pytorch,eps=inside", "unknown value 'inside' for axis 'eps'"),
+        ("pytorch,threshold=3", "below 4"),
+        ("pytorch,threshold=five", "threshold must be a number"),
+        ("pytorch,below", "expected axis=value"),
+    ],
+)
+def test_bad_specification_is_a_clear_error(spec: str, fragment: str) -> None:
+    with pytest.raises(ConventionError, match=fragment.replace("(", r"\(")):
+        parse_convention(spec)
+
+
+def test_comparison_decides_only_exact_ties() -> None:
+    strict, loose = Convention(comparison=">"), Convention(comparison=">=")
+    assert [strict.rectifies(s) for s in (-1, 0, 1)] == [False, False, True]
+    assert [loose.rectifies(s) for s in (-1, 0, 1)] == [False, True, True]
