@@ -26,6 +26,7 @@ demo: $(STAMP)
 	@echo "wrote reports/derivation.md"
 	$(BIN)/radam-verify schedule --beta2 0.999 --steps 7 --digits 12 > reports/schedule-b2-0.999.json
 	@echo "wrote reports/schedule-b2-0.999.json"
+	$(BIN)/python benchmarks/bench_reference.py
 
 
 derivations: $(STAMP)

@@ -9,6 +9,7 @@ in rational arithmetic. Any ``t`` up to 10^9 and beyond costs O(log t).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -71,6 +72,7 @@ def _exact_sign(t: int, beta2: float, threshold: float) -> int:
     return (diff > 0) - (diff < 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def schedule_step(
     t: int,
     beta1: float,

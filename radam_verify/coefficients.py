@@ -1,0 +1,77 @@
+"""Per-step coefficients of the RAdam update, from the exact schedule or from binary64.
+
+The element update is the same everywhere:
+``theta = decay * theta - coeff * m / (sqrt(v * inv_bc2 or v) + eps)`` when rectified,
+``theta = decay * theta - coeff * m`` on an SGD step, no update on a skipped step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from radam_verify.conventions import Convention
+from radam_verify.hyper import Hyper
+from radam_verify.schedule import schedule_step
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """The scalars of one step, in binary64."""
+
+    t: int
+    rectified: bool
+    updates: bool
+    coeff: float  # the whole coefficient, r_t included
+    r_t: float  # 1.0 on steps that are not rectified
+    inv_bc2: float  # 1 / (1 - beta2^t): used by the ``hat`` eps placement
+    decay: float | None  # multiplies theta before the update; None: no decoupled decay
+
+
+def _decay(hyper: Hyper, convention: Convention, updates: bool) -> float | None:
+    if hyper.weight_decay == 0.0 or not (updates or convention.decay_on_skip):
+        return None
+    if convention.weight_decay == "decoupled":
+        return 1.0 - hyper.lr * hyper.weight_decay
+    if convention.weight_decay == "decoupled-unscaled":
+        return 1.0 - hyper.weight_decay
+    return None
+
+
+def exact_coefficients(t: int, hyper: Hyper, convention: Convention,
+                       rectified: bool | None = None) -> Coefficients:
+    """Coefficients from the certified exact schedule, each rounded once to binary64."""
+    s = schedule_step(t, hyper.beta1, hyper.beta2, convention)
+    branch = s.rectified if rectified is None else rectified
+    updates = branch or convention.below == "sgd"
+    if branch:
+        rho, inf = s.rho_t, s.rho_inf
+        r = (max((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho), 0)) ** 0.5
+        scale = s.bias_correction2**0.5 if convention.eps == "raw" else 1
+        coeff, r_t = float(hyper.lr * r * scale / s.bias_correction1), float(r)
+    else:
+        coeff, r_t = (float(hyper.lr / s.bias_correction1) if updates else 0.0), 1.0
+    return Coefficients(t, branch, updates, coeff, r_t, float(1 / s.bias_correction2),
+                        _decay(hyper, convention, updates))
+
+
+def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
+    """Coefficients as implementations compute them: the textbook formulas in binary64."""
+    b1, b2 = hyper.beta1, hyper.beta2
+    bc1 = 1.0 - b1**t
+    bc2 = 1.0 - b2**t
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+    rho_t = rho_inf - 2.0 * t * b2**t / bc2 if b2 > 0 else rho_inf
+    if convention.comparison == ">":
+        rectified = rho_t > convention.threshold
+    else:
+        rectified = rho_t >= convention.threshold
+    updates = rectified or convention.below == "sgd"
+    if rectified:
+        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        scale = math.sqrt(bc2) if convention.eps == "raw" else 1.0
+        coeff = hyper.lr * r * scale / bc1
+    else:
+        r, coeff = 1.0, hyper.lr / bc1 if updates else 0.0
+    return Coefficients(t, rectified, updates, coeff, r, 1.0 / bc2,
+                        _decay(hyper, convention, updates))

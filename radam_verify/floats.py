@@ -1,0 +1,36 @@
+"""Float facts: unit roundoff, underflow error, ulps of a scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A binary floating-point format: unit roundoff ``u`` and the absolute underflow error."""
+
+    name: str
+    u: float  # half an ulp of 1, relative rounding error of one operation
+    eta: float  # half the smallest subnormal: absolute error of a result that underflows
+    numpy_type: type[np.floating]
+
+    def gamma(self, k: int) -> float:
+        """Higham's gamma_k = k u / (1 - k u): the error of k chained roundings."""
+        return k * self.u / (1 - k * self.u)
+
+    def ulp(self, scale: Array) -> Array:
+        """One ulp of ``scale`` in this format (the spacing at |scale|; subnormal spacing at 0)."""
+        typed = np.abs(scale).astype(self.numpy_type)
+        return np.spacing(typed).astype(np.float64)
+
+
+FLOAT32 = Format("float32", 2.0**-24, 2.0**-150, np.float32)
+# eta is half the smallest subnormal; for binary64 that is not representable, so the bound
+# uses the smallest subnormal itself (a slightly larger, still valid bound).
+FLOAT64 = Format("float64", 2.0**-53, 2.0**-1074, np.float64)
+FORMATS = {"float32": FLOAT32, "float64": FLOAT64}

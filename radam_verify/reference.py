@@ -1,0 +1,201 @@
+"""The exact reference: RAdam trajectories and single steps in mpmath.
+
+Inputs (initial parameters, gradients, state) are binary floats taken at their exact
+value; every operation runs at ``precision_bits`` bits (default
+:data:`~radam_verify.precision.DEFAULT_PRECISION_BITS` = 128, against binary64's 53), so
+each step's result is within about 2^-120 of exact arithmetic, relative to the operands:
+far below a float64 ulp. The per-step scalars come from the certified schedule and are
+hoisted out of the element loop, which runs on mpmath's raw numbers (``mpmath.libmp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import mpmath
+from mpmath import libmp
+
+from radam_verify.conventions import Convention
+from radam_verify.errors import OutOfDomainError
+from radam_verify.hyper import Hyper
+from radam_verify.precision import DEFAULT_PRECISION_BITS, real
+from radam_verify.schedule import ScheduleStep, schedule_step
+
+RawMpf = tuple[int, int, int, int]
+_RND = libmp.round_nearest
+_ZERO: RawMpf = libmp.fzero
+
+
+@dataclass(frozen=True)
+class ExactState:
+    """theta, m (first moment), v (second moment) and the step count t of one tensor."""
+
+    theta: tuple[mpmath.mpf, ...]
+    m: tuple[mpmath.mpf, ...]
+    v: tuple[mpmath.mpf, ...]
+    t: int
+
+    @classmethod
+    def initial(cls, theta: Iterable[float]) -> ExactState:
+        values = tuple(real.mpf(float(x)) for x in theta)
+        zeros = tuple(real.zero for _ in values)
+        return cls(values, zeros, zeros, 0)
+
+    @classmethod
+    def from_floats(
+        cls, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int
+    ) -> ExactState:
+        """A state an implementation holds (its float values, exactly), e.g. at t = 10^6."""
+        return cls(
+            tuple(real.mpf(float(x)) for x in theta),
+            tuple(real.mpf(float(x)) for x in m),
+            tuple(real.mpf(float(x)) for x in v),
+            t,
+        )
+
+    def floats(self) -> tuple[list[float], list[float], list[float]]:
+        """theta, m, v rounded to binary64 (for display and the error model)."""
+        return ([float(x) for x in self.theta], [float(x) for x in self.m],
+                [float(x) for x in self.v])
+
+
+@dataclass(frozen=True)
+class StepScalars:
+    """Everything one step needs besides the elements, exact to the working precision."""
+
+    schedule: ScheduleStep
+    rectified: bool
+
+
+def _raw(value: mpmath.mpf) -> RawMpf:
+    return value._mpf_  # type: ignore[no-any-return]
+
+
+def exact_step(
+    state: ExactState,
+    grad: Sequence[float] | None,
+    hyper: Hyper,
+    convention: Convention,
+    *,
+    precision_bits: int = DEFAULT_PRECISION_BITS,
+    rectified: bool | None = None,
+) -> ExactState:
+    """One RAdam step from ``state`` with gradient ``grad`` (None: the tensor is not stepped).
+
+    ``rectified`` forces the branch (to follow an implementation through an ambiguous
+    step); by default the certified decision of the schedule is used.
+    Raises :class:`OutOfDomainError` where exact arithmetic is undefined (0/0 with eps = 0).
+    """
+    if grad is None:
+        return state
+    t = state.t + 1
+    sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, precision_bits=precision_bits)
+    branch = sched.rectified if rectified is None else rectified
+    prec = precision_bits
+    mul, add, div, sqrt = libmp.mpf_mul, libmp.mpf_add, libmp.mpf_div, libmp.mpf_sqrt
+    f = libmp.from_float
+    b1, b2 = f(hyper.beta1), f(hyper.beta2)
+    one_b1 = libmp.mpf_sub(libmp.fone, b1, prec, _RND)
+    one_b2 = libmp.mpf_sub(libmp.fone, b2, prec, _RND)
+    eps, wd, lr = f(hyper.eps), f(hyper.weight_decay), f(hyper.lr)
+    l2 = convention.weight_decay == "l2" and hyper.weight_decay != 0.0
+    with real.workprec(prec):
+        bc1, bc2 = sched.bias_correction1, sched.bias_correction2
+        if branch:
+            r = sched.r_t if sched.r_t is not None else _forced_r(sched)
+            if convention.eps == "raw":
+                coeff = _raw(real.mpf(hyper.lr) * r * real.sqrt(bc2) / bc1)
+            else:
+                coeff = _raw(real.mpf(hyper.lr) * r / bc1)
+            inv_bc2 = _raw(1 / bc2)
+        elif convention.below == "sgd":
+            coeff, inv_bc2 = _raw(real.mpf(hyper.lr) / bc1), _ZERO
+        else:
+            coeff, inv_bc2 = _ZERO, _ZERO
+        updates = branch or convention.below == "sgd"
+        decay: RawMpf | None = None
+        if hyper.weight_decay != 0.0 and (updates or convention.decay_on_skip):
+            if convention.weight_decay == "decoupled":
+                decay = libmp.mpf_sub(libmp.fone, mul(lr, wd, prec, _RND), prec, _RND)
+            elif convention.weight_decay == "decoupled-unscaled":
+                decay = libmp.mpf_sub(libmp.fone, wd, prec, _RND)
+    thetas, ms, vs = [], [], []
+    hat = convention.eps == "hat"
+    for theta_x, m_x, v_x, g_float in zip(state.theta, state.m, state.v, grad, strict=True):
+        theta, m, v = theta_x._mpf_, m_x._mpf_, v_x._mpf_
+        g = f(float(g_float))
+        if hyper.maximize:
+            g = libmp.mpf_neg(g)
+        if l2:
+            g = add(g, mul(wd, theta, prec, _RND), prec, _RND)
+        m = add(mul(b1, m, prec, _RND), mul(one_b1, g, prec, _RND), prec, _RND)
+        v = add(mul(b2, v, prec, _RND), mul(one_b2, mul(g, g, prec, _RND), prec, _RND), prec, _RND)
+        if decay is not None:
+            theta = mul(decay, theta, prec, _RND)
+        if branch:
+            root = sqrt(mul(v, inv_bc2, prec, _RND) if hat else v, prec, _RND)
+            den = add(root, eps, prec, _RND)
+            if den == _ZERO:
+                raise OutOfDomainError("0/0: eps = 0 and the second moment is exactly zero")
+            theta = libmp.mpf_sub(theta, div(mul(coeff, m, prec, _RND), den, prec, _RND), prec, _RND)
+        elif updates:
+            theta = libmp.mpf_sub(theta, mul(coeff, m, prec, _RND), prec, _RND)
+        thetas.append(real.make_mpf(theta))
+        ms.append(real.make_mpf(m))
+        vs.append(real.make_mpf(v))
+    return ExactState(tuple(thetas), tuple(ms), tuple(vs), t)
+
+
+def _forced_r(sched: ScheduleStep) -> mpmath.mpf:
+    """r_t for a step forced onto the rectified branch (inside the ambiguity band)."""
+    rho, inf = sched.rho_t, sched.rho_inf
+    square = (rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho)
+    return real.sqrt(max(square, real.zero))
+
+
+def exact_trajectory(
+    theta0: Sequence[float],
+    grads: Sequence[Sequence[float] | None],
+    hyper: Hyper,
+    convention: Convention,
+    *,
+    precision_bits: int = DEFAULT_PRECISION_BITS,
+    start: ExactState | None = None,
+) -> list[ExactState]:
+    """The exact states after each step (index k: after step k+1); None skips the tensor."""
+    state = start if start is not None else ExactState.initial(theta0)
+    states = []
+    for grad in grads:
+        state = exact_step(state, grad, hyper, convention, precision_bits=precision_bits)
+        states.append(state)
+    return states
+
+
+@dataclass(frozen=True)
+class Group:
+    """A parameter group: its own hyperparameters and initial parameter tensors (flat)."""
+
+    hyper: Hyper
+    params: tuple[tuple[float, ...], ...]
+
+
+def exact_groups(
+    groups: Sequence[Group],
+    grads: Sequence[Sequence[Sequence[Sequence[float] | None]]],
+    convention: Convention,
+    *,
+    precision_bits: int = DEFAULT_PRECISION_BITS,
+) -> list[list[ExactState]]:
+    """Several groups over several steps: ``grads[step][group][param]`` (None: not stepped).
+
+    Each tensor keeps its own step count, as the implementations do.
+    """
+    states = [[ExactState.initial(p) for p in group.params] for group in groups]
+    for step_grads in grads:
+        states = [
+            [exact_step(s, g, group.hyper, convention, precision_bits=precision_bits)
+             for s, g in zip(group_states, group_grads, strict=True)]
+            for group, group_states, group_grads in zip(groups, states, step_grads, strict=True)
+        ]
+    return states

@@ -1,0 +1,189 @@
+"""The error model: how far a correct implementation may be from exact arithmetic.
+
+A running error analysis (Higham, *Accuracy and Stability of Numerical Algorithms*,
+ch. 3) of one RAdam step, evaluated along the exact values. Its derivation is in
+``derivations/error-model.md``; the symbols there match the names here:
+
+* ``fmt.u`` (unit roundoff) and ``fmt.eta`` (absolute error of an underflowing result)
+  of the implementation's format; ``fmt.gamma(k)`` for k chained roundings;
+* ``ScheduleErrors``: how far a legitimate binary64 evaluation of the scalar schedule
+  (textbook formula, ``pow``) may be from the exact one; it also gives the ambiguity band
+  of the branch decision;
+* input bounds ``a_theta, a_m, a_v`` carry the error of earlier steps (global error);
+  zero for a step from the implementation's own state (local error).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from radam_verify.coefficients import Coefficients
+from radam_verify.conventions import Convention
+from radam_verify.floats import FLOAT64, Array, Format
+from radam_verify.hyper import Hyper
+from radam_verify.schedule import ScheduleStep
+
+U64 = FLOAT64.u
+#: Roundings in the longest legitimate evaluation of each quantity (see error-model.md).
+K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
+#: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
+EVALUATION_SLACK = 1 + 2.0**-30
+
+
+@dataclass(frozen=True)
+class ScheduleErrors:
+    """Bounds on the error of the scalar schedule as an implementation evaluates it."""
+
+    rho_abs: float  # |rho_t computed - rho_t exact|
+    r_abs: float  # absolute error of r_t (r_t may be exactly 0 at rho_t = 4)
+    bc1_rel: float
+    bc2_rel: float
+    scalar_rel: float  # rounding of each scalar the element loop receives (lr, coefficient, ...)
+
+    @classmethod
+    def rounded_only(cls, fmt: Format = FLOAT64) -> ScheduleErrors:
+        """Exact scalars rounded once (the fast reference)."""
+        return cls(0.0, 0.0, 0.0, 0.0, fmt.u)
+
+    def r_error(self, r_t: float) -> float:
+        """Absolute error of r_t: the schedule's, plus the final rounding."""
+        return self.r_abs + U64 * r_t
+
+    @classmethod
+    def binary64(cls, sched: ScheduleStep, hyper: Hyper, fmt: Format) -> ScheduleErrors:
+        """A textbook binary64 evaluation (pow within 1 ulp), then rounding to ``fmt``."""
+        t = sched.t
+        p1, p2 = float(1 - sched.bias_correction1), float(1 - sched.bias_correction2)
+        bc1_rel = U64 * (1 + 2 * p1 / max(1 - p1, 1e-300)) + U64
+        bc2_rel = U64 * (1 + 2 * p2 / max(1 - p2, 1e-300)) + U64
+        rho, inf = float(sched.rho_t), float(sched.rho_inf)
+        second = 2 * t * p2 / max(1 - p2, 1e-300)
+        inf_abs = 4 * U64 * (abs(inf) + 1)
+        rho_abs = inf_abs + abs(second) * (5 * U64 + bc2_rel) + U64 * abs(rho)
+        r_abs = _r_absolute_error(rho, inf, rho_abs, inf_abs)
+        return cls(rho_abs, r_abs, bc1_rel, bc2_rel, fmt.u + 8 * U64)
+
+    def ambiguous(self, sched: ScheduleStep, threshold: float) -> bool:
+        """The exact rho_t is within the schedule's evaluation error of the threshold."""
+        return bool(abs(float(sched.rho_t - threshold)) <= self.rho_abs)
+
+
+def _r_squared(rho: float, inf: float) -> float:
+    if rho <= 4:
+        return 0.0
+    return (rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho)
+
+
+def _r_absolute_error(rho: float, inf: float, rho_abs: float, inf_abs: float) -> float:
+    """How far r_t moves when rho_t and rho_inf move within their evaluation errors.
+
+    r_t^2 increases in rho_t (claim ``rectifier``), so the extremes lie at the corners
+    of the box; 10 binary64 roundings of the formula are added.
+    """
+    if inf <= 4:
+        return math.inf
+    exact = math.sqrt(_r_squared(rho, inf))
+    worst = 0.0
+    for d_rho in (-rho_abs, rho_abs):
+        for d_inf in (-inf_abs, inf_abs):
+            shifted = math.sqrt(_r_squared(rho + d_rho, max(inf + d_inf, 4 + 1e-300)))
+            worst = max(worst, abs(shifted - exact))
+    return worst * (1 + 1e-6) + 10 * U64 * exact
+
+
+@dataclass(frozen=True)
+class StepBound:
+    """Elementwise bounds on |implementation - exact| after one step (inf: not judgeable)."""
+
+    theta: Array
+    m: Array
+    v: Array
+
+    @property
+    def judgeable(self) -> npt.NDArray[np.bool_]:
+        """Elements whose bound is finite: the others are out of the format's domain."""
+        return np.isfinite(self.theta) & np.isfinite(self.m) & np.isfinite(self.v)
+
+
+def _coeff_without_r(c: Coefficients, hyper: Hyper, convention: Convention) -> float:
+    """lr sqrt(1-b2^t)/(1-b1^t) (raw) or lr/(1-b1^t) (hat), for a step where r_t = 0."""
+    bc1 = 1 - hyper.beta1**c.t
+    scale = math.sqrt(1 / c.inv_bc2) if convention.eps == "raw" else 1.0
+    return hyper.lr * scale / bc1 * (1 + 4 * U64)
+
+
+def step_bound(
+    theta: Array, m: Array, v: Array, grad: Array,
+    c: Coefficients, hyper: Hyper, convention: Convention, fmt: Format,
+    errors: ScheduleErrors,
+    a_theta: Array | float = 0.0, a_m: Array | float = 0.0, a_v: Array | float = 0.0,
+) -> StepBound:
+    """Bound the error of one step from (theta, m, v) (exact values, as float64 arrays).
+
+    ``c`` holds the exact coefficients of the branch being judged.
+    """
+    u, eta = fmt.u, fmt.eta
+    gam = fmt.gamma
+    with np.errstate(all="ignore"):
+        b1, b2, wd = hyper.beta1, hyper.beta2, hyper.weight_decay
+        theta_abs = np.abs(theta) + a_theta
+        g = -grad if hyper.maximize else grad
+        e_g: Array | float = 0.0
+        if convention.weight_decay == "l2" and wd != 0.0:
+            g = g + wd * theta
+            e_g = gam(2) * (np.abs(g) + 2 * wd * theta_abs) + wd * a_theta + eta
+        g_abs = np.abs(g)
+        m_new = b1 * m + (1 - b1) * g
+        v_new = b2 * v + (1 - b2) * g * g
+        m_abs_in = np.abs(m) + a_m
+        e_m = (b1 * a_m + (1 - b1) * e_g
+               + gam(K_MOMENT) * (b1 * m_abs_in + (1 - b1) * g_abs + np.abs(m_new)) + 3 * eta)
+        e_v = (b2 * a_v + (1 - b2) * (2 * g_abs * e_g + np.square(e_g))
+               + gam(K_MOMENT) * (b2 * (v + a_v) + (1 - b2) * (g * g + 2 * g_abs * e_g)
+                                  + v_new) + 4 * eta)
+        decay = 1.0 if c.decay is None else c.decay
+        theta_in = decay * theta
+        e_theta = abs(decay) * a_theta
+        if c.decay is not None:
+            e_theta = e_theta + (gam(2) + U64 * (1 + 2 * hyper.lr * wd) / max(abs(decay), 1e-300)) \
+                * abs(decay) * theta_abs + eta
+        coeff_rel = errors.scalar_rel + errors.bc1_rel
+        if c.rectified:
+            if convention.eps == "raw":
+                q, e_q = v_new, e_v
+                coeff_rel += errors.bc2_rel / 2
+            else:
+                q = v_new * c.inv_bc2
+                e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
+            root = np.sqrt(q)
+            e_root = np.fmin(np.where(root > 0, e_q / root, np.inf), np.sqrt(e_q)) + u * root + eta
+            den = root + hyper.eps
+            e_den = e_root + u * den + u * hyper.eps + eta
+            slack = den - e_den
+            update = c.coeff * m_new / den
+            safe = np.where(slack > 0, slack, np.nan)
+            # r_t's error is absolute (r_t is 0 at rho_t = 4): coeff without r_t times it
+            base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
+            e_update = (c.coeff * (e_m / safe + np.abs(m_new) * e_den / (den * safe))
+                        + np.abs(update) * (gam(K_UPDATE) + coeff_rel)
+                        + base * (1 + coeff_rel) * np.abs(m_new) / safe * errors.r_error(c.r_t)
+                        + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe))
+            e_update = np.where(slack > 0, e_update, np.inf)
+        elif c.updates:
+            update = c.coeff * m_new
+            e_update = (c.coeff * e_m + np.abs(update) * (gam(K_SGD) + coeff_rel)
+                        + K_SGD * eta * max(1.0, c.coeff))
+        else:
+            update = np.zeros_like(m_new)
+            e_update = np.zeros_like(m_new)
+        theta_new = theta_in - update
+        e_theta = e_theta + e_update + gam(K_THETA) * (np.abs(theta_new) + np.abs(update)) + eta
+    return StepBound(
+        np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
+        np.asarray(e_m * EVALUATION_SLACK, dtype=np.float64),
+        np.asarray(e_v * EVALUATION_SLACK, dtype=np.float64),
+    )

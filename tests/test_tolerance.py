@@ -1,0 +1,189 @@
+"""The error model: its bounds hold for the project's own float32 RAdam and are tight.
+
+Tightness is max(error / bound) over many inputs; a bound that no correct
+implementation comes near would accept defective ones, so the tests also require the
+bound to reject known defects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from radam_verify.coefficients import textbook_coefficients
+from radam_verify.conventions import PRESETS, Convention
+from radam_verify.errors import OutOfDomainError
+from radam_verify.floats import FLOAT32, FLOAT64, Format
+from radam_verify.hyper import Hyper
+from radam_verify.impls import NumpyRAdam
+from radam_verify.impls.numpy_radam import NumpyState
+from radam_verify.judge import Judgement, ambiguous_steps, judge_trajectory
+from radam_verify.kernel import apply_step
+from radam_verify.reference import ExactState
+from radam_verify.strategies import arrays, conventions, gradient_sequences, hypers
+
+SIZE = 6
+
+
+def run_impl(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    out = []
+    for grad in grads:
+        state = impl.step(state, grad)
+        out.append((state.theta, state.m, state.v))
+    return out
+
+
+def judge(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray], fmt: Format) -> Judgement:
+    start = ExactState.from_floats(state.theta, state.m, state.v, state.t)
+    return judge_trajectory(run_impl(impl, state, grads), start, grads, impl.hyper,
+                            impl.convention, fmt)
+
+
+@given(hyper=hypers(), convention=conventions(), t=st.one_of(st.integers(0, 12), st.integers(0, 10**7)),
+       theta=arrays(np.float32, SIZE, -8, 4), m=arrays(np.float32, SIZE, -8, 1),
+       v=arrays(np.float32, SIZE, -12, 2), grad=arrays(np.float32, SIZE, -8, 2))
+def test_local_bound_holds_for_a_float32_step_from_any_state(
+    hyper: Hyper, convention: Convention, t: int, theta: np.ndarray, m: np.ndarray,
+    v: np.ndarray, grad: np.ndarray,
+) -> None:
+    impl = NumpyRAdam(hyper, convention)
+    try:
+        verdict = judge(impl, impl.state_at(theta, m, np.abs(v), t), [grad], FLOAT32)
+    except OutOfDomainError:
+        return
+    assert verdict.conforms, verdict
+
+
+@given(hyper=hypers(), convention=conventions(), theta0=arrays(np.float32, SIZE, -6, 3),
+       grads=gradient_sequences(np.float32, SIZE, 12))
+def test_global_bound_holds_along_float32_trajectories(
+    hyper: Hyper, convention: Convention, theta0: np.ndarray, grads: list[np.ndarray]
+) -> None:
+    impl = NumpyRAdam(hyper, convention)
+    try:
+        verdict = judge(impl, impl.init(theta0), grads, FLOAT32)
+    except OutOfDomainError:
+        return
+    assert verdict.conforms, verdict
+
+
+@given(hyper=hypers(), convention=conventions(), theta0=arrays(np.float64, SIZE, -6, 3),
+       grads=gradient_sequences(np.float64, SIZE, 12))
+def test_bounds_hold_for_a_float64_implementation(
+    hyper: Hyper, convention: Convention, theta0: np.ndarray, grads: list[np.ndarray]
+) -> None:
+    impl = NumpyRAdam(hyper, convention, np.float64)
+    try:
+        verdict = judge(impl, impl.init(theta0), grads, FLOAT64)
+    except OutOfDomainError:
+        return
+    assert verdict.conforms, verdict
+
+
+def _batch_tightness(make_impl: type[NumpyRAdam] | None = None, cases: int = 150) -> float:
+    rng = np.random.default_rng(2024)
+    worst = 0.0
+    for _ in range(cases):
+        name = str(rng.choice(list(PRESETS)))
+        hyper = Hyper(lr=float(10 ** rng.uniform(-4, 0)), beta1=float(rng.uniform(0, 0.99)),
+                      beta2=float(1 - 10 ** rng.uniform(-4, -0.5)), eps=1e-8,
+                      weight_decay=float(rng.choice([0.0, 0.01])))
+        impl = (make_impl or NumpyRAdam)(hyper, PRESETS[name])
+        theta0 = rng.standard_normal(16).astype(np.float32)
+        grads = [rng.standard_normal(16).astype(np.float32) for _ in range(int(rng.integers(1, 20)))]
+        worst = max(worst, judge(impl, impl.init(theta0), grads, FLOAT32).worst_ratio)
+    return worst
+
+
+def test_bounds_are_within_a_small_factor_of_the_observed_error() -> None:
+    worst = _batch_tightness()
+    print(f"tightness: the largest error is {worst:.3f} of its bound")
+    assert worst <= 1.0
+    assert worst >= 0.02, "the bound is loose by more than 50x: it would hide defects"
+
+
+@dataclass(frozen=True)
+class Float32Schedule(NumpyRAdam):
+    """Defect: the schedule (bias corrections, rho_t, r_t) evaluated in float32."""
+
+    def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
+        if grad is None:
+            return state
+        f, h, t = np.float32, self.hyper, state.t + 1
+        b1, b2 = f(h.beta1), f(h.beta2)
+        bc1, bc2 = f(1) - b1 ** f(t), f(1) - b2 ** f(t)
+        rho_inf = f(2) / (f(1) - b2) - f(1)
+        rho_t = rho_inf - f(2) * f(t) * b2 ** f(t) / bc2
+        c = textbook_coefficients(t, h, self.convention)
+        if rho_t > f(self.convention.threshold):
+            r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            c = replace(c, rectified=True, updates=True, coeff=float(f(h.lr) * r * np.sqrt(bc2) / bc1),
+                        r_t=float(r))
+        else:
+            c = replace(c, rectified=False, updates=True, coeff=float(f(h.lr) / bc1), r_t=1.0)
+        theta, m, v = apply_step(state.theta, state.m, state.v, np.asarray(grad, f), c, h,
+                                 self.convention)
+        return NumpyState(theta, m, v, t)
+
+
+@dataclass(frozen=True)
+class NoSecondBiasCorrection(NumpyRAdam):
+    """Defect: sqrt(1 - beta2^t) left out of the rectified step."""
+
+    def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
+        if grad is None:
+            return state
+        c = textbook_coefficients(state.t + 1, self.hyper, self.convention)
+        if c.rectified:
+            bc2 = 1 - self.hyper.beta2 ** (state.t + 1)
+            c = replace(c, coeff=c.coeff / bc2**0.5)
+        theta, m, v = apply_step(state.theta, state.m, state.v, np.asarray(grad, np.float32), c,
+                                 self.hyper, self.convention)
+        return NumpyState(theta, m, v, state.t + 1)
+
+
+def test_a_float32_schedule_is_rejected_near_beta2_one() -> None:
+    hyper = Hyper(lr=1e-3, beta2=0.9999)
+    impl = Float32Schedule(hyper, PRESETS["pytorch"])
+    grads = [np.full(4, 0.3, np.float32)] * 12
+    assert not judge(impl, impl.init(np.ones(4, np.float32)), grads, FLOAT32).conforms
+
+
+def test_a_missing_bias_correction_is_rejected() -> None:
+    hyper = Hyper(lr=1e-3, beta2=0.999)
+    impl = NoSecondBiasCorrection(hyper, PRESETS["pytorch"])
+    grads = [np.full(4, 0.3, np.float32)] * 8
+    assert not judge(impl, impl.init(np.ones(4, np.float32)), grads, FLOAT32).conforms
+
+
+def test_inside_the_ambiguity_band_both_branches_are_accepted() -> None:
+    # rho_6 exceeds 5 by about 9e-16 here: less than binary64's error in evaluating it
+    hyper = Hyper(lr=1e-2, beta2=0.8397685748659791)
+    convention = PRESETS["pytorch"]
+    assert ambiguous_steps(hyper, convention, FLOAT32, range(1, 10)) == [6]
+    grads = [np.linspace(-1, 1, 5, dtype=np.float32)] * 8
+    for forced in (False, True):
+        impl = ForcedBranchAt6(hyper, convention, forced=forced)
+        verdict = judge(impl, impl.init(np.ones(5, np.float32)), grads, FLOAT32)
+        assert verdict.conforms, (forced, verdict)
+        assert verdict.ambiguous_steps == (6,)
+
+
+@dataclass(frozen=True)
+class ForcedBranchAt6(NumpyRAdam):
+    forced: bool = False
+
+    def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
+        if grad is None:
+            return state
+        c = textbook_coefficients(state.t + 1, self.hyper, self.convention)
+        if state.t + 1 == 6:
+            from radam_verify.coefficients import exact_coefficients
+
+            c = exact_coefficients(6, self.hyper, self.convention, rectified=self.forced)
+        theta, m, v = apply_step(state.theta, state.m, state.v, np.asarray(grad, np.float32), c,
+                                 self.hyper, self.convention)
+        return NumpyState(theta, m, v, state.t + 1)
