@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,optax,dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -27,12 +27,17 @@ demo: $(STAMP)
 	$(BIN)/radam-verify schedule --beta2 0.999 --steps 7 --digits 12 > reports/schedule-b2-0.999.json
 	@echo "wrote reports/schedule-b2-0.999.json"
 	$(BIN)/python benchmarks/bench_reference.py
+	$(BIN)/radam-verify report --out reports
+	@# torch's foreach path deviates (eps = 0 gives NaN): the verdict exits 1, the demo goes on
+	-$(BIN)/radam-verify check torch.optim:RAdam --profile quick --report reports/conformance-torch
 
 
 derivations: $(STAMP)
 	$(BIN)/radam-verify derive --markdown > derivations/radam.md
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_reference.py
+	$(BIN)/python benchmarks/bench_verdict.py
 
 
 clean:

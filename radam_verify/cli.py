@@ -1,6 +1,7 @@
-"""The ``radam-verify`` command line: ``derive`` and ``schedule``.
+"""The ``radam-verify`` command line: ``derive``, ``schedule``, ``check``, ``identify``, ``report``.
 
-Exit codes: 0 success, 1 a claim failed, 4 a usage error (printed as one line).
+Exit codes: 0 success (a claim holds, an implementation conforms), 1 a claim failed or
+an implementation deviates, 4 a usage error (printed as one line).
 """
 
 from __future__ import annotations
@@ -89,7 +90,48 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--float32-hyper", action="store_true",
                           help="round beta1 and beta2 to float32 first, as a float32 "
                           "implementation that stores them would")
+    _add_verify_commands(commands)
     return parser
+
+
+def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    check = commands.add_parser(
+        "check", help="verify an implementation with the conformance suite; print a verdict table",
+        description="Run the packaged conformance suite (the same as pytest --verify-impl=SPEC) "
+        "and print one row per property. Exits 0 when the implementation conforms, 1 when a "
+        "property fails (a deviation), 4 on a usage error.")
+    check.add_argument("spec", metavar="MODULE:ATTR",
+                       help="e.g. torch.optim:RAdam, optax:radam, radam_verify.impls:ReferenceRAdam")
+    check.add_argument("--convention", default="auto",
+                       help="SPEC or auto (default): identify the convention first")
+    check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object")
+    check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    check.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    check.add_argument("--profile", default=None,
+                       help="quick, ci or thorough (default ci when CI is set, else quick)")
+    check.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    check.add_argument("--shrink", default="yes", choices=("yes", "no"),
+                       help="shrink failures to minimal counterexamples (default yes)")
+    check.add_argument("--report", metavar="DIR", default=None,
+                       help="also write DIR/verdict.json and DIR/verdict.md")
+    check.add_argument("-n", "--workers", type=_positive_int, default=None,
+                       help="run the properties on N processes (pytest-xdist)")
+    check.add_argument("-v", "--verbose", action="store_true", help="one line per property while running")
+    identify = commands.add_parser(
+        "identify", help="identify an implementation's convention from diagnostic probes",
+        description="Run a few deterministic probes and report each axis of the convention with "
+        "the evidence; 'convention' is the preset whose axes all match, or null.")
+    identify.add_argument("spec", metavar="MODULE:ATTR")
+    identify.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object")
+    identify.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    identify.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    identify.add_argument("--json", action="store_true",
+                          help='print {"convention", "axes", "evidence", ...} as JSON')
+    report = commands.add_parser(
+        "report", help="write the derivation report (derivation.html and derivation.md)",
+        description="Check every claim and write an offline HTML report (MathML formulas, "
+        "inline SVG figures) and its Markdown twin.")
+    report.add_argument("--out", default="reports", help="output directory (default reports/)")
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -125,7 +167,10 @@ def _schedule(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"derive": _derive, "schedule": _schedule}
+    from radam_verify import commands
+
+    handlers = {"derive": _derive, "schedule": _schedule, "check": commands.check,
+                "identify": commands.identify, "report": commands.report}
     try:
         return handlers[args.command](args)
     except RadamVerifyError as error:

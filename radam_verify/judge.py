@@ -8,6 +8,7 @@ matches the implementation's numbers (within the bound, the two paths stay close
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,9 +18,38 @@ from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.floats import Array, Format
 from radam_verify.hyper import Hyper
+from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
 from radam_verify.tolerance import ScheduleErrors, StepBound, step_bound
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The element with the largest error / bound: where, the exact and observed values."""
+
+    t: int  # the step count after the step (1-based)
+    quantity: str  # "theta", "m" or "v"
+    index: int  # flat element index
+    exact: str  # the exact value, 20 significant digits
+    observed: float
+    error: float
+    bound: float
+    ulp: float  # one ulp of the format at the larger of |exact| and |observed|
+
+    @property
+    def ratio(self) -> float:
+        return math.inf if self.bound == 0 else self.error / self.bound
+
+    def describe(self) -> str:
+        """One line: quantity, step, exact and observed values, error and bound in ulps."""
+        return (f"{self.quantity}[{self.index}] after step t={self.t}: exact {self.exact}, "
+                f"observed {self.observed!r}; error {_ulps(self.error, self.ulp)} ulps, "
+                f"allowed {_ulps(self.bound, self.ulp)} ulps")
+
+
+def _ulps(value: float, ulp: float) -> str:
+    return f"{value / ulp:.4g}" if ulp > 0 and math.isfinite(value) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -31,6 +61,7 @@ class Judgement:
     worst_error_ulps: float
     ambiguous_steps: tuple[int, ...]
     out_of_domain: int
+    worst: Worst | None = None
 
 
 def ambiguous_steps(hyper: Hyper, convention: Convention, fmt: Format,
@@ -56,27 +87,39 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     return step_bound(theta, m, v, grad, c, hyper, convention, fmt, errors, a.theta, a.m, a.v)
 
 
-def _compare(observed: Sequence[Array], exact: ExactState, bound: StepBound,
-             fmt: Format) -> tuple[float, float, int]:
-    ratio, ulps, out = 0.0, 0.0, 0
+def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBound,
+             fmt: Format) -> tuple[float, float, int, Worst | None]:
+    """Largest error / bound and error in ulps; ``None`` observed quantities are not read."""
+    ratio, ulps, worst = 0.0, 0.0, None
     judgeable = bound.judgeable
     out = int(np.sum(~judgeable))
-    for got, want, limit in zip(observed, exact.floats(), (bound.theta, bound.m, bound.v),
-                                strict=True):
-        got64 = np.asarray(got, dtype=np.float64)
+    exact_values = (exact.theta, exact.m, exact.v)
+    for k, (got, want, limit) in enumerate(zip(observed, exact.floats(),
+                                               (bound.theta, bound.m, bound.v), strict=True)):
+        if got is None:
+            continue
+        got64 = np.asarray(got, dtype=np.float64).reshape(-1)
         want64 = np.asarray(want, dtype=np.float64)
         with np.errstate(all="ignore"):
             err = np.where(judgeable, np.abs(got64 - want64), 0.0)
-            err = np.where(np.isnan(got64) & judgeable, np.inf, err)
+            err = np.where(~np.isfinite(got64) & judgeable, np.inf, err)
             r = np.where(err == 0, 0.0, err / np.where(limit > 0, limit, 0.0))
-        ratio = max(ratio, float(np.max(r, initial=0.0)))
-        scale = np.maximum(np.abs(want64), np.abs(got64))
-        ulps = max(ulps, float(np.max(np.where(judgeable, err / fmt.ulp(scale), 0.0), initial=0.0)))
-    return ratio, ulps, out
+            scale = np.maximum(np.abs(want64), np.where(np.isfinite(got64), np.abs(got64), 0.0))
+            ulp = fmt.ulp(scale)
+            ulps = max(ulps, float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0)))
+        if r.size and float(np.max(r)) > ratio:
+            i = int(np.argmax(r))
+            ratio = float(r[i])
+            worst = Worst(exact.t, _QUANTITIES[k], i, real.nstr(exact_values[k][i], 20),
+                          float(got64[i]), float(err[i]), float(limit[i]), float(ulp[i]))
+    return ratio, ulps, out, worst
+
+
+_QUANTITIES = ("theta", "m", "v")
 
 
 def judge_trajectory(
-    observed: Sequence[Sequence[Array]],
+    observed: Sequence[Sequence[Array | None]],
     start: ExactState,
     grads: Sequence[Array | None],
     hyper: Hyper,
@@ -87,6 +130,7 @@ def judge_trajectory(
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
+    ``m`` or ``v`` may be ``None`` where the implementation's state cannot be read.
     ``start`` is the state both began from (a fresh state, or one injected at any t);
     the bound accumulates along the way (global error). With one step it is the local check.
     ``exact_scalars``: the implementation received exactly rounded coefficients (the fast
@@ -95,7 +139,7 @@ def judge_trajectory(
     stepped = [start.t + 1 + k for k in range(sum(g is not None for g in grads))]
     band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped))
     state, inputs = start, None
-    worst, worst_ulps, out = 0.0, 0.0, 0
+    worst, worst_ulps, out, where = 0.0, 0.0, 0, None
     for grad, obs in zip(grads, observed, strict=True):
         if grad is None:
             continue
@@ -103,15 +147,17 @@ def judge_trajectory(
         t = state.t + 1
         # inside the band either branch is legitimate: follow the one the implementation took
         choices: list[bool | None] = [False, True] if t in band else [None]
-        best: tuple[float, float, int, ExactState, StepBound] | None = None
+        best: tuple[float, float, int, ExactState, StepBound, Worst | None] | None = None
         for branch in choices:
             bound = _bound(state, g64, hyper, convention, fmt, branch, inputs, exact_scalars)
             candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
                                    rectified=branch)
-            ratio, ulps, n_out = _compare(obs, candidate, bound, fmt)
+            ratio, ulps, n_out, at = _compare(obs, candidate, bound, fmt)
             if best is None or ratio < best[0]:
-                best = (ratio, ulps, n_out, candidate, bound)
+                best = (ratio, ulps, n_out, candidate, bound, at)
         assert best is not None
-        ratio, ulps, n_out, state, inputs = best
+        ratio, ulps, n_out, state, inputs, at = best
+        if ratio > worst:
+            where = at
         worst, worst_ulps, out = max(worst, ratio), max(worst_ulps, ulps), max(out, n_out)
-    return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out)
+    return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, where)

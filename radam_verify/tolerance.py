@@ -140,12 +140,14 @@ def step_bound(
         m_new = b1 * m + (1 - b1) * g
         v_new = b2 * v + (1 - b2) * g * g
         m_abs_in = np.abs(m) + a_m
+        # (1 - b1)|m|: the lerp form m + w (g - m) with w = fl(1 - b1) implies b1 = 1 - w with
+        # an absolute error of u w (error-model.md, section 3)
         e_m = (b1 * a_m + (1 - b1) * e_g
-               + gam(K_MOMENT) * (b1 * m_abs_in + (1 - b1) * g_abs + np.abs(m_new)) + 3 * eta
+               + gam(K_MOMENT) * (m_abs_in + (1 - b1) * g_abs + np.abs(m_new)) + 3 * eta
                # a beta below the format's normal range rounds with absolute error eta
                + eta * (m_abs_in + g_abs))
         e_v = (b2 * a_v + (1 - b2) * (2 * g_abs * e_g + np.square(e_g))
-               + gam(K_MOMENT) * (b2 * (v + a_v) + (1 - b2) * (g * g + 2 * g_abs * e_g)
+               + gam(K_MOMENT) * ((v + a_v) + (1 - b2) * (g * g + 2 * g_abs * e_g)
                                   + v_new) + 4 * eta
                + eta * (v + a_v + g * g))
         decay = 1.0 if c.decay is None else c.decay

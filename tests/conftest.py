@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from radam_verify.derivation import Claim, all_claims
+
+pytest_plugins = ["pytester"]
+
+# In-process pytester runs restore sys.modules afterwards; a C extension such as torch cannot be
+# imported twice in one process, so it is imported here, once, before any of them.
+with contextlib.suppress(ImportError):  # torch is an optional extra
+    import torch  # noqa: F401
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=60, deadline=None, print_blob=True,
@@ -24,3 +32,26 @@ settings.load_profile(
 def claims() -> dict[str, Claim]:
     """Every claim, checked once per test session."""
     return {item.id: item for item in all_claims()}
+
+
+_CATALOGUE_RESULTS: list[dict[str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the catalogue verdicts (on the controller too, under xdist)."""
+    if report.when == "call":
+        _CATALOGUE_RESULTS.extend(value for key, value in report.user_properties
+                                  if key == "catalogue_defect_rejected")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _CATALOGUE_RESULTS:
+        return
+    rejected = [r for r in _CATALOGUE_RESULTS if r["rejected"]]
+    total = len(_CATALOGUE_RESULTS)
+    terminalreporter.write_sep("-", "defect catalogue")
+    for r in sorted(_CATALOGUE_RESULTS, key=lambda r: str(r["defect"])):
+        by = ", ".join(map(str, r["by"])) if isinstance(r["by"], list) else ""  # type: ignore[redundant-expr]
+        terminalreporter.write_line(f"{r['defect']}: {'rejected by ' + by if r['rejected'] else 'ACCEPTED'}")
+    terminalreporter.write_line(f"mutation score: {len(rejected)}/{total} defects rejected "
+                                f"({100 * len(rejected) / total:.0f}%)")

@@ -22,7 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_names_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("derive", "schedule"):
+    for command in ("derive", "schedule", "check", "identify", "report"):
         assert command in result.stdout
 
 
@@ -84,3 +84,40 @@ def test_bad_input_is_a_one_line_usage_error(args: list[str]) -> None:
     assert result.returncode == 4
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_exits_0_for_a_conforming_implementation_and_prints_a_table(tmp_path: object) -> None:
+    result = run("check", "radam_verify.impls:ReferenceRAdam", "--convention", "pytorch",
+                 "--profile", "quick", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "verdict: CONFORMS" in result.stdout
+    assert "test_trajectories_stay_within_the_global_bound" in result.stdout
+
+
+def test_check_exits_1_for_a_defect() -> None:
+    result = run("check", "radam_verify.impls.defects:OffByOneStep", "--convention", "pytorch",
+                 "--profile", "quick", "--shrink", "no")
+    assert result.returncode == 1
+    assert "verdict: DEVIATES" in result.stdout
+
+
+def test_check_exits_4_on_a_bad_spec_with_one_line() -> None:
+    result = run("check", "torch.optim:NoSuch")
+    assert result.returncode == 4
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_identify_json_has_convention_axes_and_evidence() -> None:
+    result = run("identify", "torch.optim:RAdam", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["convention"] == "pytorch"
+    assert set(document["axes"]) >= {"threshold", "comparison", "below", "eps", "weight_decay"}
+    assert document["axes"]["below"] == "sgd"
+    assert document["evidence"]
+
+
+def test_identify_rejects_kwargs_that_are_not_json() -> None:
+    result = run("identify", "torch.optim:RAdam", "--kwargs", "{x}")
+    assert result.returncode == 4
+    assert result.stderr.count("\n") == 1

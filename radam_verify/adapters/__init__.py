@@ -1,0 +1,89 @@
+"""Adapters: torch optimizers, optax transformations and the plain-object protocol.
+
+:func:`load_adapter` resolves ``MODULE:ATTR`` and picks the adapter for what it finds;
+every problem with the user's input is a one-line :class:`~radam_verify.errors.UsageError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from radam_verify.adapters.base import (
+    Adapter,
+    Capabilities,
+    GroupSpec,
+    Instance,
+    ParamState,
+    StepGrads,
+)
+from radam_verify.errors import UsageError
+from radam_verify.floats import FORMATS
+
+__all__ = ["Adapter", "Capabilities", "GroupSpec", "Instance", "ParamState", "StepGrads",
+           "load_adapter", "resolve"]
+
+
+def resolve(spec: str) -> Any:
+    """Import ``MODULE:ATTR`` (ATTR may be dotted) and return the object."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--verify-impl expects MODULE:ATTR, e.g. torch.optim:RAdam or optax:radam; "
+                         f"got {spec!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"cannot import module {module_name!r} ({error}); install it or "
+                         "check the name") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"module {module_name!r} has no attribute {attr!r}; check the "
+                             "spelling after the colon")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _version(obj: Any) -> str:
+    top = str(getattr(obj, "__module__", None) or getattr(obj, "__name__", "")).split(".")[0]
+    try:
+        distributions = importlib.metadata.packages_distributions().get(top, [])
+        return importlib.metadata.version(distributions[0] if distributions else top)
+    except importlib.metadata.PackageNotFoundError:
+        return str(getattr(sys.modules.get(top), "__version__", "unknown"))
+
+
+def load_adapter(spec: str, kwargs: Mapping[str, object] | None = None, device: str = "cpu",
+                 dtype: str = "float32") -> Adapter:
+    """The adapter for ``spec`` with constructor ``kwargs``, constructed once to check them."""
+    if dtype not in FORMATS:
+        raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32 or float64")
+    fmt = FORMATS[dtype]
+    obj = resolve(spec)
+    extra = dict(kwargs or {})
+    version = _version(obj)
+    if _is_torch_optimizer(obj):
+        from radam_verify.adapters.torch_adapter import TorchAdapter
+
+        return TorchAdapter(spec, obj, extra, device, fmt, version)
+    if str(getattr(obj, "__module__", None) or "").split(".")[0] == "optax":
+        from radam_verify.adapters.optax_adapter import OptaxAdapter
+
+        return OptaxAdapter(spec, obj, extra, device, fmt, version)
+    if callable(obj) and all(callable(getattr(obj, name, None)) for name in ("init", "step")):
+        from radam_verify.adapters.protocol import ProtocolAdapter
+
+        return ProtocolAdapter(spec, obj, extra, device, fmt, version)
+    raise UsageError(f"{spec} is not an optimizer: expected a torch.optim.Optimizer subclass, an "
+                     "optax factory such as optax:radam, or a class with init(theta) and "
+                     "step(state, grad) (see the README's protocol section)")
+
+
+def _is_torch_optimizer(obj: Any) -> bool:
+    if "torch" not in sys.modules or not isinstance(obj, type):
+        return False
+    import torch
+
+    return issubclass(obj, torch.optim.Optimizer)

@@ -1,0 +1,128 @@
+"""What the conformance suite needs from an implementation, whatever its framework.
+
+An :class:`Adapter` binds one implementation (class or factory, constructor keywords,
+device, dtype) and opens :class:`Instance` objects: one optimizer over parameter groups.
+The suite speaks only this interface, in the paper's names; third-party argument names
+(``betas``, ``exp_avg_sq``, ``learning_rate``) stay inside the adapters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from radam_verify.floats import Format
+from radam_verify.hyper import Hyper
+
+FloatArray = np.ndarray
+#: gradients of one step: ``grads[group][param]``; ``None`` leaves that tensor without a gradient
+StepGrads = Sequence[Sequence[FloatArray | None]]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A parameter group: its hyperparameters and its initial parameter tensors."""
+
+    hyper: Hyper
+    params: tuple[FloatArray, ...]
+
+
+@dataclass(frozen=True)
+class ParamState:
+    """What can be read of one tensor: theta always, m, v and t where the state is readable."""
+
+    theta: FloatArray
+    m: FloatArray | None = None
+    v: FloatArray | None = None
+    t: int | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an implementation supports; a property that needs a missing one is skipped."""
+
+    read_state: bool = False  # m and v can be read after a step
+    inject_state: bool = False  # (theta, m, v, t) can be set before a step
+    maximize: bool = False
+    weight_decay: bool = True
+    groups: bool = True  # several groups with their own hyperparameters in one optimizer
+    add_group: bool = False
+    save_load: bool = False
+    missing_grads: bool = True  # a tensor may have no gradient on a step (it is then not stepped)
+    #: alternative code paths: name -> constructor keywords selecting it
+    code_paths: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)  # capability -> why it is missing
+
+
+class Instance(ABC):
+    """One optimizer over parameter groups, driven step by step with given gradients."""
+
+    @abstractmethod
+    def step(self, grads: StepGrads) -> None:
+        """Set the gradients (None: no gradient) and take one optimizer step."""
+
+    @abstractmethod
+    def read(self) -> list[list[ParamState]]:
+        """The current state of every tensor, ``[group][param]``, as float64-exact arrays."""
+
+    def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
+        """Set (theta, m, v, t) of every tensor; only with ``Capabilities.inject_state``."""
+        raise NotImplementedError
+
+    def add_group(self, group: GroupSpec) -> None:
+        """Add a parameter group after construction; only with ``Capabilities.add_group``."""
+        raise NotImplementedError
+
+    def save(self) -> bytes:
+        """The optimizer's own saved state (e.g. a serialized ``state_dict``)."""
+        raise NotImplementedError
+
+    def load(self, saved: bytes) -> None:
+        """Load a state saved by :meth:`save` of an instance over the same groups."""
+        raise NotImplementedError
+
+    def grads(self) -> list[list[FloatArray | None]]:
+        """The gradients as the implementation holds them now (to check they are unchanged)."""
+        return []
+
+    def hyperparameters(self) -> list[dict[str, object]]:
+        """Per-group hyperparameters as the implementation holds them (unchanged by a step)."""
+        return []
+
+
+def flat(values: object) -> np.ndarray:
+    """Any array-like as a flat float64 array (exact for float32 and float64 values)."""
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def required(values: np.ndarray | None) -> np.ndarray:
+    """m or v of a state to inject, which must be given."""
+    if values is None:
+        raise ValueError("an injected state needs m and v")
+    return values
+
+
+class Adapter(ABC):
+    """One implementation with its constructor keywords, device and dtype."""
+
+    spec: str  # what the user named, e.g. "torch.optim:RAdam"
+    kind: str  # "torch", "optax" or "protocol"
+    version: str  # the package version, or "unknown"
+    fmt: Format
+    device: str
+    kwargs: Mapping[str, object]
+    capabilities: Capabilities
+
+    @abstractmethod
+    def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
+        """A fresh optimizer over ``groups``; ``path`` names one of the code paths."""
+
+    def to_format(self, values: np.ndarray) -> np.ndarray:
+        """Values rounded to the implementation's dtype (what it will hold)."""
+        return np.asarray(values, dtype=np.float64).astype(self.fmt.numpy_type)
+
+    def describe(self) -> str:
+        return f"{self.spec} ({self.kind} {self.version}), {self.fmt.name} on {self.device}"

@@ -1,0 +1,169 @@
+"""Adapter for optax gradient transformations such as ``optax:radam``, run by JAX on the CPU.
+
+The factory is called as ``factory(learning_rate=lr, b1=beta1, b2=beta2, eps=eps,
+**kwargs)``, once per parameter group; each group's parameters form one pytree (a list).
+``float64`` turns on JAX's x64 mode. The moments are read from (and injected into) the
+state's ``count``/``mu``/``nu`` fields (``ScaleByAdamState``). Code paths: ``jit`` (the
+update compiled with ``jax.jit``, as users run it) and ``eager``. optax has no notion of a
+missing gradient, maximize or, for ``radam``, weight decay: those properties are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from radam_verify.adapters.base import (
+    Adapter,
+    Capabilities,
+    GroupSpec,
+    Instance,
+    ParamState,
+    StepGrads,
+    flat,
+    required,
+)
+from radam_verify.errors import UsageError
+from radam_verify.floats import Format
+from radam_verify.hyper import Hyper
+
+PATHS = ("jit", "eager")
+
+
+class OptaxAdapter(Adapter):
+    kind = "optax"
+
+    def __init__(self, spec: str, factory: Callable[..., Any], kwargs: Mapping[str, object],
+                 device: str, fmt: Format, version: str) -> None:
+        if device != "cpu":
+            raise UsageError(f"--verify-device={device}: optax runs on JAX's CPU backend here; "
+                             "use --verify-device=cpu")
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        jax = _module("jax")
+        if fmt.name == "float64":
+            jax.config.update("jax_enable_x64", True)
+        self.spec, self.factory, self.kwargs, self.fmt, self.version = (
+            spec, factory, dict(kwargs), fmt, version)
+        self.device = device
+        accepted = set(inspect.signature(factory).parameters)
+        self._wd = "weight_decay" in accepted
+        try:
+            instance = OptaxInstance(self, [GroupSpec(Hyper(), (np.linspace(-1, 1, 3),))], "jit")
+            instance.step([[np.full(3, 0.5)]])
+            readable = instance.read()[0][0].m is not None
+        except Exception as error:
+            raise UsageError(f"{spec} is not an optax transformation factory taking "
+                             f"(learning_rate, b1, b2, eps) with kwargs {dict(kwargs)}: "
+                             f"{type(error).__name__}: {error}") from None
+        notes = {"maximize": "optax transformations minimize; there is no maximize option",
+                 "missing_grads": "optax updates every leaf of the pytree on every step"}
+        if not self._wd:
+            notes["weight_decay"] = f"{spec} takes no weight_decay argument"
+        self.capabilities = Capabilities(
+            read_state=readable, inject_state=readable, maximize=False, weight_decay=self._wd,
+            groups=True, add_group=False, save_load=True, missing_grads=False,
+            code_paths={p: {"path": p} for p in PATHS}, notes=notes)
+
+    def make(self, hyper: Hyper) -> Any:
+        arguments: dict[str, object] = {"learning_rate": hyper.lr, "b1": hyper.beta1,
+                                        "b2": hyper.beta2, "eps": hyper.eps}
+        if self._wd:
+            arguments["weight_decay"] = hyper.weight_decay
+        return self.factory(**arguments, **self.kwargs)
+
+    def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
+        return OptaxInstance(self, groups, path or "jit")
+
+
+def _find_moments(state: Any) -> Any:
+    """The first node of the state tree with ``count``, ``mu`` and ``nu`` fields."""
+    if all(hasattr(state, name) for name in ("count", "mu", "nu")):
+        return state
+    if isinstance(state, tuple):
+        for item in state:
+            found = _find_moments(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _replace_moments(state: Any, new: Any) -> Any:
+    if all(hasattr(state, name) for name in ("count", "mu", "nu")):
+        return new
+    if isinstance(state, tuple) and not hasattr(state, "_fields"):
+        return tuple(_replace_moments(item, new) for item in state)
+    return state
+
+
+class OptaxInstance(Instance):
+    def __init__(self, adapter: OptaxAdapter, groups: Sequence[GroupSpec], path: str) -> None:
+        jax = _module("jax")
+        self.adapter, self.path = adapter, path
+        self.jax = jax
+        self.groups: list[dict[str, Any]] = []
+        for group in groups:
+            tx = adapter.make(group.hyper)
+            params = [self._array(p) for p in group.params]
+            update = jax.jit(tx.update) if path == "jit" else tx.update
+            self.groups.append({"tx": tx, "params": params, "state": tx.init(params),
+                                "update": update, "grads": [None] * len(params)})
+
+    def _array(self, values: np.ndarray) -> Any:
+        return self.jax.numpy.asarray(self.adapter.to_format(values))
+
+    def step(self, grads: StepGrads) -> None:
+        optax = _module("optax")
+        for group, group_grads in zip(self.groups, grads, strict=True):
+            if any(g is None for g in group_grads):
+                raise UsageError("optax cannot leave a parameter without a gradient")
+            arrays = [self._array(g) for g in group_grads if g is not None]
+            group["grads"] = arrays
+            updates, group["state"] = group["update"](arrays, group["state"], group["params"])
+            group["params"] = optax.apply_updates(group["params"], updates)
+
+    def read(self) -> list[list[ParamState]]:
+        out = []
+        for group in self.groups:
+            moments = _find_moments(group["state"])
+            row = []
+            for k, theta in enumerate(group["params"]):
+                if moments is None:
+                    row.append(ParamState(flat(theta)))
+                else:
+                    row.append(ParamState(flat(theta), flat(moments.mu[k]), flat(moments.nu[k]),
+                                          int(moments.count)))
+            out.append(row)
+        return out
+
+    def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
+        jnp = self.jax.numpy
+        for group, group_states in zip(self.groups, states, strict=True):
+            moments = _find_moments(group["state"])
+            t = group_states[0].t
+            new = moments._replace(
+                count=jnp.asarray(t, dtype=moments.count.dtype),
+                mu=[self._array(required(s.m)) for s in group_states],
+                nu=[self._array(required(s.v)) for s in group_states])
+            group["state"] = _replace_moments(group["state"], new)
+            group["params"] = [self._array(s.theta) for s in group_states]
+
+    def save(self) -> bytes:
+        return pickle.dumps([self.jax.device_get(g["state"]) for g in self.groups])
+
+    def load(self, saved: bytes) -> None:
+        for group, state in zip(self.groups, pickle.loads(saved), strict=True):
+            group["state"] = self.jax.tree_util.tree_map(self.jax.numpy.asarray, state)
+
+    def grads(self) -> list[list[np.ndarray | None]]:
+        return [[flat(g) for g in group["grads"]] for group in self.groups]
+
+
+def _module(name: str) -> Any:
+    """JAX and optax, imported untyped (they are optional and carry no complete stubs)."""
+    return importlib.import_module(name)

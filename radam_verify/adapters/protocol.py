@@ -1,0 +1,152 @@
+"""The plain-object protocol: verify anything callable from Python over numpy arrays.
+
+A class (or factory) ``Impl`` is verified as follows; this is how a C++ or CUDA kernel
+with Python bindings takes part::
+
+    impl = Impl(lr=..., beta1=..., beta2=..., eps=..., weight_decay=..., **kwargs)
+    state = impl.init(theta)          # theta: 1-D numpy array in the dtype under test
+    state = impl.step(state, grad)    # grad: 1-D numpy array; returns the new state
+
+Required: ``state.theta`` (the parameters). Optional, each enabling more properties:
+``state.m``, ``state.v`` and ``state.t`` (the state can be read), ``impl.state_at(theta,
+m, v, t)`` (a state injected at step t, e.g. 10^7), a ``maximize`` constructor keyword, a
+``weight_decay`` keyword (without it, weight decay is not tested), and a class attribute
+``CODE_PATHS = {"name": {constructor keywords}}`` naming alternative code paths.
+Saving and loading pickles the state object, so a state must carry everything ``step``
+needs. One ``impl`` is constructed per parameter group; each tensor has its own state.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from radam_verify.adapters.base import (
+    Adapter,
+    Capabilities,
+    GroupSpec,
+    Instance,
+    ParamState,
+    StepGrads,
+    flat,
+    required,
+)
+from radam_verify.errors import UsageError
+from radam_verify.floats import Format
+from radam_verify.hyper import Hyper
+
+
+class ProtocolAdapter(Adapter):
+    kind = "protocol"
+
+    def __init__(self, spec: str, factory: Callable[..., Any], kwargs: Mapping[str, object],
+                 device: str, fmt: Format, version: str) -> None:
+        if device != "cpu":
+            raise UsageError(f"--verify-device={device}: a plain-object implementation runs where it "
+                             "runs; use --verify-device=cpu")
+        self.spec, self.factory, self.kwargs, self.fmt, self.version = (
+            spec, factory, dict(kwargs), fmt, version)
+        self.device = device
+        accepted = _keywords(factory)
+        self._accepts = accepted
+        probe = self._probe(self.kwargs)
+        state = probe[1]
+        readable = all(hasattr(state, name) for name in ("m", "v", "t"))
+        injectable = readable and callable(getattr(probe[0], "state_at", None))
+        paths = {name: {**self.kwargs, **extra}
+                 for name, extra in dict(getattr(factory, "CODE_PATHS", {}) or {}).items()}
+        notes = {}
+        if not readable:
+            notes["read_state"] = "the state has no m, v and t attributes"
+        if not injectable:
+            notes["inject_state"] = "the implementation has no state_at(theta, m, v, t)"
+        if "maximize" not in accepted:
+            notes["maximize"] = "the constructor takes no 'maximize' keyword"
+        if "weight_decay" not in accepted:
+            notes["weight_decay"] = "the constructor takes no 'weight_decay' keyword"
+        self.capabilities = Capabilities(
+            read_state=readable, inject_state=injectable, maximize="maximize" in accepted,
+            weight_decay="weight_decay" in accepted, groups=True, add_group=True,
+            save_load=True, code_paths=paths, notes=notes)
+
+    def make(self, hyper: Hyper, kwargs: Mapping[str, object]) -> Any:
+        arguments: dict[str, object] = {"lr": hyper.lr, "beta1": hyper.beta1,
+                                        "beta2": hyper.beta2, "eps": hyper.eps}
+        if "weight_decay" in self._accepts:
+            arguments["weight_decay"] = hyper.weight_decay
+        if "maximize" in self._accepts:
+            arguments["maximize"] = hyper.maximize
+        return self.factory(**arguments, **kwargs)
+
+    def _probe(self, kwargs: Mapping[str, object]) -> tuple[Any, Any]:
+        try:
+            impl = self.make(Hyper(), kwargs)
+            state = impl.init(np.linspace(-1.0, 1.0, 3).astype(self.fmt.numpy_type))
+            state = impl.step(state, np.full(3, 0.5, dtype=self.fmt.numpy_type))
+            np.asarray(state.theta)
+        except Exception as error:
+            raise UsageError(f"{self.spec} does not follow the init/step protocol with kwargs "
+                             f"{dict(kwargs)}: {type(error).__name__}: {error}") from None
+        return impl, state
+
+    def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
+        kwargs = self.capabilities.code_paths[path] if path else self.kwargs
+        return ProtocolInstance(self, groups, kwargs)
+
+
+def _keywords(factory: Callable[..., Any]) -> set[str]:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return set()
+    return set(parameters)
+
+
+class ProtocolInstance(Instance):
+    def __init__(self, adapter: ProtocolAdapter, groups: Sequence[GroupSpec],
+                 kwargs: Mapping[str, object]) -> None:
+        self.adapter, self.kwargs = adapter, kwargs
+        self.impls: list[Any] = []
+        self.states: list[list[Any]] = []
+        self.last_grads: list[list[np.ndarray | None]] = []
+        for group in groups:
+            self.add_group(group)
+
+    def add_group(self, group: GroupSpec) -> None:
+        impl = self.adapter.make(group.hyper, self.kwargs)
+        self.impls.append(impl)
+        self.states.append([impl.init(self.adapter.to_format(p)) for p in group.params])
+        self.last_grads.append([None] * len(group.params))
+
+    def step(self, grads: StepGrads) -> None:
+        for k, (impl, group_grads) in enumerate(zip(self.impls, grads, strict=True)):
+            typed = [None if g is None else self.adapter.to_format(g) for g in group_grads]
+            self.last_grads[k] = typed
+            self.states[k] = [state if g is None else impl.step(state, g)
+                              for state, g in zip(self.states[k], typed, strict=True)]
+
+    def read(self) -> list[list[ParamState]]:
+        readable = self.adapter.capabilities.read_state
+        return [[ParamState(flat(s.theta), flat(s.m) if readable else None,
+                            flat(s.v) if readable else None, int(s.t) if readable else None)
+                 for s in group] for group in self.states]
+
+    def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
+        fmt = self.adapter.to_format
+        for k, (impl, group_states) in enumerate(zip(self.impls, states, strict=True)):
+            self.states[k] = [impl.state_at(fmt(s.theta), fmt(required(s.m)), fmt(required(s.v)), s.t)
+                              for s in group_states]
+
+    def save(self) -> bytes:
+        return pickle.dumps(self.states)
+
+    def load(self, saved: bytes) -> None:
+        self.states = pickle.loads(saved)
+
+    def grads(self) -> list[list[np.ndarray | None]]:
+        return [[None if g is None else np.array(g, dtype=np.float64) for g in group]
+                for group in self.last_grads]

@@ -1,0 +1,320 @@
+"""Adapter for any ``torch.optim.Optimizer`` subclass.
+
+Constructed as ``cls(params, lr=, betas=(beta1, beta2), eps=, weight_decay=, **kwargs)`` on
+the chosen device and dtype. The state layout is found by inspecting the state after one
+step (``exp_avg``/``exp_avg_sq``/``step`` and other common names, per tensor or per group);
+where it is found and holds nothing else, the state can be read and injected.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from radam_verify.adapters.base import (
+    Adapter,
+    Capabilities,
+    GroupSpec,
+    Instance,
+    ParamState,
+    StepGrads,
+)
+from radam_verify.errors import UsageError
+from radam_verify.floats import Format
+
+M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m")
+V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v")
+STEP_NAMES = ("step", "t", "count", "n_step")
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where the implementation keeps m, v and t (None: not found)."""
+
+    m_key: str | None
+    v_key: str | None
+    step_key: str | None
+    step_in_group: bool  # the step counter lives in the parameter group, not per tensor
+    step_sample: Any  # the step value after one step, to build values of the same type
+    other_keys: tuple[str, ...]  # state entries the suite does not understand
+
+    @property
+    def readable(self) -> bool:
+        return self.m_key is not None and self.v_key is not None
+
+    @property
+    def injectable(self) -> bool:
+        return self.readable and self.step_key is not None and not self.other_keys
+
+
+class TorchAdapter(Adapter):
+    kind = "torch"
+
+    def __init__(self, spec: str, cls: type, kwargs: Mapping[str, object], device: str,
+                 fmt: Format, version: str) -> None:
+        import torch
+
+        self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
+        self.device = _check_device(device)
+        self.torch_dtype = {"float32": torch.float32, "float64": torch.float64}[fmt.name]
+        accepted = _accepted_keywords(cls)
+        self._accepts = accepted
+        base = self._construct_probe(self.kwargs, what="--verify-kwargs")
+        self.layout = base
+        paths, notes = self._code_paths(accepted)
+        if not base.readable:
+            notes["read_state"] = "no first and second moment found in the optimizer state"
+        elif not base.injectable:
+            notes["inject_state"] = (f"state entries {', '.join(base.other_keys)} are not understood"
+                                     if base.other_keys else "no step counter found in the state")
+        if "maximize" not in accepted:
+            notes["maximize"] = f"{cls.__name__}() takes no 'maximize' argument"
+        self.capabilities = Capabilities(
+            read_state=base.readable, inject_state=base.injectable,
+            maximize="maximize" in accepted, weight_decay="weight_decay" in accepted,
+            groups=True, add_group=True, save_load=True, code_paths=paths, notes=notes)
+
+    # -- construction -------------------------------------------------------------------
+    def _group_dict(self, group: GroupSpec, params: list[Any]) -> dict[str, object]:
+        h = group.hyper
+        entry: dict[str, object] = {"params": params, "lr": h.lr, "betas": (h.beta1, h.beta2),
+                                    "eps": h.eps}
+        if "weight_decay" in self._accepts:
+            entry["weight_decay"] = h.weight_decay
+        if "maximize" in self._accepts:
+            entry["maximize"] = h.maximize
+        return entry
+
+    def tensor(self, values: np.ndarray, leaf: bool = True) -> Any:
+        import torch
+
+        data = torch.tensor(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.torch_dtype,
+                            device=self.device)
+        if leaf:
+            return torch.nn.Parameter(data)
+        # differentiable optimizers update non-leaf tensors that carry autograd history
+        return data.requires_grad_(True).clone()
+
+    def construct(self, groups: Sequence[GroupSpec], kwargs: Mapping[str, object]
+                  ) -> tuple[Any, list[list[Any]]]:
+        leaf = not kwargs.get("differentiable", False)
+        tensors = [[self.tensor(p, leaf) for p in g.params] for g in groups]
+        entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
+        return self.cls(entries, **kwargs), tensors
+
+    def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateLayout:
+        """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
+        from radam_verify.hyper import Hyper
+
+        group = GroupSpec(Hyper(lr=1e-3), (np.linspace(-1.0, 1.0, 3),))
+        try:
+            optimizer, tensors = self.construct([group], kwargs)
+            tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
+            optimizer.step()
+        except Exception as error:  # the constructor's own complaint, shown in one line
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
+                             f"{dict(kwargs)}: {type(error).__name__}: {message}") from None
+        return _layout(optimizer, tensors[0][0])
+
+    def _code_paths(self, accepted: set[str]) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
+        candidates: dict[str, dict[str, object]] = {}
+        if "foreach" in accepted:
+            candidates["for-loop"] = {"foreach": False}
+            candidates["foreach"] = {"foreach": True}
+        if "differentiable" in accepted:
+            candidates["differentiable"] = {"differentiable": True}
+        if "capturable" in accepted:
+            candidates["capturable"] = {"capturable": True}
+        if "fused" in accepted:
+            candidates["fused"] = {"fused": True}
+        paths: dict[str, dict[str, object]] = {}
+        notes: dict[str, str] = {}
+        for name, extra in candidates.items():
+            kwargs = {**self.kwargs, **extra}
+            try:
+                self._construct_probe(kwargs, what=f"the {name} path")
+            except UsageError as error:
+                notes[f"path {name}"] = f"not available on {self.device}: {error}"
+                continue
+            paths[name] = kwargs
+        return paths, notes
+
+    def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
+        kwargs = self.capabilities.code_paths[path] if path else self.kwargs
+        optimizer, tensors = self.construct(groups, kwargs)
+        return TorchInstance(self, optimizer, tensors, dict(kwargs))
+
+
+def _accepted_keywords(cls: type) -> set[str]:
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return {"weight_decay"}
+    return {name for name, p in parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def _check_device(device: str) -> str:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise UsageError(f"--verify-device={device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--verify-device={device} but this machine has no CUDA device "
+                             "(torch.cuda.is_available() is False); use --verify-device=cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise UsageError(f"--verify-device={device} does not exist: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    elif parsed.type != "cpu":
+        raise UsageError(f"--verify-device={device!r} is not supported; use cpu, cuda or cuda:N")
+    return str(parsed)
+
+
+def _layout(optimizer: Any, param: Any) -> StateLayout:
+    import torch
+
+    state = optimizer.state.get(param, {})
+    group = optimizer.param_groups[0]
+
+    def find(names: tuple[str, ...]) -> str | None:
+        for name in names:
+            value = state.get(name)
+            if isinstance(value, torch.Tensor) and value.shape == param.shape:
+                return name
+        return None
+
+    m_key, v_key = find(M_NAMES), find(V_NAMES)
+    step_key = next((n for n in STEP_NAMES if n in state and _is_count(state[n])), None)
+    in_group = False
+    sample: Any = None
+    if step_key is not None:
+        sample = state[step_key]
+    else:
+        step_key = next((n for n in STEP_NAMES if n in group and _is_count(group[n])), None)
+        in_group, sample = step_key is not None, group.get(step_key or "", None)
+    known = {m_key, v_key, None if in_group else step_key}
+    others = tuple(sorted(k for k in state if k not in known))
+    return StateLayout(m_key, v_key, step_key, in_group, sample, others)
+
+
+def _is_count(value: object) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and float(value) == 1.0
+    return isinstance(value, int | float) and value == 1
+
+
+class TorchInstance(Instance):
+    def __init__(self, adapter: TorchAdapter, optimizer: Any, tensors: list[list[Any]],
+                 kwargs: dict[str, object]) -> None:
+        self.adapter, self.optimizer, self.tensors, self.kwargs = adapter, optimizer, tensors, kwargs
+
+    def step(self, grads: StepGrads) -> None:
+        for group_tensors, group_grads in zip(self.tensors, grads, strict=True):
+            for tensor, grad in zip(group_tensors, group_grads, strict=True):
+                tensor.grad = None if grad is None else self.adapter.tensor(grad).detach()
+        self.optimizer.step()
+
+    def read(self) -> list[list[ParamState]]:
+        layout = self.adapter.layout
+        out = []
+        for group_index, group_tensors in enumerate(self.tensors):
+            row = []
+            for tensor in group_tensors:
+                state = self.optimizer.state.get(tensor, {})
+                m = v = None
+                t: int | None = None
+                if layout.readable and state:
+                    m, v = _numpy(state[layout.m_key]), _numpy(state[layout.v_key])
+                if layout.step_key is not None:
+                    holder = (self.optimizer.param_groups[group_index] if layout.step_in_group
+                              else state)
+                    if layout.step_key in holder:
+                        t = int(float(holder[layout.step_key]))
+                    elif not state:
+                        t = 0
+                row.append(ParamState(_numpy(tensor), m, v, t))
+            out.append(row)
+        return out
+
+    def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
+        import torch
+
+        layout = self.adapter.layout
+        assert layout.m_key is not None
+        assert layout.v_key is not None
+        assert layout.step_key is not None
+        for group_index, (group_tensors, group_states) in enumerate(
+                zip(self.tensors, states, strict=True)):
+            for tensor, wanted in zip(group_tensors, group_states, strict=True):
+                assert wanted.m is not None
+                assert wanted.v is not None
+                assert wanted.t is not None
+                with torch.no_grad():
+                    tensor.copy_(self.adapter.tensor(wanted.theta).detach())
+                entry: dict[str, Any] = {
+                    layout.m_key: self.adapter.tensor(wanted.m).detach(),
+                    layout.v_key: self.adapter.tensor(wanted.v).detach(),
+                }
+                step = _step_like(layout.step_sample, wanted.t)
+                if layout.step_in_group:
+                    self.optimizer.param_groups[group_index][layout.step_key] = step
+                else:
+                    entry[layout.step_key] = step
+                self.optimizer.state[tensor] = entry
+
+    def add_group(self, group: GroupSpec) -> None:
+        leaf = not self.kwargs.get("differentiable", False)
+        tensors = [self.adapter.tensor(p, leaf) for p in group.params]
+        self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
+        self.tensors.append(tensors)
+
+    def save(self) -> bytes:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(self.optimizer.state_dict(), buffer)
+        return buffer.getvalue()
+
+    def load(self, saved: bytes) -> None:
+        import torch
+
+        self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+
+    def grads(self) -> list[list[np.ndarray | None]]:
+        return [[None if t.grad is None else _numpy(t.grad) for t in group]
+                for group in self.tensors]
+
+    def hyperparameters(self) -> list[dict[str, object]]:
+        keys = ("lr", "betas", "eps", "weight_decay", "maximize")
+        return [{k: _plain(g[k]) for k in keys if k in g} for g in self.optimizer.param_groups]
+
+
+def _step_like(sample: Any, t: int) -> Any:
+    import torch
+
+    if isinstance(sample, torch.Tensor):
+        return torch.tensor(float(t), dtype=sample.dtype, device=sample.device)
+    return type(sample)(t)
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    return np.asarray(tensor.detach().cpu().numpy(), dtype=np.float64).reshape(-1)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

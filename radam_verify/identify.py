@@ -1,0 +1,200 @@
+"""Identify an implementation's convention from a few diagnostic probes.
+
+Each probe is a short deterministic run chosen to separate axes: the early steps with
+b2 = 0.999 (steps 1-4 are below either threshold, step 5 has rho_5 between 4 and 5: ``sgd``
+against ``skip`` and threshold 4 against 5), tiny gradients with a large eps (where eps sits),
+weight decay on non-zero parameters (L2, decoupled or unscaled decay, and decay on skipped
+steps) and b2 = 0.5 (rho_inf < 4: no convention ever rectifies). Every candidate
+convention, one per combination of axis values, is judged on every probe with the exact
+reference and the error model; the axes are read off the candidates that survive. An axis
+whose values no probe can separate is reported as undetermined, with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from radam_verify.adapters import Adapter, GroupSpec
+from radam_verify.conventions import PRESETS, Convention
+from radam_verify.hyper import Hyper
+from radam_verify.suite.scenario import Scenario, judge, run
+
+AXES_REPORTED = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip")
+
+_COMPARISON_REASON = (
+    "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
+    "exact rho_t is never found there, and within binary64's error of evaluating rho_t both "
+    "branches are legitimate, so no probe can tell them apart")
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    purpose: str
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The identified axes (None: unknown), the matching preset, and the evidence."""
+
+    axes: dict[str, object]
+    preset: str | None
+    convention: Convention | None  # what to verify against (None: no consistent RAdam)
+    consistent: bool
+    undetermined: dict[str, str] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()
+    closest: Convention | None = None  # the candidate nearest the observations
+
+    def as_json(self) -> dict[str, object]:
+        return {"convention": self.preset, "axes": self.axes, "consistent": self.consistent,
+                "undetermined": self.undetermined, "evidence": list(self.evidence),
+                "verify_against": self.convention.spec if self.convention else None}
+
+    def summary(self) -> str:
+        known = ", ".join(f"{k}={_text(v)}" for k, v in self.axes.items() if v is not None)
+        if not self.consistent:
+            return "no consistent RAdam convention matches (see the evidence)"
+        name = self.preset or "no preset"
+        return f"{name} ({known}; undetermined: {', '.join(self.undetermined) or 'none'})"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def probes(adapter: Adapter) -> list[Probe]:
+    """The deterministic probes (weight decay only where the implementation accepts it)."""
+    typed = adapter.to_format
+
+    def scenario(hyper: Hyper, theta0: list[float], grads: list[list[float]]) -> Scenario:
+        theta = typed(np.asarray(theta0)).astype(np.float64)
+        steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
+        return Scenario((GroupSpec(hyper, (theta,)),), steps)
+
+    base = [0.3, -0.2, 0.05, 1.0]
+    early = [[g * (1 + 0.25 * k) * (-1) ** (k // 3) for g in base] for k in range(7)]
+    found = [
+        Probe("early steps", "below the threshold (sgd or skip), and threshold 4 or 5 at step 5",
+              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
+                       [0.5, -1.25, 2.0, 0.0], early)),
+        Probe("eps placement", "eps on sqrt(v) (raw) or on sqrt(v_hat) (hat)",
+              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-3),
+                       [0.5, -1.25, 2.0, 0.0], [[g * 1e-3 for g in row] for row in early] + [
+                           [2e-3, -1e-3, 5e-4, 1e-3]])),
+        Probe("small beta2", "b2 = 0.5: rho_inf = 3 < 4, so no convention ever rectifies",
+              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.5, eps=1e-8),
+                       [0.5, -1.25, 2.0, 0.0], early)),
+    ]
+    if adapter.capabilities.weight_decay:
+        found.append(Probe(
+            "weight decay", "L2, decoupled (1 - lr wd) or unscaled (1 - wd) decay, and "
+            "decay on steps that make no update",
+            scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
+                     [1.5, -2.0, 3.0, 0.5], [[g * 0.1 for g in row] for row in early] + [
+                         [0.02, -0.01, 0.03, 0.01]])))
+    return found
+
+
+def candidates(adapter: Adapter) -> list[Convention]:
+    """Every combination of axis values (decay modes only where weight decay is accepted)."""
+    decays = ("l2", "decoupled", "decoupled-unscaled", "none") if adapter.capabilities.weight_decay \
+        else ("none",)
+    return [Convention(threshold, comparison, below, eps, wd, on_skip)  # type: ignore[arg-type]
+            for threshold, comparison, below, eps, wd, on_skip in itertools.product(
+                (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays, (True, False))]
+
+
+def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
+    """Run the probes once and keep the conventions that reproduce every one of them."""
+    found = probes(adapter)
+    alive = candidates(adapter)
+    score = dict.fromkeys(range(len(alive)), 0.0)
+    rejected_by: dict[int, tuple[str, float, str]] = {}
+    for probe in found:
+        if progress:
+            progress(f"probe: {probe.name}")
+        initial, observed = run(adapter, probe.scenario)
+        for index, convention in enumerate(alive):
+            if index in rejected_by:
+                continue
+            outcome = judge(adapter, probe.scenario, convention, initial, observed)
+            worst = outcome.worst()
+            ratio = worst.judgement.worst_ratio if worst else 0.0
+            score[index] = max(score[index], ratio)
+            if not outcome.conforms:
+                where = worst.judgement.worst if worst else None
+                rejected_by[index] = (probe.name, ratio, where.describe() if where else "")
+    survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
+    closest = alive[min(score, key=lambda i: score[i])]
+    evidence = [f"probe '{p.name}' ({p.purpose})" for p in found]
+    if not survivors:
+        evidence += _inconsistency(alive, rejected_by)
+        return Identification(dict.fromkeys(AXES_REPORTED), None, None, False, {}, tuple(evidence),
+                              closest)
+    axes, undetermined = _read_axes(survivors, adapter)
+    preset = _matching_preset(axes)
+    chosen = PRESETS[preset] if preset else survivors[0]
+    evidence += _eliminations(alive, rejected_by, axes, chosen)
+    return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
+
+
+def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str, object], dict[str, str]]:
+    axes: dict[str, object] = {}
+    undetermined: dict[str, str] = {}
+    for axis in AXES_REPORTED:
+        values = {getattr(c, axis) for c in survivors}
+        if len(values) == 1:
+            axes[axis] = values.pop()
+            continue
+        axes[axis] = None
+        if axis == "comparison":
+            undetermined[axis] = _COMPARISON_REASON
+        elif axis == "decay_on_skip":
+            undetermined[axis] = "not applicable: no step is skipped or there is no decoupled decay"
+        elif axis == "weight_decay" and not adapter.capabilities.weight_decay:
+            undetermined[axis] = "the implementation takes no weight decay"
+        else:
+            undetermined[axis] = (f"values {sorted(map(_text, values))} all reproduce every probe")
+    return axes, undetermined
+
+
+def _matching_preset(axes: dict[str, object]) -> str | None:
+    """The preset agreeing with every determined axis (and unique), else None."""
+    matches = [name for name, preset in PRESETS.items()
+               if all(value is None or getattr(preset, axis) == value
+                      for axis, value in axes.items())]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _eliminations(alive: list[Convention], rejected_by: dict[int, tuple[str, float, str]],
+                  axes: dict[str, object], chosen: Convention) -> list[str]:
+    """For each determined axis, why each other value fails: the convention that differs
+    from the identified one in that axis alone, and the probe that rejects it."""
+    lines = []
+    base = replace(chosen, name=None)
+    index = {c: i for i, c in enumerate(alive)}
+    for axis, value in axes.items():
+        if value is None:
+            continue
+        for other in sorted({getattr(c, axis) for c in alive} - {value}, key=_text):
+            neighbour = index.get(replace(base, **{axis: other}))
+            if neighbour is None or neighbour not in rejected_by:
+                continue
+            probe, ratio, where = rejected_by[neighbour]
+            lines.append(f"{axis}={_text(value)}, not {_text(other)}: probe '{probe}' rejects "
+                         f"{axis}={_text(other)} by {ratio:.3g} x its bound ({where})")
+    return lines
+
+
+def _inconsistency(alive: list[Convention], rejected_by: dict[int, tuple[str, float, str]]) -> list[str]:
+    best = min(rejected_by.items(), key=lambda item: item[1][1])
+    probe, ratio, where = best[1]
+    return [f"no convention reproduces every probe; the closest, {alive[best[0]].spec}, fails probe "
+            f"'{probe}' by {ratio:.3g} x its bound: {where}"]

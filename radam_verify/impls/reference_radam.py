@@ -1,0 +1,37 @@
+"""The project's float32/float64 RAdam for any convention, as a plain-object protocol class.
+
+``radam-verify check radam_verify.impls:ReferenceRAdam --verify-kwargs '{"convention":
+"official"}'`` verifies it; the suite's own tests run it for every preset. It wraps
+:class:`~radam_verify.impls.numpy_radam.NumpyRAdam`, taking the dtype of the parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radam_verify.conventions import Convention, parse_convention
+from radam_verify.hyper import Hyper
+from radam_verify.impls.numpy_radam import NumpyRAdam, NumpyState
+
+
+class ReferenceRAdam:
+    """RAdam under ``convention`` (a preset name or ``NAME,axis=value`` spec)."""
+
+    def __init__(self, *, lr: float, beta1: float, beta2: float, eps: float,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str | Convention = "pytorch") -> None:
+        self.hyper = Hyper(lr, beta1, beta2, eps, weight_decay, maximize)
+        self.convention = (convention if isinstance(convention, Convention)
+                           else parse_convention(convention))
+
+    def _impl(self, dtype: np.dtype) -> NumpyRAdam:
+        return NumpyRAdam(self.hyper, self.convention, dtype.type)
+
+    def init(self, theta: np.ndarray) -> NumpyState:
+        return self._impl(theta.dtype).init(theta)
+
+    def state_at(self, theta: np.ndarray, m: np.ndarray, v: np.ndarray, t: int) -> NumpyState:
+        return self._impl(theta.dtype).state_at(theta, m, v, t)
+
+    def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
+        return self._impl(state.theta.dtype).step(state, grad)

@@ -1,0 +1,90 @@
+"""A plain ``torch.optim.Optimizer`` RAdam for any convention (the catalogue's base).
+
+Scalars come from the textbook binary64 formulas (:func:`textbook_coefficients`), element
+operations run in the parameters' dtype with torch's own kernels. Each stage is a method,
+so a defect in :mod:`radam_verify.impls.defects` overrides exactly one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from radam_verify.coefficients import Coefficients, textbook_coefficients
+from radam_verify.conventions import Convention, parse_convention
+from radam_verify.hyper import Hyper
+
+
+class ConventionRAdam(torch.optim.Optimizer):
+    """RAdam under ``convention`` (preset name or ``NAME,axis=value`` spec; default pytorch)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str = "pytorch") -> None:
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "maximize": maximize}
+        super().__init__(params, defaults)
+        self.convention: Convention = parse_convention(convention)
+
+    def hyper(self, group: dict[str, Any]) -> Hyper:
+        beta1, beta2 = group["betas"]
+        return Hyper(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                     group["maximize"])
+
+    def gradient(self, param: torch.Tensor, h: Hyper) -> torch.Tensor:
+        assert param.grad is not None
+        grad = -param.grad if h.maximize else param.grad
+        if self.convention.weight_decay == "l2" and h.weight_decay != 0.0:
+            grad = grad.add(param, alpha=h.weight_decay)
+        return grad
+
+    def count(self, state: dict[str, Any]) -> int:
+        state["step"] += 1
+        return int(state["step"])
+
+    def moments(self, state: dict[str, Any], grad: torch.Tensor, h: Hyper) -> None:
+        state["exp_avg"].mul_(h.beta1).add_(grad, alpha=1 - h.beta1)
+        state["exp_avg_sq"].mul_(h.beta2).addcmul_(grad, grad, value=1 - h.beta2)
+
+    def coefficients(self, t: int, h: Hyper) -> Coefficients:
+        return textbook_coefficients(t, h, self.convention)
+
+    def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
+        root = (v * c.inv_bc2).sqrt() if self.convention.eps == "hat" else v.sqrt()
+        return root.add_(h.eps)
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        if c.decay is not None:
+            param.mul_(c.decay)
+        if c.rectified:
+            param.addcdiv_(state["exp_avg"], self.denominator(state["exp_avg_sq"], c, h),
+                           value=-c.coeff)
+        elif c.updates:
+            param.add_(state["exp_avg"], alpha=-c.coeff)
+
+    def init_state(self, param: torch.Tensor) -> dict[str, Any]:
+        return {"step": 0, "exp_avg": torch.zeros_like(param),
+                "exp_avg_sq": torch.zeros_like(param)}
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            h = self.hyper(group)
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                if not state:
+                    state.update(self.init_state(param))
+                grad = self.gradient(param, h)
+                t = self.count(state)
+                self.moments(state, grad, h)
+                self.update(param, state, self.coefficients(t, h), h)
+        return loss

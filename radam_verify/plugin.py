@@ -1,0 +1,204 @@
+"""The pytest plugin (entry point ``pytest11``): ``pytest --verify-impl=MODULE:ATTR``.
+
+With ``--verify-impl`` the packaged suite (``radam_verify/suite``) is collected instead of
+the user's tests and run against that implementation. This module holds only options and
+hooks; the work happens in :mod:`radam_verify.suite`, imported inside the hooks, so pytest
+runs that do not verify anything pay nothing. State lives in ``config.stash``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from radam_verify.suite.options import OPTIONS
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from radam_verify.identify import Identification
+    from radam_verify.suite.options import VerifyOptions
+    from radam_verify.suite.target import Record, Target
+
+SUITE_DIR = Path(__file__).parent / "suite"
+WORKER_CONVENTION = "radam_verify_convention"
+RECORD, FAILURE = "radam_verify_record", "radam_verify_failure"
+
+
+@dataclass
+class Run:
+    """One verification run: what was asked, the target, and the results so far."""
+
+    options: VerifyOptions
+    target: Target
+    identification: Identification | None
+    started: float = field(default_factory=time.time)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+RUN_KEY = pytest.StashKey[Run]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("radam-verify", "RAdam conformance suite (radam-verify)")
+    for flag, (dest, metavar, text) in OPTIONS.items():
+        group.addoption(flag, dest=dest, metavar=metavar, default=None, help=text)
+        parser.addini(dest, f"{text} (same as {flag})", default="")
+
+
+def _values(config: pytest.Config) -> dict[str, str | None]:
+    return {dest: config.getoption(dest) or str(config.getini(dest) or "") or None
+            for dest, _, _ in OPTIONS.values()}
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\rradam-verify: {message}\033[K")
+        sys.stderr.flush()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    values = _values(config)
+    if not values["verify_impl"]:
+        return
+    from radam_verify.errors import RadamVerifyError
+    from radam_verify.suite.options import VerifyOptions, build_target
+
+    worker: dict[str, Any] = getattr(config, "workerinput", {})
+    try:
+        options = VerifyOptions.parse(values)
+        target, identification = build_target(
+            options, progress=None if worker else _progress,
+            identified=worker.get(WORKER_CONVENTION))
+    except RadamVerifyError as error:
+        raise pytest.UsageError(str(error)) from None
+    if not worker and sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    run = Run(options, target, identification)
+    config.stash[RUN_KEY] = run
+    config.args[:] = [str(SUITE_DIR)]
+    config.pluginmanager.register(_Collector(run, config), "radam-verify-collector")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "radam-verify-xdist")
+
+
+class _XdistHooks:
+    """Workers reuse the controller's identification (same convention, no repeated probes)."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        run = node.config.stash.get(RUN_KEY, None)
+        if run is not None and run.target.convention_source != "given":
+            node.workerinput[WORKER_CONVENTION] = run.target.convention.spec
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    target, adapter = run.target, run.target.adapter
+    source = target.convention_source
+    if run.identification is not None:
+        source += f": {run.identification.summary()}"
+    lines = [
+        f"radam-verify: implementation {adapter.spec} ({adapter.kind}, version {adapter.version}), "
+        f"kwargs {json.dumps(dict(adapter.kwargs))}",
+        f"radam-verify: convention {target.convention.spec} ({source})",
+        f"radam-verify: device {adapter.device}, dtype {adapter.fmt.name}, profile "
+        f"{target.profile.name} ({target.profile.examples} examples per property), "
+        f"hypothesis seed {target.seed}",
+    ]
+    lines += [f"radam-verify: {name} not supported: {why}"
+              for name, why in adapter.capabilities.notes.items()]
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "verify_path" not in metafunc.fixturenames:
+        return
+    run = metafunc.config.stash.get(RUN_KEY, None)
+    paths: list[str | None] = list(run.target.adapter.capabilities.code_paths) if run else []
+    metafunc.parametrize("verify_path", paths or [None], ids=[p or "default" for p in paths or [None]])
+
+
+@pytest.fixture(scope="session")
+def verify_target(request: pytest.FixtureRequest) -> Target:
+    """The implementation under test (skips when no ``--verify-impl`` was given)."""
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.skip("no --verify-impl given")
+    return run.target
+
+
+@pytest.fixture
+def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, None]:
+    """Statistics of one property, attached to its report for the JSON verdict."""
+    from radam_verify.suite.target import Record
+
+    record = Record()
+    yield record
+    request.node.user_properties.append((RECORD, record.as_json()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call" and call.excinfo is not None and item.config.stash.get(RUN_KEY, None):
+        from radam_verify.suite.target import DeviationError
+
+        error = call.excinfo.value
+        details = (error.details if isinstance(error, DeviationError)
+                   else {"message": f"{type(error).__name__}: {error}"})
+        if not call.excinfo.errisinstance(pytest.skip.Exception):
+            item.user_properties.append((FAILURE, details))
+    return report
+
+
+class _Collector:
+    """Gathers each property's outcome and statistics (on the controller under xdist),
+    writes the JSON verdict and ends the terminal summary with one line."""
+
+    def __init__(self, run: Run, config: pytest.Config) -> None:
+        self.run, self.config = run, config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = self.run.results.setdefault(report.nodeid, {
+            "id": report.nodeid, "property": report.nodeid.split("::")[-1],
+            "outcome": "passed", "duration_s": 0.0})
+        entry["duration_s"] += report.duration
+        for key, value in report.user_properties:
+            if key == RECORD and isinstance(value, dict):
+                entry.update(value)
+            elif key == FAILURE:
+                entry["failure"] = value
+        if report.skipped:
+            entry["outcome"] = "skipped"
+            longrepr = report.longrepr
+            entry["skip_reason"] = (str(longrepr[2]).removeprefix("Skipped: ")
+                                    if isinstance(longrepr, tuple) else str(longrepr))
+        elif report.failed:
+            entry["outcome"] = "failed"
+
+    def verdict(self) -> dict[str, Any]:
+        from radam_verify.suite.report import verdict_json
+
+        return verdict_json(self.run.target, self.run.identification, list(self.run.results.values()),
+                            time.time() - self.run.started)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.run.options.report and not hasattr(self.config, "workerinput"):
+            path = Path(self.run.options.report)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.verdict(), indent=2) + "\n")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from radam_verify.suite.report import summary_line
+
+        terminalreporter.write_line(summary_line(self.verdict()))

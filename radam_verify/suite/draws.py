@@ -1,0 +1,214 @@
+"""Hypothesis strategies for whole scenarios, within what the implementation accepts.
+
+Hyperparameters cover the domain (lr in (0, 10], b1 in [0, 1), b2 in (0, 1) with values
+within 1e-5 of 1 and below 2/3, eps in [0, 0.1] with 0, weight decay in [0, 1]); every
+array is rounded to the implementation's dtype before use, so the exact reference sees
+exactly what the implementation receives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import strategies as st
+
+from radam_verify.adapters import GroupSpec, ParamState
+from radam_verify.hyper import Hyper
+from radam_verify.precision import real
+from radam_verify.strategies import arrays, hypers, log_uniform
+from radam_verify.suite.scenario import Grads, Scenario
+from radam_verify.suite.target import Target
+
+#: above this many gradient values per trajectory, values come from a drawn seed
+ELEMENTWISE_LIMIT = 160
+
+
+def hyper_for(target: Target, *, weight_decay: bool | None = None,
+              maximize: bool | None = None) -> st.SearchStrategy[Hyper]:
+    """Hyperparameters the implementation accepts under its convention.
+
+    ``weight_decay``/``maximize``: None draws both ways where supported, True forces it.
+    """
+    caps = target.adapter.capabilities
+    decays = caps.weight_decay and target.convention.weight_decay != "none"
+    base = hypers(weight_decay=decays and weight_decay is not False)
+    if weight_decay:
+        base = st.builds(lambda h, wd: replace(h, weight_decay=wd), base, log_uniform(-4, 0))
+    if maximize or not caps.maximize:
+        base = base.map(lambda h: replace(h, maximize=bool(maximize and caps.maximize)))
+    return base
+
+
+def _typed(target: Target, values: np.ndarray) -> np.ndarray:
+    return target.adapter.to_format(values).astype(np.float64)
+
+
+def tensor(target: Target, lo_exp: int = -6, hi_exp: int = 3,
+           size: int | None = None) -> st.SearchStrategy[np.ndarray]:
+    """One parameter (or gradient) tensor: magnitudes over decades, zeros, subnormals."""
+    dtype = target.adapter.fmt.numpy_type
+    return arrays(dtype, size or target.profile.size, lo_exp, hi_exp).map(
+        lambda a: _typed(target, a))
+
+
+@st.composite
+def gradient_steps(draw: st.DrawFn, target: Target, shapes: list[int], steps: int,
+                   missing: bool = False) -> list[list[np.ndarray | None]]:
+    """``steps`` gradients for tensors of ``shapes``; None sometimes where ``missing``."""
+    total = steps * sum(shapes)
+    if total <= ELEMENTWISE_LIMIT:
+        out = []
+        for _ in range(steps):
+            row: list[np.ndarray | None] = []
+            for size in shapes:
+                absent = missing and draw(st.integers(0, 4)) == 0
+                row.append(None if absent else draw(tensor(target, -6, 2, size)))
+            out.append(row)
+        return out
+    # long trajectories: a drawn recipe, expanded by numpy (shrinks by seed and range)
+    seed = draw(st.integers(0, 2**32 - 1))
+    lo = draw(st.integers(-10, 0))
+    hi = draw(st.integers(lo, 3))
+    p_zero = draw(st.sampled_from([0.0, 0.05, 0.3]))
+    p_flip = draw(st.sampled_from([0.0, 0.5, 1.0]))
+    rng = np.random.default_rng(seed)
+    tiny = float(np.finfo(target.adapter.fmt.numpy_type).smallest_subnormal)
+    sign = 1.0
+    long_out: list[list[np.ndarray | None]] = []
+    for _ in range(steps):
+        if rng.random() < p_flip:
+            sign = -sign
+        row = []
+        for size in shapes:
+            if missing and rng.random() < 0.1:
+                row.append(None)
+                continue
+            values = sign * rng.choice([-1.0, 1.0], size, p=[0.3, 0.7]) * 10.0 ** rng.uniform(lo, hi, size)
+            values[rng.random(size) < p_zero] = 0.0
+            values[rng.random(size) < 0.02] = tiny * rng.integers(1, 100)
+            row.append(_typed(target, values))
+        long_out.append(row)
+    return long_out
+
+
+def _steps(grads: list[list[np.ndarray | None]]) -> tuple[Grads, ...]:
+    """One group's per-step gradients as ``steps[k][group][param]``."""
+    return tuple((tuple(row),) for row in grads)
+
+
+@st.composite
+def trajectory(draw: st.DrawFn, target: Target, *, min_steps: int = 2, max_steps: int | None = None,
+               hyper: st.SearchStrategy[Hyper] | None = None, path: str | None = None) -> Scenario:
+    """One group with one tensor from a fresh state, for several to hundreds of steps."""
+    h = draw(hyper if hyper is not None else hyper_for(target))
+    steps = draw(st.integers(min_steps, max(min_steps, max_steps or target.profile.max_steps)))
+    theta0 = draw(tensor(target, -6, 3))
+    grads = draw(gradient_steps(target, [theta0.size], steps))
+    return Scenario((GroupSpec(h, (theta0,)),), _steps(grads), path=path)
+
+
+@st.composite
+def injected_step(draw: st.DrawFn, target: Target, steps: int = 1) -> Scenario:
+    """A step from an arbitrary state (theta, m, v >= 0) at any step count t up to 10^7."""
+    h = draw(hyper_for(target))
+    t = draw(st.one_of(st.integers(0, 12), st.integers(0, 10**7)))
+    theta = draw(tensor(target, -8, 4))
+    m = draw(tensor(target, -8, 1))
+    v = np.abs(draw(tensor(target, -12, 2)))
+    grads = draw(gradient_steps(target, [theta.size], steps))
+    start = ((ParamState(theta, m, v, t),),)
+    return Scenario((GroupSpec(h, (theta,)),), _steps(grads), start=start)
+
+
+def beta2_at_threshold(t: int, threshold: float) -> float:
+    """The binary64 b2 nearest the one where the exact rho_t equals ``threshold`` (t > threshold).
+
+    rho_t increases with b2 from 1 (b2 -> 0) towards t (b2 -> 1), so bisection finds it.
+    """
+    with real.workprec(96):
+        lo, hi = real.mpf(0), real.mpf(1)
+        for _ in range(90):
+            mid = (lo + hi) / 2
+            p = mid**t
+            rho = 2 / (1 - mid) - 1 - 2 * t * p / (1 - p)
+            lo, hi = (mid, hi) if rho < threshold else (lo, mid)
+        return float(lo)
+
+
+def _shift_ulps(value: float, k: int) -> float:
+    bits = np.array([value], dtype=np.float64).view(np.int64)
+    return float((bits + k).view(np.float64)[0])
+
+
+@st.composite
+def threshold_regime(draw: st.DrawFn, target: Target) -> tuple[Scenario, float]:
+    """Steps around the switch, with b2 chosen so that rho_t lies very close to the threshold.
+
+    Returns the scenario and the distance |rho_t - threshold| at the switching step.
+    """
+    threshold = target.convention.threshold
+    t_switch = draw(st.integers(math.floor(threshold) + 1, max(math.floor(threshold) + 2, 40)))
+    offset = draw(st.one_of(st.integers(-4, 4), st.integers(-(2**20), 2**20)))
+    beta2 = _shift_ulps(beta2_at_threshold(t_switch, threshold), offset)
+    h = replace(draw(hyper_for(target)), beta2=beta2)
+    with real.workprec(96):
+        p = real.mpf(beta2)**t_switch
+        rho = 2 / (1 - real.mpf(beta2)) - 1 - 2 * t_switch * p / (1 - p)
+        distance = float(abs(rho - threshold))
+    steps = t_switch + draw(st.integers(0, 2))
+    theta0 = draw(tensor(target, -6, 3, size=2))
+    grads = draw(gradient_steps(target, [theta0.size], steps))
+    return Scenario((GroupSpec(h, (theta0,)),), _steps(grads)), distance
+
+
+@st.composite
+def late_regime(draw: st.DrawFn, target: Target) -> Scenario:
+    """r_t and the bias corrections near 1: a state injected at t up to 10^7, or a long run."""
+    if target.adapter.capabilities.inject_state:
+        h = draw(hyper_for(target))
+        b2 = draw(st.one_of(st.sampled_from([0.9, 0.99, 0.999, 0.9999]),
+                            log_uniform(-5, -1).map(lambda d: 1.0 - d)))
+        h = replace(h, beta2=b2)
+        t = draw(st.integers(10**3, 10**7))
+        g_scale = draw(log_uniform(-6, 1))
+        theta = draw(tensor(target, -4, 3))
+        m = _typed(target, draw(tensor(target, -1, 0)) * g_scale)
+        v = _typed(target, np.abs(draw(tensor(target, -1, 0))) * g_scale**2)
+        grads = draw(gradient_steps(target, [theta.size], draw(st.integers(1, 4))))
+        start = ((ParamState(theta, m, v, t),),)
+        return Scenario((GroupSpec(h, (theta,)),), _steps(grads), start=start)
+    steps = target.profile.long_run
+    largest = math.exp(math.log(1e-6) / steps)  # b2^steps < 1e-6: the corrections reach 1
+    h = replace(draw(hyper_for(target)), beta2=draw(st.floats(0.67, largest)))
+    theta0 = draw(tensor(target, -3, 3, size=2))
+    grads = draw(gradient_steps(target, [theta0.size], steps))
+    return Scenario((GroupSpec(h, (theta0,)),), _steps(grads))
+
+
+@st.composite
+def groups_scenario(draw: st.DrawFn, target: Target) -> Scenario:
+    """Several groups with their own hyperparameters, a group added later, missing gradients."""
+    caps = target.adapter.capabilities
+    n_groups = draw(st.integers(2, 3))
+    groups = [GroupSpec(draw(hyper_for(target)),
+                        tuple(draw(tensor(target, -6, 3, size=3)) for _ in range(draw(st.integers(1, 2)))))
+              for _ in range(n_groups)]
+    steps = draw(st.integers(2, min(12, max(2, target.profile.max_steps))))
+    added: list[tuple[int, GroupSpec]] = []
+    if caps.add_group and draw(st.booleans()):
+        at = draw(st.integers(1, steps - 1))
+        added.append((at, GroupSpec(draw(hyper_for(target)), (draw(tensor(target, -6, 3, size=3)),))))
+    shapes = [[p.size for p in g.params] for g in [*groups, *(g for _, g in added)]]
+    flat = [s for group_shapes in shapes for s in group_shapes]
+    grads = draw(gradient_steps(target, flat, steps, missing=caps.missing_grads))
+    out = []
+    for k, row in enumerate(grads):
+        present = len(groups) + sum(1 for at, _ in added if at <= k)
+        per_group, i = [], 0
+        for group_shapes in shapes[:present]:
+            per_group.append(tuple(row[i:i + len(group_shapes)]))
+            i += len(group_shapes)
+        out.append(tuple(per_group))
+    return Scenario(tuple(groups), tuple(out), added=tuple(added))

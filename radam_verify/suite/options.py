@@ -1,0 +1,125 @@
+"""The suite's options (shared by the pytest plugin and ``radam-verify check``), validated.
+
+Every bad value is a one-line :class:`~radam_verify.errors.UsageError` naming the
+problem and the fix. :func:`build_target` constructs the implementation once (so that
+rejected kwargs are found at start-up) and resolves the convention, identifying it when
+asked for ``auto``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from radam_verify.errors import RadamVerifyError, UsageError
+from radam_verify.suite.profiles import get_profile
+
+if TYPE_CHECKING:
+    from radam_verify.identify import Identification
+    from radam_verify.suite.target import Target
+
+#: option name -> (ini name, metavar, help); the plugin and the CLI share these
+OPTIONS: dict[str, tuple[str, str, str]] = {
+    "--verify-impl": ("verify_impl", "MODULE:ATTR",
+                      "the implementation to verify: a torch.optim.Optimizer subclass "
+                      "(torch.optim:RAdam), an optax factory (optax:radam) or a class following "
+                      "the init/step protocol"),
+    "--verify-convention": ("verify_convention", "SPEC|auto",
+                            "the convention to verify against: a preset (paper, pytorch, official, "
+                            "official-sgd, optax) with axis=value overrides, or auto (default): "
+                            "identify it first"),
+    "--verify-kwargs": ("verify_kwargs", "JSON",
+                        'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\''),
+    "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
+    "--verify-dtype": ("verify_dtype", "float32|float64", "parameter dtype (default float32)"),
+    "--verify-profile": ("verify_profile", "quick|ci|thorough",
+                         "examples per property and trajectory lengths (default ci when the CI "
+                         "environment variable is set, else quick)"),
+    "--verify-report": ("verify_report", "FILE", "write the JSON verdict to FILE"),
+    "--verify-seed": ("verify_seed", "N", "Hypothesis seed (default 0: the same examples each run)"),
+    "--verify-shrink": ("verify_shrink", "yes|no",
+                        "shrink a failing example to a minimal counterexample (default yes); no "
+                        "reports the first failing example at once, e.g. for mutation testing"),
+}
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    impl: str
+    convention: str = "auto"
+    kwargs: dict[str, object] = field(default_factory=dict)
+    device: str = "cpu"
+    dtype: str = "float32"
+    profile: str = "quick"
+    report: str | None = None
+    seed: int = 0
+    shrink: bool = True
+
+    @classmethod
+    def parse(cls, values: dict[str, str | None]) -> VerifyOptions:
+        """From raw strings (option or ini values; None or '' for unset)."""
+        impl = values.get("verify_impl") or ""
+        if not impl:
+            raise UsageError("--verify-impl is required, e.g. --verify-impl=torch.optim:RAdam")
+        raw_kwargs = values.get("verify_kwargs") or "{}"
+        try:
+            kwargs = json.loads(raw_kwargs)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--verify-kwargs is not valid JSON ({error.msg} at column "
+                             f"{error.colno}); pass an object such as '{{\"foreach\": true}}'") from None
+        if not isinstance(kwargs, dict):
+            raise UsageError(f"--verify-kwargs must be a JSON object, got {raw_kwargs!r}; "
+                             "e.g. '{\"foreach\": true}'")
+        dtype = values.get("verify_dtype") or "float32"
+        if dtype not in ("float32", "float64"):
+            raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32 or float64")
+        profile = values.get("verify_profile") or ("ci" if os.environ.get("CI") else "quick")
+        get_profile(profile)
+        raw_seed = values.get("verify_seed") or "0"
+        try:
+            seed = int(raw_seed)
+        except ValueError:
+            raise UsageError(f"--verify-seed={raw_seed!r} is not a whole number; e.g. 0") from None
+        shrink = (values.get("verify_shrink") or "yes").lower()
+        if shrink not in ("yes", "no"):
+            raise UsageError(f"--verify-shrink={shrink!r}: use yes or no")
+        convention = values.get("verify_convention") or "auto"
+        if convention != "auto":
+            from radam_verify.conventions import parse_convention
+
+            parse_convention(convention)
+        return cls(impl, convention, kwargs, values.get("verify_device") or "cpu", dtype, profile,
+                   values.get("verify_report") or None, seed, shrink == "yes")
+
+
+def build_target(options: VerifyOptions, progress: Callable[[str], None] | None = None,
+                 identified: str | None = None) -> tuple[Target, Identification | None]:
+    """The :class:`~radam_verify.suite.target.Target` and, with ``auto``, the identification.
+
+    ``identified``: a convention spec identified earlier (xdist workers reuse the
+    controller's), skipping the probes.
+    """
+    from radam_verify.adapters import load_adapter
+    from radam_verify.conventions import parse_convention
+    from radam_verify.identify import identify
+    from radam_verify.suite.target import Target
+
+    adapter = load_adapter(options.impl, options.kwargs, options.device, options.dtype)
+    identification = None
+    if options.convention != "auto":
+        convention, source = parse_convention(options.convention), "given"
+    elif identified is not None:
+        convention, source = parse_convention(identified), "identified"
+    else:
+        identification = identify(adapter, progress)
+        chosen = identification.convention or identification.closest
+        if chosen is None:  # pragma: no cover - candidates are never empty
+            raise RadamVerifyError("identification produced no candidate")
+        convention = chosen
+        source = "identified" if identification.consistent else "closest (identification failed)"
+    target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
+                    options.shrink)
+    return target, identification

@@ -1,0 +1,33 @@
+"""Suite profiles: how many examples each property draws and how long trajectories are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from radam_verify.errors import UsageError
+
+
+@dataclass(frozen=True)
+class SuiteProfile:
+    """``examples`` per property; trajectories of ``min_steps``..``max_steps`` steps."""
+
+    name: str
+    examples: int
+    max_steps: int
+    size: int  # elements per parameter tensor
+    long_run: int  # steps of the late-regime run when the state cannot be injected
+    path_examples: int  # examples per code path
+
+
+PROFILES = {
+    "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15),
+    "ci": SuiteProfile("ci", examples=100, max_steps=60, size=6, long_run=1500, path_examples=40),
+    "thorough": SuiteProfile("thorough", examples=1000, max_steps=300, size=8, long_run=6000,
+                             path_examples=300),
+}
+
+
+def get_profile(name: str) -> SuiteProfile:
+    if name not in PROFILES:
+        raise UsageError(f"--verify-profile={name!r} is unknown; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]

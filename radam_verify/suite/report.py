@@ -1,0 +1,56 @@
+"""The JSON verdict of a run (schema ``radam-verify/conformance/1``) and its summary line.
+
+Fields: ``implementation`` (spec, kind, version, kwargs), ``convention`` (spec, axes,
+``source``: given, identified or closest, and the identification with its evidence),
+``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms`` or ``deviates``),
+``properties`` (per test: outcome, skip reason, duration, examples, judged, out of domain,
+ambiguous steps, worst error/bound ratio, the worst error of each judged example in ulps,
+and for a failure the counterexample: exact and observed values, error and bound in ulps,
+the reproduction) and ``timing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from radam_verify.identify import Identification
+    from radam_verify.suite.target import Target
+
+SCHEMA = "radam-verify/conformance/1"
+
+
+def verdict_json(target: Target, identification: Identification | None,
+                 properties: Sequence[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    adapter = target.adapter
+    failed = [p for p in properties if p["outcome"] == "failed"]
+    return {
+        "schema": SCHEMA,
+        "implementation": {"spec": adapter.spec, "kind": adapter.kind, "version": adapter.version,
+                           "kwargs": dict(adapter.kwargs),
+                           "unsupported": dict(adapter.capabilities.notes)},
+        "convention": {"spec": target.convention.spec, "axes": target.convention.axes(),
+                       "source": target.convention_source,
+                       "identification": identification.as_json() if identification else None},
+        "device": adapter.device, "dtype": adapter.fmt.name, "profile": target.profile.name,
+        "seed": target.seed,
+        "verdict": "deviates" if failed else "conforms",
+        "counts": {outcome: sum(p["outcome"] == outcome for p in properties)
+                   for outcome in ("passed", "failed", "skipped")},
+        "properties": sorted(properties, key=lambda p: str(p["id"])),
+        "timing": {"total_s": round(elapsed, 3)},
+    }
+
+
+def summary_line(verdict: dict[str, Any]) -> str:
+    """One actionable line: the verdict, and what to look at when it deviates."""
+    counts = verdict["counts"]
+    name = verdict["implementation"]["spec"]
+    convention = verdict["convention"]["spec"]
+    if verdict["verdict"] == "conforms":
+        return (f"radam-verify: {name} CONFORMS to {convention} ({counts['passed']} properties "
+                f"passed, {counts['skipped']} skipped)")
+    failed = [p["property"] for p in verdict["properties"] if p["outcome"] == "failed"]
+    return (f"radam-verify: {name} DEVIATES from {convention}: {', '.join(failed)} failed; each "
+            "failure above shows the counterexample and a reproduction snippet")

@@ -1,0 +1,39 @@
+"""Replay a counterexample: the snippet a failing property prints calls :func:`replay`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from radam_verify.adapters import load_adapter
+from radam_verify.conventions import parse_convention
+from radam_verify.suite import checks
+from radam_verify.suite.scenario import Outcome, scenario_from_json
+
+
+def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
+    """Rerun ``case`` (implementation, kwargs, device, dtype, convention, check, scenario) and
+    print each tensor's verdict with its worst element against the exact value."""
+    adapter = load_adapter(case["impl"], case.get("kwargs", {}), case.get("device", "cpu"),
+                           case.get("dtype", "float32"))
+    convention = parse_convention(case["convention"])
+    scenario = scenario_from_json(case["scenario"])
+    check = dict(case.get("check") or {"kind": "exact"})
+    if check["kind"] in ("reload", "unchanged"):
+        found = (checks.reload(adapter, scenario, int(check["save_at"])) if check["kind"] == "reload"
+                 else checks.unchanged(adapter, scenario))
+        if not quiet:
+            print(f"{adapter.describe()}, check {check['kind']}: {found or 'no difference'}")
+        return Outcome(mismatch=found)
+    outcome = checks.exact(adapter, scenario, convention, local=bool(check.get("local", False)))
+    if not quiet:
+        print(f"{adapter.describe()} against the exact {convention.spec} trajectory:")
+        if outcome.out_of_domain:
+            print(f"  out of domain: {outcome.out_of_domain}")
+        for verdict in outcome.verdicts:
+            j = verdict.judgement
+            state = "within bounds" if j.conforms else "DEVIATES"
+            print(f"  group {verdict.group}, tensor {verdict.param}: {state} "
+                  f"(worst error / bound = {j.worst_ratio:.3g})")
+            if j.worst is not None and not j.conforms:
+                print(f"    {j.worst.describe()}")
+    return outcome

@@ -1,0 +1,177 @@
+"""A scenario: everything one property example runs, and its judgement against exact arithmetic.
+
+A :class:`Scenario` holds the groups (hyperparameters and initial tensors), optionally an
+injected starting state, the gradients of every step and groups added on the way. It runs
+on an :class:`~radam_verify.adapters.Adapter`, and every tensor's observed trajectory is
+judged against its exact trajectory with the error model (:mod:`radam_verify.judge`).
+A scenario is plain data, so a failing one is printed as a pasteable reproduction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from radam_verify.adapters import Adapter, GroupSpec, ParamState
+from radam_verify.conventions import Convention
+from radam_verify.errors import OutOfDomainError
+from radam_verify.judge import Judgement, judge_trajectory
+from radam_verify.reference import ExactState
+
+Grads = tuple[tuple[np.ndarray | None, ...], ...]  # [group][param] of one step
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    groups: tuple[GroupSpec, ...]
+    steps: tuple[Grads, ...]  # steps[k][group][param]; later groups appear once added
+    start: tuple[tuple[ParamState, ...], ...] | None = None  # injected state, per tensor
+    added: tuple[tuple[int, GroupSpec], ...] = ()  # (before step k, group)
+    path: str | None = None  # a named code path of the adapter
+
+    def all_groups(self) -> list[GroupSpec]:
+        return [*self.groups, *(group for _, group in self.added)]
+
+
+@dataclass(frozen=True)
+class TensorVerdict:
+    group: int
+    param: int
+    judgement: Judgement
+
+
+@dataclass
+class Outcome:
+    """The verdicts of every tensor of one scenario, or why it could not be judged."""
+
+    verdicts: list[TensorVerdict] = field(default_factory=list)
+    out_of_domain: str | None = None
+    mismatch: str | None = None  # a failed bitwise check (reload, unchanged)
+
+    @property
+    def conforms(self) -> bool:
+        return self.mismatch is None and all(v.judgement.conforms for v in self.verdicts)
+
+    def worst(self) -> TensorVerdict | None:
+        return max(self.verdicts, key=lambda v: v.judgement.worst_ratio, default=None)
+
+
+def run(adapter: Adapter, scenario: Scenario) -> tuple[list[list[ParamState]], list[list[list[ParamState]]]]:
+    """Run the scenario: the state it started from and the state after every step."""
+    instance = adapter.open(scenario.groups, scenario.path)
+    if scenario.start is not None:
+        instance.inject(scenario.start)
+    initial = instance.read()
+    added = dict(scenario.added)
+    observed = []
+    for k, grads in enumerate(scenario.steps):
+        if k in added:
+            instance.add_group(added[k])
+            initial.append(instance.read()[-1])
+        instance.step(grads)
+        observed.append(instance.read())
+    return initial, observed
+
+
+def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
+          initial: list[list[ParamState]], observed: list[list[list[ParamState]]]) -> Outcome:
+    """Judge every tensor's trajectory from the state it held at the start (exactly)."""
+    outcome = Outcome()
+    first_step = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}
+    for g, group in enumerate(scenario.all_groups()):
+        begin = first_step.get(g, 0)
+        for p in range(len(group.params)):
+            held = initial[g][p]
+            if scenario.start is not None and g < len(scenario.groups):
+                source = scenario.start[g][p]
+                start = ExactState.from_floats(held.theta, _value(held.m, source.m),
+                                               _value(held.v, source.v), int(source.t or 0))
+            else:
+                zeros = np.zeros_like(held.theta)
+                start = ExactState.from_floats(held.theta, zeros, zeros, 0)
+            grads = [scenario.steps[k][g][p] for k in range(begin, len(scenario.steps))]
+            seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
+            try:
+                verdict = judge_trajectory(seen, start, grads, group.hyper, convention, adapter.fmt)
+            except OutOfDomainError as error:
+                outcome.out_of_domain = str(error)
+                return outcome
+            outcome.verdicts.append(TensorVerdict(g, p, verdict))
+    return outcome
+
+
+def _value(read: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
+    """The state value the implementation holds: read back where readable, else as injected."""
+    if read is not None:
+        return read
+    assert given is not None
+    return np.asarray(given, dtype=np.float64)
+
+
+def _triple(state: ParamState) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    return state.theta, state.m, state.v
+
+
+def scenario_json(scenario: Scenario) -> dict[str, object]:
+    """The scenario as JSON-ready data (exact floats: Python's repr round-trips)."""
+    def hyper(group: GroupSpec) -> dict[str, object]:
+        h = group.hyper
+        return {"lr": h.lr, "beta1": h.beta1, "beta2": h.beta2, "eps": h.eps,
+                "weight_decay": h.weight_decay, "maximize": h.maximize}
+
+    def group_json(group: GroupSpec) -> dict[str, object]:
+        return {"hyper": hyper(group), "params": [_floats(p) for p in group.params]}
+
+    data: dict[str, object] = {
+        "groups": [group_json(g) for g in scenario.groups],
+        "steps": [[[None if g is None else _floats(g) for g in group] for group in step]
+                  for step in scenario.steps],
+    }
+    if scenario.start is not None:
+        data["start"] = [[{"theta": _floats(s.theta), "m": _floats(s.m), "v": _floats(s.v), "t": s.t}
+                          for s in group] for group in scenario.start]
+    if scenario.added:
+        data["added"] = [[k, group_json(g)] for k, g in scenario.added]
+    if scenario.path is not None:
+        data["path"] = scenario.path
+    return data
+
+
+def scenario_from_json(data: dict[str, object]) -> Scenario:
+    """The inverse of :func:`scenario_json`."""
+    from radam_verify.hyper import Hyper
+
+    def group(entry: dict[str, object]) -> GroupSpec:
+        raw = entry["hyper"]
+        assert isinstance(raw, dict)
+        params = entry["params"]
+        assert isinstance(params, list)
+        return GroupSpec(Hyper(**raw), tuple(np.asarray(p, dtype=np.float64) for p in params))
+
+    def arrays(step: Sequence[Sequence[Sequence[float] | None]]) -> Grads:
+        return tuple(tuple(None if g is None else np.asarray(g, dtype=np.float64) for g in grp)
+                     for grp in step)
+
+    groups = data["groups"]
+    steps = data["steps"]
+    assert isinstance(groups, list)
+    assert isinstance(steps, list)
+    start = None
+    if "start" in data:
+        raw_start = data["start"]
+        assert isinstance(raw_start, list)
+        start = tuple(tuple(ParamState(np.asarray(s["theta"]), np.asarray(s["m"]), np.asarray(s["v"]),
+                                       int(s["t"])) for s in grp) for grp in raw_start)
+    added_raw = data.get("added", [])
+    assert isinstance(added_raw, list)
+    path = data.get("path")
+    return Scenario(tuple(group(g) for g in groups), tuple(arrays(s) for s in steps), start,
+                    tuple((int(k), group(g)) for k, g in added_raw),
+                    path if isinstance(path, str) else None)
+
+
+def _floats(values: np.ndarray | None) -> list[float]:
+    assert values is not None
+    return [float(x) for x in np.asarray(values, dtype=np.float64).reshape(-1)]

@@ -1,0 +1,53 @@
+"""Properties 5-6: parameter groups, missing gradients, weight decay and maximize."""
+
+from __future__ import annotations
+
+import pytest
+
+from radam_verify.suite import checks, draws
+from radam_verify.suite.scenario import Scenario
+from radam_verify.suite.target import Record, Target, calling, require_conforms
+
+
+def _exact(target: Target, record: Record, what: str, scenario: Scenario) -> None:
+    outcome = calling(target, what, scenario,
+                      lambda: checks.exact(target.adapter, scenario, target.convention))
+    require_conforms(target, what, scenario, outcome, record)
+
+
+def test_parameter_groups_keep_their_own_hyperparameters(verify_target: Target,
+                                                         verify_record: Record) -> None:
+    """Groups with their own lr, betas, eps and weight decay (one added later where the
+    implementation allows it); tensors without a gradient on some steps are not stepped."""
+    def prop(scenario: Scenario) -> None:
+        _exact(verify_target, verify_record, "parameter groups", scenario)
+
+    verify_target.verify(draws.groups_scenario(verify_target), prop)
+
+
+def test_weight_decay_follows_the_convention(verify_target: Target, verify_record: Record) -> None:
+    """Non-zero weight decay in the convention's mode (L2, decoupled, unscaled)."""
+    caps = verify_target.adapter.capabilities
+    if not caps.weight_decay:
+        pytest.skip(caps.notes.get("weight_decay", "the implementation takes no weight decay"))
+    if verify_target.convention.weight_decay == "none":
+        pytest.skip(f"the convention {verify_target.convention.spec} ignores weight decay")
+
+    def prop(scenario: Scenario) -> None:
+        _exact(verify_target, verify_record, "weight decay", scenario)
+
+    hyper = draws.hyper_for(verify_target, weight_decay=True)
+    verify_target.verify(draws.trajectory(verify_target, hyper=hyper), prop)
+
+
+def test_maximize_ascends_as_the_exact_step(verify_target: Target, verify_record: Record) -> None:
+    """With maximize, the step follows the exact step for the negated gradient."""
+    caps = verify_target.adapter.capabilities
+    if not caps.maximize:
+        pytest.skip(caps.notes.get("maximize", "the implementation has no maximize option"))
+
+    def prop(scenario: Scenario) -> None:
+        _exact(verify_target, verify_record, "maximize", scenario)
+
+    hyper = draws.hyper_for(verify_target, maximize=True)
+    verify_target.verify(draws.trajectory(verify_target, hyper=hyper), prop)

@@ -1,0 +1,51 @@
+"""Properties 7-8: saving and loading the state, and what a step must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import strategies as st
+
+from radam_verify.suite import checks, draws
+from radam_verify.suite.scenario import Scenario
+from radam_verify.suite.target import Record, Target, calling, fail
+
+
+def test_state_dict_round_trip_continues_exactly(verify_target: Target, verify_record: Record) -> None:
+    """Saving the state mid-trajectory and loading it into a new optimizer over the same
+    parameter values continues bit for bit as the uninterrupted run."""
+    caps = verify_target.adapter.capabilities
+    if not caps.save_load:
+        pytest.skip(caps.notes.get("save_load", "the implementation cannot save its state"))
+    strategy = draws.trajectory(verify_target, min_steps=2, max_steps=16).flatmap(
+        lambda s: st.tuples(st.just(s), st.integers(1, len(s.steps) - 1)))
+
+    def prop(drawn: tuple[Scenario, int]) -> None:
+        scenario, save_at = drawn
+        check: dict[str, object] = {"kind": "reload", "save_at": save_at}
+        verify_record.examples += 1
+        found = calling(verify_target, "state_dict round trip", scenario,
+                        lambda: checks.reload(verify_target.adapter, scenario, save_at), check)
+        if found is not None:
+            raise fail(verify_target, "state_dict round trip", scenario,
+                       f"the reloaded run differs from the uninterrupted one at {found}",
+                       {"mismatch": found}, check)
+
+    verify_target.verify(strategy, prop)
+
+
+def test_step_leaves_gradients_and_hyperparameters_unchanged(verify_target: Target,
+                                                            verify_record: Record) -> None:
+    """A step must not modify the gradients (with weight decay and maximize drawn too) or
+    the groups' hyperparameters."""
+    hyper = draws.hyper_for(verify_target, weight_decay=None)
+    check: dict[str, object] = {"kind": "unchanged"}
+
+    def prop(scenario: Scenario) -> None:
+        verify_record.examples += 1
+        found = calling(verify_target, "step leaves its inputs alone", scenario,
+                        lambda: checks.unchanged(verify_target.adapter, scenario), check)
+        if found is not None:
+            raise fail(verify_target, "step leaves its inputs alone", scenario, found,
+                       {"mismatch": found}, check)
+
+    verify_target.verify(draws.trajectory(verify_target, max_steps=8, hyper=hyper), prop)

@@ -1,0 +1,206 @@
+"""The pytest plugin: options, one-line usage errors, verdicts, reports, xdist, reproduction.
+
+Each test runs pytest in a fresh directory with ``pytester`` (no test files of its own),
+exactly as a user does with ``pytest --verify-impl=...``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from radam_verify.conventions import PRESETS
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
+
+REFERENCE = "radam_verify.impls:ReferenceRAdam"
+
+
+def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """Run the packaged suite and return the result and its JSON verdict."""
+    report = pytester.path / "verdict.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--verify-report={report}", *args)
+    verdict = json.loads(report.read_text()) if report.exists() else {}
+    return result, verdict
+
+
+def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
+    return {p["id"].split("/")[-1]: p["outcome"] for p in verdict["properties"]}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--verify-impl=no_such_module:RAdam"], "cannot import module 'no_such_module'"),
+    (["--verify-impl=torch.optim:NoSuchRAdam"], "has no attribute 'NoSuchRAdam'"),
+    (["--verify-impl=torch.optim"], "expects MODULE:ATTR"),
+    (["--verify-impl=json:dumps"], "is not an optimizer"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-convention=adam"], "unknown convention 'adam'"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-convention=pytorch,eps=inside"],
+     "unknown value 'inside' for axis 'eps'"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-kwargs={foreach: true}"], "not valid JSON"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-kwargs=[1]"], "must be a JSON object"),
+    (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"nesterov": true}'],
+     "cannot be constructed and stepped"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-device=tpu"], "is not a device"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-dtype=float16"], "float32 or float64"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-profile=fast"], "quick, ci, thorough"),
+])
+def test_bad_input_is_a_one_line_usage_error_with_exit_4(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1, result.errlines
+    assert message in errors[0]
+    assert "Traceback" not in "\n".join(result.outlines + result.errlines)
+
+
+def test_a_missing_cuda_device_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    result = pytester.runpytest_subprocess("--verify-impl=torch.optim:RAdam", "--verify-device=cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --verify-device=cuda but this machine has no CUDA device*"])
+
+
+def test_help_documents_every_option(pytester: pytest.Pytester) -> None:
+    from radam_verify.suite.options import OPTIONS
+
+    result = pytester.runpytest("--help")
+    text = "\n".join(result.outlines)
+    for flag in OPTIONS:
+        assert flag in text
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_the_reimplementation_of_each_preset_conforms(pytester: pytest.Pytester, preset: str) -> None:
+    result, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}",
+                                f'--verify-kwargs={{"convention": "{preset}"}}')
+    assert result.ret == pytest.ExitCode.OK, result.outlines[-30:]
+    assert verdict["verdict"] == "conforms"
+    assert verdict["convention"]["source"] == "identified"
+    # the identified convention behaves as the preset (axes no probe separates may differ)
+    identified = verdict["convention"]["identification"]
+    assert identified["convention"] == preset
+
+
+def test_the_header_names_implementation_version_convention_and_seed(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--verify-impl=torch.optim:RAdam",
+                                           "--verify-convention=pytorch", "--verify-seed=7", "--co")
+    import torch
+
+    result.stdout.fnmatch_lines([
+        f"radam-verify: implementation torch.optim:RAdam (torch, version {torch.__version__}*",
+        "radam-verify: convention pytorch (given)*",
+        "radam-verify: device cpu, dtype float32, profile *hypothesis seed 7",
+    ])
+
+
+def test_torch_radam_conforms_except_foreach_with_eps_zero(pytester: pytest.Pytester) -> None:
+    """torch's foreach path divides 0 by sqrt(0) + eps for every element, also on steps that
+    are not rectified, so eps = 0 turns a zero-gradient element into NaN: the suite reports
+    exactly that, and accepts everything else (for-loop, differentiable, defaults)."""
+    result, verdict = run_suite(pytester, "--verify-impl=torch.optim:RAdam")
+    assert verdict["convention"]["spec"] == "pytorch"
+    failed = {k for k, v in outcomes(verdict).items() if v == "failed"}
+    assert failed == {"test_paths.py::test_every_code_path_conforms[foreach]"}, result.outlines[-40:]
+    failure = next(p for p in verdict["properties"] if p["outcome"] == "failed")["failure"]
+    assert failure["observed"] != failure["observed"]  # NaN
+    assert {g["hyper"]["eps"] for g in failure["hyper"]} == {0.0}
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_torch_radam_with_decoupled_weight_decay_and_for_loop_conforms(pytester: pytest.Pytester) -> None:
+    result, verdict = run_suite(pytester, "--verify-impl=torch.optim:RAdam",
+                                '--verify-kwargs={"decoupled_weight_decay": true, "foreach": false}',
+                                "-k", "not foreach")
+    assert result.ret == pytest.ExitCode.OK, result.outlines[-30:]
+    assert verdict["convention"]["axes"]["weight_decay"] == "decoupled"
+    assert outcomes(verdict)["test_groups.py::test_maximize_ascends_as_the_exact_step"] == "passed"
+
+
+def test_xdist_gives_the_same_verdict_and_test_ids(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    args = (f"--verify-impl={REFERENCE}", '--verify-kwargs={"convention": "official"}',
+            "--verify-profile=quick")
+    _, serial = run_suite(pytester, *args)
+    _, parallel = run_suite(pytester, *args, "-n", "2")
+    keys = ("outcome", "examples", "judged", "worst_ratio", "ulps")
+    assert serial["verdict"] == parallel["verdict"] == "conforms"
+    assert outcomes(serial) == outcomes(parallel)
+    for a, b in zip(serial["properties"], parallel["properties"], strict=True):
+        assert {k: a.get(k) for k in keys} == {k: b.get(k) for k in keys}
+
+
+def test_a_deviation_shows_a_minimal_counterexample_and_a_reproduction_that_replays(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result, verdict = run_suite(pytester, "--verify-impl=radam_verify.impls.defects:EpsInsideSqrt",
+                                "--verify-convention=pytorch", "-k", "one_step")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = "\n".join(result.outlines)
+    for piece in ("after step t=", "exact", "observed", "ulps, allowed", "reproduce with:",
+                  "Failing test case"):
+        assert piece in text
+    failure = verdict["properties"][0]["failure"]
+    assert failure["error_ulps"] > failure["bound_ulps"]
+    from radam_verify.suite.repro import replay
+
+    namespace: dict[str, Any] = {"replay": replay}
+    exec(failure["reproduction"].splitlines()[1], namespace)  # the pasteable call
+    assert "DEVIATES" in capsys.readouterr().out
+
+
+def test_an_exception_inside_the_implementation_is_a_failed_property(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(flaky_impl="""
+        from radam_verify.impls import ReferenceRAdam
+
+        class BreaksAtStepFour(ReferenceRAdam):
+            def step(self, state, grad):
+                if state.t == 3:
+                    raise RuntimeError("kernel launch failed")
+                return super().step(state, grad)
+    """)
+    pytester.syspathinsert()
+    result, verdict = run_suite(pytester, "--verify-impl=flaky_impl:BreaksAtStepFour",
+                                "--verify-convention=pytorch", "-k", "trajectories")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "kernel launch failed" in verdict["properties"][0]["failure"]["exception"]
+
+
+def test_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"""
+        [pytest]
+        verify_impl = {REFERENCE}
+        verify_kwargs = {{"convention": "optax"}}
+        verify_convention = optax
+        verify_profile = quick
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "one_step")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["radam-verify: convention optax (given)*", "*1 passed*"])
+
+
+def test_the_json_verdict_has_the_documented_fields(pytester: pytest.Pytester) -> None:
+    _, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}", "-k", "trajectories")
+    assert verdict["schema"] == "radam-verify/conformance/1"
+    for key in ("implementation", "convention", "device", "dtype", "profile", "seed", "verdict",
+                "properties", "timing"):
+        assert key in verdict
+    prop = verdict["properties"][0]
+    assert prop["examples"] >= prop["judged"] > 0
+    assert 0.0 <= prop["worst_ratio"] <= 1.0
+    assert len(prop["ulps"]) == prop["judged"]
+
+
+def test_cuda_paths_conform_when_a_gpu_is_present(pytester: pytest.Pytester) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    result, verdict = run_suite(pytester, "--verify-impl=torch.optim:RAdam", "--verify-device=cuda")
+    assert verdict["device"].startswith("cuda")
+    assert "test_every_code_path_conforms[capturable]" in "".join(outcomes(verdict))
+    del result
