@@ -84,13 +84,15 @@ def _r_absolute_error(rho: float, inf: float, rho_abs: float, inf_abs: float) ->
     r_t^2 increases in rho_t (claim ``rectifier``), so the extremes lie at the corners
     of the box; 10 binary64 roundings of the formula are added.
     """
-    if inf <= 4:
+    if inf - inf_abs <= 4:
+        # rho_inf - 4 may evaluate to 0 or less: r_t's denominator is lost to rounding, so a
+        # legitimate evaluation can give any value and the update cannot be judged
         return math.inf
     exact = math.sqrt(_r_squared(rho, inf))
     worst = 0.0
     for d_rho in (-rho_abs, rho_abs):
         for d_inf in (-inf_abs, inf_abs):
-            shifted = math.sqrt(_r_squared(rho + d_rho, max(inf + d_inf, 4 + 1e-300)))
+            shifted = math.sqrt(_r_squared(rho + d_rho, inf + d_inf))
             worst = max(worst, abs(shifted - exact))
     return worst * (1 + 1e-6) + 10 * U64 * exact
 

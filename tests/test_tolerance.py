@@ -185,3 +185,15 @@ class ForcedBranchAt6(NumpyRAdam):
         theta, m, v = apply_step(state.theta, state.m, state.v, np.asarray(grad, np.float32), c,
                                  self.hyper, self.convention)
         return NumpyState(theta, m, v, state.t + 1)
+
+
+def test_rectified_updates_are_not_judged_where_rho_inf_rounds_to_4() -> None:
+    # b2 one ulp above 3/5: rho_inf - 4 is about 1e-15, lost to binary64 rounding, so a
+    # legitimate r_t can be anything; the elements count as out of domain, not as errors
+    hyper = Hyper(lr=1e-3, beta2=0.6000000000000001)
+    convention = PRESETS["paper"]
+    impl = NumpyRAdam(hyper, convention)
+    state = impl.state_at(np.ones(3, np.float32), np.ones(3, np.float32), np.ones(3, np.float32), 74)
+    verdict = judge(impl, state, [np.full(3, 0.5, np.float32)], FLOAT32)
+    assert verdict.conforms
+    assert verdict.out_of_domain == 3
