@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from radam_verify import progress
 from radam_verify.errors import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
-
-
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\rradam-verify: {message}\033[K")
-        sys.stderr.flush()
-
-
-def _done() -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
 
 
 def check(args: argparse.Namespace) -> int:
@@ -116,8 +105,8 @@ def identify(args: argparse.Namespace) -> int:
     if not isinstance(kwargs, dict):
         raise UsageError("--kwargs must be a JSON object, e.g. '{\"foreach\": true}'")
     adapter = load_adapter(args.spec, kwargs, args.device, args.dtype)
-    found = run_identify(adapter, _progress)
-    _done()
+    found = run_identify(adapter, progress.show)
+    progress.clear()
     if args.json:
         print(json.dumps(found.as_json(), indent=2))
         return EXIT_OK
@@ -136,8 +125,8 @@ def report(args: argparse.Namespace) -> int:
     """Write the derivation report (HTML and Markdown) into ``--out``."""
     from radam_verify.report import write_derivation_report
 
-    paths = write_derivation_report(Path(args.out), progress=_progress)
-    _done()
+    paths = write_derivation_report(Path(args.out), progress=progress.show)
+    progress.clear()
     for path in paths:
         print(f"wrote {path}")
     return EXIT_OK

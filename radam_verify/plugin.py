@@ -9,7 +9,6 @@ runs that do not verify anything pay nothing. State lives in ``config.stash``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,17 +56,12 @@ def _values(config: pytest.Config) -> dict[str, str | None]:
             for dest, _, _ in OPTIONS.values()}
 
 
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\rradam-verify: {message}\033[K")
-        sys.stderr.flush()
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     values = _values(config)
     if not values["verify_impl"]:
         return
+    from radam_verify import progress
     from radam_verify.errors import RadamVerifyError
     from radam_verify.suite.options import VerifyOptions, build_target
 
@@ -75,12 +69,12 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = VerifyOptions.parse(values)
         target, identification = build_target(
-            options, progress=None if worker else _progress,
+            options, progress=None if worker else progress.show,
             identified=worker.get(WORKER_CONVENTION))
     except RadamVerifyError as error:
         raise pytest.UsageError(str(error)) from None
-    if not worker and sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+    if not worker:
+        progress.clear()
     run = Run(options, target, identification)
     config.stash[RUN_KEY] = run
     config.args[:] = [str(SUITE_DIR)]
