@@ -24,6 +24,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+DTYPE_HELP = ("float32 (default), float64, or complex64/complex128 for torch optimizers (their "
+              "real and imaginary parts are verified as float32/float64)")
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -106,7 +109,7 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
                        help="SPEC or auto (default): identify the convention first")
     check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object")
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    check.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    check.add_argument("--dtype", default="float32", help=DTYPE_HELP)
     check.add_argument("--profile", default=None,
                        help="quick, ci or thorough (default ci when CI is set, else quick)")
     check.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
@@ -124,7 +127,7 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     identify.add_argument("spec", metavar="MODULE:ATTR")
     identify.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object")
     identify.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    identify.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    identify.add_argument("--dtype", default="float32", help=DTYPE_HELP)
     identify.add_argument("--json", action="store_true",
                           help='print {"convention", "axes", "evidence", ...} as JSON')
     report = commands.add_parser(

@@ -104,7 +104,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"radam-verify: implementation {adapter.spec} ({adapter.kind}, version {adapter.version}), "
         f"kwargs {json.dumps(dict(adapter.kwargs))}",
         f"radam-verify: convention {target.convention.spec} ({source})",
-        f"radam-verify: device {adapter.device}, dtype {adapter.fmt.name}, profile "
+        f"radam-verify: device {adapter.device}, dtype {adapter.dtype}, profile "
         f"{target.profile.name} ({target.profile.examples} examples per property), "
         f"hypothesis seed {target.seed}",
     ]

@@ -81,3 +81,73 @@ def test_identify_returns_null_for_swapped_betas() -> None:
 def test_a_protocol_class_without_step_is_not_an_optimizer() -> None:
     with pytest.raises(UsageError, match="is not an optimizer"):
         load_adapter("radam_verify.hyper:Hyper")
+
+
+@pytest.mark.parametrize(("spec", "kwargs", "preset"), [
+    ("torch_optimizer:RAdam", {}, "official-sgd"),
+    ("pytorch_optimizer:RAdam", {}, "official"),
+    ("pytorch_optimizer:RAdam", {"degenerated_to_sgd": True}, "official-sgd"),
+])
+def test_identify_names_the_third_party_presets(spec: str, kwargs: dict[str, object],
+                                                preset: str) -> None:
+    pytest.importorskip(spec.split(":")[0])
+    assert identify(load_adapter(spec, kwargs)).preset == preset
+
+
+def test_complex_parameters_step_as_pairs_of_reals() -> None:
+    """torch.optim.RAdam on complex64 gives bit for bit the float32 step of the real array."""
+    theta = np.array([0.5, -2.0, 3.0])  # odd length: the last complex value is padded
+    grads = [np.array([0.25, -1.0, 1e-3]), np.array([0.0, 2.0, -0.5])]
+    states = []
+    for dtype in ("float32", "complex64"):
+        adapter = load_adapter("torch.optim:RAdam", {"foreach": False}, dtype=dtype)
+        instance = adapter.open([GroupSpec(Hyper(weight_decay=0.1), (theta,))])
+        for grad in grads:
+            instance.step([[grad]])
+        states.append(instance.read()[0][0])
+    real, paired = states
+    assert adapter.dtype == "complex64"
+    for name in ("theta", "m", "v"):
+        assert np.array_equal(getattr(real, name), getattr(paired, name))
+
+
+def test_complex_dtypes_need_a_torch_optimizer() -> None:
+    with pytest.raises(UsageError, match="needs a torch optimizer"):
+        load_adapter("radam_verify.impls:ReferenceRAdam", dtype="complex64")
+
+
+def test_maximize_set_in_the_constructor_is_shared_by_every_group() -> None:
+    """An optimizer that keeps maximize outside its defaults gets it once, in the constructor;
+    keywords that fix maximize fix it for every drawn group."""
+    import torch
+
+    class OptimizerWideMaximize(torch.optim.Optimizer):
+        def __init__(self, params: object, lr: float = 1e-3, betas: object = (0.9, 0.999),
+                     eps: float = 1e-8, weight_decay: float = 0.0, maximize: bool = False) -> None:
+            self.maximize = maximize
+            super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
+                                      "weight_decay": weight_decay})
+
+        def step(self, closure: object = None) -> None:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.data.add_(p.grad, alpha=group["lr"] if self.maximize else -group["lr"])
+
+    import sys
+    module = type(sys)("wide_maximize")
+    module.OptimizerWideMaximize = OptimizerWideMaximize  # type: ignore[attr-defined]
+    sys.modules["wide_maximize"] = module
+    try:
+        caps = load_adapter("wide_maximize:OptimizerWideMaximize").capabilities
+        assert caps.maximize
+        assert not caps.maximize_per_group
+        adapter = load_adapter("wide_maximize:OptimizerWideMaximize")
+        instance = adapter.open([GroupSpec(Hyper(lr=0.5, maximize=True), (np.zeros(2),))])
+        instance.step([[np.ones(2)]])
+        assert np.array_equal(instance.read()[0][0].theta, [0.5, 0.5])  # it ascended
+        fixed = load_adapter("torch.optim:RAdam", {"maximize": True}).capabilities
+        assert fixed.maximize_per_group
+        assert fixed.maximize_fixed is True
+    finally:
+        del sys.modules["wide_maximize"]

@@ -55,19 +55,29 @@ def _version(obj: Any) -> str:
         return str(getattr(sys.modules.get(top), "__version__", "unknown"))
 
 
+#: complex dtypes (torch only) and the real format their parts are verified in
+COMPLEX_DTYPES = {"complex64": "float32", "complex128": "float64"}
+
+
 def load_adapter(spec: str, kwargs: Mapping[str, object] | None = None, device: str = "cpu",
                  dtype: str = "float32") -> Adapter:
     """The adapter for ``spec`` with constructor ``kwargs``, constructed once to check them."""
-    if dtype not in FORMATS:
-        raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32 or float64")
-    fmt = FORMATS[dtype]
+    real = COMPLEX_DTYPES.get(dtype, dtype)
+    if real not in FORMATS:
+        raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32, float64 or, "
+                         "for torch optimizers, complex64 or complex128")
+    fmt = FORMATS[real]
     obj = resolve(spec)
     extra = dict(kwargs or {})
     version = _version(obj)
     if _is_torch_optimizer(obj):
         from radam_verify.adapters.torch_adapter import TorchAdapter
 
-        return TorchAdapter(spec, obj, extra, device, fmt, version)
+        return TorchAdapter(spec, obj, extra, device, fmt, version,
+                            complex_params=dtype in COMPLEX_DTYPES)
+    if dtype in COMPLEX_DTYPES:
+        raise UsageError(f"--verify-dtype={dtype} needs a torch optimizer; {spec} takes real "
+                         "parameters only (use float32 or float64)")
     if str(getattr(obj, "__module__", None) or "").split(".")[0] == "optax":
         from radam_verify.adapters.optax_adapter import OptaxAdapter
 

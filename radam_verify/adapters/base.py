@@ -47,6 +47,10 @@ class Capabilities:
     read_state: bool = False  # m and v can be read after a step
     inject_state: bool = False  # (theta, m, v, t) can be set before a step
     maximize: bool = False
+    #: maximize is one constructor argument for the whole optimizer, not a per-group option
+    maximize_per_group: bool = True
+    #: the constructor keywords fix maximize (to this value) for every group
+    maximize_fixed: bool | None = None
     weight_decay: bool = True
     groups: bool = True  # several groups with their own hyperparameters in one optimizer
     add_group: bool = False
@@ -124,5 +128,10 @@ class Adapter(ABC):
         """Values rounded to the implementation's dtype (what it will hold)."""
         return np.asarray(values, dtype=np.float64).astype(self.fmt.numpy_type)
 
+    @property
+    def dtype(self) -> str:
+        """The dtype as the user named it (``complex64`` verifies float32 arithmetic)."""
+        return self.fmt.name
+
     def describe(self) -> str:
-        return f"{self.spec} ({self.kind} {self.version}), {self.fmt.name} on {self.device}"
+        return f"{self.spec} ({self.kind} {self.version}), {self.dtype} on {self.device}"

@@ -1,9 +1,15 @@
 """Adapter for any ``torch.optim.Optimizer`` subclass.
 
 Constructed as ``cls(params, lr=, betas=(beta1, beta2), eps=, weight_decay=, **kwargs)`` on
-the chosen device and dtype. The state layout is found by inspecting the state after one
-step (``exp_avg``/``exp_avg_sq``/``step`` and other common names, per tensor or per group);
-where it is found and holds nothing else, the state can be read and injected.
+the chosen device and dtype. With ``complex64``/``complex128`` every parameter is a complex
+tensor whose real and imaginary parts are consecutive values of the drawn real array (padded
+with one zero where the length is odd): torch optimizers treat complex parameters as pairs
+of independent reals, so the exact reference for the real array applies unchanged.
+``maximize`` is set per group where the optimizer keeps it in its defaults, otherwise once
+in the constructor (and then groups share one value). The state layout is found by
+inspecting the state after one step (``exp_avg``/``exp_avg_sq``/``step`` and other common
+names, per tensor or per group); where it is found and holds nothing else, the state can be
+read and injected.
 """
 
 from __future__ import annotations
@@ -56,14 +62,16 @@ class TorchAdapter(Adapter):
     kind = "torch"
 
     def __init__(self, spec: str, cls: type, kwargs: Mapping[str, object], device: str,
-                 fmt: Format, version: str) -> None:
+                 fmt: Format, version: str, complex_params: bool = False) -> None:
         import torch
 
         self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
         self.device = _check_device(device)
         self.torch_dtype = {"float32": torch.float32, "float64": torch.float64}[fmt.name]
+        self.complex_params = complex_params
         accepted = _accepted_keywords(cls)
         self._accepts = accepted
+        self._maximize_in_group = True  # until the probe shows where maximize lives
         base = self._construct_probe(self.kwargs, what="--verify-kwargs")
         self.layout = base
         paths, notes = self._code_paths(accepted)
@@ -74,10 +82,19 @@ class TorchAdapter(Adapter):
                                      if base.other_keys else "no step counter found in the state")
         if "maximize" not in accepted:
             notes["maximize"] = f"{cls.__name__}() takes no 'maximize' argument"
+        fixed = self.kwargs.get("maximize")
         self.capabilities = Capabilities(
             read_state=base.readable, inject_state=base.injectable,
-            maximize="maximize" in accepted, weight_decay="weight_decay" in accepted,
+            maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
+            maximize_fixed=None if fixed is None else bool(fixed),
+            weight_decay="weight_decay" in accepted,
             groups=True, add_group=True, save_load=True, code_paths=paths, notes=notes)
+
+    @property
+    def dtype(self) -> str:
+        if self.complex_params:
+            return {"float32": "complex64", "float64": "complex128"}[self.fmt.name]
+        return self.fmt.name
 
     # -- construction -------------------------------------------------------------------
     def _group_dict(self, group: GroupSpec, params: list[Any]) -> dict[str, object]:
@@ -86,7 +103,7 @@ class TorchAdapter(Adapter):
                                     "eps": h.eps}
         if "weight_decay" in self._accepts:
             entry["weight_decay"] = h.weight_decay
-        if "maximize" in self._accepts:
+        if "maximize" in self._accepts and self._maximize_in_group and "maximize" not in self.kwargs:
             entry["maximize"] = h.maximize
         return entry
 
@@ -95,16 +112,30 @@ class TorchAdapter(Adapter):
 
         data = torch.tensor(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.torch_dtype,
                             device=self.device)
+        if self.complex_params:
+            data = torch.view_as_complex(torch.nn.functional.pad(data, (0, data.numel() % 2))
+                                         .reshape(-1, 2).contiguous())
         if leaf:
             return torch.nn.Parameter(data)
         # differentiable optimizers update non-leaf tensors that carry autograd history
         return data.requires_grad_(True).clone()
+
+    def values(self, tensor: Any, size: int) -> np.ndarray:
+        """The first ``size`` real values of ``tensor`` (its real/imaginary pairs if complex)."""
+        import torch
+
+        data = tensor.detach()
+        if data.is_complex():
+            data = torch.view_as_real(data)
+        return _numpy(data)[:size]
 
     def construct(self, groups: Sequence[GroupSpec], kwargs: Mapping[str, object]
                   ) -> tuple[Any, list[list[Any]]]:
         leaf = not kwargs.get("differentiable", False)
         tensors = [[self.tensor(p, leaf) for p in g.params] for g in groups]
         entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
+        if "maximize" in self._accepts and not self._maximize_in_group and "maximize" not in kwargs:
+            kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
         return self.cls(entries, **kwargs), tensors
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateLayout:
@@ -116,6 +147,7 @@ class TorchAdapter(Adapter):
             optimizer, tensors = self.construct([group], kwargs)
             tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
             optimizer.step()
+            self._maximize_in_group = "maximize" in getattr(optimizer, "defaults", {})
         except Exception as error:  # the constructor's own complaint, shown in one line
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
@@ -148,7 +180,8 @@ class TorchAdapter(Adapter):
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         kwargs = self.capabilities.code_paths[path] if path else self.kwargs
         optimizer, tensors = self.construct(groups, kwargs)
-        return TorchInstance(self, optimizer, tensors, dict(kwargs))
+        sizes = [[p.size for p in g.params] for g in groups]
+        return TorchInstance(self, optimizer, tensors, sizes, dict(kwargs))
 
 
 def _accepted_keywords(cls: type) -> set[str]:
@@ -216,8 +249,9 @@ def _is_count(value: object) -> bool:
 
 class TorchInstance(Instance):
     def __init__(self, adapter: TorchAdapter, optimizer: Any, tensors: list[list[Any]],
-                 kwargs: dict[str, object]) -> None:
+                 sizes: list[list[int]], kwargs: dict[str, object]) -> None:
         self.adapter, self.optimizer, self.tensors, self.kwargs = adapter, optimizer, tensors, kwargs
+        self.sizes = sizes
 
     def step(self, grads: StepGrads) -> None:
         for group_tensors, group_grads in zip(self.tensors, grads, strict=True):
@@ -228,14 +262,15 @@ class TorchInstance(Instance):
     def read(self) -> list[list[ParamState]]:
         layout = self.adapter.layout
         out = []
+        values = self.adapter.values
         for group_index, group_tensors in enumerate(self.tensors):
             row = []
-            for tensor in group_tensors:
+            for tensor, size in zip(group_tensors, self.sizes[group_index], strict=True):
                 state = self.optimizer.state.get(tensor, {})
                 m = v = None
                 t: int | None = None
                 if layout.readable and state:
-                    m, v = _numpy(state[layout.m_key]), _numpy(state[layout.v_key])
+                    m, v = values(state[layout.m_key], size), values(state[layout.v_key], size)
                 if layout.step_key is not None:
                     holder = (self.optimizer.param_groups[group_index] if layout.step_in_group
                               else state)
@@ -243,7 +278,7 @@ class TorchInstance(Instance):
                         t = int(float(holder[layout.step_key]))
                     elif not state:
                         t = 0
-                row.append(ParamState(_numpy(tensor), m, v, t))
+                row.append(ParamState(values(tensor, size), m, v, t))
             out.append(row)
         return out
 
@@ -278,6 +313,7 @@ class TorchInstance(Instance):
         tensors = [self.adapter.tensor(p, leaf) for p in group.params]
         self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
         self.tensors.append(tensors)
+        self.sizes.append([p.size for p in group.params])
 
     def save(self) -> bytes:
         import torch
@@ -292,8 +328,9 @@ class TorchInstance(Instance):
         self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
 
     def grads(self) -> list[list[np.ndarray | None]]:
-        return [[None if t.grad is None else _numpy(t.grad) for t in group]
-                for group in self.tensors]
+        return [[None if t.grad is None else self.adapter.values(t.grad, size)
+                 for t, size in zip(group, sizes, strict=True)]
+                for group, sizes in zip(self.tensors, self.sizes, strict=True)]
 
     def hyperparameters(self) -> list[dict[str, object]]:
         keys = ("lr", "betas", "eps", "weight_decay", "maximize")

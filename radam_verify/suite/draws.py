@@ -36,6 +36,8 @@ def hyper_for(target: Target, *, weight_decay: bool | None = None,
     base = hypers(weight_decay=decays and weight_decay is not False)
     if weight_decay:
         base = st.builds(lambda h, wd: replace(h, weight_decay=wd), base, log_uniform(-4, 0))
+    if caps.maximize_fixed is not None:  # the constructor keywords decide for every group
+        return base.map(lambda h: replace(h, maximize=bool(caps.maximize_fixed)))
     if maximize or not caps.maximize:
         base = base.map(lambda h: replace(h, maximize=bool(maximize and caps.maximize)))
     return base
@@ -195,11 +197,17 @@ def groups_scenario(draw: st.DrawFn, target: Target) -> Scenario:
     groups = [GroupSpec(draw(hyper_for(target)),
                         tuple(draw(tensor(target, -6, 3, size=3)) for _ in range(draw(st.integers(1, 2)))))
               for _ in range(n_groups)]
+    if not caps.maximize_per_group:  # one constructor argument: every group shares it
+        groups = [replace(g, hyper=replace(g.hyper, maximize=groups[0].hyper.maximize))
+                  for g in groups]
     steps = draw(st.integers(2, min(12, max(2, target.profile.max_steps))))
     added: list[tuple[int, GroupSpec]] = []
     if caps.add_group and draw(st.booleans()):
         at = draw(st.integers(1, steps - 1))
-        added.append((at, GroupSpec(draw(hyper_for(target)), (draw(tensor(target, -6, 3, size=3)),))))
+        hyper = draw(hyper_for(target))
+        if not caps.maximize_per_group:
+            hyper = replace(hyper, maximize=groups[0].hyper.maximize)
+        added.append((at, GroupSpec(hyper, (draw(tensor(target, -6, 3, size=3)),))))
     shapes = [[p.size for p in g.params] for g in [*groups, *(g for _, g in added)]]
     flat = [s for group_shapes in shapes for s in group_shapes]
     grads = draw(gradient_steps(target, flat, steps, missing=caps.missing_grads))

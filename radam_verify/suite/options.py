@@ -34,7 +34,8 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-kwargs": ("verify_kwargs", "JSON",
                         'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\''),
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
-    "--verify-dtype": ("verify_dtype", "float32|float64", "parameter dtype (default float32)"),
+    "--verify-dtype": ("verify_dtype", "float32|float64|complex64|complex128",
+                       "parameter dtype (default float32; complex for torch optimizers)"),
     "--verify-profile": ("verify_profile", "quick|ci|thorough",
                          "examples per property and trajectory lengths (default ci when the CI "
                          "environment variable is set, else quick)"),
@@ -74,8 +75,9 @@ class VerifyOptions:
             raise UsageError(f"--verify-kwargs must be a JSON object, got {raw_kwargs!r}; "
                              "e.g. '{\"foreach\": true}'")
         dtype = values.get("verify_dtype") or "float32"
-        if dtype not in ("float32", "float64"):
-            raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32 or float64")
+        if dtype not in ("float32", "float64", "complex64", "complex128"):
+            raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32, float64, "
+                             "complex64 or complex128")
         profile = values.get("verify_profile") or ("ci" if os.environ.get("CI") else "quick")
         get_profile(profile)
         raw_seed = values.get("verify_seed") or "0"

@@ -33,7 +33,7 @@ def verdict_json(target: Target, identification: Identification | None,
         "convention": {"spec": target.convention.spec, "axes": target.convention.axes(),
                        "source": target.convention_source,
                        "identification": identification.as_json() if identification else None},
-        "device": adapter.device, "dtype": adapter.fmt.name, "profile": target.profile.name,
+        "device": adapter.device, "dtype": adapter.dtype, "profile": target.profile.name,
         "seed": target.seed,
         "verdict": "deviates" if failed else "conforms",
         "counts": {outcome: sum(p["outcome"] == outcome for p in properties)

@@ -95,7 +95,7 @@ def reproduction(target: Target, scenario: Scenario, check: dict[str, object] | 
     ``{"kind": "reload", "save_at": 3}``.
     """
     case = {"impl": target.adapter.spec, "kwargs": dict(target.adapter.kwargs),
-            "device": target.adapter.device, "dtype": target.adapter.fmt.name,
+            "device": target.adapter.device, "dtype": target.adapter.dtype,
             "convention": target.convention.spec, "check": check or {"kind": "exact"},
             "scenario": scenario_json(scenario)}
     return ("from radam_verify.suite.repro import replay\n"
