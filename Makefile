@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint derivations bench clean
+.PHONY: test demo lint derivations bench matrix clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check radam_verify tests benchmarks
+	$(BIN)/ruff check radam_verify tests benchmarks reports/repro
 	$(BIN)/mypy
 
 test: lint
@@ -31,6 +31,11 @@ demo: $(STAMP)
 	@# torch's foreach path deviates (eps = 0 gives NaN): the verdict exits 1, the demo goes on
 	-$(BIN)/radam-verify check torch.optim:RAdam --profile quick --report reports/conformance-torch
 
+
+# the compatibility matrix (reports/matrix/); PROFILE=ci for the quicker run
+PROFILE ?= thorough
+matrix: $(STAMP)
+	$(BIN)/radam-verify matrix --out reports/matrix --profile $(PROFILE) -n 2
 
 derivations: $(STAMP)
 	$(BIN)/radam-verify derive --markdown > derivations/radam.md

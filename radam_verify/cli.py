@@ -116,7 +116,8 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--shrink", default="yes", choices=("yes", "no"),
                        help="shrink failures to minimal counterexamples (default yes)")
     check.add_argument("--report", metavar="DIR", default=None,
-                       help="also write DIR/verdict.json and DIR/verdict.md")
+                       help="also write DIR/verdict.json (schema radam_verify/suite/verdict.schema.json) "
+                       "and its renderings DIR/verdict.md, DIR/verdict.html with ulp histograms")
     check.add_argument("-n", "--workers", type=_positive_int, default=None,
                        help="run the properties on N processes (pytest-xdist)")
     check.add_argument("-v", "--verbose", action="store_true", help="one line per property while running")
@@ -135,6 +136,24 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Check every claim and write an offline HTML report (MathML formulas, "
         "inline SVG figures) and its Markdown twin.")
     report.add_argument("--out", default="reports", help="output directory (default reports/)")
+    matrix = commands.add_parser(
+        "matrix", help="run the suite on the RAdam implementations users install",
+        description="Identify and verify every configuration of the compatibility matrix "
+        "(torch.optim.RAdam, torch-optimizer, pytorch-optimizer, optax; see "
+        "radam_verify/matrix/configurations.py), each in its own process, and write OUT/README.md "
+        "(the table), OUT/matrix.json and one folder per run with identify.json and the verdict "
+        "(JSON, Markdown, HTML). Configurations that cannot run here are listed with the reason.")
+    matrix.add_argument("--out", default="reports/matrix", help="output directory (default reports/matrix)")
+    matrix.add_argument("--profile", default="thorough",
+                        help="suite profile for every run (default thorough)")
+    matrix.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    matrix.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only configurations whose folder name contains TEXT (repeatable); "
+                        "the table keeps the other rows from earlier runs")
+    matrix.add_argument("--render-only", action="store_true",
+                        help="rewrite the table from the verdicts on disk without running anything")
+    matrix.add_argument("-n", "--workers", type=_positive_int, default=None,
+                        help="pytest-xdist processes per run")
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -173,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from radam_verify import commands
 
     handlers = {"derive": _derive, "schedule": _schedule, "check": commands.check,
-                "identify": commands.identify, "report": commands.report}
+                "identify": commands.identify, "report": commands.report,
+                "matrix": commands.matrix}
     try:
         return handlers[args.command](args)
     except RadamVerifyError as error:

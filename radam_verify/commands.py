@@ -1,4 +1,5 @@
-"""Handlers of ``radam-verify check``, ``identify`` and ``report`` (parsers live in cli.py)."""
+"""Handlers of ``radam-verify check``, ``identify``, ``report`` and ``matrix`` (parsers live
+in cli.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def check(args: argparse.Namespace) -> int:
     import pytest
 
     with tempfile.TemporaryDirectory() as scratch:
-        verdict_file = Path(scratch) / "verdict.json"
+        out = Path(args.report) if args.report else Path(scratch)
+        verdict_file = out / "verdict.json"
         argv = [f"--verify-impl={args.spec}", f"--verify-convention={args.convention}",
                 f"--verify-kwargs={args.kwargs}", f"--verify-device={args.device}",
                 f"--verify-dtype={args.dtype}", f"--verify-seed={args.seed}",
@@ -36,60 +38,29 @@ def check(args: argparse.Namespace) -> int:
         verdict = json.loads(verdict_file.read_text())
     print(render_table(verdict))
     if args.report:
-        out = Path(args.report)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "verdict.json").write_text(json.dumps(verdict, indent=2) + "\n")
-        (out / "verdict.md").write_text(render_markdown(verdict))
-        print(f"wrote {out / 'verdict.json'} and {out / 'verdict.md'}")
+        print(f"wrote {verdict_file} and its renderings verdict.md, verdict.html")
     return EXIT_OK if verdict["verdict"] == "conforms" else EXIT_FAILED
 
 
 def _row(p: dict[str, Any]) -> tuple[str, ...]:
-    ratio = p.get("worst_ratio")
-    ulps = max(p.get("ulps") or [0.0])
-    detail = p.get("skip_reason") or ""
-    failure = p.get("failure") or {}
-    if failure:
-        detail = str(failure.get("message", "")).splitlines()[0][:100]
-    return (p["property"], p["outcome"], str(p.get("examples", "")),
-            "" if ratio is None else f"{ratio:.3g}", f"{ulps:.3g}" if p.get("ulps") else "", detail)
+    from radam_verify.report.conformance import row
 
-
-HEADINGS = ("property", "outcome", "examples", "err/bound", "worst ulps", "detail")
+    cells = row(p)
+    return (*cells[:6], cells[6][:100])
 
 
 def render_table(verdict: dict[str, Any]) -> str:
     """The verdict as a plain-text table with a header naming what was verified."""
-    rows = [HEADINGS, *(_row(p) for p in verdict["properties"])]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADINGS) - 1)]
-    lines = [_header(verdict), ""]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-                     + "  " + row[-1])
+    from radam_verify.report.conformance import COLUMNS, header
+
+    rows = [COLUMNS, *(_row(p) for p in verdict["properties"])]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+    lines = [f"{key}: {value}" for key, value in header(verdict)] + [""]
+    for cells in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=False))
+                     + "  " + cells[-1])
     lines += ["", f"verdict: {verdict['verdict'].upper()}"]
     return "\n".join(lines)
-
-
-def _header(verdict: dict[str, Any]) -> str:
-    impl, conv = verdict["implementation"], verdict["convention"]
-    return (f"{impl['spec']} ({impl['kind']} {impl['version']}, kwargs {json.dumps(impl['kwargs'])})\n"
-            f"convention {conv['spec']} ({conv['source']}); device {verdict['device']}, dtype "
-            f"{verdict['dtype']}, profile {verdict['profile']}, seed {verdict['seed']}, "
-            f"{verdict['timing']['total_s']:.1f} s")
-
-
-def render_markdown(verdict: dict[str, Any]) -> str:
-    """The verdict as a Markdown table (the JSON file holds every detail)."""
-    lines = [f"# radam-verify verdict: {verdict['verdict']}", "", "```", _header(verdict), "```", "",
-             "| " + " | ".join(HEADINGS) + " |", "|" + "---|" * len(HEADINGS)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in _row(p)) + " |"
-              for p in verdict["properties"]]
-    for p in verdict["properties"]:
-        failure = p.get("failure")
-        if failure and failure.get("reproduction"):
-            lines += ["", f"## {p['property']}", "", "```", str(failure.get("message", "")), "```",
-                      "", "```python", str(failure["reproduction"]), "```"]
-    return "\n".join(lines) + "\n"
 
 
 def identify(args: argparse.Namespace) -> int:
@@ -130,3 +101,28 @@ def report(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     return EXIT_OK
+
+
+def matrix(args: argparse.Namespace) -> int:
+    """Run the compatibility matrix (or only re-render it) and write its table."""
+    from radam_verify.matrix import page
+    from radam_verify.matrix.run import run_matrix, select
+    from radam_verify.suite.profiles import get_profile
+
+    get_profile(args.profile)  # a bad name is a usage error before anything runs
+    if args.only and not select(args.only):
+        raise UsageError(f"--only {args.only} matches no configuration; the folder names are "
+                         "listed in reports/matrix/matrix.json")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.render_only:
+        run_matrix(out, args.profile, args.workers, args.seed, args.only,
+                   show=progress.show, say=_say)
+    progress.clear()
+    print(f"wrote {page.write(out)}")
+    return EXIT_OK
+
+
+def _say(line: str) -> None:
+    progress.clear()
+    print(line, flush=True)

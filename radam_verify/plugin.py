@@ -188,9 +188,14 @@ class _Collector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run.options.report and not hasattr(self.config, "workerinput"):
+            from radam_verify.report.conformance import write_conformance_report
+            from radam_verify.suite.report import dumps
+
             path = Path(self.run.options.report)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.verdict(), indent=2) + "\n")
+            verdict = self.verdict()
+            path.write_text(dumps(verdict))
+            write_conformance_report(json.loads(path.read_text()), path)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from radam_verify.suite.report import summary_line

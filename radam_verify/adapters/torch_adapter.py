@@ -167,6 +167,10 @@ class TorchAdapter(Adapter):
             candidates["fused"] = {"fused": True}
         paths: dict[str, dict[str, object]] = {}
         notes: dict[str, str] = {}
+        chosen = sorted({key for extra in candidates.values() for key in extra} & set(self.kwargs))
+        if chosen:  # the keywords select one path: verify that configuration only
+            notes["code paths"] = f"the keywords select one path ({', '.join(chosen)})"
+            return paths, notes
         for name, extra in candidates.items():
             kwargs = {**self.kwargs, **extra}
             try:

@@ -1,17 +1,21 @@
-"""The JSON verdict of a run (schema ``radam-verify/conformance/1``) and its summary line.
+"""The JSON verdict of a run (schema ``radam-verify/conformance/1``, every field described in
+``verdict.schema.json`` beside this module) and its summary line.
 
 Fields: ``implementation`` (spec, kind, version, kwargs), ``convention`` (spec, axes,
 ``source``: given, identified or closest, and the identification with its evidence),
 ``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms`` or ``deviates``),
 ``properties`` (per test: outcome, skip reason, duration, examples, judged, out of domain,
-ambiguous steps, worst error/bound ratio, the worst error of each judged example in ulps,
-and for a failure the counterexample: exact and observed values, error and bound in ulps,
-the reproduction) and ``timing``.
+ambiguous steps, worst error/bound ratio, the worst error of each judged example in ulps
+(``ulps``) and its error/bound ratio (``ratios``), and for a failure the counterexample:
+exact and observed values, error and bound in ulps, the reproduction) and ``timing``.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +23,24 @@ if TYPE_CHECKING:
     from radam_verify.suite.target import Target
 
 SCHEMA = "radam-verify/conformance/1"
+SCHEMA_FILE = Path(__file__).with_name("verdict.schema.json")
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float as the string ``nan``, ``inf`` or ``-inf``, so that
+    the verdict is strict JSON that any parser reads."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(item) for item in value]
+    return value
+
+
+def dumps(verdict: dict[str, Any]) -> str:
+    """The verdict as strict, indented JSON text."""
+    return json.dumps(strict(verdict), indent=2, allow_nan=False) + "\n"
 
 
 def verdict_json(target: Target, identification: Identification | None,

@@ -59,6 +59,7 @@ class Record:
     ambiguous_steps: int = 0
     worst_ratio: float = 0.0
     ulps: list[float] = field(default_factory=list)  # the worst error of each judged example
+    ratios: list[float] = field(default_factory=list)  # its worst error / bound
 
     def add(self, outcome: Outcome) -> None:
         self.examples += 1
@@ -67,8 +68,9 @@ class Record:
             return
         self.judged += 1
         if outcome.verdicts:
-            self.worst_ratio = max(self.worst_ratio,
-                                   *(v.judgement.worst_ratio for v in outcome.verdicts))
+            worst = max(v.judgement.worst_ratio for v in outcome.verdicts)
+            self.worst_ratio = max(self.worst_ratio, worst)
+            self.ratios.append(worst)
             self.ulps.append(max(v.judgement.worst_error_ulps for v in outcome.verdicts))
             self.ambiguous_steps += sum(len(v.judgement.ambiguous_steps) for v in outcome.verdicts)
 
@@ -77,7 +79,7 @@ class Record:
         return {"examples": self.examples, "judged": self.judged,
                 "out_of_domain": self.out_of_domain, "ambiguous_steps": self.ambiguous_steps,
                 "worst_ratio": self.worst_ratio if math.isfinite(self.worst_ratio) else None,
-                "ulps": finite}
+                "ulps": finite, "ratios": [r for r in self.ratios if math.isfinite(r)]}
 
 
 class DeviationError(RadamVerifyError, AssertionError):

@@ -14,7 +14,8 @@ def test_every_code_path_conforms(verify_target: Target, verify_record: Record,
     """Trajectories (weight decay and maximize drawn where supported) on one code path,
     selected by constructor keywords (for torch: for-loop, foreach, differentiable, capturable)."""
     if verify_path is None:
-        pytest.skip("the implementation offers a single code path")
+        pytest.skip(verify_target.adapter.capabilities.notes.get(
+            "code paths", "the implementation offers a single code path"))
     what = f"code path {verify_path}"
 
     def prop(scenario: Scenario) -> None:

@@ -1,0 +1,122 @@
+"""The RAdam implementations users install, in their documented configurations.
+
+Each configuration names the convention to verify against: ``auto`` (identified by the
+probes) or, where the implementation documents a behaviour the probes cannot confirm
+(because it does something else), the documented convention, with the sentence of the
+documentation it comes from. ``findings`` explain the deviations the suite reports, one
+line each, with the stand-alone script in ``reports/repro/`` that shows it against the
+exact value; a deviation without an entry is shown as unexplained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why a property fails for a configuration (a defect of the implementation or platform)."""
+
+    explanation: str
+    repro: str  # file name in reports/repro/
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One row of the matrix: an implementation, its keywords, dtype and device."""
+
+    label: str  # the configuration, e.g. "foreach" or "degenerated_to_sgd=True"
+    spec: str
+    kwargs: Mapping[str, object] = field(default_factory=dict)
+    dtype: str = "float32"
+    device: str = "cpu"
+    convention: str = "auto"
+    documented: str = ""  # where the convention is given: the documentation it follows
+    findings: Mapping[str, Finding] = field(default_factory=dict)  # property prefix -> finding
+
+    @property
+    def slug(self) -> str:
+        text = f"{self.spec}-{self.label}-{self.dtype}-{self.device}"
+        return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()
+
+    @property
+    def module(self) -> str:
+        return self.spec.split(":")[0]
+
+
+TORCH_FOREACH_EPS0 = Finding(
+    "foreach evaluates m / (sqrt(v) + eps) on unrectified steps too: with eps = 0 an element "
+    "whose gradients were all zero becomes 0/0 = NaN where the exact step leaves it unchanged",
+    "torch_foreach_eps_zero.py")
+TORCH_DIFFERENTIABLE_RELOAD = Finding(
+    "with differentiable=True and weight decay, exp_avg and exp_avg_sq carry autograd history; "
+    "saved by state_dict() they load as leaf tensors that require grad, and the next step's "
+    "in-place lerp_ raises RuntimeError",
+    "torch_differentiable_state_reload.py")
+PO_STEP_PER_GROUP = Finding(
+    "the step counter lives in the parameter group and advances on every step(), also for "
+    "tensors without a gradient: a tensor's first update is bias-corrected and rectified as "
+    "if it were the group's k-th",
+    "pytorch_optimizer_step_without_gradient.py")
+PO_MAXIMIZE_IN_PLACE = Finding(
+    "maximize negates p.grad in place, so the caller's gradient is changed by step()",
+    "pytorch_optimizer_maximize_negates_grad.py")
+PO_L2_DROPPED = Finding(
+    "weight_decouple=False is documented to add weight decay to the gradient (L2), but the "
+    "decay is applied with grad=None and so never happens: the update has no weight decay",
+    "pytorch_optimizer_l2_dropped.py")
+OPTAX_FLOAT32_SCHEDULE = Finding(
+    "rho_t is evaluated in float32 with the textbook formula rho_inf - 2 t b2^t / (1 - b2^t), "
+    "which cancels near the threshold: r_t, and with it the step, is off by far more than "
+    "float32 arithmetic on the update allows",
+    "optax_float32_rho_t.py")
+OPTAX_FTZ = Finding(
+    "XLA on the CPU flushes subnormal float32 values to zero, so subnormal gradients and "
+    "moments are lost",
+    "optax_subnormal_flush.py")
+
+_PO_FINDINGS = {"test_parameter_groups": PO_STEP_PER_GROUP,
+                "test_step_leaves_gradients": PO_MAXIMIZE_IN_PLACE}
+
+CONFIGURATIONS: tuple[Configuration, ...] = (
+    Configuration("for-loop", "torch.optim:RAdam", {"foreach": False}),
+    Configuration("foreach", "torch.optim:RAdam", {"foreach": True},
+                  findings={"test_": TORCH_FOREACH_EPS0}),
+    Configuration("differentiable", "torch.optim:RAdam", {"differentiable": True},
+                  findings={"test_state_dict_round_trip": TORCH_DIFFERENTIABLE_RELOAD}),
+    Configuration("decoupled_weight_decay=True", "torch.optim:RAdam",
+                  {"foreach": False, "decoupled_weight_decay": True}),
+    Configuration("maximize=True", "torch.optim:RAdam", {"foreach": False, "maximize": True}),
+    Configuration("complex parameters", "torch.optim:RAdam", {"foreach": False},
+                  dtype="complex64"),
+    Configuration("capturable", "torch.optim:RAdam", {"capturable": True}, device="cuda"),
+    Configuration("foreach", "torch.optim:RAdam", {"foreach": True}, device="cuda"),
+    Configuration("default", "torch_optimizer:RAdam"),
+    Configuration("default", "pytorch_optimizer:RAdam", findings=_PO_FINDINGS),
+    Configuration("degenerated_to_sgd=True", "pytorch_optimizer:RAdam",
+                  {"degenerated_to_sgd": True}, findings=_PO_FINDINGS),
+    Configuration("weight_decouple=False", "pytorch_optimizer:RAdam", {"weight_decouple": False},
+                  convention="official,weight_decay=l2",
+                  documented="weight_decouple: 'Apply weight decay to parameters instead of "
+                  "adding it to the gradient'; False adds it to the gradient (L2)",
+                  findings={**_PO_FINDINGS, "test_weight_decay": PO_L2_DROPPED}),
+    Configuration("float32", "optax:radam", convention="optax",
+                  documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
+                  "added to the bias-corrected sqrt(nu) (the optax preset)",
+                  findings={"test_": OPTAX_FLOAT32_SCHEDULE}),
+    Configuration("x64 (float64)", "optax:radam", dtype="float64"),
+)
+
+#: RAdam implementations that were considered and are not in the matrix, and why
+NOT_RUN: Mapping[str, str] = {
+    "timm.optim.RAdamLegacy (pip timm)": (
+        "timm installs from the registry, but imports torchvision, and the torchvision wheels "
+        "available for torch 2.13.0 (CPU) fail to load against it (operator torchvision::nms "
+        "does not exist); timm's 'radam' optimizer name maps to torch.optim.RAdam, which is in "
+        "the matrix, and RAdamLegacy is torch-optimizer's code"),
+    "fastai.optimizer.RAdam (pip fastai)": (
+        "fastai's RAdam is a fastai Optimizer built from step functions, not a "
+        "torch.optim.Optimizer, and pip install fastai pulls spaCy, pandas, scikit-learn and a "
+        "web stack; an adapter for fastai optimizers is not written yet"),
+}

@@ -1,0 +1,110 @@
+"""The compatibility matrix as one Markdown page, built from the verdicts on disk.
+
+One row per configuration: implementation, version, configuration, the convention the
+probes identified, the convention verified against, the verdict, and for each failed
+property one line: the explanation (from :mod:`radam_verify.matrix.configurations`), the
+minimal counterexample from the verdict, and the repro script. A failure no finding
+explains is marked unexplained; a finding whose property passed is marked not reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from radam_verify.matrix.configurations import CONFIGURATIONS, NOT_RUN, Configuration, Finding
+
+
+def _finding(config: Configuration, prop: str) -> Finding | None:
+    matches = [key for key in config.findings if prop.startswith(key)]
+    return config.findings[max(matches, key=len)] if matches else None
+
+
+def _identified(found: dict[str, Any] | None) -> str:
+    if not found:
+        return ""
+    if found.get("convention"):
+        return f"`{found['convention']}`"
+    axes = ", ".join(f"{k}={v}" for k, v in found.get("axes", {}).items() if v is not None)
+    return f"null ({axes})" if found.get("consistent", True) else "null (inconsistent)"
+
+
+def _counterexample(failure: dict[str, Any]) -> str:
+    return str(failure.get("message", "")).splitlines()[0] if failure else ""
+
+
+def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
+    """One line per failed property, and one per finding that did not reproduce."""
+    lines, failed = [], set()
+    for p in verdict["properties"]:
+        if p["outcome"] != "failed":
+            continue
+        failed.add(p["property"])
+        finding = _finding(config, p["property"])
+        why = (f"{finding.explanation} ([repro](repro/{finding.repro}))" if finding
+               else "**unexplained**")
+        lines.append(f"`{p['property']}`: {why}. Counterexample: "
+                     f"{_counterexample(p.get('failure') or {})}")
+    for key, finding in config.findings.items():
+        if key != "test_" and not any(name.startswith(key) for name in failed):
+            lines.append(f"`{key}...`: expected finding not reproduced in this run "
+                         f"({finding.repro})")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(out: Path) -> str:
+    """The matrix page for the runs stored under ``out`` (paths in it relative to ``out``)."""
+    lines = ["# RAdam compatibility matrix", "",
+             "Written by `make matrix` (`radam-verify matrix`) from the verdicts in this "
+             "folder; each row links its verdict (JSON, Markdown with ulp histograms).", "",
+             "| implementation | version | configuration | identified | verified against | "
+             "verdict | deviations |", "|---|---|---|---|---|---|---|"]
+    details = []
+    for config in CONFIGURATIONS:
+        folder = out / config.slug
+        where = f"{config.label} ({config.dtype}, {config.device})"
+        kwargs = f"<br>`{json.dumps(dict(config.kwargs))}`" if config.kwargs else ""
+        skipped = folder / "skipped.txt"
+        verdict_file = folder / "verdict.json"
+        if skipped.exists() or not verdict_file.exists():
+            reason = skipped.read_text().strip() if skipped.exists() else "not run yet"
+            lines.append(f"| {config.spec} | | {where}{kwargs} | | | {reason} | |")
+            continue
+        verdict = json.loads(verdict_file.read_text())
+        found = (json.loads((folder / "identify.json").read_text())
+                 if (folder / "identify.json").exists() else None)
+        against = f"`{verdict['convention']['spec']}`"
+        if config.documented:
+            against += f" (documented: {config.documented})"
+        counts = verdict["counts"]
+        outcome = (f"[{verdict['verdict']}]({config.slug}/verdict.md): {counts['failed']} failed, "
+                   f"{counts['passed']} passed, {counts['skipped']} skipped; "
+                   f"{verdict['profile']}, {verdict['timing']['total_s']:.0f} s")
+        found_lines = deviations(config, verdict)
+        summary = f"{len(found_lines)}, see below" if found_lines else ""
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            config.spec, verdict["implementation"]["version"], where) ) + f"{kwargs} | "
+            + " | ".join(_cell(c) for c in (_identified(found), against, outcome, summary)) + " |")
+        if found_lines:
+            details += ["", f"### {config.spec}, {where}", ""] + [f"- {_cell(x)}" for x in found_lines]
+    if details:
+        lines += ["", "## Deviations", *details]
+    lines += ["", "## Not in the matrix", ""]
+    lines += [f"- **{name}**: {why}." for name, why in NOT_RUN.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path) -> Path:
+    """Write ``out/README.md`` (the matrix) and ``out/matrix.json`` (the index of runs)."""
+    page = out / "README.md"
+    page.write_text(render(out))
+    index = [{"spec": c.spec, "configuration": c.label, "kwargs": dict(c.kwargs),
+              "dtype": c.dtype, "device": c.device, "convention": c.convention,
+              "folder": c.slug} for c in CONFIGURATIONS]
+    (out / "matrix.json").write_text(json.dumps(index, indent=2) + "\n")
+    return page

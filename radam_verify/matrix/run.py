@@ -1,0 +1,89 @@
+"""Run the suite on every configuration of the matrix and keep each run's verdict.
+
+Each configuration runs in its own process (``radam-verify identify --json`` then
+``radam-verify check --report``), so one implementation's import or crash cannot affect
+another, and writes ``OUT/<slug>/identify.json`` and ``OUT/<slug>/verdict.json`` (with its
+Markdown and HTML renderings). Configurations that cannot run here (package not installed,
+no CUDA device) are recorded with the reason. The table is rendered from the files on disk,
+so a partial rerun (``--only``) updates its rows and keeps the others.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from radam_verify.matrix.configurations import CONFIGURATIONS, Configuration
+
+
+def unavailable(config: Configuration) -> str | None:
+    """Why ``config`` cannot run on this machine, or None."""
+    if importlib.util.find_spec(config.module.split(".")[0]) is None:
+        return f"not run: {config.module} is not installed"
+    if config.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return "not run: no CUDA device on this machine"
+    return None
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "radam_verify.cli", *args]
+
+
+def run_one(config: Configuration, out: Path, profile: str, workers: int | None, seed: int) -> str:
+    """Identify and verify one configuration; returns a one-line outcome."""
+    folder = out / config.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "skipped.txt").unlink(missing_ok=True)
+    reason = unavailable(config)
+    if reason:
+        (folder / "skipped.txt").write_text(reason + "\n")
+        for stale in ("verdict.json", "identify.json"):
+            (folder / stale).unlink(missing_ok=True)
+        return reason
+    common = ["--kwargs", json.dumps(dict(config.kwargs)), "--device", config.device,
+              "--dtype", config.dtype]
+    identified = subprocess.run(_command("identify", config.spec, *common, "--json"),
+                                capture_output=True, text=True, check=False)
+    if identified.returncode != 0:
+        return f"identify failed: {identified.stderr.strip().splitlines()[-1:]}"
+    (folder / "identify.json").write_text(identified.stdout)
+    check = _command("check", config.spec, *common, "--convention", config.convention,
+                     "--profile", profile, "--seed", str(seed), "--report", str(folder))
+    if workers:
+        check += ["-n", str(workers)]
+    # on a terminal the check's own progress line shows through; its table goes to check.log
+    done = subprocess.run(check, stdout=subprocess.PIPE, text=True, check=False,
+                          stderr=None if sys.stderr.isatty() else subprocess.STDOUT)
+    (folder / "check.log").write_text(done.stdout)
+    if not (folder / "verdict.json").exists():
+        return f"no verdict (exit {done.returncode}); see {folder / 'check.log'}"
+    verdict = json.loads((folder / "verdict.json").read_text())
+    counts = verdict["counts"]
+    return f"{verdict['verdict'].upper()} ({counts['failed']} failed, {counts['passed']} passed)"
+
+
+def select(only: Sequence[str]) -> list[Configuration]:
+    """The configurations whose slug contains any of ``only`` (all when empty)."""
+    return [c for c in CONFIGURATIONS if not only or any(o.lower() in c.slug for o in only)]
+
+
+def run_matrix(out: Path, profile: str, workers: int | None, seed: int, only: Sequence[str],
+               show: Callable[[str], None], say: Callable[[str], None]) -> None:
+    """Run the selected configurations one after the other: ``show`` the one running (a
+    progress line), ``say`` how each ended (one line each)."""
+    chosen = select(only)
+    for number, config in enumerate(chosen, start=1):
+        started = time.monotonic()
+        name = (f"[{number}/{len(chosen)}] {config.spec} {config.label} ({config.dtype}, "
+                f"{config.device})")
+        show(f"{name}: running the {profile} profile")
+        outcome = run_one(config, out, profile, workers, seed)
+        say(f"{name}: {outcome}, {time.monotonic() - started:.0f} s")

@@ -1,0 +1,98 @@
+"""The compatibility matrix: its configurations, its table, and the repro scripts that show
+each third-party deviation against the exact value."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from radam_verify.cli import main
+from radam_verify.matrix import page
+from radam_verify.matrix.configurations import CONFIGURATIONS, Configuration, Finding
+from radam_verify.matrix.run import unavailable
+
+REPRO = Path(__file__).resolve().parents[1] / "reports" / "repro"
+
+
+def test_every_configuration_has_its_own_folder() -> None:
+    slugs = [c.slug for c in CONFIGURATIONS]
+    assert len(set(slugs)) == len(slugs)
+
+
+def test_every_finding_names_a_repro_script_that_exists() -> None:
+    for config in CONFIGURATIONS:
+        for finding in config.findings.values():
+            assert (REPRO / finding.repro).exists(), finding.repro
+
+
+def test_cuda_configurations_say_why_they_do_not_run_without_a_gpu() -> None:
+    import torch
+
+    cuda = [c for c in CONFIGURATIONS if c.device.startswith("cuda")]
+    assert cuda
+    for config in cuda:
+        reason = unavailable(config)
+        assert (reason is None) == torch.cuda.is_available()
+
+
+def _verdict(outcomes: dict[str, str]) -> dict[str, Any]:
+    return {"properties": [{"property": name, "outcome": outcome,
+                            "failure": {"message": f"{name}: exact 1.0, observed 2.0"}}
+                           for name, outcome in outcomes.items()]}
+
+
+def test_a_failure_without_a_finding_is_shown_as_unexplained() -> None:
+    config = Configuration("x", "m:C", findings={"test_a": Finding("known cause", "a.py")})
+    lines = page.deviations(config, _verdict({"test_a_1": "failed", "test_b": "failed"}))
+    assert any(line.startswith("`test_a_1`: known cause") and "repro/a.py" in line for line in lines)
+    assert any(line.startswith("`test_b`: **unexplained**") for line in lines)
+
+
+def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
+    config = Configuration("x", "m:C", findings={"test_a": Finding("known cause", "a.py")})
+    lines = page.deviations(config, _verdict({"test_a_1": "passed"}))
+    assert lines == ["`test_a...`: expected finding not reproduced in this run (a.py)"]
+
+
+def test_render_only_writes_the_table_with_a_row_per_configuration(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix", "--out", str(tmp_path), "--render-only"]) == 0
+    table = (tmp_path / "README.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == len(CONFIGURATIONS) + 1  # and the heading
+    assert "not run yet" in table
+    index = json.loads((tmp_path / "matrix.json").read_text())
+    assert [entry["folder"] for entry in index] == [c.slug for c in CONFIGURATIONS]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_an_unknown_selection_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix", "--only", "no-such-implementation"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "matches no configuration" in err
+
+
+SCRIPTS = sorted({f.repro for c in CONFIGURATIONS for f in c.findings.values()})
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: str) -> None:
+    """With the pinned versions (constraints.txt) every script reproduces its deviation:
+    it prints the exact and observed values and exits 1."""
+    text = (REPRO / script).read_text()
+    for module in ("torch", "pytorch_optimizer", "optax", "jax"):
+        if f"import {module}\n" in text and importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed")
+    done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DEVIATION reproduced" in done.stdout
+    assert "exact" in done.stdout
+    assert "radam_verify" not in text  # stand-alone: a maintainer needs only their package
