@@ -199,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RadamVerifyError as error:
         print(f"radam-verify: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into head or less, which closed early
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

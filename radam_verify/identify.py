@@ -73,7 +73,10 @@ def probes(adapter: Adapter) -> list[Probe]:
     """The deterministic probes (weight decay only where the implementation accepts it)."""
     typed = adapter.to_format
 
+    ascend = bool(adapter.capabilities.maximize_fixed)  # keywords that fix maximize=True
+
     def scenario(hyper: Hyper, theta0: list[float], grads: list[list[float]]) -> Scenario:
+        hyper = replace(hyper, maximize=ascend)
         theta = typed(np.asarray(theta0)).astype(np.float64)
         steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
         return Scenario((GroupSpec(hyper, (theta,)),), steps)

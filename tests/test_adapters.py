@@ -60,7 +60,8 @@ def test_identify_names_the_preset_of_each_reimplementation(preset: str) -> None
 
 
 @pytest.mark.parametrize(("kwargs", "preset"), [({}, "pytorch"),
-                                                 ({"decoupled_weight_decay": True}, "official-sgd")])
+                                                 ({"decoupled_weight_decay": True}, "official-sgd"),
+                                                 ({"maximize": True, "foreach": False}, "pytorch")])
 def test_identify_names_torch_radam(kwargs: dict[str, object], preset: str) -> None:
     assert identify(load_adapter("torch.optim:RAdam", kwargs)).preset == preset
 

@@ -27,7 +27,7 @@ def test_every_configuration_has_its_own_folder() -> None:
 
 def test_every_finding_names_a_repro_script_that_exists() -> None:
     for config in CONFIGURATIONS:
-        for finding in config.findings.values():
+        for finding in config.findings:
             assert (REPRO / finding.repro).exists(), finding.repro
 
 
@@ -48,14 +48,14 @@ def _verdict(outcomes: dict[str, str]) -> dict[str, Any]:
 
 
 def test_a_failure_without_a_finding_is_shown_as_unexplained() -> None:
-    config = Configuration("x", "m:C", findings={"test_a": Finding("known cause", "a.py")})
+    config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "failed", "test_b": "failed"}))
     assert any(line.startswith("`test_a_1`: known cause") and "repro/a.py" in line for line in lines)
     assert any(line.startswith("`test_b`: **unexplained**") for line in lines)
 
 
 def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
-    config = Configuration("x", "m:C", findings={"test_a": Finding("known cause", "a.py")})
+    config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "passed"}))
     assert lines == ["`test_a...`: expected finding not reproduced in this run (a.py)"]
 
@@ -79,7 +79,19 @@ def test_an_unknown_selection_is_a_one_line_usage_error(capsys: pytest.CaptureFi
     assert "matches no configuration" in err
 
 
-SCRIPTS = sorted({f.repro for c in CONFIGURATIONS for f in c.findings.values()})
+SCRIPTS = sorted({f.repro for c in CONFIGURATIONS for f in c.findings})
+
+
+def test_a_finding_can_be_told_apart_by_its_counterexample() -> None:
+    flush = Finding("flushed", "f.py", when=r"observed 0\.0;")
+    other = Finding("schedule", "s.py")
+    config = Configuration("x", "m:C", findings=(flush, other))
+    verdict = {"properties": [
+        {"property": "test_a", "outcome": "failed", "failure": {"message": "exact 1e-41, observed 0.0; e"}},
+        {"property": "test_b", "outcome": "failed", "failure": {"message": "exact 1.0, observed 1.1; e"}}]}
+    lines = page.deviations(config, verdict)
+    assert lines[0].startswith("`test_a`: flushed")
+    assert lines[1].startswith("`test_b`: schedule")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -16,9 +16,8 @@ from typing import Any
 from radam_verify.matrix.configurations import CONFIGURATIONS, NOT_RUN, Configuration, Finding
 
 
-def _finding(config: Configuration, prop: str) -> Finding | None:
-    matches = [key for key in config.findings if prop.startswith(key)]
-    return config.findings[max(matches, key=len)] if matches else None
+def _finding(config: Configuration, prop: str, message: str) -> Finding | None:
+    return next((f for f in config.findings if f.explains(prop, message)), None)
 
 
 def _identified(found: dict[str, Any] | None) -> str:
@@ -35,21 +34,21 @@ def _counterexample(failure: dict[str, Any]) -> str:
 
 
 def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
-    """One line per failed property, and one per finding that did not reproduce."""
-    lines, failed = [], set()
+    """One line per failed property, and one per finding that no failure reproduced."""
+    lines, used = [], set()
     for p in verdict["properties"]:
         if p["outcome"] != "failed":
             continue
-        failed.add(p["property"])
-        finding = _finding(config, p["property"])
-        why = (f"{finding.explanation} ([repro](repro/{finding.repro}))" if finding
+        failure = p.get("failure") or {}
+        message = _counterexample(failure)
+        finding = _finding(config, p["property"], str(failure.get("message", "")))
+        if finding:
+            used.add(finding)
+        why = (f"{finding.explanation} ([repro](../repro/{finding.repro}))" if finding
                else "**unexplained**")
-        lines.append(f"`{p['property']}`: {why}. Counterexample: "
-                     f"{_counterexample(p.get('failure') or {})}")
-    for key, finding in config.findings.items():
-        if key != "test_" and not any(name.startswith(key) for name in failed):
-            lines.append(f"`{key}...`: expected finding not reproduced in this run "
-                         f"({finding.repro})")
+        lines.append(f"`{p['property']}`: {why}. Counterexample: {message}")
+    lines += [f"`{f.properties}...`: expected finding not reproduced in this run ({f.repro})"
+              for f in config.findings if f not in used]
     return lines
 
 
