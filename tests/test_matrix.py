@@ -57,7 +57,7 @@ def test_a_failure_without_a_finding_is_shown_as_unexplained() -> None:
 def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
     config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "passed"}))
-    assert lines == ["`test_a...`: expected finding not reproduced in this run (a.py)"]
+    assert lines == ["`test_a...`: expected finding not shown by this run's counterexamples (a.py)"]
 
 
 def test_render_only_writes_the_table_with_a_row_per_configuration(tmp_path: Path,

@@ -96,8 +96,8 @@ OPTAX_FLOAT32_SCHEDULE = Finding(
     "float32 arithmetic on the update allows",
     "optax_float32_rho_t.py")
 OPTAX_FTZ = Finding(
-    "XLA on the CPU flushes subnormal float32 values to zero, so subnormal gradients and "
-    "moments are lost",
+    "XLA on the CPU flushes subnormal values (float32, and float64 with x64) to zero, so "
+    "subnormal gradients, moments and updates are lost",
     "optax_subnormal_flush.py", when=r"observed -?0\.0;")
 
 _PO_FINDINGS = (PO_STEP_PER_GROUP.at("test_parameter_groups"),
@@ -131,7 +131,7 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
                   findings=(OPTAX_FTZ, OPTAX_FLOAT32_SCHEDULE)),
-    Configuration("x64 (float64)", "optax:radam", dtype="float64"),
+    Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_FTZ,)),
 )
 
 #: RAdam implementations that were considered and are not in the matrix, and why

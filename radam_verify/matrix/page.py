@@ -47,7 +47,7 @@ def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
         why = (f"{finding.explanation} ([repro](../repro/{finding.repro}))" if finding
                else "**unexplained**")
         lines.append(f"`{p['property']}`: {why}. Counterexample: {message}")
-    lines += [f"`{f.properties}...`: expected finding not reproduced in this run ({f.repro})"
+    lines += [f"`{f.properties}...`: expected finding not shown by this run's counterexamples ({f.repro})"
               for f in config.findings if f not in used]
     return lines
 
