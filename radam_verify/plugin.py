@@ -19,7 +19,7 @@ import pytest
 from radam_verify.suite.options import OPTIONS
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
     from radam_verify.identify import Identification
     from radam_verify.suite.options import VerifyOptions
@@ -130,14 +130,51 @@ def verify_target(request: pytest.FixtureRequest) -> Target:
     return run.target
 
 
+#: a property running longer than this shows a progress line (on a terminal)
+PROGRESS_AFTER_S = 2.0
+_CLEAR = pytest.StashKey["Callable[[], None]"]()
+
+
 @pytest.fixture
 def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, None]:
     """Statistics of one property, attached to its report for the JSON verdict."""
+    from radam_verify import progress
     from radam_verify.suite.target import Record
 
-    record = Record()
+    # a long property shows a progress line on a terminal (workers under xdist have none);
+    # pytest captures the terminal during a test, so the line is written with capture off
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def uncaptured(write: Callable[..., None], *args: str) -> None:
+        if capture is None:
+            write(*args)
+            return
+        with capture.global_and_fixture_disabled():
+            write(*args)
+
+    started = time.monotonic()
+    shown: list[bool] = []
+
+    def show(line: str) -> None:  # only properties that run for a while show a line
+        if time.monotonic() - started > PROGRESS_AFTER_S:
+            shown.append(True)
+            uncaptured(progress.show, line)
+
+    record = Record(show=show, label=request.node.name)
+    request.node.stash[_CLEAR] = lambda: uncaptured(progress.clear) if shown else None
     yield record
     request.node.user_properties.append((RECORD, record.as_json()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Erase a property's progress line before pytest reports its outcome."""
+    try:
+        return (yield)
+    finally:
+        clear = item.stash.get(_CLEAR, None)
+        if clear is not None:
+            clear()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,37 @@ def test_identify_rejects_kwargs_that_are_not_json() -> None:
     result = run("identify", "torch.optim:RAdam", "--kwargs", "{x}")
     assert result.returncode == 4
     assert result.stderr.count("\n") == 1
+
+
+def _run_on_a_terminal(argv: list[str]) -> str:
+    """Run ``argv`` with stdout and stderr on a pseudo-terminal; return what it printed."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    done = subprocess.run(argv, stdout=slave, stderr=slave, check=False, timeout=600)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert done.returncode in (0, 1)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_long_property_shows_progress_on_a_terminal_and_nothing_otherwise(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", "/dev/null",
+            f"--rootdir={tmp_path}", "--verify-impl=radam_verify.impls:ReferenceRAdam",
+            "--verify-convention=pytorch", "--verify-profile=ci", "-k", "trajectories"]
+    on_terminal = _run_on_a_terminal(argv)
+    assert "test_trajectories_stay_within_the_global_bound: " in on_terminal  # after 2 s
+    assert " examples, worst error/bound " in on_terminal
+    assert "\r\x1b[K" in on_terminal  # the line is rewritten in place, then erased
+    redirected = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert "examples, worst error/bound" not in redirected.stdout + redirected.stderr

@@ -49,6 +49,10 @@ class Target:
         runner()
 
 
+#: examples between two progress lines of a property
+PROGRESS_EVERY = 10
+
+
 @dataclass
 class Record:
     """Statistics of one property: examples run, judged, out of domain, worst errors."""
@@ -60,9 +64,15 @@ class Record:
     worst_ratio: float = 0.0
     ulps: list[float] = field(default_factory=list)  # the worst error of each judged example
     ratios: list[float] = field(default_factory=list)  # its worst error / bound
+    #: called with a progress line every PROGRESS_EVERY examples (None: quiet)
+    show: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    label: str = ""
 
     def add(self, outcome: Outcome) -> None:
         self.examples += 1
+        if self.show is not None and self.examples % PROGRESS_EVERY == 0:
+            self.show(f"{self.label}: {self.examples} examples, worst error/bound "
+                      f"{self.worst_ratio:.3g}")
         if outcome.out_of_domain is not None:
             self.out_of_domain += 1
             return
