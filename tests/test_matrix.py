@@ -99,7 +99,7 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
     """With the pinned versions (constraints.txt) every script reproduces its deviation:
     it prints the exact and observed values and exits 1."""
     text = (REPRO / script).read_text()
-    for module in ("torch", "pytorch_optimizer", "optax", "jax"):
+    for module in ("torch", "torch_optimizer", "pytorch_optimizer", "optax", "jax", "mpmath"):
         if f"import {module}\n" in text and importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed")
     done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,

@@ -93,21 +93,27 @@ def _figure_name(p: dict[str, Any]) -> str:
 
 def histogram_svg(p: dict[str, Any]) -> str | None:
     """Two panels for one property: errors in ulps and error/bound, per judged example."""
+    from matplotlib.ticker import NullFormatter
+
     from radam_verify.report.figures import _figure, _svg
 
     ulps, ratios = p.get("ulps") or [], p.get("ratios") or []
     if not ulps:
         return None
     with _figure(7.0, 2.3, columns=2) as (figure, axes):
-        for ax, values, label in ((axes[0], ulps, "worst error of the example (ulps)"),
-                                  (axes[1], ratios, "worst error / bound")):
-            h = histogram(values)
+        for ax, values, label, per_decade in (
+                (axes[0], ulps, "worst error of the example (ulps)", BINS_PER_DECADE),
+                (axes[1], ratios, "worst error / bound", 10)):
+            h = histogram(values, per_decade)
             if h.counts:
                 ax.stairs(h.counts, h.edges, fill=True, alpha=0.6)
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
             if label.endswith("bound"):
                 ax.axvline(1.0, color="tab:red", linestyle="--", label="bound")
                 ax.legend(loc="upper left", fontsize=8)
+                if h.counts:
+                    ax.set_xlim(h.edges[0], max(2.0, h.edges[-1]))
             ax.set_xlabel(label)
             ax.set_ylabel("examples")
             ax.set_title(f"{h.exact} of {h.total} exact (0 ulps)" if h.exact else f"{h.total} examples",
@@ -171,7 +177,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-EXTRA_STYLE = "pre { white-space: pre-wrap; } td, th { text-align: left; vertical-align: top; }"
+EXTRA_STYLE = ("pre { white-space: pre-wrap; } td, th { text-align: left; vertical-align: top; } "
+               "td:last-child { min-width: 22em; } main { max-width: 1500px; }")
 
 
 def render_html(verdict: dict[str, Any], figures: dict[str, str]) -> str:

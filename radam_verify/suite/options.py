@@ -39,7 +39,9 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-profile": ("verify_profile", "quick|ci|thorough",
                          "examples per property and trajectory lengths (default ci when the CI "
                          "environment variable is set, else quick)"),
-    "--verify-report": ("verify_report", "FILE", "write the JSON verdict to FILE"),
+    "--verify-report": ("verify_report", "FILE",
+                        "write the JSON verdict to FILE (schema: radam_verify/suite/verdict.schema.json) "
+                        "and its Markdown/HTML renderings with ulp histograms beside it"),
     "--verify-seed": ("verify_seed", "N", "Hypothesis seed (default 0: the same examples each run)"),
     "--verify-shrink": ("verify_shrink", "yes|no",
                         "shrink a failing example to a minimal counterexample (default yes); no "
