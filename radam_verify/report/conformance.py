@@ -95,12 +95,12 @@ def histogram_svg(p: dict[str, Any]) -> str | None:
     """Two panels for one property: errors in ulps and error/bound, per judged example."""
     from matplotlib.ticker import NullFormatter
 
-    from radam_verify.report.figures import _figure, _svg
+    from radam_verify.report.figures import new_figure, svg_text
 
     ulps, ratios = p.get("ulps") or [], p.get("ratios") or []
     if not ulps:
         return None
-    with _figure(7.0, 2.3, columns=2) as (figure, axes):
+    with new_figure(7.0, 2.3, columns=2) as (figure, axes):
         for ax, values, label, per_decade in (
                 (axes[0], ulps, "worst error of the example (ulps)", BINS_PER_DECADE),
                 (axes[1], ratios, "worst error / bound", 10)):
@@ -119,7 +119,7 @@ def histogram_svg(p: dict[str, Any]) -> str | None:
             ax.set_title(f"{h.exact} of {h.total} exact (0 ulps)" if h.exact else f"{h.total} examples",
                          fontsize=9)
         figure.suptitle(p["property"], fontsize=10)
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def _figures(verdict: dict[str, Any]) -> dict[str, str]:

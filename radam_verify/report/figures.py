@@ -36,7 +36,7 @@ _THRESHOLD_STYLES = {4.0: ("0.25", "--"), 5.0: ("tab:red", ":")}
 
 
 @contextmanager
-def _figure(width: float, height: float, columns: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
+def new_figure(width: float, height: float, columns: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
     """A fresh figure with ``columns`` axes side by side, under the report's rc settings."""
     try:
         from matplotlib import rc_context
@@ -52,7 +52,7 @@ def _figure(width: float, height: float, columns: int = 1) -> Iterator[tuple[Fig
         yield figure, axes
 
 
-def _svg(figure: Figure) -> str:
+def svg_text(figure: Figure) -> str:
     """The figure as SVG text, without date or creator metadata."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
@@ -62,7 +62,7 @@ def _svg(figure: Figure) -> str:
 def rho_t_figure(curves: Sequence[Curve], thresholds: dict[float, str],
                  rho_inf: Sequence[float]) -> str:
     """rho_t against t (log-log), rho_inf dotted, each threshold a horizontal line."""
-    with _figure(7.5, 4.6) as (figure, (ax,)):
+    with new_figure(7.5, 4.6) as (figure, (ax,)):
         for index, (curve, limit) in enumerate(zip(curves, rho_inf, strict=True)):
             colour = f"C{index}"
             ax.plot(curve.x, curve.y, color=colour, label=curve.label)
@@ -76,12 +76,12 @@ def rho_t_figure(curves: Sequence[Curve], thresholds: dict[float, str],
         ax.set_ylabel(r"$\rho_t$ (dotted: $\rho_\infty$)")
         ax.set_title(r"The SMA length $\rho_t$")
         ax.legend(loc="upper left", fontsize=8.5)
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def r_t_figure(curves: Sequence[Curve], threshold: float) -> str:
     """r_t against t (log t), one line per beta2, at the steps with rho_t above ``threshold``."""
-    with _figure(7.5, 4.2) as (figure, (ax,)):
+    with new_figure(7.5, 4.2) as (figure, (ax,)):
         for index, curve in enumerate(curves):
             ax.plot(curve.x, curve.y, color=f"C{index}", label=curve.label)
         ax.axhline(1.0, color="0.4", linewidth=0.8)
@@ -91,12 +91,12 @@ def r_t_figure(curves: Sequence[Curve], threshold: float) -> str:
         ax.set_ylabel(r"$r_t$")
         ax.set_title(rf"The rectification term $r_t$ (steps with $\rho_t > {threshold:g}$)")
         ax.legend(loc="upper left", fontsize=8.5)
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def variance_figure(curves: VarianceCurves, threshold: float) -> str:
     """Var[psi] exact and first-order (left), their ratio (right), against rho."""
-    with _figure(9.5, 4.0, columns=2) as (figure, (left, right)):
+    with new_figure(9.5, 4.0, columns=2) as (figure, (left, right)):
         left.plot(curves.rho, curves.exact, color="C0", label="exact (Gamma functions)")
         left.plot(curves.rho, curves.first_order, color="C3", linestyle="--", label="first order")
         left.set_xscale("log")
@@ -114,7 +114,7 @@ def variance_figure(curves: VarianceCurves, threshold: float) -> str:
         right.set_title("Overstatement of the first-order variance")
         for ax in (left, right):
             ax.axvline(threshold, color="tab:red", linestyle=":", linewidth=1.2)
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def first_step_figure(curves: Sequence[Curve], limits: Sequence[float],
@@ -122,7 +122,7 @@ def first_step_figure(curves: Sequence[Curve], limits: Sequence[float],
     """The first rectified step against 1 - beta2 (log 1 - beta2, beta2 grows to the right)."""
     from matplotlib.ticker import MaxNLocator
 
-    with _figure(7.5, 4.4) as (figure, (ax,)):
+    with new_figure(7.5, 4.4) as (figure, (ax,)):
         for index, (curve, limit, gap) in enumerate(zip(curves, limits, asymptotes, strict=True)):
             colour = f"C{index}"
             ax.plot(curve.x, curve.y, color=colour, drawstyle="steps-mid", label=curve.label)
@@ -135,12 +135,12 @@ def first_step_figure(curves: Sequence[Curve], limits: Sequence[float],
         ax.set_ylabel(r"first rectified step $t^\star$")
         ax.set_title(r"The first step with $\rho_t$ above the threshold")
         ax.legend(fontsize=8.5)
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def float32_figure(rows: Sequence[Float32Rho]) -> str:
     """|float32 rho_t - exact rho_t| against 1 - beta2 (log-log), per form and step."""
-    with _figure(7.5, 4.6) as (figure, (ax,)):
+    with new_figure(7.5, 4.6) as (figure, (ax,)):
         for index, t in enumerate(dict.fromkeys(row.t for row in rows)):
             chosen = [row for row in rows if row.t == t]
             gaps = [row.gap for row in chosen]
@@ -158,7 +158,7 @@ def float32_figure(rows: Sequence[Float32Rho]) -> str:
         ax.set_ylabel(r"$|\rho_t^{\mathrm{float32}} - \rho_t|$")
         ax.set_title(r"Error of $\rho_t$ evaluated in float32")
         ax.legend(fontsize=8, loc="upper left")
-        return _svg(figure)
+        return svg_text(figure)
 
 
 def _visible(error: float) -> float:
