@@ -16,6 +16,7 @@ import numpy as np
 
 from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
+from radam_verify.errors import OutOfDomainError
 from radam_verify.floats import Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.precision import real
@@ -118,6 +119,21 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
 _QUANTITIES = ("theta", "m", "v")
 
 
+def _require_in_range(state: ExactState, fmt: Format) -> None:
+    """Raise :class:`OutOfDomainError` when an exact value exceeds the format's range.
+
+    The error model (fl(x) = x (1 + delta)) assumes no overflow; beyond the largest finite
+    value the correctly rounded result is an infinity and nothing later is comparable.
+    """
+    largest = float(np.finfo(fmt.numpy_type).max)
+    for name, values in zip(_QUANTITIES, state.floats(), strict=True):
+        for i, value in enumerate(values):
+            if not abs(value) <= largest:
+                raise OutOfDomainError(
+                    f"the exact {name}[{i}] after step t={state.t} is {value:.6g}, beyond the "
+                    f"largest {fmt.name} ({largest:.6g}): the error model assumes no overflow")
+
+
 def judge_trajectory(
     observed: Sequence[Sequence[Array | None]],
     start: ExactState,
@@ -157,6 +173,7 @@ def judge_trajectory(
                 best = (ratio, ulps, n_out, candidate, bound, at)
         assert best is not None
         ratio, ulps, n_out, state, inputs, at = best
+        _require_in_range(state, fmt)
         if ratio > worst:
             where = at
         worst, worst_ulps, out = max(worst, ratio), max(worst_ulps, ulps), max(out, n_out)

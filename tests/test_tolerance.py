@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -197,3 +198,22 @@ def test_rectified_updates_are_not_judged_where_rho_inf_rounds_to_4() -> None:
     verdict = judge(impl, state, [np.full(3, 0.5, np.float32)], FLOAT32)
     assert verdict.conforms
     assert verdict.out_of_domain == 3
+
+
+def test_an_exact_value_beyond_the_largest_float_is_out_of_domain_not_a_deviation() -> None:
+    """Decoupled decay with lr * wd = 10 multiplies theta by -9: from 1e38 the exact value
+    leaves float32's range, where the correctly rounded result is an infinity."""
+    theta = np.array([1e38], dtype=np.float32).astype(np.float64)
+    hyper = Hyper(lr=10.0, weight_decay=1.0)
+    largest = float(np.finfo(np.float32).max)
+    assert abs(float(theta[0]) * (1 - 10.0)) > largest  # the exact theta overflows
+    observed = [(np.array([-np.inf]), np.array([0.0]), np.array([0.0]))]
+    start = ExactState.from_floats(theta, [0.0], [0.0], 0)
+    with pytest.raises(OutOfDomainError, match="beyond the largest float32"):
+        judge_trajectory(observed, start, [np.array([0.0])], hyper, PRESETS["official-sgd"], FLOAT32)
+    smaller = np.float32(1e36).astype(np.float64)
+    rounded = np.array([np.float32(smaller * (1 - 10.0))], dtype=np.float64)  # in range
+    judged = judge_trajectory([(rounded, np.array([0.0]), np.array([0.0]))],
+                              ExactState.from_floats([smaller], [0.0], [0.0], 0),
+                              [np.array([0.0])], hyper, PRESETS["official-sgd"], FLOAT32)
+    assert judged.conforms  # in range, the same step is judged as usual
