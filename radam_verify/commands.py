@@ -11,6 +11,7 @@ from typing import Any
 
 from radam_verify import progress
 from radam_verify.errors import UsageError
+from radam_verify.suite.report import dumps
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
 
@@ -19,27 +20,40 @@ def check(args: argparse.Namespace) -> int:
     """Run the packaged suite through pytest and print a verdict table."""
     import pytest
 
+    verdict_file = Path(args.report) / "verdict.json" if args.report else None
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(args.report) if args.report else Path(scratch)
-        verdict_file = out / "verdict.json"
         argv = [f"--verify-impl={args.spec}", f"--verify-convention={args.convention}",
                 f"--verify-kwargs={args.kwargs}", f"--verify-device={args.device}",
                 f"--verify-dtype={args.dtype}", f"--verify-seed={args.seed}",
-                f"--verify-shrink={args.shrink}", f"--verify-report={verdict_file}",
+                f"--verify-shrink={args.shrink}",
                 "-p", "no:cacheprovider", "-q" if not args.verbose else "-v",
                 f"--rootdir={scratch}", "-c", "/dev/null"]
+        if verdict_file is not None:  # the plugin writes the JSON and its renderings
+            argv.append(f"--verify-report={verdict_file}")
         if args.profile:
             argv.append(f"--verify-profile={args.profile}")
         if args.workers:
             argv += ["-n", str(args.workers)]
-        code = int(pytest.main(argv))
-        if code == EXIT_USAGE or not verdict_file.exists():
-            return code
-        verdict = json.loads(verdict_file.read_text())
-    print(render_table(verdict))
-    if args.report:
+        kept = _KeepVerdict()
+        code = int(pytest.main(argv, plugins=[kept]))
+    if code == EXIT_USAGE or kept.verdict is None:
+        return code
+    print(render_table(kept.verdict))
+    if verdict_file is not None:
         print(f"wrote {verdict_file} and its renderings verdict.md, verdict.html")
-    return EXIT_OK if verdict["verdict"] == "conforms" else EXIT_FAILED
+    return EXIT_OK if kept.verdict["verdict"] == "conforms" else EXIT_FAILED
+
+
+class _KeepVerdict:
+    """A pytest plugin that keeps the run's verdict (from the radam-verify collector)."""
+
+    def __init__(self) -> None:
+        self.verdict: dict[str, Any] | None = None
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        collector = session.config.pluginmanager.get_plugin("radam-verify-collector")
+        if collector is not None and not hasattr(session.config, "workerinput"):
+            self.verdict = json.loads(dumps(collector.verdict()))
 
 
 def _row(p: dict[str, Any]) -> tuple[str, ...]:
