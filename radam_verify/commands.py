@@ -11,7 +11,6 @@ from typing import Any
 
 from radam_verify import progress
 from radam_verify.errors import UsageError
-from radam_verify.suite.report import dumps
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
 
@@ -53,7 +52,7 @@ class _KeepVerdict:
     def pytest_sessionfinish(self, session: Any) -> None:
         collector = session.config.pluginmanager.get_plugin("radam-verify-collector")
         if collector is not None and not hasattr(session.config, "workerinput"):
-            self.verdict = json.loads(dumps(collector.verdict()))
+            self.verdict = collector.verdict()
 
 
 def _row(p: dict[str, Any]) -> tuple[str, ...]:

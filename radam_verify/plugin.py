@@ -218,10 +218,13 @@ class _Collector:
             entry["outcome"] = "failed"
 
     def verdict(self) -> dict[str, Any]:
-        from radam_verify.suite.report import verdict_json
+        """The verdict as it is written: strict JSON values (non-finite floats as strings)."""
+        from radam_verify.suite.report import strict, verdict_json
 
-        return verdict_json(self.run.target, self.run.identification, list(self.run.results.values()),
-                            time.time() - self.run.started)
+        verdict: dict[str, Any] = strict(verdict_json(
+            self.run.target, self.run.identification, list(self.run.results.values()),
+            time.time() - self.run.started))
+        return verdict
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run.options.report and not hasattr(self.config, "workerinput"):
@@ -232,7 +235,7 @@ class _Collector:
             path.parent.mkdir(parents=True, exist_ok=True)
             verdict = self.verdict()
             path.write_text(dumps(verdict))
-            write_conformance_report(json.loads(path.read_text()), path)
+            write_conformance_report(verdict, path)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from radam_verify.suite.report import summary_line

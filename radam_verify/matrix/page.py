@@ -4,7 +4,7 @@ One row per configuration: implementation, version, configuration, the conventio
 probes identified, the convention verified against, the verdict, and for each failed
 property one line: the explanation (from :mod:`radam_verify.matrix.configurations`), the
 minimal counterexample from the verdict, and the repro script. A failure no finding
-explains is marked unexplained; a finding whose property passed is marked not reproduced.
+explains is marked unexplained; a finding no counterexample shows is marked as not shown.
 """
 
 from __future__ import annotations
@@ -86,9 +86,10 @@ def render(out: Path) -> str:
                    f"{verdict['profile']}, {verdict['timing']['total_s']:.0f} s")
         found_lines = deviations(config, verdict)
         summary = f"{len(found_lines)}, see below" if found_lines else ""
-        lines.append("| " + " | ".join(_cell(c) for c in (
-            config.spec, verdict["implementation"]["version"], where) ) + f"{kwargs} | "
-            + " | ".join(_cell(c) for c in (_identified(found), against, outcome, summary)) + " |")
+        cells = [_cell(config.spec), _cell(verdict["implementation"]["version"]),
+                 _cell(where) + kwargs,
+                 *(_cell(c) for c in (_identified(found), against, outcome, summary))]
+        lines.append("| " + " | ".join(cells) + " |")
         if found_lines:
             details += ["", f"### {config.spec}, {where}", ""] + [f"- {_cell(x)}" for x in found_lines]
     if details:
