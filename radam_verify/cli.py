@@ -1,7 +1,8 @@
 """The ``radam-verify`` command line: ``derive``, ``schedule``, ``check``, ``identify``, ``report``.
 
 Exit codes: 0 success (a claim holds, an implementation conforms), 1 a claim failed or
-an implementation deviates, 4 a usage error (printed as one line).
+an implementation deviates, 3 an internal error of radam-verify (an exception of the suite
+itself, not of the implementation; no verdict), 4 a usage error (printed as one line).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "check", help="verify an implementation with the conformance suite; print a verdict table",
         description="Run the packaged conformance suite (the same as pytest --verify-impl=SPEC) "
         "and print one row per property. Exits 0 when the implementation conforms, 1 when a "
-        "property fails (a deviation), 4 on a usage error.")
+        "property fails (a deviation, or an exception of the implementation), 3 on an internal "
+        "error of radam-verify (an exception of the suite itself; no verdict), 4 on a usage error.")
     check.add_argument("spec", metavar="MODULE:ATTR",
                        help="e.g. torch.optim:RAdam, optax:radam, radam_verify.impls:ReferenceRAdam")
     check.add_argument("--convention", default="auto",

@@ -12,7 +12,7 @@ from typing import Any
 from radam_verify import progress
 from radam_verify.errors import UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
+EXIT_OK, EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 3, 4
 
 
 def check(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def check(args: argparse.Namespace) -> int:
     print(render_table(kept.verdict))
     if verdict_file is not None:
         print(f"wrote {verdict_file} and its renderings verdict.md, verdict.html")
-    return EXIT_OK if kept.verdict["verdict"] == "conforms" else EXIT_FAILED
+    return {"conforms": EXIT_OK, "error": EXIT_INTERNAL}.get(kept.verdict["verdict"], EXIT_FAILED)
 
 
 class _KeepVerdict:

@@ -25,3 +25,18 @@ class OutOfDomainError(RadamVerifyError, ArithmeticError):
 
 class UndecidedError(RadamVerifyError, ArithmeticError):
     """A comparison could not be decided within the precision budget."""
+
+
+class ImplementationError(RadamVerifyError):
+    """The implementation under test raised in its own code (constructor, step, state dict).
+
+    Adapters raise it around exactly the calls into the implementation
+    (:func:`radam_verify.adapters.base.implementation_call`), so that a property fails with
+    "the implementation raised" only for these; any other exception inside a property is
+    an internal error of the suite, reported as such and never blamed on the implementation.
+    """
+
+    def __init__(self, call: str, error: Exception) -> None:
+        text = str(error).strip().splitlines()
+        super().__init__(f"{type(error).__name__}: {text[0] if text else ''} (in {call})")
+        self.call, self.error = call, error

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 SUITE_DIR = Path(__file__).parent / "suite"
 WORKER_CONVENTION = "radam_verify_convention"
 RECORD, FAILURE = "radam_verify_record", "radam_verify_failure"
+#: an exception raised inside the suite itself (not by the implementation): an error outcome
+INTERNAL = "radam_verify_internal_error"
 
 
 @dataclass
@@ -180,16 +182,37 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed property carries its counterexample; an exception that is not a deviation
+    (raised by the suite itself, not by the implementation) is marked as an internal error."""
     report = yield
-    if call.when == "call" and call.excinfo is not None and item.config.stash.get(RUN_KEY, None):
-        from radam_verify.suite.target import DeviationError
+    if (call.when == "call" and call.excinfo is not None and item.config.stash.get(RUN_KEY, None)
+            and not call.excinfo.errisinstance(pytest.skip.Exception)):
+        import traceback
+
+        from radam_verify.suite.target import deviation
 
         error = call.excinfo.value
-        details = (error.details if isinstance(error, DeviationError)
-                   else {"message": f"{type(error).__name__}: {error}"})
-        if not call.excinfo.errisinstance(pytest.skip.Exception):
-            item.user_properties.append((FAILURE, details))
+        found = deviation(error)
+        if found is not None:
+            report.user_properties.append((FAILURE, found.details))
+        else:
+            report.user_properties.append((INTERNAL, {
+                "exception": f"{type(error).__name__}: {error}".strip().splitlines()[0],
+                "traceback": "".join(traceback.format_exception(error))}))
     return report
+
+
+def _internal(report: pytest.TestReport) -> object | None:
+    return next((value for key, value in report.user_properties if key == INTERNAL), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config
+                             ) -> tuple[str, str, str] | None:
+    """A property that stopped on an error of the suite is an error, not a failure."""
+    if report.when == "call" and report.failed and _internal(report) is not None:
+        return "error", "E", "ERROR"
+    return None
 
 
 class _Collector:
@@ -209,7 +232,11 @@ class _Collector:
                 entry.update(value)
             elif key == FAILURE:
                 entry["failure"] = value
-        if report.skipped:
+            elif key == INTERNAL:
+                entry["internal_error"] = value
+        if "internal_error" in entry:
+            entry["outcome"] = "error"
+        elif report.skipped:
             entry["outcome"] = "skipped"
             longrepr = report.longrepr
             entry["skip_reason"] = (str(longrepr[2]).removeprefix("Skipped: ")
@@ -236,6 +263,8 @@ class _Collector:
             verdict = self.verdict()
             path.write_text(dumps(verdict))
             write_conformance_report(verdict, path)
+        if any(r["outcome"] == "error" for r in self.run.results.values()):
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from radam_verify.suite.report import summary_line

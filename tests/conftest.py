@@ -45,13 +45,21 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The mutation score, counting a defect only when it was rejected for its reason."""
     if not _CATALOGUE_RESULTS:
         return
     rejected = [r for r in _CATALOGUE_RESULTS if r["rejected"]]
     total = len(_CATALOGUE_RESULTS)
-    terminalreporter.write_sep("-", "defect catalogue")
+    terminalreporter.write_sep("-", "defect catalogue (a kill counts only for its reason)")
     for r in sorted(_CATALOGUE_RESULTS, key=lambda r: str(r["defect"])):
-        by = ", ".join(map(str, r["by"])) if isinstance(r["by"], list) else ""  # type: ignore[redundant-expr]
-        terminalreporter.write_line(f"{r['defect']}: {'rejected by ' + by if r['rejected'] else 'ACCEPTED'}")
-    terminalreporter.write_line(f"mutation score: {len(rejected)}/{total} defects rejected "
-                                f"({100 * len(rejected) / total:.0f}%)")
+        if r["rejected"]:
+            line = f"rejected by {r['by']}"
+        elif r["errors"]:
+            line = f"NOT COUNTED: the suite itself raised in {r['errors']} (expected {r['expected']})"
+        elif r["failed"]:
+            line = f"NOT COUNTED: failed {r['failed']}, not {r['expected']}"
+        else:
+            line = "ACCEPTED"
+        terminalreporter.write_line(f"{r['defect']}: {line}")
+    terminalreporter.write_line(f"mutation score: {len(rejected)}/{total} defects rejected for "
+                                f"their reason ({100 * len(rejected) / total:.0f}%)")

@@ -152,3 +152,79 @@ def test_maximize_set_in_the_constructor_is_shared_by_every_group() -> None:
         assert fixed.maximize_fixed is True
     finally:
         del sys.modules["wide_maximize"]
+
+
+_SNAPSHOT_CASES = [
+    *(("torch.optim:RAdam", {"foreach": False}, dtype)
+      for dtype in ("float32", "float64", "complex64", "complex128")),
+    *(("radam_verify.impls:ReferenceRAdam", {"in_place": True}, dtype)
+      for dtype in ("float32", "float64")),
+    *(("optax:radam", {}, dtype) for dtype in ("float32", "float64")),
+]
+
+
+@pytest.mark.parametrize(("spec", "kwargs", "dtype"), _SNAPSHOT_CASES,
+                         ids=[f"{spec.split(':')[0]}-{dtype}" for spec, _, dtype in _SNAPSHOT_CASES])
+def test_a_state_read_is_a_snapshot_that_later_steps_leave_alone(
+    spec: str, kwargs: dict[str, object], dtype: str
+) -> None:
+    """Every reader copies: a view of the implementation's memory (Tensor.numpy() of a float64
+    tensor, an in-place kernel's own array) would move with every later step."""
+    if spec.startswith("optax"):
+        pytest.importorskip("optax")
+    adapter = load_adapter(spec, kwargs, dtype=dtype)
+    instance = adapter.open([GroupSpec(Hyper(lr=0.1, beta2=0.5), (np.array([0.5, -2.0, 3.0, 1.0]),))])
+    instance.step([[np.array([0.1, -0.2, 0.3, 0.4])]])
+    first = instance.read()[0][0]
+    kept = {name: np.array(getattr(first, name), copy=True) for name in ("theta", "m", "v")}
+    instance.step([[np.array([0.5, 0.5, -0.5, 1.0])]])
+    second = instance.read()[0][0]
+    for name, before in kept.items():
+        assert np.array_equal(getattr(first, name), before), f"{name} read before moved"
+        assert not np.array_equal(getattr(second, name), before), f"the step left {name} alone"
+
+
+def _half_second_moment() -> type:
+    """Not an entry of the catalogue: its bfloat16 defect with v held in float16 instead."""
+    import torch
+
+    from radam_verify.impls.defects import LowPrecisionSecondMoment
+
+    class Half(LowPrecisionSecondMoment):
+        def init_state(self, param: torch.Tensor) -> dict[str, object]:
+            state = super().init_state(param)
+            state["exp_avg_sq"] = state["exp_avg_sq"].to(torch.float16)
+            return state
+
+    return Half
+
+
+@pytest.mark.parametrize("held", ["bfloat16", "float16"])
+def test_state_held_in_a_narrower_dtype_is_read_and_injected_in_that_dtype(
+    held: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v kept in bfloat16 or float16 (numpy has no bfloat16) reads by its numbers, and an
+    injected v is rounded to the dtype the implementation holds it in."""
+    import sys
+
+    import torch
+
+    module = type(sys)("narrow_state")
+    module.Half = _half_second_moment()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "narrow_state", module)
+    spec = ("radam_verify.impls.defects:LowPrecisionSecondMoment" if held == "bfloat16"
+            else "narrow_state:Half")
+    adapter = load_adapter(spec)
+    dtype = getattr(torch, held)
+    assert adapter.layout.v_dtype == dtype  # type: ignore[attr-defined]
+    assert adapter.capabilities.read_state
+    instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
+    instance.inject([[STATE]])
+    held_v = instance.optimizer.state[instance.tensors[0][0]]["exp_avg_sq"]  # type: ignore[attr-defined]
+    assert held_v.dtype == dtype
+    rounded = torch.tensor(STATE.v, dtype=torch.float32).to(dtype).to(torch.float64).numpy()
+    assert np.array_equal(instance.read()[0][0].v, rounded)
+    assert not np.array_equal(rounded, STATE.v)  # the rounding is visible
+    instance.step([[np.array([0.3, -0.1, 0.7])]])
+    stepped = instance.optimizer.state[instance.tensors[0][0]]["exp_avg_sq"]  # type: ignore[attr-defined]
+    assert np.array_equal(instance.read()[0][0].v, stepped.float().numpy().astype(np.float64))

@@ -108,3 +108,15 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
     assert "DEVIATION reproduced" in done.stdout
     assert "exact" in done.stdout
     assert "radam_verify" not in text  # stand-alone: a maintainer needs only their package
+
+
+def test_every_torch_cpu_row_runs_in_double_precision_too() -> None:
+    """float64 and complex128 exercise other kernels and the reading of double-precision state."""
+    torch_modules = ("torch.optim", "torch_optimizer", "pytorch_optimizer")
+    rows = [c for c in CONFIGURATIONS if c.device == "cpu" and c.module in torch_modules]
+    dtypes: dict[tuple[str, str], set[str]] = {}
+    for c in rows:
+        dtypes.setdefault((c.spec, c.label), set()).add(c.dtype)
+    assert dtypes
+    for key, found in dtypes.items():
+        assert found in ({"float32", "float64"}, {"complex64", "complex128"}), key

@@ -171,6 +171,77 @@ def test_an_exception_inside_the_implementation_is_a_failed_property(pytester: p
     assert "kernel launch failed" in verdict["properties"][0]["failure"]["exception"]
 
 
+DTYPES = ("float32", "float64", "complex64", "complex128")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("spec", "kwargs"), [
+    ("torch.optim:RAdam", {"foreach": False}),
+    ("radam_verify.impls.torch_radam:ConventionRAdam", {}),
+], ids=["torch-for-loop", "project-torch-radam"])
+def test_torch_for_loop_radam_conforms_in_every_dtype_with_every_property(
+    pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], dtype: str
+) -> None:
+    """float64 and complex128 state is read as a copy: a reader that kept a view of the
+    tensor's memory saw every earlier state move with the next in-place step."""
+    result, verdict = run_suite(pytester, f"--verify-impl={spec}", f"--verify-kwargs={json.dumps(kwargs)}",
+                                "--verify-convention=pytorch", f"--verify-dtype={dtype}",
+                                "--verify-profile=quick")
+    assert result.ret == pytest.ExitCode.OK, result.outlines[-30:]
+    assert (verdict["verdict"], verdict["dtype"]) == ("conforms", dtype)
+    skipped = {k for k, v in outcomes(verdict).items() if v == "skipped"}
+    assert skipped == {"test_paths.py::test_every_code_path_conforms[default]"}  # one path chosen
+    bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients")  # compared, not judged
+    judged = {p["property"]: p["judged"] for p in verdict["properties"]
+              if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
+    assert len(judged) == 7
+    assert min(judged.values()) > 0, judged
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("in_place", [False, True], ids=["new-arrays", "in-place"])
+def test_the_reference_conforms_in_every_real_dtype_also_when_it_steps_in_place(
+    pytester: pytest.Pytester, dtype: str, in_place: bool
+) -> None:
+    kwargs = json.dumps({"convention": "pytorch", "in_place": in_place})
+    result, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}", f"--verify-kwargs={kwargs}",
+                                "--verify-convention=pytorch", f"--verify-dtype={dtype}",
+                                "--verify-profile=quick")
+    assert result.ret == pytest.ExitCode.OK, result.outlines[-30:]
+    assert verdict["verdict"] == "conforms"
+    assert verdict["counts"]["passed"] >= 9
+
+
+def test_an_error_inside_the_suite_is_an_internal_error_with_exit_3_not_a_failed_property(
+    pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(broken_judge="""
+        import radam_verify.suite.scenario as scenario
+
+        def judge_trajectory(*args, **kwargs):
+            raise RuntimeError("the judge broke")
+
+        scenario.judge_trajectory = judge_trajectory
+    """)
+    pytester.syspathinsert()
+    result, verdict = run_suite(pytester, "-p", "broken_judge", f"--verify-impl={REFERENCE}",
+                                "--verify-convention=pytorch", "-k", "trajectories", "-rE")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    assert verdict["verdict"] == "error"
+    assert verdict["counts"]["error"] == 1
+    (prop,) = verdict["properties"]
+    assert prop["outcome"] == "error"
+    assert "failure" not in prop
+    assert prop["internal_error"]["exception"] == "RuntimeError: the judge broke"
+    assert "in judge_trajectory" in prop["internal_error"]["traceback"]
+    text = "\n".join(result.outlines)
+    assert "the implementation raised" not in text
+    result.stdout.fnmatch_lines(["*ERROR at call of test_trajectories_stay_within_the_global_bound*",
+                                 "radam-verify: INTERNAL ERROR of radam-verify in test_trajectories*",
+                                 "ERROR test_steps.py::test_trajectories_stay_within_the_global_bound*",
+                                 "*1 error*"])
+
+
 def test_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester) -> None:
     pytester.makeini(f"""
         [pytest]

@@ -9,11 +9,13 @@ The suite speaks only this interface, in the paper's names; third-party argument
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from radam_verify.errors import ImplementationError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
 
@@ -97,9 +99,32 @@ class Instance(ABC):
         return []
 
 
+@contextmanager
+def implementation_call(call: str) -> Iterator[None]:
+    """Mark a call into the implementation: what it raises becomes :class:`ImplementationError`.
+
+    Adapters wrap exactly the implementation's own calls (its constructor, ``step``,
+    ``add_param_group``, ``state_dict``/``load_state_dict``, ``init``/``update``) in it, and
+    nothing of the suite's own work (setting gradients, reading and converting state), so
+    that an exception of the suite is never counted against the implementation.
+    """
+    try:
+        yield
+    except ImplementationError:
+        raise
+    except Exception as error:
+        raise ImplementationError(call, error) from error
+
+
 def flat(values: object) -> np.ndarray:
-    """Any array-like as a flat float64 array (exact for float32 and float64 values)."""
-    return np.asarray(values, dtype=np.float64).reshape(-1)
+    """A snapshot of any real array-like as a new flat float64 array.
+
+    Always a copy: a float64 array converted with ``np.asarray`` would be the
+    implementation's own memory, and a step that updates it in place would change every
+    state read before it. Exact for every real format up to binary64 (float16, bfloat16
+    from ``ml_dtypes``, float32, float64, integers below 2^53).
+    """
+    return np.asarray(values).astype(np.float64, copy=True).reshape(-1)
 
 
 def required(values: np.ndarray | None) -> np.ndarray:

@@ -27,9 +27,10 @@ from radam_verify.adapters.base import (
     ParamState,
     StepGrads,
     flat,
+    implementation_call,
     required,
 )
-from radam_verify.errors import UsageError
+from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
 
@@ -57,10 +58,10 @@ class OptaxAdapter(Adapter):
             instance = OptaxInstance(self, [GroupSpec(Hyper(), (np.linspace(-1, 1, 3),))], "jit")
             instance.step([[np.full(3, 0.5)]])
             readable = instance.read()[0][0].m is not None
-        except Exception as error:
+        except ImplementationError as error:
             raise UsageError(f"{spec} is not an optax transformation factory taking "
                              f"(learning_rate, b1, b2, eps) with kwargs {dict(kwargs)}: "
-                             f"{type(error).__name__}: {error}") from None
+                             f"{error}") from None
         notes = {"maximize": "optax transformations minimize; there is no maximize option",
                  "missing_grads": "optax updates every leaf of the pytree on every step"}
         if not self._wd:
@@ -75,7 +76,8 @@ class OptaxAdapter(Adapter):
                                         "b2": hyper.beta2, "eps": hyper.eps}
         if self._wd:
             arguments["weight_decay"] = hyper.weight_decay
-        return self.factory(**arguments, **self.kwargs)
+        with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
+            return self.factory(**arguments, **self.kwargs)
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         return OptaxInstance(self, groups, path or "jit")
@@ -110,8 +112,10 @@ class OptaxInstance(Instance):
         for group in groups:
             tx = adapter.make(group.hyper)
             params = [self._array(p) for p in group.params]
-            update = jax.jit(tx.update) if path == "jit" else tx.update
-            self.groups.append({"tx": tx, "params": params, "state": tx.init(params),
+            with implementation_call("init(params)"):
+                update = jax.jit(tx.update) if path == "jit" else tx.update
+                state = tx.init(params)
+            self.groups.append({"tx": tx, "params": params, "state": state,
                                 "update": update, "grads": [None] * len(params)})
 
     def _array(self, values: np.ndarray) -> Any:
@@ -124,8 +128,9 @@ class OptaxInstance(Instance):
                 raise UsageError("optax cannot leave a parameter without a gradient")
             arrays = [self._array(g) for g in group_grads if g is not None]
             group["grads"] = arrays
-            updates, group["state"] = group["update"](arrays, group["state"], group["params"])
-            group["params"] = optax.apply_updates(group["params"], updates)
+            with implementation_call("update(grads, state, params), apply_updates"):
+                updates, group["state"] = group["update"](arrays, group["state"], group["params"])
+                group["params"] = optax.apply_updates(group["params"], updates)
 
     def read(self) -> list[list[ParamState]]:
         out = []
@@ -154,10 +159,13 @@ class OptaxInstance(Instance):
             group["params"] = [self._array(s.theta) for s in group_states]
 
     def save(self) -> bytes:
-        return pickle.dumps([self.jax.device_get(g["state"]) for g in self.groups])
+        with implementation_call("pickling the state"):
+            return pickle.dumps([self.jax.device_get(g["state"]) for g in self.groups])
 
     def load(self, saved: bytes) -> None:
-        for group, state in zip(self.groups, pickle.loads(saved), strict=True):
+        with implementation_call("unpickling the state"):
+            states = pickle.loads(saved)
+        for group, state in zip(self.groups, states, strict=True):
             group["state"] = self.jax.tree_util.tree_map(self.jax.numpy.asarray, state)
 
     def grads(self) -> list[list[np.ndarray | None]]:

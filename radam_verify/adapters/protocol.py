@@ -33,9 +33,10 @@ from radam_verify.adapters.base import (
     ParamState,
     StepGrads,
     flat,
+    implementation_call,
     required,
 )
-from radam_verify.errors import UsageError
+from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
 
@@ -80,17 +81,19 @@ class ProtocolAdapter(Adapter):
             arguments["weight_decay"] = hyper.weight_decay
         if "maximize" in self._accepts:
             arguments["maximize"] = hyper.maximize
-        return self.factory(**arguments, **kwargs)
+        with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
+            return self.factory(**arguments, **kwargs)
 
     def _probe(self, kwargs: Mapping[str, object]) -> tuple[Any, Any]:
         try:
             impl = self.make(Hyper(), kwargs)
-            state = impl.init(np.linspace(-1.0, 1.0, 3).astype(self.fmt.numpy_type))
-            state = impl.step(state, np.full(3, 0.5, dtype=self.fmt.numpy_type))
-            np.asarray(state.theta)
-        except Exception as error:
+            with implementation_call("init(theta), step(state, grad)"):
+                state = impl.init(np.linspace(-1.0, 1.0, 3).astype(self.fmt.numpy_type))
+                state = impl.step(state, np.full(3, 0.5, dtype=self.fmt.numpy_type))
+                np.asarray(state.theta)
+        except ImplementationError as error:
             raise UsageError(f"{self.spec} does not follow the init/step protocol with kwargs "
-                             f"{dict(kwargs)}: {type(error).__name__}: {error}") from None
+                             f"{dict(kwargs)}: {error}") from None
         return impl, state
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
@@ -119,33 +122,46 @@ class ProtocolInstance(Instance):
     def add_group(self, group: GroupSpec) -> None:
         impl = self.adapter.make(group.hyper, self.kwargs)
         self.impls.append(impl)
-        self.states.append([impl.init(self.adapter.to_format(p)) for p in group.params])
+        initial = [self.adapter.to_format(p) for p in group.params]
+        with implementation_call("init(theta)"):
+            self.states.append([impl.init(theta) for theta in initial])
         self.last_grads.append([None] * len(group.params))
 
     def step(self, grads: StepGrads) -> None:
         for k, (impl, group_grads) in enumerate(zip(self.impls, grads, strict=True)):
             typed = [None if g is None else self.adapter.to_format(g) for g in group_grads]
             self.last_grads[k] = typed
-            self.states[k] = [state if g is None else impl.step(state, g)
-                              for state, g in zip(self.states[k], typed, strict=True)]
+            with implementation_call("step(state, grad)"):
+                self.states[k] = [state if g is None else impl.step(state, g)
+                                  for state, g in zip(self.states[k], typed, strict=True)]
 
     def read(self) -> list[list[ParamState]]:
         readable = self.adapter.capabilities.read_state
-        return [[ParamState(flat(s.theta), flat(s.m) if readable else None,
-                            flat(s.v) if readable else None, int(s.t) if readable else None)
-                 for s in group] for group in self.states]
+        out = []
+        for group in self.states:
+            with implementation_call("the state's theta, m, v and t"):
+                held = [(s.theta, s.m, s.v, s.t) if readable else (s.theta, None, None, None)
+                        for s in group]
+            out.append([ParamState(flat(theta), None if m is None else flat(m),
+                                   None if v is None else flat(v), None if t is None else int(t))
+                        for theta, m, v, t in held])
+        return out
 
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         fmt = self.adapter.to_format
         for k, (impl, group_states) in enumerate(zip(self.impls, states, strict=True)):
-            self.states[k] = [impl.state_at(fmt(s.theta), fmt(required(s.m)), fmt(required(s.v)), s.t)
-                              for s in group_states]
+            arguments = [(fmt(s.theta), fmt(required(s.m)), fmt(required(s.v)), s.t)
+                         for s in group_states]
+            with implementation_call("state_at(theta, m, v, t)"):
+                self.states[k] = [impl.state_at(*a) for a in arguments]
 
     def save(self) -> bytes:
-        return pickle.dumps(self.states)
+        with implementation_call("pickling the state"):
+            return pickle.dumps(self.states)
 
     def load(self, saved: bytes) -> None:
-        self.states = pickle.loads(saved)
+        with implementation_call("unpickling the state"):
+            self.states = pickle.loads(saved)
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if g is None else np.array(g, dtype=np.float64) for g in group]

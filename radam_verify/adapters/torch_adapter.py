@@ -29,8 +29,9 @@ from radam_verify.adapters.base import (
     Instance,
     ParamState,
     StepGrads,
+    implementation_call,
 )
-from radam_verify.errors import UsageError
+from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 
 M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m")
@@ -48,6 +49,9 @@ class StateLayout:
     step_in_group: bool  # the step counter lives in the parameter group, not per tensor
     step_sample: Any  # the step value after one step, to build values of the same type
     other_keys: tuple[str, ...]  # state entries the suite does not understand
+    #: the dtypes m and v are held in (None: the parameters' dtype); injected state uses them
+    m_dtype: Any = None
+    v_dtype: Any = None
 
     @property
     def readable(self) -> bool:
@@ -107,11 +111,15 @@ class TorchAdapter(Adapter):
             entry["maximize"] = h.maximize
         return entry
 
-    def tensor(self, values: np.ndarray, leaf: bool = True) -> Any:
+    def tensor(self, values: np.ndarray, leaf: bool = True, dtype: Any = None) -> Any:
+        """A tensor of the drawn values in the parameters' dtype (or ``dtype``, the real dtype
+        a state entry is held in: float64 values are rounded to it by torch)."""
         import torch
 
         data = torch.tensor(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.torch_dtype,
                             device=self.device)
+        if dtype is not None:
+            data = data.to(dtype)
         if self.complex_params:
             data = torch.view_as_complex(torch.nn.functional.pad(data, (0, data.numel() % 2))
                                          .reshape(-1, 2).contiguous())
@@ -122,12 +130,7 @@ class TorchAdapter(Adapter):
 
     def values(self, tensor: Any, size: int) -> np.ndarray:
         """The first ``size`` real values of ``tensor`` (its real/imaginary pairs if complex)."""
-        import torch
-
-        data = tensor.detach()
-        if data.is_complex():
-            data = torch.view_as_real(data)
-        return _numpy(data)[:size]
+        return snapshot(tensor)[:size]
 
     def construct(self, groups: Sequence[GroupSpec], kwargs: Mapping[str, object]
                   ) -> tuple[Any, list[list[Any]]]:
@@ -136,7 +139,9 @@ class TorchAdapter(Adapter):
         entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
         if "maximize" in self._accepts and not self._maximize_in_group and "maximize" not in kwargs:
             kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
-        return self.cls(entries, **kwargs), tensors
+        with implementation_call(f"{self.cls.__name__}(...)"):
+            optimizer = self.cls(entries, **kwargs)
+        return optimizer, tensors
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateLayout:
         """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
@@ -146,12 +151,12 @@ class TorchAdapter(Adapter):
         try:
             optimizer, tensors = self.construct([group], kwargs)
             tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
-            optimizer.step()
+            with implementation_call("step()"):
+                optimizer.step()
             self._maximize_in_group = "maximize" in getattr(optimizer, "defaults", {})
-        except Exception as error:  # the constructor's own complaint, shown in one line
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        except ImplementationError as error:  # the constructor's own complaint, in one line
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
-                             f"{dict(kwargs)}: {type(error).__name__}: {message}") from None
+                             f"{dict(kwargs)}: {error}") from None
         return _layout(optimizer, tensors[0][0])
 
     def _code_paths(self, accepted: set[str]) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
@@ -240,7 +245,19 @@ def _layout(optimizer: Any, param: Any) -> StateLayout:
         in_group, sample = step_key is not None, group.get(step_key or "", None)
     known = {m_key, v_key, None if in_group else step_key}
     others = tuple(sorted(k for k in state if k not in known))
-    return StateLayout(m_key, v_key, step_key, in_group, sample, others)
+
+    def held(key: str | None) -> Any:
+        dtype = state[key].dtype if key is not None else None
+        return None if dtype is None or dtype == param.dtype else _real(dtype)
+
+    return StateLayout(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key))
+
+
+def _real(dtype: Any) -> Any:
+    """The real dtype of a (possibly complex) torch dtype."""
+    import torch
+
+    return torch.empty(0, dtype=dtype).real.dtype if dtype.is_complex else dtype
 
 
 def _is_count(value: object) -> bool:
@@ -261,7 +278,8 @@ class TorchInstance(Instance):
         for group_tensors, group_grads in zip(self.tensors, grads, strict=True):
             for tensor, grad in zip(group_tensors, group_grads, strict=True):
                 tensor.grad = None if grad is None else self.adapter.tensor(grad).detach()
-        self.optimizer.step()
+        with implementation_call("step()"):
+            self.optimizer.step()
 
     def read(self) -> list[list[ParamState]]:
         layout = self.adapter.layout
@@ -301,9 +319,9 @@ class TorchInstance(Instance):
                 assert wanted.t is not None
                 with torch.no_grad():
                     tensor.copy_(self.adapter.tensor(wanted.theta).detach())
-                entry: dict[str, Any] = {
-                    layout.m_key: self.adapter.tensor(wanted.m).detach(),
-                    layout.v_key: self.adapter.tensor(wanted.v).detach(),
+                entry: dict[str, Any] = {  # in the dtypes the implementation holds them in
+                    layout.m_key: self.adapter.tensor(wanted.m, dtype=layout.m_dtype).detach(),
+                    layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype).detach(),
                 }
                 step = _step_like(layout.step_sample, wanted.t)
                 if layout.step_in_group:
@@ -315,7 +333,8 @@ class TorchInstance(Instance):
     def add_group(self, group: GroupSpec) -> None:
         leaf = not self.kwargs.get("differentiable", False)
         tensors = [self.adapter.tensor(p, leaf) for p in group.params]
-        self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
+        with implementation_call("add_param_group()"):
+            self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
         self.tensors.append(tensors)
         self.sizes.append([p.size for p in group.params])
 
@@ -323,13 +342,15 @@ class TorchInstance(Instance):
         import torch
 
         buffer = io.BytesIO()
-        torch.save(self.optimizer.state_dict(), buffer)
+        with implementation_call("state_dict()"):
+            torch.save(self.optimizer.state_dict(), buffer)
         return buffer.getvalue()
 
     def load(self, saved: bytes) -> None:
         import torch
 
-        self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+        with implementation_call("load_state_dict()"):
+            self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else self.adapter.values(t.grad, size)
@@ -349,8 +370,21 @@ def _step_like(sample: Any, t: int) -> Any:
     return type(sample)(t)
 
 
-def _numpy(tensor: Any) -> np.ndarray:
-    return np.asarray(tensor.detach().cpu().numpy(), dtype=np.float64).reshape(-1)
+def snapshot(tensor: Any) -> np.ndarray:
+    """A copy of ``tensor``'s values as a new flat float64 array, whatever its dtype and device.
+
+    A copy, because ``Tensor.numpy()`` of a CPU float64 tensor is the tensor's own memory,
+    which the next in-place step overwrites. Converted by torch, because numpy has no
+    bfloat16 (or float8); the conversion to binary64 is exact for every real floating
+    dtype torch has, and a complex tensor gives its (real, imaginary) pairs.
+    """
+    import torch
+
+    data = tensor.detach()
+    if data.is_complex():
+        data = torch.view_as_real(data)
+    converted = data.to(device="cpu", dtype=torch.float64, copy=True)
+    return np.asarray(converted.numpy()).reshape(-1)
 
 
 def _plain(value: object) -> object:

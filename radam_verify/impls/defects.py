@@ -1,17 +1,18 @@
 """The defect catalogue: RAdam implementations that are each wrong in exactly one way.
 
 Every class is :class:`~radam_verify.impls.torch_radam.ConventionRAdam` (pytorch
-convention) with one stage overridden. The conformance suite must reject every one
-(``tests/test_catalogue.py`` runs it on each and prints the mutation score). They
-include the two false statements of the derivation (``AdamStepBelowThreshold``,
-``WrongRectifier``).
+convention) with one stage overridden. The conformance suite must reject every one, and
+for its reason: each class states in ``shows`` the property its defect must fail and the
+quantity that property must find different (``tests/test_catalogue.py`` runs the suite on
+each, checks both, and prints the mutation score counted that way). They include the two
+false statements of the derivation (``AdamStepBelowThreshold``, ``WrongRectifier``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import torch
 
@@ -20,8 +21,30 @@ from radam_verify.hyper import Hyper
 from radam_verify.impls.torch_radam import ConventionRAdam
 
 
-class AdamStepBelowThreshold(ConventionRAdam):
+@dataclass(frozen=True)
+class Shows:
+    """What a defect must make the suite report to count as rejected for its reason.
+
+    ``property``: the packaged property (test name) that must fail; ``quantities``: what its
+    counterexample must find different, as the verdict names it (``theta``, ``m``, ``v``;
+    ``state_dict`` for a reloaded run that differs; ``gradient`` or ``hyperparameters`` a
+    step changed).
+    """
+
+    property: str
+    quantities: tuple[str, ...]
+
+
+class Defect(ConventionRAdam):
+    """A catalogue entry: wrong in exactly one way, which ``shows`` says how to see."""
+
+    shows: ClassVar[Shows]
+
+
+class AdamStepBelowThreshold(Defect):
     """False statement: "if rho_t <= 5 then r_t = 1 and take the Adam step"."""
+
+    shows = Shows("test_trajectories_stay_within_the_global_bound", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
@@ -32,8 +55,10 @@ class AdamStepBelowThreshold(ConventionRAdam):
                        coeff=h.lr * math.sqrt(bc2) / bc1)
 
 
-class WrongRectifier(ConventionRAdam):
+class WrongRectifier(Defect):
     """False statement: r_t = sqrt((rho_t-4)(rho_inf-4)/((rho_inf-2) rho_t)) (its limit is not 1)."""
+
+    shows = Shows("test_late_steps_with_r_t_near_one_match_the_exact_step", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
@@ -45,8 +70,10 @@ class WrongRectifier(ConventionRAdam):
         return replace(c, coeff=c.coeff / c.r_t * r, r_t=r)
 
 
-class ThresholdOnStepCount(ConventionRAdam):
+class ThresholdOnStepCount(Defect):
     """Rectifies when the step count t exceeds 5 instead of rho_t."""
+
+    shows = Shows("test_steps_around_the_threshold_follow_the_exact_branch", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
@@ -62,52 +89,63 @@ class ThresholdOnStepCount(ConventionRAdam):
         return replace(c, rectified=False, updates=True, r_t=1.0, coeff=h.lr / bc1)
 
 
-class NoSecondBiasCorrection(ConventionRAdam):
+class NoSecondBiasCorrection(Defect):
     """The factor sqrt(1 - beta2^t) is missing from the rectified step."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
         return replace(c, coeff=c.coeff / math.sqrt(1 - h.beta2**t)) if c.rectified else c
 
 
-class NoFirstBiasCorrection(ConventionRAdam):
+class NoFirstBiasCorrection(Defect):
     """m is not divided by 1 - beta1^t."""
+
+    shows = Shows("test_trajectories_stay_within_the_global_bound", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
         return replace(c, coeff=c.coeff * (1 - h.beta1**t))
 
 
-class EpsInsideSqrt(ConventionRAdam):
+class EpsInsideSqrt(Defect):
     """eps added under the square root: sqrt(v + eps)."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
 
     def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
         return (v + h.eps).sqrt()
 
 
-class SwappedBetas(ConventionRAdam):
+class SwappedBetas(Defect):
     """beta1 and beta2 exchanged in the moment updates."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("m", "v"))
 
     def moments(self, state: dict[str, Any], grad: torch.Tensor, h: Hyper) -> None:
         super().moments(state, grad, replace(h, beta1=h.beta2, beta2=h.beta1))
 
 
-class StateOutsideStateDict(ConventionRAdam):
+class StateOutsideStateDict(Defect):
     """The step counter lives in an attribute of the optimizer, not in its state_dict."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.counters: dict[int, int] = {}
+    shows = Shows("test_state_dict_round_trip_continues_exactly", ("state_dict",))
+
+    counters: dict[int, int]
 
     def count(self, state: dict[str, Any]) -> int:
+        counters = self.__dict__.setdefault("counters", {})  # per optimizer, never saved
         key = id(state["exp_avg"])
-        self.counters[key] = self.counters.get(key, 0) + 1
-        state["step"] = self.counters[key]
-        return self.counters[key]
+        counters[key] = counters.get(key, 0) + 1
+        state["step"] = counters[key]
+        return int(counters[key])
 
 
-class LowPrecisionSecondMoment(ConventionRAdam):
+class LowPrecisionSecondMoment(Defect):
     """The second moment is stored in bfloat16."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("v",))
 
     def init_state(self, param: torch.Tensor) -> dict[str, Any]:
         state = super().init_state(param)
@@ -118,8 +156,10 @@ class LowPrecisionSecondMoment(ConventionRAdam):
         return super().denominator(v.to(torch.float32), c, h)
 
 
-class Float32Schedule(ConventionRAdam):
+class Float32Schedule(Defect):
     """rho_inf, rho_t, r_t and the bias corrections evaluated in float32."""
+
+    shows = Shows("test_steps_around_the_threshold_follow_the_exact_branch", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         f = torch.float32
@@ -135,19 +175,21 @@ class Float32Schedule(ConventionRAdam):
         return replace(c, rectified=False, updates=True, r_t=1.0, coeff=float(h.lr / bc1))
 
 
-class PerGroupHyperparametersIgnored(ConventionRAdam):
+class PerGroupHyperparametersIgnored(Defect):
     """Every group uses the constructor's defaults instead of its own hyperparameters."""
+
+    shows = Shows("test_parameter_groups_keep_their_own_hyperparameters", ("theta", "m", "v"))
 
     def hyper(self, group: dict[str, Any]) -> Hyper:
         return super().hyper({**group, **self.defaults})
 
 
-class GradientModifiedInPlace(ConventionRAdam):
+class GradientModifiedInPlace(Defect):
     """Weight decay and maximize are applied to param.grad in place."""
 
-    def gradient(self, param: torch.Tensor, h: Hyper) -> torch.Tensor:
-        assert param.grad is not None
-        grad = param.grad
+    shows = Shows("test_step_leaves_gradients_and_hyperparameters_unchanged", ("gradient",))
+
+    def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
         if h.maximize:
             grad.neg_()
         if h.weight_decay != 0.0:
@@ -155,20 +197,23 @@ class GradientModifiedInPlace(ConventionRAdam):
         return grad
 
 
-class DecayAfterUpdate(ConventionRAdam):
+class DecayAfterUpdate(Defect):
     """With L2 weight decay requested, decays the parameter after the update instead."""
 
-    def gradient(self, param: torch.Tensor, h: Hyper) -> torch.Tensor:
-        assert param.grad is not None
-        return -param.grad if h.maximize else param.grad
+    shows = Shows("test_weight_decay_follows_the_convention", ("m", "v"))
+
+    def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
+        return -grad if h.maximize else grad
 
     def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
         super().update(param, state, c, h)
         param.mul_(1 - h.lr * h.weight_decay)
 
 
-class StepCountAdvancesWithoutGradient(ConventionRAdam):
+class StepCountAdvancesWithoutGradient(Defect):
     """The step counter is kept per group and advances for tensors without a gradient."""
+
+    shows = Shows("test_parameter_groups_keep_their_own_hyperparameters", ("theta",))
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> float | None:  # type: ignore[override]
@@ -183,29 +228,35 @@ class StepCountAdvancesWithoutGradient(ConventionRAdam):
         return super().step(closure)
 
 
-class OffByOneStep(ConventionRAdam):
+class OffByOneStep(Defect):
     """The schedule uses the step count before incrementing it (t - 1)."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         return super().coefficients(max(t - 1, 1), h)
 
 
-class MaximizeIgnored(ConventionRAdam):
+class MaximizeIgnored(Defect):
     """Accepts maximize but always descends."""
+
+    shows = Shows("test_maximize_ascends_as_the_exact_step", ("m",))
 
     def hyper(self, group: dict[str, Any]) -> Hyper:
         return replace(super().hyper(group), maximize=False)
 
 
-class RectifierNotSquareRooted(ConventionRAdam):
+class RectifierNotSquareRooted(Defect):
     """Uses r_t^2 (the variance ratio) instead of r_t."""
+
+    shows = Shows("test_trajectories_stay_within_the_global_bound", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         c = super().coefficients(t, h)
         return replace(c, coeff=c.coeff * c.r_t, r_t=c.r_t**2) if c.rectified else c
 
 
-CATALOGUE: dict[str, type[ConventionRAdam]] = {
+CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
         NoFirstBiasCorrection, EpsInsideSqrt, SwappedBetas, StateOutsideStateDict,

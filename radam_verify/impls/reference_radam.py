@@ -3,9 +3,14 @@
 ``radam-verify check radam_verify.impls:ReferenceRAdam --verify-kwargs '{"convention":
 "official"}'`` verifies it; the suite's own tests run it for every preset. It wraps
 :class:`~radam_verify.impls.numpy_radam.NumpyRAdam`, taking the dtype of the parameters.
+With ``in_place=True`` a step writes the new theta, m and v into the state's own arrays
+and returns them, as a kernel that updates its buffers does: the same correct values, in
+the memory a reader of the state must copy, not keep.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,8 +24,9 @@ class ReferenceRAdam:
 
     def __init__(self, *, lr: float, beta1: float, beta2: float, eps: float,
                  weight_decay: float = 0.0, maximize: bool = False,
-                 convention: str | Convention = "pytorch") -> None:
+                 convention: str | Convention = "pytorch", in_place: bool = False) -> None:
         self.hyper = Hyper(lr, beta1, beta2, eps, weight_decay, maximize)
+        self.in_place = in_place
         self.convention = (convention if isinstance(convention, Convention)
                            else parse_convention(convention))
 
@@ -34,4 +40,9 @@ class ReferenceRAdam:
         return self._impl(theta.dtype).state_at(theta, m, v, t)
 
     def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
-        return self._impl(state.theta.dtype).step(state, grad)
+        new = self._impl(state.theta.dtype).step(state, grad)
+        if not self.in_place or new is state:
+            return new
+        for held, value in ((state.theta, new.theta), (state.m, new.m), (state.v, new.v)):
+            held[...] = value
+        return replace(new, theta=state.theta, m=state.m, v=state.v)

@@ -1,7 +1,8 @@
 """A plain ``torch.optim.Optimizer`` RAdam for any convention (the catalogue's base).
 
 Scalars come from the textbook binary64 formulas (:func:`textbook_coefficients`), element
-operations run in the parameters' dtype with torch's own kernels. Each stage is a method,
+operations run in the parameters' dtype with torch's own kernels; complex parameters are
+stepped as pairs of reals, as ``torch.optim`` does. Each stage is a method,
 so a defect in :mod:`radam_verify.impls.defects` overrides exactly one of them.
 """
 
@@ -34,9 +35,9 @@ class ConventionRAdam(torch.optim.Optimizer):
         return Hyper(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
                      group["maximize"])
 
-    def gradient(self, param: torch.Tensor, h: Hyper) -> torch.Tensor:
-        assert param.grad is not None
-        grad = -param.grad if h.maximize else param.grad
+    def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
+        """The gradient the moments see; ``grad`` is ``param.grad`` (or its real view)."""
+        grad = -grad if h.maximize else grad
         if self.convention.weight_decay == "l2" and h.weight_decay != 0.0:
             grad = grad.add(param, alpha=h.weight_decay)
         return grad
@@ -83,8 +84,14 @@ class ConventionRAdam(torch.optim.Optimizer):
                 state = self.state[param]
                 if not state:
                     state.update(self.init_state(param))
-                grad = self.gradient(param, h)
                 t = self.count(state)
+                grad = param.grad
+                if param.is_complex():  # as torch.optim does: a complex tensor is pairs of reals
+                    param, grad = torch.view_as_real(param), torch.view_as_real(grad)
+                    state = {key: torch.view_as_real(value)
+                             if isinstance(value, torch.Tensor) and value.is_complex() else value
+                             for key, value in state.items()}
+                grad = self.gradient(param, grad, h)
                 self.moments(state, grad, h)
                 self.update(param, state, self.coefficients(t, h), h)
         return loss

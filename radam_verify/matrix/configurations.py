@@ -103,30 +103,48 @@ OPTAX_FTZ = Finding(
 _PO_FINDINGS = (PO_STEP_PER_GROUP.at("test_parameter_groups"),
                 PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"))
 
+#: the float32 (complex64) dtypes and their double-precision twins
+_DOUBLE = {"float32": "float64", "complex64": "complex128"}
+
+
+def _and_float64(*configs: Configuration) -> tuple[Configuration, ...]:
+    """Each configuration, then the same in float64 (complex128): the adapter reads state
+    in every dtype, and double precision runs other kernels and other roundings."""
+    return tuple(c for config in configs
+                 for c in (config, replace(config, dtype=_DOUBLE[config.dtype])))
+
+
 CONFIGURATIONS: tuple[Configuration, ...] = (
-    Configuration("for-loop", "torch.optim:RAdam", {"foreach": False}),
-    Configuration("foreach", "torch.optim:RAdam", {"foreach": True},
-                  findings=(TORCH_FOREACH_EPS0,)),
-    Configuration("differentiable", "torch.optim:RAdam", {"differentiable": True},
-                  findings=(TORCH_DIFFERENTIABLE_RELOAD.at("test_state_dict_round_trip"),)),
-    Configuration("decoupled_weight_decay=True", "torch.optim:RAdam",
-                  {"foreach": False, "decoupled_weight_decay": True}),
-    Configuration("maximize=True", "torch.optim:RAdam", {"foreach": False, "maximize": True}),
-    Configuration("complex parameters", "torch.optim:RAdam", {"foreach": False},
-                  dtype="complex64"),
+    *_and_float64(
+        Configuration("for-loop", "torch.optim:RAdam", {"foreach": False}),
+        Configuration("foreach", "torch.optim:RAdam", {"foreach": True},
+                      findings=(TORCH_FOREACH_EPS0,)),
+        Configuration("differentiable", "torch.optim:RAdam", {"differentiable": True},
+                      findings=(TORCH_DIFFERENTIABLE_RELOAD.at("test_state_dict_round_trip"),)),
+        Configuration("decoupled_weight_decay=True", "torch.optim:RAdam",
+                      {"foreach": False, "decoupled_weight_decay": True}),
+        Configuration("maximize=True", "torch.optim:RAdam", {"foreach": False, "maximize": True}),
+        Configuration("complex parameters", "torch.optim:RAdam", {"foreach": False},
+                      dtype="complex64"),
+    ),
     Configuration("capturable", "torch.optim:RAdam", {"capturable": True}, device="cuda"),
     Configuration("foreach", "torch.optim:RAdam", {"foreach": True}, device="cuda"),
     Configuration("default", "torch_optimizer:RAdam",
                   findings=(TO_ADDED_GROUP_BUFFER, TO_DECAY_ROUNDING)),
-    Configuration("default", "pytorch_optimizer:RAdam", findings=_PO_FINDINGS),
-    Configuration("degenerated_to_sgd=True", "pytorch_optimizer:RAdam",
-                  {"degenerated_to_sgd": True}, findings=_PO_FINDINGS),
-    Configuration("weight_decouple=False", "pytorch_optimizer:RAdam", {"weight_decouple": False},
-                  convention="official,weight_decay=l2",
-                  documented="weight_decouple: 'Apply weight decay to parameters instead of "
-                  "adding it to the gradient'; False adds it to the gradient (L2)",
-                  findings=(replace(PO_L2_DROPPED, when=r"weight_decay=(?!0\.0\b)"),
-                            *_PO_FINDINGS)),
+    Configuration("default", "torch_optimizer:RAdam", dtype="float64",
+                  findings=(TO_ADDED_GROUP_BUFFER,)),
+    *_and_float64(
+        Configuration("default", "pytorch_optimizer:RAdam", findings=_PO_FINDINGS),
+        Configuration("degenerated_to_sgd=True", "pytorch_optimizer:RAdam",
+                      {"degenerated_to_sgd": True}, findings=_PO_FINDINGS),
+        Configuration("weight_decouple=False", "pytorch_optimizer:RAdam",
+                      {"weight_decouple": False},
+                      convention="official,weight_decay=l2",
+                      documented="weight_decouple: 'Apply weight decay to parameters instead of "
+                      "adding it to the gradient'; False adds it to the gradient (L2)",
+                      findings=(replace(PO_L2_DROPPED, when=r"weight_decay=(?!0\.0\b)"),
+                                *_PO_FINDINGS)),
+    ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",

@@ -37,6 +37,9 @@ def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
     """One line per failed property, and one per finding that no failure reproduced."""
     lines, used = [], set()
     for p in verdict["properties"]:
+        if p["outcome"] == "error":
+            lines.append(f"`{p['property']}`: **internal error of radam-verify**, no verdict (not "
+                         f"a finding about the implementation): {p['internal_error']['exception']}")
         if p["outcome"] != "failed":
             continue
         failure = p.get("failure") or {}
@@ -81,8 +84,9 @@ def render(out: Path) -> str:
         if config.documented:
             against += f" (documented: {config.documented})"
         counts = verdict["counts"]
-        outcome = (f"[{verdict['verdict']}]({config.slug}/verdict.md): {counts['failed']} failed, "
-                   f"{counts['passed']} passed, {counts['skipped']} skipped; "
+        errors = f"{counts['error']} internal errors, " if counts.get("error") else ""
+        outcome = (f"[{verdict['verdict']}]({config.slug}/verdict.md): {errors}"
+                   f"{counts['failed']} failed, {counts['passed']} passed, {counts['skipped']} skipped; "
                    f"{verdict['profile']}, {verdict['timing']['total_s']:.0f} s")
         found_lines = deviations(config, verdict)
         summary = f"{len(found_lines)}, see below" if found_lines else ""

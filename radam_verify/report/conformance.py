@@ -77,7 +77,9 @@ COLUMNS = ("property", "outcome", "examples", "judged", "worst error/bound", "wo
 def row(p: dict[str, Any]) -> tuple[str, ...]:
     ulps = p.get("ulps") or []
     failure = p.get("failure") or {}
+    internal = p.get("internal_error") or {}
     detail = (str(failure.get("message", "")).splitlines()[0] if failure
+              else f"internal error of radam-verify: {internal['exception']}" if internal
               else p.get("skip_reason", ""))
     return (p["property"], p["outcome"], _number(p.get("examples")), _number(p.get("judged")),
             _number(p.get("worst_ratio")), _number(max(ulps)) if ulps else "", detail)

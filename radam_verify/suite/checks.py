@@ -9,6 +9,9 @@ gradients and the per-group hyperparameters as they were.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 
 from radam_verify.adapters import Adapter, Instance, ParamState
@@ -26,6 +29,17 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
     start = tuple(tuple(ParamState(s.theta, s.m, s.v, s.t) for s in group) for group in before)
     last = Scenario(scenario.groups, scenario.steps[-1:], start=start)
     return judge(adapter, last, convention, before, observed[-1:])
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """What a bitwise check found different: which quantity, and where, in words."""
+
+    quantity: Literal["state_dict", "gradient", "hyperparameters"]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -50,7 +64,7 @@ def _first_difference(left: list[list[ParamState]], right: list[list[ParamState]
     return None
 
 
-def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> str | None:
+def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch | None:
     """Where a run reloaded after ``save_at`` steps first differs from the uninterrupted run."""
     straight = adapter.open(scenario.groups, scenario.path)
     interrupted = adapter.open(scenario.groups, scenario.path)
@@ -68,7 +82,7 @@ def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> str | None:
         resumed.step(grads)
         found = _first_difference(resumed.read(), straight.read())
         if found is not None:
-            return f"step {k} (state saved after step {save_at}): {found}"
+            return Mismatch("state_dict", f"step {k} (state saved after step {save_at}): {found}")
     return None
 
 
@@ -78,7 +92,7 @@ def _copies(grads: tuple[tuple[np.ndarray | None, ...], ...], adapter: Adapter
             for group in grads]
 
 
-def unchanged(adapter: Adapter, scenario: Scenario) -> str | None:
+def unchanged(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
     """What a step changed that it does not own: a gradient or a group hyperparameter."""
     instance: Instance = adapter.open(scenario.groups, scenario.path)
     for k, grads in enumerate(scenario.steps, start=1):
@@ -89,8 +103,10 @@ def unchanged(adapter: Adapter, scenario: Scenario) -> str | None:
         for g, (group_given, group_held) in enumerate(zip(given, held, strict=False)):
             for p, (a, b) in enumerate(zip(group_given, group_held, strict=False)):
                 if not _same(a, b):
-                    return f"step {k} changed the gradient of group {g}, tensor {p}: {a} -> {b}"
+                    return Mismatch("gradient", f"step {k} changed the gradient of group {g}, "
+                                    f"tensor {p}: {a} -> {b}")
         after = instance.hyperparameters()
         if before != after:
-            return f"step {k} changed the group hyperparameters: {before} -> {after}"
+            return Mismatch("hyperparameters",
+                            f"step {k} changed the group hyperparameters: {before} -> {after}")
     return None

@@ -3,7 +3,8 @@
 
 Fields: ``implementation`` (spec, kind, version, kwargs), ``convention`` (spec, axes,
 ``source``: given, identified or closest, and the identification with its evidence),
-``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms`` or ``deviates``),
+``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms``, ``deviates``, or
+``error`` when the suite itself failed on a property and so reached no verdict),
 ``properties`` (per test: outcome, skip reason, duration, examples, judged, out of domain,
 ambiguous steps, worst error/bound ratio, the worst error of each judged example in ulps
 (``ulps``) and its error/bound ratio (``ratios``), and for a failure the counterexample:
@@ -47,6 +48,7 @@ def verdict_json(target: Target, identification: Identification | None,
                  properties: Sequence[dict[str, Any]], elapsed: float) -> dict[str, Any]:
     adapter = target.adapter
     failed = [p for p in properties if p["outcome"] == "failed"]
+    errors = [p for p in properties if p["outcome"] == "error"]
     return {
         "schema": SCHEMA,
         "implementation": {"spec": adapter.spec, "kind": adapter.kind, "version": adapter.version,
@@ -57,9 +59,9 @@ def verdict_json(target: Target, identification: Identification | None,
                        "identification": identification.as_json() if identification else None},
         "device": adapter.device, "dtype": adapter.dtype, "profile": target.profile.name,
         "seed": target.seed,
-        "verdict": "deviates" if failed else "conforms",
+        "verdict": "error" if errors else "deviates" if failed else "conforms",
         "counts": {outcome: sum(p["outcome"] == outcome for p in properties)
-                   for outcome in ("passed", "failed", "skipped")},
+                   for outcome in ("passed", "failed", "skipped", "error")},
         "properties": sorted(properties, key=lambda p: str(p["id"])),
         "timing": {"total_s": round(elapsed, 3)},
     }
@@ -73,6 +75,12 @@ def summary_line(verdict: dict[str, Any]) -> str:
     if verdict["verdict"] == "conforms":
         return (f"radam-verify: {name} CONFORMS to {convention} ({counts['passed']} properties "
                 f"passed, {counts['skipped']} skipped)")
+    if verdict["verdict"] == "error":
+        broken = [p for p in verdict["properties"] if p["outcome"] == "error"]
+        return (f"radam-verify: INTERNAL ERROR of radam-verify in {broken[0]['property']} "
+                f"({broken[0]['internal_error']['exception']}): no verdict on {name}; this is a "
+                "bug of radam-verify, not of the implementation; the traceback above is for "
+                "radam-verify's maintainers")
     failed = [p["property"] for p in verdict["properties"] if p["outcome"] == "failed"]
     return (f"radam-verify: {name} DEVIATES from {convention}: {', '.join(failed)} failed; each "
             "failure above shows the counterexample and a reproduction snippet")

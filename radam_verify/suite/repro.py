@@ -23,7 +23,7 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
                  else checks.unchanged(adapter, scenario))
         if not quiet:
             print(f"{adapter.describe()}, check {check['kind']}: {found or 'no difference'}")
-        return Outcome(mismatch=found)
+        return Outcome(mismatch=None if found is None else str(found))
     outcome = checks.exact(adapter, scenario, convention, local=bool(check.get("local", False)))
     if not quiet:
         print(f"{adapter.describe()} against the exact {convention.spec} trajectory:")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from radam_verify.adapters import Adapter
 from radam_verify.conventions import Convention
-from radam_verify.errors import RadamVerifyError
+from radam_verify.errors import ImplementationError, RadamVerifyError
 from radam_verify.suite.profiles import SuiteProfile
 from radam_verify.suite.scenario import Outcome, Scenario, scenario_json
 
@@ -100,6 +100,22 @@ class DeviationError(RadamVerifyError, AssertionError):
         self.details = details
 
 
+def deviation(error: BaseException) -> DeviationError | None:
+    """The deviation ``error`` reports, or None when it is an error of the suite itself.
+
+    Hypothesis wraps a failure that did not reproduce on replay (an implementation whose
+    result changes between identical runs) in an exception group; it is a deviation when
+    every exception in it is one.
+    """
+    if isinstance(error, DeviationError):
+        return error
+    if isinstance(error, BaseExceptionGroup) and error.exceptions:
+        found = [deviation(e) for e in error.exceptions]
+        if all(found):
+            return found[0]
+    return None
+
+
 def reproduction(target: Target, scenario: Scenario, check: dict[str, object] | None = None) -> str:
     """A snippet that reruns the scenario on the same implementation and prints the verdict.
 
@@ -127,12 +143,17 @@ def fail(target: Target, what: str, scenario: Scenario, message: str,
 
 def calling(target: Target, what: str, scenario: Scenario, action: Callable[[], T],
             check: dict[str, object] | None = None) -> T:
-    """Run ``action``; an exception of the implementation becomes a failed property."""
+    """Run ``action``; an exception of the implementation's own code becomes a failed property.
+
+    Only :class:`ImplementationError` (raised by the adapters around their calls into the
+    implementation) is the implementation's; anything else raised while running, reading or
+    judging is the suite's own error and propagates as such (an internal error).
+    """
     try:
         return action()
-    except Exception as error:
-        raise fail(target, what, scenario, f"the implementation raised {type(error).__name__}: "
-                   f"{error}", {"exception": f"{type(error).__name__}: {error}"}, check) from error
+    except ImplementationError as error:
+        raise fail(target, what, scenario, f"the implementation raised {error}",
+                   {"quantity": "exception", "exception": str(error)}, check) from error.error
 
 
 def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Outcome,

@@ -28,7 +28,7 @@ def test_state_dict_round_trip_continues_exactly(verify_target: Target, verify_r
         if found is not None:
             raise fail(verify_target, "state_dict round trip", scenario,
                        f"the reloaded run differs from the uninterrupted one at {found}",
-                       {"mismatch": found}, check)
+                       {"quantity": found.quantity, "mismatch": str(found)}, check)
 
     verify_target.verify(strategy, prop)
 
@@ -45,7 +45,7 @@ def test_step_leaves_gradients_and_hyperparameters_unchanged(verify_target: Targ
         found = calling(verify_target, "step leaves its inputs alone", scenario,
                         lambda: checks.unchanged(verify_target.adapter, scenario), check)
         if found is not None:
-            raise fail(verify_target, "step leaves its inputs alone", scenario, found,
-                       {"mismatch": found}, check)
+            raise fail(verify_target, "step leaves its inputs alone", scenario, str(found),
+                       {"quantity": found.quantity, "mismatch": str(found)}, check)
 
     verify_target.verify(draws.trajectory(verify_target, max_steps=8, hyper=hyper), prop)
