@@ -20,6 +20,7 @@ import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec
 from radam_verify.conventions import PRESETS, Convention
+from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
 
@@ -123,7 +124,12 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     for probe in found:
         if progress:
             progress(f"probe: {probe.name}")
-        initial, observed = run(adapter, probe.scenario)
+        try:
+            initial, observed = run(adapter, probe.scenario)
+        except ImplementationError as error:
+            raise UsageError(f"cannot identify the convention of {adapter.spec}: on the probe "
+                             f"'{probe.name}' the implementation raised {error}; name the "
+                             "convention instead (e.g. --verify-convention=pytorch)") from None
         for index, convention in enumerate(alive):
             if index in rejected_by:
                 continue

@@ -154,21 +154,40 @@ def test_a_deviation_shows_a_minimal_counterexample_and_a_reproduction_that_repl
     assert "DEVIATES" in capsys.readouterr().out
 
 
-def test_an_exception_inside_the_implementation_is_a_failed_property(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(flaky_impl="""
-        from radam_verify.impls import ReferenceRAdam
+BREAKS_AT_STEP_FOUR = """
+    from radam_verify.impls import ReferenceRAdam
 
-        class BreaksAtStepFour(ReferenceRAdam):
-            def step(self, state, grad):
-                if state.t == 3:
-                    raise RuntimeError("kernel launch failed")
-                return super().step(state, grad)
-    """)
+    class BreaksAtStepFour(ReferenceRAdam):
+        def step(self, state, grad):
+            if state.t == 3:
+                raise RuntimeError("kernel launch failed")
+            return super().step(state, grad)
+"""
+
+
+def test_an_exception_inside_the_implementation_is_a_failed_property(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(flaky_impl=BREAKS_AT_STEP_FOUR)
     pytester.syspathinsert()
     result, verdict = run_suite(pytester, "--verify-impl=flaky_impl:BreaksAtStepFour",
                                 "--verify-convention=pytorch", "-k", "trajectories")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "kernel launch failed" in verdict["properties"][0]["failure"]["exception"]
+    failure = verdict["properties"][0]["failure"]
+    assert failure["quantity"] == "exception"
+    assert failure["exception"] == "RuntimeError: kernel launch failed (in step(state, grad))"
+
+
+def test_an_implementation_that_raises_on_a_probe_cannot_be_identified_a_usage_error(
+    pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(flaky_impl=BREAKS_AT_STEP_FOUR)
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           "--verify-impl=flaky_impl:BreaksAtStepFour")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1
+    assert "on the probe 'early steps' the implementation raised RuntimeError" in errors[0]
+    assert "--verify-convention" in errors[0]
 
 
 DTYPES = ("float32", "float64", "complex64", "complex128")
