@@ -138,6 +138,15 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Check every claim and write an offline HTML report (MathML formulas, "
         "inline SVG figures) and its Markdown twin.")
     report.add_argument("--out", default="reports", help="output directory (default reports/)")
+    repro = commands.add_parser(
+        "repro", help="write the stand-alone repro scripts of a saved verdict",
+        description="For each failed property of VERDICT (a verdict.json written by check "
+        "--report or --verify-report), run its shrunk counterexample once more on the same "
+        "implementation and write a script that reproduces it without radam-verify "
+        "(DIR/repro/<property>.py beside the verdict), then rewrite the verdict's Markdown, HTML "
+        "and CI summary with links to the scripts. check --report does this by itself; this "
+        "command serves verdicts written before, or moved to another machine.")
+    repro.add_argument("verdict", metavar="VERDICT", help="path of a verdict.json")
     matrix = commands.add_parser(
         "matrix", help="run the suite on the RAdam implementations users install",
         description="Identify and verify every configuration of the compatibility matrix "
@@ -195,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"derive": _derive, "schedule": _schedule, "check": commands.check,
                 "identify": commands.identify, "report": commands.report,
+                "repro": commands.repro,
                 "matrix": commands.matrix}
     try:
         return handlers[args.command](args)

@@ -1,5 +1,5 @@
-"""Handlers of ``radam-verify check``, ``identify``, ``report`` and ``matrix`` (parsers live
-in cli.py)."""
+"""Handlers of ``radam-verify check``, ``identify``, ``report``, ``repro`` and ``matrix``
+(parsers live in cli.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def check(args: argparse.Namespace) -> int:
         return code
     print(render_table(kept.verdict))
     if verdict_file is not None:
-        print(f"wrote {verdict_file} and its renderings verdict.md, verdict.html")
+        print(f"wrote {verdict_file} and its renderings verdict.md, verdict.html, "
+              "verdict-summary.md (and repro/ for each failure)")
     return {"conforms": EXIT_OK, "error": EXIT_INTERNAL}.get(kept.verdict["verdict"], EXIT_FAILED)
 
 
@@ -55,19 +56,23 @@ class _KeepVerdict:
             self.verdict = collector.verdict()
 
 
+#: the columns of the plain-text table (the pages also say what each property checked)
+TEXT_COLUMNS = ("property", "outcome", "worst error / bound", "detail")
+
+
 def _row(p: dict[str, Any]) -> tuple[str, ...]:
     from radam_verify.report.conformance import row
 
-    cells = row(p)
-    return (*cells[:6], cells[6][:100])
+    name, outcome, _, worst, detail = row(p)
+    return (name, outcome, worst, detail[:160])
 
 
 def render_table(verdict: dict[str, Any]) -> str:
     """The verdict as a plain-text table with a header naming what was verified."""
-    from radam_verify.report.conformance import COLUMNS, header
+    from radam_verify.report.conformance import header
 
-    rows = [COLUMNS, *(_row(p) for p in verdict["properties"])]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+    rows = [TEXT_COLUMNS, *(_row(p) for p in verdict["properties"])]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TEXT_COLUMNS) - 1)]
     lines = [f"{key}: {value}" for key, value in header(verdict)] + [""]
     for cells in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=False))
@@ -113,6 +118,38 @@ def report(args: argparse.Namespace) -> int:
     progress.clear()
     for path in paths:
         print(f"wrote {path}")
+    return EXIT_OK
+
+
+def repro(args: argparse.Namespace) -> int:
+    """Write the stand-alone scripts of a saved verdict and re-render it with their links."""
+    from radam_verify.adapters import load_adapter
+    from radam_verify.report.conformance import write_conformance_report
+    from radam_verify.suite.report import dumps
+    from radam_verify.suite.standalone import FOLDER, write_scripts
+
+    path = Path(args.verdict)
+    try:
+        verdict = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read the verdict {path}: {error}; pass the verdict.json that "
+                         "check --report wrote") from None
+    impl = verdict.get("implementation") if isinstance(verdict, dict) else None
+    if not isinstance(impl, dict) or "properties" not in verdict:
+        raise UsageError(f"{path} is not a radam-verify verdict (no implementation and "
+                         "properties); pass the verdict.json that check --report wrote")
+    adapter = load_adapter(impl["spec"], impl.get("kwargs", {}), verdict.get("device", "cpu"),
+                           verdict.get("dtype", "float32"))
+    written = write_scripts(adapter, verdict, path.parent / FOLDER)
+    path.write_text(dumps(verdict))
+    write_conformance_report(verdict, path)
+    for script in written:
+        print(f"wrote {script}")
+    for p in verdict["properties"]:
+        why = (p.get("failure") or {}).get("script_error")
+        if why:
+            print(f"no script for {p['property']}: {why}")
+    print(f"rewrote {path} and its renderings ({len(written)} scripts)")
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,10 +24,29 @@ from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
 from radam_verify.tolerance import ScheduleErrors, StepBound, step_bound
 
+#: what the ulps of a verdict are counted at (the header's legend and the JSON verdict)
+UNITS = {
+    "errors": ("ulps of the operand scale: one ulp of the format at the largest magnitude the "
+               "step combines for the element (theta: the parameter before the step, the update "
+               "and the result; m: m before the step, (1 - beta1) g and the result; v: v before "
+               "the step, (1 - beta2) g^2 and the result), the scale the error model's bound is "
+               "measured at"),
+    "result_ulps": ("ulps of the result itself (the exact value): where theta cancels the "
+                    "result is far smaller than the operands, so an error well within the bound "
+                    "can be millions of these; shown beside the errors, never against the bound"),
+}
+
 
 @dataclass(frozen=True)
 class Worst:
-    """The element with the largest error / bound: where, the exact and observed values."""
+    """The element with the largest error / bound: where, the exact and observed values.
+
+    Errors are reported in ulps of the operand scale (``scale_ulp``: one ulp of the format at
+    the largest magnitude the step combines for this element), the scale the bound is
+    measured at; ``ulp`` is one ulp at the result, which is much smaller where theta cancels.
+    ``exact_all`` and ``bound_all`` are the whole tensor's exact values and bounds at that
+    step (for a stand-alone reproduction).
+    """
 
     t: int  # the step count after the step (1-based)
     quantity: str  # "theta", "m" or "v"
@@ -37,16 +56,35 @@ class Worst:
     error: float
     bound: float
     ulp: float  # one ulp of the format at the larger of |exact| and |observed|
+    scale_ulp: float = 0.0  # one ulp of the format at the operand scale
+    exact_all: tuple[object, ...] = field(default=(), repr=False, compare=False)
+    bound_all: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def ratio(self) -> float:
         return math.inf if self.bound == 0 else self.error / self.bound
 
+    @property
+    def error_ulps(self) -> float:
+        """The error in ulps of the operand scale."""
+        return _in_ulps(self.error, self.scale_ulp)
+
+    @property
+    def bound_ulps(self) -> float:
+        """The bound in ulps of the operand scale."""
+        return _in_ulps(self.bound, self.scale_ulp)
+
     def describe(self) -> str:
         """One line: quantity, step, exact and observed values, error and bound in ulps."""
         return (f"{self.quantity}[{self.index}] after step t={self.t}: exact {self.exact}, "
-                f"observed {self.observed!r}; error {_ulps(self.error, self.ulp)} ulps, "
-                f"allowed {_ulps(self.bound, self.ulp)} ulps")
+                f"observed {self.observed!r}; error {_ulps(self.error, self.scale_ulp)} ulps, "
+                f"allowed {_ulps(self.bound, self.scale_ulp)} ulps (ulps of the operand scale)")
+
+
+def _in_ulps(value: float, ulp: float) -> float:
+    if not math.isfinite(value):
+        return math.inf
+    return value / ulp if ulp > 0 else (0.0 if value == 0 else math.inf)
 
 
 def _ulps(value: float, ulp: float) -> str:
@@ -59,10 +97,11 @@ class Judgement:
 
     conforms: bool
     worst_ratio: float
-    worst_error_ulps: float
+    worst_error_ulps: float  # the largest error in ulps of the operand scale
     ambiguous_steps: tuple[int, ...]
     out_of_domain: int
     worst: Worst | None = None
+    worst_result_ulps: float = 0.0  # the largest error in ulps of the result itself
 
 
 def ambiguous_steps(hyper: Hyper, convention: Convention, fmt: Format,
@@ -88,15 +127,26 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     return step_bound(theta, m, v, grad, c, hyper, convention, fmt, errors, a.theta, a.m, a.v)
 
 
+@dataclass(frozen=True)
+class _Compared:
+    ratio: float
+    ulps: float  # at the operand scale
+    result_ulps: float
+    out: int
+    worst: Worst | None
+
+
 def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBound,
-             fmt: Format) -> tuple[float, float, int, Worst | None]:
-    """Largest error / bound and error in ulps; ``None`` observed quantities are not read."""
-    ratio, ulps, worst = 0.0, 0.0, None
+             fmt: Format) -> _Compared:
+    """Largest error / bound and errors in ulps; ``None`` observed quantities are not read."""
+    ratio, ulps, result_ulps, worst = 0.0, 0.0, 0.0, None
     judgeable = bound.judgeable
     out = int(np.sum(~judgeable))
     exact_values = (exact.theta, exact.m, exact.v)
-    for k, (got, want, limit) in enumerate(zip(observed, exact.floats(),
-                                               (bound.theta, bound.m, bound.v), strict=True)):
+    scales = bound.scale or (np.zeros_like(bound.theta),) * 3
+    for k, (got, want, limit, size) in enumerate(zip(observed, exact.floats(),
+                                                     (bound.theta, bound.m, bound.v), scales,
+                                                     strict=True)):
         if got is None:
             continue
         got64 = np.asarray(got, dtype=np.float64).reshape(-1)
@@ -107,13 +157,18 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
             r = np.where(err == 0, 0.0, err / np.where(limit > 0, limit, 0.0))
             scale = np.maximum(np.abs(want64), np.where(np.isfinite(got64), np.abs(got64), 0.0))
             ulp = fmt.ulp(scale)
-            ulps = max(ulps, float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0)))
-        if r.size and float(np.max(r)) > ratio:
+            at_scale = fmt.ulp(np.fmax(size, scale))
+            result_ulps = max(result_ulps,
+                              float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0)))
+            ulps = max(ulps, float(np.max(np.where(judgeable, err / at_scale, 0.0), initial=0.0)))
+        if r.size and (worst is None or float(np.max(r)) > ratio):
             i = int(np.argmax(r))
             ratio = float(r[i])
             worst = Worst(exact.t, _QUANTITIES[k], i, real.nstr(exact_values[k][i], 20),
-                          float(got64[i]), float(err[i]), float(limit[i]), float(ulp[i]))
-    return ratio, ulps, out, worst
+                          float(got64[i]), float(err[i]), float(limit[i]), float(ulp[i]),
+                          float(at_scale[i]), tuple(exact_values[k]),
+                          tuple(float(x) for x in limit))
+    return _Compared(ratio, ulps, result_ulps, out, worst)
 
 
 _QUANTITIES = ("theta", "m", "v")
@@ -155,7 +210,7 @@ def judge_trajectory(
     stepped = [start.t + 1 + k for k in range(sum(g is not None for g in grads))]
     band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped))
     state, inputs = start, None
-    worst, worst_ulps, out, where = 0.0, 0.0, 0, None
+    worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     for grad, obs in zip(grads, observed, strict=True):
         if grad is None:
             continue
@@ -163,18 +218,21 @@ def judge_trajectory(
         t = state.t + 1
         # inside the band either branch is legitimate: follow the one the implementation took
         choices: list[bool | None] = [False, True] if t in band else [None]
-        best: tuple[float, float, int, ExactState, StepBound, Worst | None] | None = None
+        best: tuple[_Compared, ExactState, StepBound] | None = None
         for branch in choices:
             bound = _bound(state, g64, hyper, convention, fmt, branch, inputs, exact_scalars)
             candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
                                    rectified=branch)
-            ratio, ulps, n_out, at = _compare(obs, candidate, bound, fmt)
-            if best is None or ratio < best[0]:
-                best = (ratio, ulps, n_out, candidate, bound, at)
+            compared = _compare(obs, candidate, bound, fmt)
+            if best is None or compared.ratio < best[0].ratio:
+                best = (compared, candidate, bound)
         assert best is not None
-        ratio, ulps, n_out, state, inputs, at = best
+        compared, state, inputs = best
         _require_in_range(state, fmt)
-        if ratio > worst:
-            where = at
-        worst, worst_ulps, out = max(worst, ratio), max(worst_ulps, ulps), max(out, n_out)
-    return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, where)
+        if where is None or compared.ratio > worst:
+            where = compared.worst
+        worst, out = max(worst, compared.ratio), max(out, compared.out)
+        worst_ulps = max(worst_ulps, compared.ulps)
+        worst_result = max(worst_result, compared.result_ulps)
+    return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, where,
+                     worst_result)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 SUITE_DIR = Path(__file__).parent / "suite"
 WORKER_CONVENTION = "radam_verify_convention"
 RECORD, FAILURE = "radam_verify_record", "radam_verify_failure"
+TITLE = "radam_verify_title"
 #: an exception raised inside the suite itself (not by the implementation): an error outcome
 INTERNAL = "radam_verify_internal_error"
 
@@ -185,6 +186,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     """A failed property carries its counterexample; an exception that is not a deviation
     (raised by the suite itself, not by the implementation) is marked as an internal error."""
     report = yield
+    if item.config.stash.get(RUN_KEY, None) and isinstance(item, pytest.Function):
+        report.user_properties.append((TITLE, describe(item)))
     if (call.when == "call" and call.excinfo is not None and item.config.stash.get(RUN_KEY, None)
             and not call.excinfo.errisinstance(pytest.skip.Exception)):
         import traceback
@@ -200,6 +203,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                 "exception": f"{type(error).__name__}: {error}".strip().splitlines()[0],
                 "traceback": "".join(traceback.format_exception(error))}))
     return report
+
+
+def describe(item: pytest.Function) -> dict[str, str]:
+    """A property's title (its claim, from the test's name, with its parameter) and the one
+    line saying what it checks (the first sentence of its docstring)."""
+    from radam_verify.suite.report import title_of
+
+    title = title_of(item.name)
+    doc = " ".join((item.function.__doc__ or "").split())
+    end = doc.find(". ")
+    return {"title": title, "checks": doc if end < 0 else doc[:end + 1]}
 
 
 def _internal(report: pytest.TestReport) -> object | None:
@@ -228,7 +242,7 @@ class _Collector:
             "outcome": "passed", "duration_s": 0.0})
         entry["duration_s"] += report.duration
         for key, value in report.user_properties:
-            if key == RECORD and isinstance(value, dict):
+            if key in (RECORD, TITLE) and isinstance(value, dict):
                 entry.update(value)
             elif key == FAILURE:
                 entry["failure"] = value
@@ -257,9 +271,12 @@ class _Collector:
         if self.run.options.report and not hasattr(self.config, "workerinput"):
             from radam_verify.report.conformance import write_conformance_report
             from radam_verify.suite.report import dumps
+            from radam_verify.suite.standalone import FOLDER, write_scripts
 
             path = Path(self.run.options.report)
             path.parent.mkdir(parents=True, exist_ok=True)
+            write_scripts(self.run.target.adapter, {"properties": list(self.run.results.values())},
+                          path.parent / FOLDER)
             verdict = self.verdict()
             path.write_text(dumps(verdict))
             write_conformance_report(verdict, path)

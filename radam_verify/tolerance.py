@@ -104,6 +104,10 @@ class StepBound:
     theta: Array
     m: Array
     v: Array
+    #: the operand scale of theta, m and v: the largest magnitude among the quantity before
+    #: the step, what the step adds to it, and the result (error-model.md, "The scale of the
+    #: bound"); errors and bounds are reported in ulps of the format at this magnitude
+    scale: tuple[Array, Array, Array] | None = None
 
     @property
     def judgeable(self) -> npt.NDArray[np.bool_]:
@@ -189,8 +193,16 @@ def step_bound(
             e_update = np.zeros_like(m_new)
         theta_new = theta_in - update
         e_theta = e_theta + e_update + gam(K_THETA) * (np.abs(theta_new) + np.abs(update)) + eta
+        scale = (np.fmax(np.fmax(np.abs(theta), np.abs(update)), np.abs(theta_new)),
+                 np.fmax(np.fmax(np.abs(m), (1 - b1) * g_abs), np.abs(m_new)),
+                 np.fmax(np.fmax(np.abs(v), (1 - b2) * g * g), np.abs(v_new)))
     return StepBound(
         np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
         np.asarray(e_m * EVALUATION_SLACK, dtype=np.float64),
         np.asarray(e_v * EVALUATION_SLACK, dtype=np.float64),
+        (_like(scale[0], theta), _like(scale[1], theta), _like(scale[2], theta)),
     )
+
+
+def _like(values: object, shape_of: Array) -> Array:
+    return np.array(np.broadcast_to(np.asarray(values, dtype=np.float64), np.shape(shape_of)))

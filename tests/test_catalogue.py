@@ -5,12 +5,16 @@ Each defect is run with the ``quick`` profile (the promise is that even the quic
 verdict rejects it), without shrinking, over every property. A kill counts only when the
 property named by the defect's ``shows`` fails with a counterexample in one of its
 quantities, and no property stopped on an error of the suite itself (a crash of the suite
-is never a kill). The mutation score counted that way is printed at the end of the run.
+is never a kill). The mutation score counted that way is printed at the end of the run. The
+stand-alone script the verdict writes for that failure must exit 1 on the defect and 0 on
+the correct implementation it varies.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,8 @@ import pytest
 from radam_verify.impls.defects import CATALOGUE
 
 KILLED = "catalogue_defect_rejected"
+#: the correct implementation every defect is a variation of (the repro scripts exit 0 on it)
+CORRECT = "radam_verify.impls.torch_radam:ConventionRAdam"
 SUITE = Path(__file__).parents[1] / "radam_verify" / "suite"
 
 
@@ -48,6 +54,15 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
                                       f"{sorted(failed)}")
     assert found in shows.quantities, (f"{defect} must differ in {shows.quantities} in "
                                        f"{shows.property}; the counterexample differs in {found}")
+    # the stand-alone script of that failure shows the defect, and not on a correct implementation
+    failure = next(p["failure"] for p in verdict["properties"] if p["property"] == shows.property)
+    script = pytester.path / failure["script"]
+    shown = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=False, timeout=300)
+    assert shown.returncode == 1, f"{script.name} on {defect}:\n{shown.stdout}{shown.stderr}"
+    correct = subprocess.run([sys.executable, str(script), CORRECT], capture_output=True,
+                             text=True, check=False, timeout=300)
+    assert correct.returncode == 0, f"{script.name} on {CORRECT}:\n{correct.stdout}{correct.stderr}"
 
 
 def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:

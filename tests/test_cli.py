@@ -14,6 +14,8 @@ from radam_verify import cli, derivation
 from radam_verify.derivation import Claim
 from radam_verify.derivation.claims import Step
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "radam_verify.cli", *args],
@@ -23,7 +25,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_names_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("derive", "schedule", "check", "identify", "report"):
+    for command in ("derive", "schedule", "check", "identify", "report", "repro", "matrix"):
         assert command in result.stdout
 
 
@@ -78,6 +80,9 @@ def test_schedule_starts_anywhere() -> None:
         ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "paper,eps=inside"],
         ["schedule", "--steps", "3"],
         ["nonsense"],
+        ["repro", "/no/such/verdict.json"],
+        ["repro", str(ROOT / "pyproject.toml")],
+        ["repro", str(ROOT / "reports" / "matrix" / "matrix.json")],
     ],
 )
 def test_bad_input_is_a_one_line_usage_error(args: list[str]) -> None:
@@ -92,7 +97,9 @@ def test_check_exits_0_for_a_conforming_implementation_and_prints_a_table(tmp_pa
                  "--profile", "quick", "--report", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:]
     assert "verdict: CONFORMS" in result.stdout
-    assert "test_trajectories_stay_within_the_global_bound" in result.stdout
+    assert "Trajectories stay within the global bound" in result.stdout
+    assert (Path(str(tmp_path)) / "verdict-summary.md").exists()
+    assert not (Path(str(tmp_path)) / "repro").exists()  # nothing failed, no script
 
 
 def test_check_exits_1_for_a_defect() -> None:
@@ -156,3 +163,28 @@ def test_a_long_property_shows_progress_on_a_terminal_and_nothing_otherwise(tmp_
     assert "\r\x1b[K" in on_terminal  # the line is rewritten in place, then erased
     redirected = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "examples, worst error/bound" not in redirected.stdout + redirected.stderr
+
+
+def test_repro_writes_the_scripts_of_a_saved_verdict_that_show_its_failure(tmp_path: Path) -> None:
+    """A verdict saved without scripts (here the demo's torch verdict, as input) gets one
+    per failed property; each exits 1 on the implementation, as the verdict says."""
+    source = ROOT / "reports" / "conformance-torch" / "verdict.json"
+    verdict = json.loads(source.read_text())
+    failed = [p for p in verdict["properties"] if p["outcome"] == "failed"]
+    assert failed
+    for p in failed:
+        p["failure"].pop("script", None)
+    saved = tmp_path / "verdict.json"
+    saved.write_text(json.dumps(verdict))
+    result = run("repro", str(saved))
+    assert result.returncode == 0, result.stderr
+    rewritten = json.loads(saved.read_text())
+    for p in rewritten["properties"]:
+        if p["outcome"] != "failed":
+            continue
+        script = tmp_path / p["failure"]["script"]
+        assert f"wrote {script}" in result.stdout
+        shown = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                               check=False, timeout=300)
+        assert shown.returncode == 1, shown.stdout + shown.stderr
+        assert p["failure"]["script"] in (tmp_path / "verdict-summary.md").read_text()

@@ -54,6 +54,39 @@ def test_a_failure_without_a_finding_is_shown_as_unexplained() -> None:
     assert any(line.startswith("`test_b`: **unexplained**") for line in lines)
 
 
+def test_a_failure_links_the_script_its_verdict_generated() -> None:
+    config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
+    verdict = _verdict({"test_a_1": "failed"})
+    verdict["properties"][0]["failure"]["script"] = "repro/a_1.py"
+    verdict["properties"][0]["failure"]["sentence"] = "theta[0] is 2.0 where the exact value is 1.0"
+    (line,) = page.deviations(config, verdict)
+    assert f"]({config.slug}/repro/a_1.py)" in line
+    assert "theta[0] is 2.0 where the exact value is 1.0" in line
+
+
+MATRIX = REPRO.parent / "matrix"
+
+
+def test_every_failed_row_of_the_committed_matrix_links_a_generated_script_that_exists() -> None:
+    """The committed table links, for every failed property of every row, the stand-alone
+    script its verdict names, and that file is there (reports/matrix/<slug>/repro/)."""
+    table = (MATRIX / "README.md").read_text()
+    failed = 0
+    for config in CONFIGURATIONS:
+        path = MATRIX / config.slug / "verdict.json"
+        if not path.exists():
+            continue
+        for p in json.loads(path.read_text())["properties"]:
+            if p["outcome"] != "failed":
+                continue
+            failed += 1
+            script = p["failure"].get("script")
+            assert script, f"{config.slug}: {p['property']} has no generated script"
+            assert (MATRIX / config.slug / script).is_file()
+            assert f"]({config.slug}/{script})" in table
+    assert failed > 0
+
+
 def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
     config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "passed"}))
@@ -120,3 +153,26 @@ def test_every_torch_cpu_row_runs_in_double_precision_too() -> None:
     assert dtypes
     for key, found in dtypes.items():
         assert found in ({"float32", "float64"}, {"complex64", "complex128"}), key
+
+
+def _first_generated_script_of_each_row() -> list[str]:
+    found = []
+    for config in CONFIGURATIONS:
+        path = MATRIX / config.slug / "verdict.json"
+        if not path.exists():
+            continue
+        scripts = sorted(p["failure"]["script"] for p in json.loads(path.read_text())["properties"]
+                         if p["outcome"] == "failed" and p["failure"].get("script"))
+        if scripts:
+            found.append(f"{config.slug}/{scripts[0]}")
+    return found
+
+
+@pytest.mark.parametrize("script", _first_generated_script_of_each_row())
+def test_a_generated_script_of_each_failed_row_still_shows_its_deviation(script: str) -> None:
+    """With the pinned versions, one generated script per row with failures exits 1 and says
+    DEVIATES (the others are written by the same code; test_standalone covers each kind)."""
+    done = subprocess.run([sys.executable, str(MATRIX / script)], capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "DEVIATES" in done.stdout

@@ -128,7 +128,8 @@ def test_xdist_gives_the_same_verdict_and_test_ids(pytester: pytest.Pytester) ->
             "--verify-profile=quick")
     _, serial = run_suite(pytester, *args)
     _, parallel = run_suite(pytester, *args, "-n", "2")
-    keys = ("outcome", "examples", "judged", "worst_ratio", "ulps")
+    keys = ("outcome", "examples", "judged", "worst_ratio", "errors", "bounds", "result_ulps",
+            "compared", "title", "checks")
     assert serial["verdict"] == parallel["verdict"] == "conforms"
     assert outcomes(serial) == outcomes(parallel)
     for a, b in zip(serial["properties"], parallel["properties"], strict=True):
@@ -277,13 +278,14 @@ def test_options_can_be_set_in_the_ini_file(pytester: pytest.Pytester) -> None:
 def test_the_json_verdict_has_the_documented_fields(pytester: pytest.Pytester) -> None:
     _, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}", "-k", "trajectories")
     assert verdict["schema"] == "radam-verify/conformance/1"
-    for key in ("implementation", "convention", "device", "dtype", "profile", "seed", "verdict",
-                "properties", "timing"):
+    for key in ("implementation", "convention", "device", "dtype", "profile", "seed", "units",
+                "verdict", "properties", "timing"):
         assert key in verdict
     prop = verdict["properties"][0]
     assert prop["examples"] >= prop["judged"] > 0
     assert 0.0 <= prop["worst_ratio"] <= 1.0
-    assert len(prop["ulps"]) == prop["judged"]
+    assert len(prop["errors"]) == len(prop["bounds"]) == len(prop["result_ulps"]) == prop["judged"]
+    assert prop["title"] == "Trajectories stay within the global bound"
 
 
 def test_cuda_paths_conform_when_a_gpu_is_present(pytester: pytest.Pytester) -> None:

@@ -12,12 +12,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from radam_verify.errors import ImplementationError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.script import Driver
+    from radam_verify.suite.scenario import Scenario
 
 FloatArray = np.ndarray
 #: gradients of one step: ``grads[group][param]``; ``None`` leaves that tensor without a gradient
@@ -148,6 +153,17 @@ class Adapter(ABC):
     @abstractmethod
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         """A fresh optimizer over ``groups``; ``path`` names one of the code paths."""
+
+    def script_driver(self, scenario: Scenario) -> Driver | None:
+        """This framework's part of a stand-alone reproduction script for ``scenario``
+        (:mod:`radam_verify.adapters.script`); None where the adapter writes none."""
+        del scenario
+        return None
+
+    @property
+    def framework(self) -> str:
+        """The framework and its version, e.g. ``torch 2.13.0``."""
+        return f"{self.kind} {self.version}"
 
     def to_format(self, values: np.ndarray) -> np.ndarray:
         """Values rounded to the implementation's dtype (what it will hold)."""

@@ -15,7 +15,7 @@ import inspect
 import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from radam_verify.adapters.base import (
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.script import Driver
+    from radam_verify.suite.scenario import Scenario
 
 PATHS = ("jit", "eager")
 
@@ -71,13 +75,26 @@ class OptaxAdapter(Adapter):
             groups=True, add_group=False, save_load=True, missing_grads=False,
             code_paths={p: {"path": p} for p in PATHS}, notes=notes)
 
-    def make(self, hyper: Hyper) -> Any:
+    def arguments(self, hyper: Hyper) -> dict[str, object]:
+        """A group's keywords in optax's names."""
         arguments: dict[str, object] = {"learning_rate": hyper.lr, "b1": hyper.beta1,
                                         "b2": hyper.beta2, "eps": hyper.eps}
         if self._wd:
             arguments["weight_decay"] = hyper.weight_decay
+        return arguments
+
+    def make(self, hyper: Hyper) -> Any:
         with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
-            return self.factory(**arguments, **self.kwargs)
+            return self.factory(**self.arguments(hyper), **self.kwargs)
+
+    @property
+    def framework(self) -> str:
+        return f"optax {self.version}, jax {_module('jax').__version__}"
+
+    def script_driver(self, scenario: Scenario) -> Driver | None:
+        from radam_verify.adapters.optax_script import driver
+
+        return driver(self, scenario)
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         return OptaxInstance(self, groups, path or "jit")

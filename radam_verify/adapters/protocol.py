@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,10 @@ from radam_verify.adapters.base import (
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.script import Driver
+    from radam_verify.suite.scenario import Scenario
 
 
 class ProtocolAdapter(Adapter):
@@ -74,15 +78,24 @@ class ProtocolAdapter(Adapter):
             weight_decay="weight_decay" in accepted, groups=True, add_group=True,
             save_load=True, code_paths=paths, notes=notes)
 
-    def make(self, hyper: Hyper, kwargs: Mapping[str, object]) -> Any:
+    def arguments(self, hyper: Hyper) -> dict[str, object]:
+        """A group's constructor keywords in the protocol's names."""
         arguments: dict[str, object] = {"lr": hyper.lr, "beta1": hyper.beta1,
                                         "beta2": hyper.beta2, "eps": hyper.eps}
         if "weight_decay" in self._accepts:
             arguments["weight_decay"] = hyper.weight_decay
         if "maximize" in self._accepts:
             arguments["maximize"] = hyper.maximize
+        return arguments
+
+    def make(self, hyper: Hyper, kwargs: Mapping[str, object]) -> Any:
         with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
-            return self.factory(**arguments, **kwargs)
+            return self.factory(**self.arguments(hyper), **kwargs)
+
+    def script_driver(self, scenario: Scenario) -> Driver | None:
+        from radam_verify.adapters.protocol_script import driver
+
+        return driver(self, scenario)
 
     def _probe(self, kwargs: Mapping[str, object]) -> tuple[Any, Any]:
         try:

@@ -18,7 +18,7 @@ import inspect
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from radam_verify.adapters.base import (
 )
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.script import Driver
+    from radam_verify.suite.scenario import Scenario
 
 M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m")
 V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v")
@@ -185,6 +189,17 @@ class TorchAdapter(Adapter):
                 continue
             paths[name] = kwargs
         return paths, notes
+
+    @property
+    def framework(self) -> str:
+        import torch
+
+        return f"torch {torch.__version__}"
+
+    def script_driver(self, scenario: Scenario) -> Driver | None:
+        from radam_verify.adapters.torch_script import driver
+
+        return driver(self, scenario)
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         kwargs = self.capabilities.code_paths[path] if path else self.kwargs

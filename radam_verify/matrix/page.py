@@ -2,9 +2,10 @@
 
 One row per configuration: implementation, version, configuration, the convention the
 probes identified, the convention verified against, the verdict, and for each failed
-property one line: the explanation (from :mod:`radam_verify.matrix.configurations`), the
-minimal counterexample from the verdict, and the repro script. A failure no finding
-explains is marked unexplained; a finding no counterexample shows is marked as not shown.
+property one line: the explanation (from :mod:`radam_verify.matrix.configurations`) with
+its hand-written script, the minimal counterexample's sentence from the verdict, and the
+stand-alone script the verdict generated for it. A failure no finding explains is marked
+unexplained; a finding no counterexample shows is marked as not shown.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def _counterexample(failure: dict[str, Any]) -> str:
 
 
 def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
-    """One line per failed property, and one per finding that no failure reproduced."""
+    """One line per failed property, and one per finding that no failure reproduced.
+
+    Each failure links the stand-alone script its verdict wrote for the counterexample
+    (``<slug>/repro/<property>.py``) and, where the finding has one, the hand-written script
+    in ``reports/repro/`` that explains its cause.
+    """
     lines, used = [], set()
     for p in verdict["properties"]:
         if p["outcome"] == "error":
@@ -47,9 +53,12 @@ def deviations(config: Configuration, verdict: dict[str, Any]) -> list[str]:
         finding = _finding(config, p["property"], str(failure.get("message", "")))
         if finding:
             used.add(finding)
-        why = (f"{finding.explanation} ([repro](../repro/{finding.repro}))" if finding
+        why = (f"{finding.explanation} ([cause explained](../repro/{finding.repro}))" if finding
                else "**unexplained**")
-        lines.append(f"`{p['property']}`: {why}. Counterexample: {message}")
+        script = failure.get("script")
+        generated = f" ([repro script]({config.slug}/{script}))" if script else ""
+        lines.append(f"`{p['property']}`: {why}. Counterexample: "
+                     f"{failure.get('sentence') or message}{generated}")
     lines += [f"`{f.properties}...`: expected finding not shown by this run's counterexamples ({f.repro})"
               for f in config.findings if f not in used]
     return lines

@@ -1,11 +1,16 @@
-"""Render a JSON conformance verdict as Markdown and as one self-contained HTML page.
+"""Render a JSON conformance verdict as Markdown, as one self-contained HTML page, and as
+a short Markdown summary for a CI job.
 
-Both show what was verified (implementation, version, convention and how it was obtained,
-device, dtype, profile, seed), one row per property, an ulp-error histogram per property and,
-for each failure, the counterexample with its exact and observed values and the snippet that
-replays it. The histograms are computed from the verdict's per-example errors: in Markdown a
-table of counts per quarter decade of ulps (plus an SVG figure per property when matplotlib is
-installed), in HTML inline SVG figures. Nothing here runs the suite; the verdict is the input.
+The pages show what was verified (implementation, version, convention and how it was
+obtained, device, dtype, profile, seed, and the legend of the units), one row per property
+(its title, test id and what it checks; what it looked at; its worst error against its
+bound; for a failure the finding's one sentence), an error histogram per property and, for
+each failure, the counterexample, the stand-alone script and the radam-verify snippet that
+replay it. Errors are in ulps of the operand scale, the scale the bound is measured at;
+ulps of the result are said beside them only. The histograms are computed from the
+verdict's per-example errors: in Markdown a table of counts per quarter decade (plus an SVG
+figure per property when matplotlib is installed), in HTML inline SVG figures that mark the
+bounds. Nothing here runs the suite; the verdict is the input.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: bins per decade of the ulp-error histograms
 BINS_PER_DECADE = 4
@@ -53,36 +60,93 @@ def histogram(values: Sequence[float], per_decade: int = BINS_PER_DECADE) -> His
 def _number(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if value == "inf":
+        return "inf"
     return "" if value is None else str(value)
 
 
+def counted(counts: dict[str, int]) -> str:
+    """``11 passed, 1 failed, 0 skipped, 0 internal errors``."""
+    names = {"error": "internal errors"}
+    return ", ".join(f"{n} {names.get(k, k)}" for k, n in counts.items())
+
+
+def units(verdict: dict[str, Any]) -> dict[str, str]:
+    """What the verdict's ulps are counted at (older verdicts: today's definition)."""
+    from radam_verify.judge import UNITS
+
+    return dict(verdict.get("units") or UNITS)
+
+
 def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
-    """What was verified, as (field, value) pairs."""
+    """What was verified, as (field, value) pairs, ending with the legend of the units."""
     impl, conv = verdict["implementation"], verdict["convention"]
     found = conv.get("identification") or {}
     how = conv["source"] + (f" (identify: {found.get('convention') or 'null'})" if found else "")
+    legend = units(verdict)
     return [("implementation", f"{impl['spec']} ({impl['kind']} {impl['version']})"),
             ("constructor keywords", json.dumps(impl["kwargs"])),
             ("convention", f"{conv['spec']}: {conv['axes']}"), ("convention from", how),
             ("device / dtype", f"{verdict['device']} / {verdict['dtype']}"),
             ("profile / seed", f"{verdict['profile']} / {verdict['seed']}"),
             ("verdict", verdict["verdict"].upper()),
-            ("properties", ", ".join(f"{n} {k}" for k, n in verdict["counts"].items())),
-            ("time", f"{verdict['timing']['total_s']:.1f} s")]
+            ("properties", counted(verdict["counts"])),
+            ("time", f"{verdict['timing']['total_s']:.1f} s"),
+            ("errors and bounds in", legend["errors"]),
+            ("ulps of the result", legend["result_ulps"])]
 
 
-COLUMNS = ("property", "outcome", "examples", "judged", "worst error/bound", "worst ulps", "detail")
+COLUMNS = ("property", "outcome", "checked", "worst error / bound", "detail")
+
+
+def title(p: dict[str, Any]) -> str:
+    """The property's title (its claim in words; from the test id in older verdicts)."""
+    from radam_verify.suite.report import title_of
+
+    return str(p.get("title") or title_of(str(p.get("id") or p["property"])))
+
+
+def checked(p: dict[str, Any]) -> str:
+    """What the property looked at, in words: examples judged, or steps compared."""
+    examples = p.get("examples")
+    if examples is None:
+        return ""
+    if p.get("compared") or (p.get("judged") == 0 and p.get("compares")):
+        return (f"{examples} examples, {p.get('compared', 0)} steps compared: "
+                f"{p.get('compares', 'bit for bit')}")
+    text = f"{examples} examples, {p.get('judged', 0)} judged against the exact step"
+    if p.get("out_of_domain"):
+        text += f", {p['out_of_domain']} out of the error model's domain"
+    return text
+
+
+def worst(p: dict[str, Any]) -> str:
+    """The worst example's error against its bound, in ulps of the operand scale."""
+    failure = p.get("failure") or {}
+    if failure.get("bound_ulps") is not None:
+        return (f"{_number(failure.get('error_ulps'))} of {_number(failure['bound_ulps'])} ulps "
+                "(fails)")
+    errors, bounds, ratios = p.get("errors") or [], p.get("bounds") or [], p.get("ratios") or []
+    if not ratios:
+        return "bit for bit" if p.get("compared") and p["outcome"] == "passed" else ""
+    k = max(range(len(ratios)), key=ratios.__getitem__)
+    if len(errors) != len(ratios) or len(bounds) != len(ratios):  # a verdict of an older schema
+        return f"{ratios[k]:.2g} of the bound"
+    return f"{errors[k]:.3g} of {bounds[k]:.3g} ulps ({ratios[k]:.2g} of the bound)"
+
+
+def detail(p: dict[str, Any]) -> str:
+    failure = p.get("failure") or {}
+    internal = p.get("internal_error") or {}
+    if failure:
+        return str(failure.get("sentence") or failure.get("message", "")).splitlines()[0]
+    if internal:
+        return f"internal error of radam-verify: {internal['exception']}"
+    return str(p.get("skip_reason", ""))
 
 
 def row(p: dict[str, Any]) -> tuple[str, ...]:
-    ulps = p.get("ulps") or []
-    failure = p.get("failure") or {}
-    internal = p.get("internal_error") or {}
-    detail = (str(failure.get("message", "")).splitlines()[0] if failure
-              else f"internal error of radam-verify: {internal['exception']}" if internal
-              else p.get("skip_reason", ""))
-    return (p["property"], p["outcome"], _number(p.get("examples")), _number(p.get("judged")),
-            _number(p.get("worst_ratio")), _number(max(ulps)) if ulps else "", detail)
+    return (title(p), p["outcome"], checked(p), worst(p), detail(p))
 
 
 def _bin_label(low: float, high: float) -> str:
@@ -94,33 +158,61 @@ def _figure_name(p: dict[str, Any]) -> str:
 
 
 def histogram_svg(p: dict[str, Any]) -> str | None:
-    """Two panels for one property: errors in ulps and error/bound, per judged example."""
+    """Three panels for one property, one value per judged example (its worst element): the
+    errors in ulps of the operand scale beside the bounds in the same unit, each error
+    against its own bound (the diagonal is the bound), and error / bound (the bound is 1)."""
     from matplotlib.ticker import NullFormatter
 
     from radam_verify.report.figures import new_figure, svg_text
 
-    ulps, ratios = p.get("ulps") or [], p.get("ratios") or []
-    if not ulps:
+    errors, bounds, ratios = p.get("errors") or [], p.get("bounds") or [], p.get("ratios") or []
+    if not errors:
         return None
-    with new_figure(7.0, 2.3, columns=2) as (figure, axes):
-        for ax, values, label, per_decade in (
-                (axes[0], ulps, "worst error of the example (ulps)", BINS_PER_DECADE),
-                (axes[1], ratios, "worst error / bound", 10)):
-            h = histogram(values, per_decade)
-            if h.counts:
-                ax.stairs(h.counts, h.edges, fill=True, alpha=0.6)
-                ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())
-            if label.endswith("bound"):
-                ax.axvline(1.0, color="tab:red", linestyle="--", label="bound")
-                ax.legend(loc="upper left", fontsize=8)
-                if h.counts:
-                    ax.set_xlim(h.edges[0], max(2.0, h.edges[-1]))
-            ax.set_xlabel(label)
-            ax.set_ylabel("examples")
-            ax.set_title(f"{h.exact} of {h.total} exact (0 ulps)" if h.exact else f"{h.total} examples",
-                         fontsize=9)
-        figure.suptitle(p["property"], fontsize=10)
+    with new_figure(9.6, 2.6, columns=3) as (figure, (spread, pairs, shares)):
+        edges = histogram(errors + bounds).edges  # common bins for errors and bounds
+        e = histogram(errors)
+        if edges:
+            def counts(values: Sequence[float]) -> list[int]:
+                return [int(n) for n in np.histogram([v for v in values if v > 0], edges)[0]]
+
+            spread.stairs(counts(errors), edges, fill=True, alpha=0.6, label="errors")
+            spread.stairs(counts(bounds), edges, color="tab:red", linewidth=1.5,
+                          label="bounds")
+            spread.set_xscale("log")
+            spread.xaxis.set_minor_formatter(NullFormatter())
+            spread.legend(loc="upper right", fontsize=8)
+        spread.set_xlabel("ulps of the operand scale")
+        spread.set_ylabel("examples")
+        spread.set_title(f"{e.exact} of {e.total} exact (0 ulps)" if e.exact
+                         else f"{e.total} examples", fontsize=9)
+        shown = [(x, y) for x, y in zip(bounds, errors, strict=False) if x > 0 and y > 0]
+        if shown:
+            xs, ys = zip(*shown, strict=True)
+            low, high = min(xs + ys) / 2, max(xs + ys) * 2
+            pairs.fill_between([low, high], [low, high], [high, high], color="tab:red",
+                               alpha=0.1, label="outside the bound")
+            pairs.plot([low, high], [low, high], color="tab:red", linestyle="--", label="bound")
+            pairs.scatter(xs, ys, s=10, alpha=0.7)
+            pairs.set_xscale("log")
+            pairs.set_yscale("log")
+            pairs.set_xlim(low, high)
+            pairs.set_ylim(low, high)
+            pairs.legend(loc="upper left", fontsize=8)
+        pairs.set_xlabel("bound (ulps of the operand scale)")
+        pairs.set_ylabel("error (same unit)")
+        pairs.set_title("each example: error against its bound", fontsize=9)
+        r = histogram(ratios, 10)
+        if r.counts:
+            shares.stairs(r.counts, r.edges, fill=True, alpha=0.6)
+            shares.set_xscale("log")
+            shares.xaxis.set_minor_formatter(NullFormatter())
+            shares.set_xlim(r.edges[0], max(2.0, r.edges[-1]))
+        shares.axvline(1.0, color="tab:red", linestyle="--", label="bound")
+        shares.legend(loc="upper left", fontsize=8)
+        shares.set_xlabel("error / bound")
+        shares.set_ylabel("examples")
+        shares.set_title("share of the bound used", fontsize=9)
+        figure.suptitle(title(p), fontsize=10)
         return svg_text(figure)
 
 
@@ -143,8 +235,21 @@ def _failure_lines(failure: dict[str, Any]) -> list[str]:
     if "exact" in failure:
         error, bound = _number(failure.get("error_ulps")), _number(failure.get("bound_ulps"))
         lines.append(f"exact {failure['exact']}, observed {failure.get('observed')}, error "
-                     f"{error} ulps, bound {bound} ulps")
+                     f"{error} ulps, bound {bound} ulps of the operand scale; "
+                     f"{_number(failure.get('result_ulps'))} ulps of the result")
     return lines
+
+
+def _beside(p: dict[str, Any]) -> str:
+    """The bounds' span and the result-relative ulps, said beside the histogram."""
+    bounds, result = p.get("bounds") or [], p.get("result_ulps") or []
+    parts = []
+    if bounds:
+        parts.append(f"bounds from {min(bounds):.3g} to {max(bounds):.3g} ulps of the operand scale")
+    if result:
+        parts.append(f"in ulps of the result, errors up to {max(result):.3g} (large where the "
+                     "result cancels; not what the bound measures)")
+    return "; ".join(parts)
 
 
 def render_markdown(verdict: dict[str, Any], figures: dict[str, str] | None = None) -> str:
@@ -154,24 +259,33 @@ def render_markdown(verdict: dict[str, Any], figures: dict[str, str] | None = No
              f"{verdict['verdict'].upper()}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in header(verdict)]
     lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cell(c) for c in row(p)) + " |" for p in verdict["properties"]]
     for p in verdict["properties"]:
-        h = histogram(p.get("ulps") or [])
+        cells = [_cell(c) for c in row(p)]
+        cells[0] = f"{cells[0]}<br>`{p['id']}`<br>{_cell(str(p.get('checks', '')))}"
+        lines.append("| " + " | ".join(cells) + " |")
+    for p in verdict["properties"]:
+        h = histogram(p.get("errors") or [])
         failure = p.get("failure")
         if not h.total and not failure:
             continue
-        lines += ["", f"## {p['property']}", ""]
+        lines += ["", f"## {title(p)}", "", f"`{p['id']}`: {p.get('checks', '')}", ""]
         if h.total:
-            lines += [f"Error per judged example ({h.total}; {h.exact} exact):", "",
-                      "| ulps | examples |", "|---|---|"]
+            lines += [f"Worst error of each judged example ({h.total}; {h.exact} exact), in ulps "
+                      f"of the operand scale; {_beside(p)}:", "",
+                      "| ulps of the operand scale | examples |", "|---|---|"]
             lines += [f"| {_bin_label(lo, hi)} | {n} |"
                       for lo, hi, n in zip(h.edges, h.edges[1:], h.counts, strict=False) if n]
             if p["id"] in figures:
-                lines += ["", f"![ulp errors of {p['property']}]({figures[p['id']]})"]
+                lines += ["", f"![errors of {title(p)}]({figures[p['id']]})"]
         if failure:
-            lines += ["", "Counterexample:", "", "```", *_failure_lines(failure), "```"]
+            lines += ["", f"**{_cell(detail(p))}**", "", "Counterexample:", "", "```",
+                      *_failure_lines(failure), "```"]
+            if failure.get("script"):
+                lines += ["", f"Stand-alone reproduction (no radam-verify needed): "
+                          f"[{failure['script']}]({failure['script']})"]
             if failure.get("reproduction"):
-                lines += ["", "```python", str(failure["reproduction"]), "```"]
+                lines += ["", "With radam-verify:", "", "```python", str(failure["reproduction"]),
+                          "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -179,43 +293,93 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-EXTRA_STYLE = ("pre { white-space: pre-wrap; } td, th { text-align: left; vertical-align: top; } "
-               "td:last-child { min-width: 22em; } main { max-width: 1500px; }")
+#: fits a 1280 px window: the table wraps inside the page, long text breaks anywhere
+EXTRA_STYLE = (
+    "main { max-width: 1200px; } "
+    "table.properties { table-layout: fixed; width: 100%; border-collapse: collapse; } "
+    "table.properties col.property { width: 26%; } table.properties col.outcome { width: 8%; } "
+    "table.properties col.checked { width: 18%; } table.properties col.worst { width: 13%; } "
+    "td, th { text-align: left; vertical-align: top; overflow-wrap: break-word; } "
+    "td .id { display: block; color: #57606a; font-size: 0.8em; overflow-wrap: anywhere; } "
+    "td .checks { display: block; color: #57606a; font-size: 0.85em; } "
+    "table.facts th { width: 12em; white-space: nowrap; } "
+    "table.facts td { overflow-wrap: anywhere; } "
+    "pre { white-space: pre-wrap; overflow-wrap: anywhere; } "
+    ".failed { color: #a40e26; font-weight: 600; }")
 
 
 def render_html(verdict: dict[str, Any], figures: dict[str, str]) -> str:
     """The verdict as one HTML page with the histograms inline (no external resource)."""
     from radam_verify.report.html_page import STYLE, inline_svg
 
-    title = f"radam-verify verdict: {verdict['implementation']['spec']} {verdict['verdict'].upper()}"
+    name = f"radam-verify verdict: {verdict['implementation']['spec']} {verdict['verdict'].upper()}"
     facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in header(verdict))
+    cols = "".join(f'<col class="{c}">' for c in ("property", "outcome", "checked", "worst", "detail"))
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row(p)) + "</tr>"
-                   for p in verdict["properties"])
+    body = []
+    for p in verdict["properties"]:
+        cells = [escape(c) for c in row(p)]
+        cells[0] = (f"{cells[0]}<span class=\"id\">{escape(p['id'])}</span>"
+                    f"<span class=\"checks\">{escape(str(p.get('checks', '')))}</span>")
+        if p["outcome"] in ("failed", "error"):
+            cells[1] = f"<span class=\"failed\">{cells[1]}</span>"
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     sections = []
     for p in verdict["properties"]:
         parts = []
+        if p.get("errors"):
+            parts.append(f"<p>{escape(_beside(p))}.</p>")
         if p["id"] in figures:
             parts.append(f"<figure>{inline_svg(figures[p['id']], _figure_name(p))}</figure>")
         failure = p.get("failure")
         if failure:
+            parts.append(f"<p class=\"failed\">{escape(detail(p))}</p>")
             parts.append("<p>Counterexample:</p><pre>" + escape("\n".join(_failure_lines(failure)))
                          + "</pre>")
+            if failure.get("script"):
+                link = escape(str(failure["script"]))
+                parts.append(f"<p>Stand-alone reproduction (no radam-verify needed): "
+                             f"<a href=\"{link}\">{link}</a></p>")
             if failure.get("reproduction"):
-                parts.append(f"<pre><code>{escape(str(failure['reproduction']))}</code></pre>")
+                parts.append("<p>With radam-verify:</p>"
+                             f"<pre><code>{escape(str(failure['reproduction']))}</code></pre>")
         if parts:
-            sections.append(f"<h2>{escape(p['property'])}</h2>" + "".join(parts))
+            sections.append(f"<h2>{escape(title(p))}</h2><p><code>{escape(p['id'])}</code>: "
+                            f"{escape(str(p.get('checks', '')))}</p>" + "".join(parts))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{escape(title)}</title>\n<style>{STYLE}\n{EXTRA_STYLE}"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{escape(name)}</title>\n<style>{STYLE}\n{EXTRA_STYLE}"
             "</style>\n</head>\n<body>\n<main>\n"
-            f"<h1>{escape(title)}</h1>\n<table>{facts}</table>\n"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+            f"<h1>{escape(name)}</h1>\n<table class=\"facts\">{facts}</table>\n"
+            f"<table class=\"properties\"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>\n"
             + "\n".join(sections) + "\n</main>\n</body>\n</html>\n")
+
+
+def render_summary(verdict: dict[str, Any]) -> str:
+    """A short Markdown summary for a CI job summary: the verdict, each failing property with
+    its one sentence and a link to its stand-alone script."""
+    impl = verdict["implementation"]
+    counts = counted(verdict["counts"])
+    lines = [f"### radam-verify: {impl['spec']} {verdict['verdict'].upper()}", "",
+             f"{impl['kind']} {impl['version']}, convention {verdict['convention']['spec']}, "
+             f"{verdict['dtype']} on {verdict['device']}, profile {verdict['profile']}: {counts}.",
+             ""]
+    for p in verdict["properties"]:
+        if p["outcome"] not in ("failed", "error"):
+            continue
+        script = (p.get("failure") or {}).get("script")
+        link = f" ([repro script]({script}))" if script else ""
+        lines.append(f"- **{_cell(title(p))}** ({p['outcome']}): {_cell(detail(p))}{link}")
+    if lines[-1] == "":
+        lines.append("Every property passed or was skipped with its reason.")
+    return "\n".join(lines) + "\n"
 
 
 def write_conformance_report(verdict: dict[str, Any], json_path: Path) -> list[Path]:
     """Write the renderings of the verdict saved at ``json_path`` beside it: ``STEM.md``,
-    ``STEM.html`` and the histogram figures in ``STEM-figures/``. Returns the paths written."""
+    ``STEM.html``, the CI summary ``STEM-summary.md`` and the histogram figures in
+    ``STEM-figures/``. Returns the paths written."""
     figures = _figures(verdict)
     stem = json_path.with_suffix("")
     folder = stem.parent / f"{stem.name}-figures"
@@ -229,7 +393,12 @@ def write_conformance_report(verdict: dict[str, Any], json_path: Path) -> list[P
                 path.write_text(figures[p["id"]])
                 links[p["id"]] = f"{folder.name}/{path.name}"
                 written.append(path)
+    if folder.is_dir():  # the folder is the report's own: figures of an earlier rendering go
+        for stale in set(folder.glob("*.svg")) - set(written):
+            stale.unlink()
     markdown, html = stem.with_suffix(".md"), stem.with_suffix(".html")
+    summary = stem.parent / f"{stem.name}-summary.md"
     markdown.write_text(render_markdown(verdict, links))
     html.write_text(render_html(verdict, figures))
-    return [markdown, html, *written]
+    summary.write_text(render_summary(verdict))
+    return [markdown, html, summary, *written]

@@ -6,9 +6,11 @@ Fields: ``implementation`` (spec, kind, version, kwargs), ``convention`` (spec, 
 ``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms``, ``deviates``, or
 ``error`` when the suite itself failed on a property and so reached no verdict),
 ``properties`` (per test: outcome, skip reason, duration, examples, judged, out of domain,
-ambiguous steps, worst error/bound ratio, the worst error of each judged example in ulps
-(``ulps``) and its error/bound ratio (``ratios``), and for a failure the counterexample:
-exact and observed values, error and bound in ulps, the reproduction) and ``timing``.
+ambiguous steps, worst error/bound ratio, for each judged example the error and bound of its
+worst element in ulps of the operand scale (``errors``, ``bounds``, ``ratios``; ``units``
+says what the scale is) and its error in ulps of the result (``result_ulps``), and for a
+failure the counterexample: its one-sentence summary, exact and observed values, error and
+bound, the case, the reproduction and the stand-alone script) and ``timing``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radam_verify.judge import UNITS
+
 if TYPE_CHECKING:
     from radam_verify.identify import Identification
     from radam_verify.suite.target import Target
 
 SCHEMA = "radam-verify/conformance/1"
 SCHEMA_FILE = Path(__file__).with_name("verdict.schema.json")
+
+
+#: symbols of the paper that a test name may contain (they keep their underscore)
+SYMBOLS = ("r_t", "rho_t", "rho_inf", "m_hat", "v_hat")
+
+
+def title_of(test: str) -> str:
+    """A property's title from its test name: ``test_every_code_path_conforms[foreach]`` ->
+    ``Every code path conforms: foreach``."""
+    name, _, parameter = test.split("::")[-1].partition("[")
+    words = f" {name.removeprefix('test_').replace('_', ' ')} "
+    for symbol in SYMBOLS:
+        words = words.replace(f" {symbol.replace('_', ' ')} ", f" {symbol} ")
+    words = words.strip()
+    title = words[:1].upper() + words[1:]
+    return f"{title}: {parameter.rstrip(']')}" if parameter else title
 
 
 def strict(value: Any) -> Any:
@@ -58,6 +78,7 @@ def verdict_json(target: Target, identification: Identification | None,
                        "source": target.convention_source,
                        "identification": identification.as_json() if identification else None},
         "device": adapter.device, "dtype": adapter.dtype, "profile": target.profile.name,
+        "units": dict(UNITS),
         "seed": target.seed,
         "verdict": "error" if errors else "deviates" if failed else "conforms",
         "counts": {outcome: sum(p["outcome"] == outcome for p in properties)

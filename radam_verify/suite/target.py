@@ -21,7 +21,7 @@ from radam_verify.adapters import Adapter
 from radam_verify.conventions import Convention
 from radam_verify.errors import ImplementationError, RadamVerifyError
 from radam_verify.suite.profiles import SuiteProfile
-from radam_verify.suite.scenario import Outcome, Scenario, scenario_json
+from radam_verify.suite.scenario import Outcome, Scenario, TensorVerdict, scenario_json
 
 T = TypeVar("T")
 
@@ -55,18 +55,35 @@ PROGRESS_EVERY = 10
 
 @dataclass
 class Record:
-    """Statistics of one property: examples run, judged, out of domain, worst errors."""
+    """Statistics of one property: examples run, judged, out of domain, worst errors.
+
+    Per judged example, for its worst element (largest error / bound): the error and the
+    bound in ulps of the operand scale, the scale the bound is measured at (``errors``,
+    ``bounds``), their ratio (``ratios``), and the example's largest error in ulps of the
+    result itself (``result_ulps``), which is large where the result cancels. A bitwise or
+    invariant property counts what it ``compared`` instead.
+    """
 
     examples: int = 0
     judged: int = 0
     out_of_domain: int = 0
     ambiguous_steps: int = 0
     worst_ratio: float = 0.0
-    ulps: list[float] = field(default_factory=list)  # the worst error of each judged example
-    ratios: list[float] = field(default_factory=list)  # its worst error / bound
+    errors: list[float] = field(default_factory=list)
+    bounds: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    result_ulps: list[float] = field(default_factory=list)
+    compared: int = 0  # steps a bitwise or invariant check compared
+    compares: str = ""  # what such a check compares, in words
     #: called with a progress line every PROGRESS_EVERY examples (None: quiet)
     show: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     label: str = ""
+
+    def count(self) -> None:
+        """One example of a property that judges no error (bitwise or invariant checks)."""
+        self.examples += 1
+        if self.show is not None and self.examples % PROGRESS_EVERY == 0:
+            self.show(f"{self.label}: {self.examples} examples, {self.compared} steps compared")
 
     def add(self, outcome: Outcome) -> None:
         self.examples += 1
@@ -77,19 +94,29 @@ class Record:
             self.out_of_domain += 1
             return
         self.judged += 1
-        if outcome.verdicts:
-            worst = max(v.judgement.worst_ratio for v in outcome.verdicts)
-            self.worst_ratio = max(self.worst_ratio, worst)
-            self.ratios.append(worst)
-            self.ulps.append(max(v.judgement.worst_error_ulps for v in outcome.verdicts))
+        worst = outcome.worst()
+        if worst is not None:
+            j = worst.judgement
+            self.worst_ratio = max(self.worst_ratio, j.worst_ratio)
+            self.ratios.append(j.worst_ratio)
+            self.errors.append(j.worst.error_ulps if j.worst else 0.0)
+            self.bounds.append(j.worst.bound_ulps if j.worst else 0.0)
+            self.result_ulps.append(max(v.judgement.worst_result_ulps for v in outcome.verdicts))
             self.ambiguous_steps += sum(len(v.judgement.ambiguous_steps) for v in outcome.verdicts)
 
     def as_json(self) -> dict[str, object]:
-        finite = [u for u in self.ulps if math.isfinite(u)]
+        keep = [k for k, (e, r) in enumerate(zip(self.errors, self.ratios, strict=True))
+                if math.isfinite(e) and math.isfinite(r)]
+
+        def finite(values: list[float]) -> list[float]:
+            return [values[k] for k in keep]
+
         return {"examples": self.examples, "judged": self.judged,
                 "out_of_domain": self.out_of_domain, "ambiguous_steps": self.ambiguous_steps,
+                "compared": self.compared, **({"compares": self.compares} if self.compares else {}),
                 "worst_ratio": self.worst_ratio if math.isfinite(self.worst_ratio) else None,
-                "ulps": finite, "ratios": [r for r in self.ratios if math.isfinite(r)]}
+                "errors": finite(self.errors), "bounds": finite(self.bounds),
+                "ratios": finite(self.ratios), "result_ulps": finite(self.result_ulps)}
 
 
 class DeviationError(RadamVerifyError, AssertionError):
@@ -116,29 +143,76 @@ def deviation(error: BaseException) -> DeviationError | None:
     return None
 
 
+def case(target: Target, scenario: Scenario, check: dict[str, object] | None = None
+         ) -> dict[str, object]:
+    """Everything that reruns the scenario on the same implementation, as plain data."""
+    return {"impl": target.adapter.spec, "kwargs": dict(target.adapter.kwargs),
+            "device": target.adapter.device, "dtype": target.adapter.dtype,
+            "convention": target.convention.spec, "check": check or {"kind": "exact"},
+            "scenario": scenario_json(scenario)}
+
+
 def reproduction(target: Target, scenario: Scenario, check: dict[str, object] | None = None) -> str:
     """A snippet that reruns the scenario on the same implementation and prints the verdict.
 
     ``check``: which check to replay (default the exact comparison), e.g.
     ``{"kind": "reload", "save_at": 3}``.
     """
-    case = {"impl": target.adapter.spec, "kwargs": dict(target.adapter.kwargs),
-            "device": target.adapter.device, "dtype": target.adapter.dtype,
-            "convention": target.convention.spec, "check": check or {"kind": "exact"},
-            "scenario": scenario_json(scenario)}
     return ("from radam_verify.suite.repro import replay\n"
-            f"replay({case!r})")
+            f"replay({case(target, scenario, check)!r})")
+
+
+def context(adapter: Adapter, scenario: Scenario) -> str:
+    """Where a finding is: the implementation, the code path, the dtype and the device."""
+    path = f"the {scenario.path} path" if scenario.path else "the default path"
+    return f"{adapter.spec}, {path}, {adapter.dtype} on {adapter.device}"
+
+
+def sentence(adapter: Adapter, scenario: Scenario, worst: TensorVerdict) -> str:
+    """A deviation in one sentence: where, what, how far, under which inputs."""
+    where = worst.judgement.worst
+    assert where is not None
+    return (f"{context(adapter, scenario)}: {where.quantity}[{where.index}] of group "
+            f"{worst.group}, tensor {worst.param} after step {where.t} is "
+            f"{where.observed!r} where the exact value is {where.exact} (error "
+            f"{_ulps_text(where.error_ulps)} ulps against a bound of "
+            f"{_ulps_text(where.bound_ulps)} ulps of the operand scale) {inputs(scenario)}")
+
+
+def inputs(scenario: Scenario) -> str:
+    """The hyperparameters that matter: those of the scenario's groups that differ from the
+    paper's defaults (Hyper()), and the sizes of the tensors."""
+    from radam_verify.hyper import Hyper
+
+    default = Hyper()
+    groups = scenario.all_groups()
+    parts = []
+    for k, group in enumerate(groups):
+        changed = [f"{name} = {getattr(group.hyper, name)!r}" for name in
+                   ("lr", "beta1", "beta2", "eps", "weight_decay", "maximize")
+                   if getattr(group.hyper, name) != getattr(default, name)]
+        if changed:
+            parts.append((f"group {k}: " if len(groups) > 1 else "") + ", ".join(changed))
+    sizes = sorted({int(p.size) for g in groups for p in g.params})
+    tensors = sum(len(g.params) for g in groups)
+    return (f"with {'; '.join(parts) if parts else 'the default hyperparameters'} "
+            f"({len(scenario.steps)} step{'s' * (len(scenario.steps) != 1)}, {len(groups)} "
+            f"group{'s' * (len(groups) != 1)}, {tensors} tensor{'s' * (tensors != 1)} of "
+            f"{' or '.join(map(str, sizes))} elements)")
 
 
 def fail(target: Target, what: str, scenario: Scenario, message: str,
-         details: dict[str, object] | None = None, check: dict[str, object] | None = None
-         ) -> DeviationError:
-    """The exception for a deviation, with the reproduction appended."""
+         details: dict[str, object] | None = None, check: dict[str, object] | None = None,
+         summary_sentence: str | None = None) -> DeviationError:
+    """The exception for a deviation, with its one-sentence summary and the reproduction."""
     snippet = reproduction(target, scenario, check)
-    text = (f"{what}\n{message}\nconvention {target.convention.spec}, "
+    summary = summary_sentence or (f"{context(target.adapter, scenario)}: {what}: "
+                                   f"{message.splitlines()[0]} {inputs(scenario)}")
+    text = (f"{what}\n{summary}\n{message}\nconvention {target.convention.spec}, "
             f"{target.adapter.describe()}\nreproduce with:\n{snippet}")
-    return DeviationError(text, {"property": what, "message": message, "reproduction": snippet,
-                            **(details or {})})
+    return DeviationError(text, {"property": what, "sentence": summary, "message": message,
+                                 "reproduction": snippet, "case": case(target, scenario, check),
+                                 **(details or {})})
 
 
 def calling(target: Target, what: str, scenario: Scenario, action: Callable[[], T],
@@ -172,7 +246,12 @@ def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Out
     raise fail(target, what, scenario, message, {
         "group": worst.group, "tensor": worst.param, "quantity": where.quantity,
         "index": where.index, "t": where.t, "exact": where.exact, "observed": where.observed,
-        "error_ulps": where.error / where.ulp if where.ulp else None,
-        "bound_ulps": where.bound / where.ulp if where.ulp else None,
+        "error_ulps": where.error_ulps, "bound_ulps": where.bound_ulps,
+        "result_ulps": where.error / where.ulp if where.ulp else None,
         "ratio": where.ratio if math.isfinite(where.ratio) else None,
-        "hyper": scenario_json(scenario)["groups"]})
+        "hyper": scenario_json(scenario)["groups"]},
+        summary_sentence=sentence(target.adapter, scenario, worst))
+
+
+def _ulps_text(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else "inf"

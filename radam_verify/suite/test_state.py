@@ -19,12 +19,16 @@ def test_state_dict_round_trip_continues_exactly(verify_target: Target, verify_r
     strategy = draws.trajectory(verify_target, min_steps=2, max_steps=16).flatmap(
         lambda s: st.tuples(st.just(s), st.integers(1, len(s.steps) - 1)))
 
+    verify_record.compares = ("theta, m, v and the step count of every tensor after each later "
+                              "step, bit for bit against the uninterrupted run")
+
     def prop(drawn: tuple[Scenario, int]) -> None:
         scenario, save_at = drawn
         check: dict[str, object] = {"kind": "reload", "save_at": save_at}
-        verify_record.examples += 1
+        verify_record.count()
         found = calling(verify_target, "state_dict round trip", scenario,
                         lambda: checks.reload(verify_target.adapter, scenario, save_at), check)
+        verify_record.compared += len(scenario.steps) - save_at
         if found is not None:
             raise fail(verify_target, "state_dict round trip", scenario,
                        f"the reloaded run differs from the uninterrupted one at {found}",
@@ -39,11 +43,14 @@ def test_step_leaves_gradients_and_hyperparameters_unchanged(verify_target: Targ
     the groups' hyperparameters."""
     hyper = draws.hyper_for(verify_target, weight_decay=None)
     check: dict[str, object] = {"kind": "unchanged"}
+    verify_record.compares = ("every gradient and every group's hyperparameters before and after "
+                              "each step")
 
     def prop(scenario: Scenario) -> None:
-        verify_record.examples += 1
+        verify_record.count()
         found = calling(verify_target, "step leaves its inputs alone", scenario,
                         lambda: checks.unchanged(verify_target.adapter, scenario), check)
+        verify_record.compared += len(scenario.steps)
         if found is not None:
             raise fail(verify_target, "step leaves its inputs alone", scenario, str(found),
                        {"quantity": found.quantity, "mismatch": str(found)}, check)

@@ -1,0 +1,138 @@
+"""The optax part of a stand-alone reproduction script (see :mod:`radam_verify.adapters.script`).
+
+The script drives the transformation as the optax adapter does: one transformation per
+group, ``factory(learning_rate=, b1=, b2=, eps=, ...)``, the group's parameters as one list
+pytree, ``update`` under ``jax.jit`` (or eager) then ``optax.apply_updates``, the moments in
+the state's ``count``/``mu``/``nu`` node, the state pickled to save it. JAX runs on the CPU,
+in x64 mode for float64.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from radam_verify.adapters.script import Driver, literal
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.optax_adapter import OptaxAdapter
+    from radam_verify.suite.scenario import Scenario
+
+IMPORTS = '''import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import optax  # noqa: E402
+'''
+
+RUN_CLASS = '''
+jax.config.update("jax_enable_x64", DTYPE == "float64")
+
+
+def array(values):
+    return jax.numpy.asarray(np.asarray(values, dtype=np.float64).astype(DTYPE))
+
+
+def flat(values):
+    return np.asarray(values).astype(np.float64, copy=True).reshape(-1)
+
+
+def moments(state):
+    """The node of the state with count, mu and nu."""
+    if all(hasattr(state, name) for name in ("count", "mu", "nu")):
+        return state
+    for item in state if isinstance(state, tuple) else ():
+        found = moments(item)
+        if found is not None:
+            return found
+    return None
+
+
+def replaced(state, new):
+    if all(hasattr(state, name) for name in ("count", "mu", "nu")):
+        return new
+    if isinstance(state, tuple) and not hasattr(state, "_fields"):
+        return tuple(replaced(item, new) for item in state)
+    return state
+
+
+class Run:
+    """One transformation per group over the list of the group's parameters."""
+
+    def __init__(self, cls, groups=None):
+        self.cls, self.groups, self.sizes = cls, [], []
+        for group in GROUPS if groups is None else groups:
+            tx = cls(**group["arguments"], **KWARGS)
+            params = [array(p) for p in group["params"]]
+            update = jax.jit(tx.update) if PATH == "jit" else tx.update
+            self.groups.append({"entry": group, "tx": tx, "params": params,
+                                "state": tx.init(params), "update": update, "grads": []})
+            self.sizes.append([len(p) for p in group["params"]])
+
+    def add_group(self, group):
+        raise RuntimeError("optax has no groups added later")
+
+    def inject(self, start):
+        for group, states in zip(self.groups, start):
+            held = moments(group["state"])
+            new = held._replace(count=jax.numpy.asarray(states[0]["t"], dtype=held.count.dtype),
+                                mu=[array(s["m"]) for s in states],
+                                nu=[array(s["v"]) for s in states])
+            group["state"] = replaced(group["state"], new)
+            group["params"] = [array(s["theta"]) for s in states]
+
+    def step(self, grads):
+        for group, given in zip(self.groups, grads):
+            arrays = [array(g) for g in given]
+            group["grads"] = arrays
+            updates, group["state"] = group["update"](arrays, group["state"], group["params"])
+            group["params"] = optax.apply_updates(group["params"], updates)
+
+    def read(self, g, p, quantity):
+        group = self.groups[g]
+        if quantity == "theta":
+            return flat(group["params"][p])
+        held = moments(group["state"])
+        return None if held is None else flat((held.mu if quantity == "m" else held.nu)[p])
+
+    def copy(self, cls):
+        return Run(cls, [{**group["entry"], "params": [flat(p).tolist() for p in group["params"]]}
+                         for group in self.groups])
+
+    def save(self):
+        return pickle.dumps([jax.device_get(group["state"]) for group in self.groups])
+
+    def load(self, saved):
+        for group, state in zip(self.groups, pickle.loads(saved)):
+            group["state"] = jax.tree_util.tree_map(jax.numpy.asarray, state)
+
+    def rounded(self, given):
+        return flat(array(given))
+
+    def grads(self):
+        return [[flat(g) for g in group["grads"]] for group in self.groups]
+
+    def hypers(self):
+        return []
+'''
+
+
+def driver(adapter: OptaxAdapter, scenario: Scenario) -> Driver:
+    """The optax driver for ``scenario`` on ``adapter``'s configuration."""
+    from radam_verify.suite.scenario import scenario_json
+
+    def entry(group: Any) -> dict[str, object]:
+        return {"arguments": adapter.arguments(group.hyper),
+                "params": [[float(x) for x in p] for p in group.params]}
+
+    text = "".join([
+        literal("DTYPE", adapter.fmt.name, "the dtype of the parameters"),
+        literal("PATH", scenario.path or "jit", "jit: update compiled with jax.jit; eager"),
+        literal("KWARGS", dict(adapter.kwargs), "keywords beside each group's"),
+        literal("GROUPS", [entry(g) for g in scenario.groups],
+                "one transformation per group: its keywords and initial values"),
+        literal("ADDED", [], "optax adds no groups later"),
+        literal("START", scenario_json(scenario).get("start"),
+                "the state injected into count/mu/nu before the first step (None: init)"),
+    ])
+    return Driver("JAX, optax and numpy", IMPORTS, text, RUN_CLASS)

@@ -1,0 +1,250 @@
+"""Stand-alone reproduction scripts: the part every adapter shares.
+
+A failing property's counterexample becomes a Python script that runs the implementation
+through its own API only (its framework and numpy; no radam-verify, no Hypothesis), prints
+the exact values beside the observed ones and exits 1 while the deviation is there. An
+adapter supplies a :class:`Driver`: the imports and the data in its framework's own names,
+and a small class ``Run`` (construct, inject, add a group, step, read, save, load) written
+against that framework. This module writes the rest: the docstring that says what was
+found and how the expected values were computed, the scenario's gradients, the check, and
+``main``, the same for every framework.
+
+``Run`` as every driver defines it::
+
+    Run(cls)                    # construct over GROUPS (hyperparameters in the library's names)
+    run.inject(START)           # START[group][tensor] = {"theta", "m", "v", "t"}
+    run.add_group(group)        # one entry like those of GROUPS
+    run.step(grads)             # grads[group][tensor]: list of floats or None
+    run.read(g, p, quantity)    # "theta", "m" or "v" as a float64 numpy array (None: unreadable)
+    run.copy(cls)               # a new Run over the same groups, from this run's current theta
+    run.save() / run.load(s)    # the library's own state saving
+    run.grads(), run.hypers()   # the gradients and the groups' hyperparameters as held now
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: elements of the compared tensor printed in full (the others are summarised)
+PRINTED = 24
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a correct implementation gives for the compared tensor, and how it was computed."""
+
+    steps: int  # how many of the scenario's steps to run before comparing
+    t: int  # the tensor's step count after them
+    group: int
+    tensor: int
+    quantity: str  # "theta", "m" or "v"
+    index: int  # the worst element
+    exact: tuple[str, ...]  # exact values, decimal strings
+    bound: tuple[float, ...]  # absolute bounds on |observed - exact|
+    how: str  # how the exact values and the bounds were computed
+
+
+@dataclass(frozen=True)
+class Driver:
+    """An adapter's part of a script: what it needs, its imports, data and ``Run`` class."""
+
+    needs: str  # e.g. "torch and numpy"
+    imports: str  # import lines of third-party modules (the standard library's are given)
+    data: str  # assignments: GROUPS, START, ADDED, KWARGS and the framework's settings
+    run_class: str  # the ``Run`` class
+
+
+@dataclass(frozen=True)
+class ScriptCase:
+    """A counterexample as a script sees it."""
+
+    sentence: str  # the finding in one sentence
+    title: str  # the property that found it
+    spec: str
+    framework: str  # e.g. "torch 2.13.0"
+    dtype: str
+    device: str
+    convention: str
+    check: Mapping[str, Any]  # {"kind": "exact" | "reload" | "unchanged" | "exception", ...}
+    steps: tuple[tuple[tuple[list[float] | None, ...], ...], ...]  # [step][group][tensor]
+    expected: Expected | None = None
+    raised: str = ""  # what the implementation raised, where that is the finding
+    generator: str = "radam-verify"
+
+
+def literal(name: str, value: object, comment: str = "") -> str:
+    text = repr(value)
+    if len(text) > 96 and isinstance(value, list | tuple):
+        inner = ",\n".join("    " + repr(item) for item in value)
+        text = "[\n" + inner + ",\n]" if inner else "[]"
+    return (f"# {comment}\n" if comment else "") + f"{name} = {text}\n"
+
+
+def _docstring(case: ScriptCase, driver: Driver) -> str:
+    kind = case.check["kind"]
+    if kind == "exact" and case.expected is not None:
+        e = case.expected
+        what = (f"It runs the counterexample's first {e.steps} step(s) and compares {e.quantity} "
+                f"of group {e.group}, tensor {e.tensor} (step count {e.t}) with EXACT, element "
+                f"by element, within BOUND.\n\nEXACT and BOUND: {e.how}")
+    elif kind == "reload":
+        what = (f"It saves the optimizer's state after step {case.check['save_at']}, loads it "
+                "into a new optimizer over the same parameter values, and compares every later "
+                "step bit for bit with the uninterrupted run.")
+    elif kind == "unchanged":
+        what = ("It checks after every step that the gradients and the groups' "
+                "hyperparameters are what they were before the step.")
+    else:
+        what = "It runs the counterexample's steps; the implementation raised on them."
+    if kind != "exception" and case.raised:
+        what += f" There the implementation raised: {case.raised}."
+    body = (f"{case.sentence}.\n\nFound by the property \"{case.title}\" (convention "
+            f"{case.convention}) for {case.spec} ({case.framework}), {case.dtype} on "
+            f"{case.device}. This script needs only {driver.needs}: not {case.generator} and "
+            f"not Hypothesis. {what}\n\nRun: python THIS_FILE [MODULE:ATTR] (default "
+            f"{case.spec}; any implementation with the same API, e.g. a fixed version). Exit "
+            "status: 1 while the deviation is there, 0 once it is gone.")
+    wrapped = "\n\n".join(textwrap.fill(part, 92) for part in body.split("\n\n"))
+    return f'#!/usr/bin/env python3\n"""{wrapped}\n"""\n'
+
+
+_MAIN = '''
+
+def load(spec):
+    """MODULE:ATTR -> the object (ATTR may be dotted)."""
+    module, _, attr = spec.partition(":")
+    found = importlib.import_module(module)
+    for part in attr.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def run(cls, steps):
+    """A new optimizer from START (if any), after the first ``steps`` steps."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS[:steps]):
+        for before, group in ADDED:
+            if before == k:
+                state.add_group(group)
+        state.step(grads)
+    return state
+
+
+def same(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
+def check_exact(cls):
+    state = run(cls, CHECK["steps"])
+    name = CHECK["quantity"]
+    observed = state.read(CHECK["group"], CHECK["tensor"], name)
+    if observed is None:
+        print(f"{name} cannot be read from this implementation's state")
+        return True
+    exact = np.array([float(x) for x in EXACT])
+    bound = np.array(BOUND)
+    with np.errstate(all="ignore"):
+        error = np.abs(observed - exact)
+    bad = ~(error <= bound)  # NaN and inf count as deviations
+    print(f"{name} of group {CHECK['group']}, tensor {CHECK['tensor']} after step {CHECK['t']}:")
+    shown = [i for i in range(len(exact)) if bad[i]][:PRINTED] or list(range(min(len(exact), PRINTED)))
+    for i in shown:
+        print(f"  {name}[{i}]: exact {EXACT[i]:>25}  observed {float(observed[i])!r:>25}  "
+              f"|error| {error[i]:9.3g}  bound {bound[i]:9.3g}  {'DEVIATES' if bad[i] else 'ok'}")
+    print(f"{int(bad.sum())} of {len(exact)} elements outside their bound")
+    return bool(bad.any())
+
+
+def check_reload(cls):
+    save_at = CHECK["save_at"]
+    straight, interrupted = run(cls, save_at), run(cls, save_at)
+    saved = interrupted.save()
+    resumed = interrupted.copy(cls)
+    resumed.load(saved)
+    for k in range(save_at, len(STEPS)):
+        straight.step(STEPS[k])
+        resumed.step(STEPS[k])
+        for g, group in enumerate(straight.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = resumed.read(g, p, name), straight.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
+                              f"{g}, tensor {p} is {a} after reloading, {b} without")
+                        return True
+    print("the reloaded run continues bit for bit")
+    return False
+
+
+def check_unchanged(cls):
+    state = Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        before = state.hypers()
+        state.step(grads)
+        held = state.grads()
+        for g, group in enumerate(grads):
+            for p, given in enumerate(group):
+                if not same(None if given is None else state.rounded(given), held[g][p]):
+                    print(f"step {k} changed the gradient of group {g}, tensor {p}: "
+                          f"{given} -> {held[g][p]}")
+                    return True
+        if state.hypers() != before:
+            print(f"step {k} changed the group hyperparameters: {before} -> {state.hypers()}")
+            return True
+    print("no step changed its gradients or hyperparameters")
+    return False
+
+
+def check_exception(cls):
+    run(cls, len(STEPS))
+    print("no exception")
+    return False
+
+
+def main():
+    cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
+    try:
+        deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
+                    "exception": check_exception}[CHECK["kind"]](cls)
+    except Exception:  # the implementation raised: that is the deviation
+        traceback.print_exc()
+        print("the implementation raised the exception above")
+        deviates = True
+    print("DEVIATES" if deviates else "no deviation")
+    return 1 if deviates else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def render(case: ScriptCase, driver: Driver) -> str:
+    """The whole script for ``case`` with ``driver``'s framework code."""
+    check: dict[str, Any] = dict(case.check)
+    parts = [_docstring(case, driver), "import importlib\nimport io  # noqa: F401\n"
+             "import pickle  # noqa: F401\nimport sys\nimport traceback\n\nimport numpy as np\n",
+             driver.imports, "\n", literal("SPEC", case.spec),
+             driver.data]
+    parts.append(literal("STEPS", [list(step) for step in case.steps],
+                          "the gradients: STEPS[step][group][tensor] (None: no gradient that step)"))
+    e = case.expected
+    if e is not None:
+        check.update({"steps": e.steps, "t": e.t, "group": e.group, "tensor": e.tensor,
+                      "quantity": e.quantity, "index": e.index})
+        parts.append(literal("EXACT", list(e.exact),
+                              "the exact values (decimal, 20 significant digits)"))
+        parts.append(literal("BOUND", list(e.bound),
+                              "the largest |observed - exact| a correct implementation may have"))
+    parts.append(literal("CHECK", check, "what is compared"))
+    parts.append(f"PRINTED = {PRINTED}\n\n\n")
+    parts.append(driver.run_class.strip("\n") + "\n")
+    parts.append(_MAIN)
+    return "".join(parts)

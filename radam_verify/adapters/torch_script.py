@@ -1,0 +1,179 @@
+"""The torch part of a stand-alone reproduction script (see :mod:`radam_verify.adapters.script`).
+
+The script builds the optimizer exactly as the adapter does: parameter groups as dicts in
+torch's names (``lr``, ``betas``, ``eps``, ``weight_decay``, ``maximize`` where the optimizer
+keeps it per group), the code path's constructor keywords, gradients as ``param.grad``,
+state read from and written to ``optimizer.state[param]`` under the keys the adapter found.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from radam_verify.adapters.script import Driver, literal
+
+if TYPE_CHECKING:
+    from radam_verify.adapters.torch_adapter import TorchAdapter
+    from radam_verify.suite.scenario import Scenario
+
+RUN_CLASS = '''
+def tensor(values, dtype=None):
+    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
+    data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
+    if dtype is not None:
+        data = data.to(getattr(torch, dtype).to_real() if COMPLEX else getattr(torch, dtype))
+    if COMPLEX:
+        data = torch.view_as_complex(
+            torch.nn.functional.pad(data, (0, data.numel() % 2)).reshape(-1, 2).contiguous())
+    return data
+
+
+def values(data, size):
+    """The first ``size`` real values of a tensor, as float64 (a copy)."""
+    data = data.detach()
+    if data.is_complex():
+        data = torch.view_as_real(data)
+    return data.to(device="cpu", dtype=torch.float64, copy=True).numpy().reshape(-1)[:size]
+
+
+def parameter(values_):
+    if LEAF:
+        return torch.nn.Parameter(tensor(values_))
+    return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
+
+
+class Run:
+    """The optimizer over GROUPS and its parameter tensors."""
+
+    def __init__(self, cls, groups=None):
+        groups = GROUPS if groups is None else groups
+        self.cls = cls
+        self.tensors = [[parameter(p) for p in g["params"]] for g in groups]
+        self.sizes = [[len(p) for p in g["params"]] for g in groups]
+        self.groups = [dict(g) for g in groups]
+        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)], **KWARGS)
+
+    def held_dtypes(self):
+        """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
+        probe = parameter([0.5])
+        optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
+                               "params": [probe]}], **KWARGS)
+        probe.grad = tensor([0.5]).detach()
+        optimizer.step()
+        state = optimizer.state[probe]
+        return [str(state[key].dtype).removeprefix("torch.") if key in state else None
+                for key in (M_KEY, V_KEY)]
+
+    def inject(self, start):
+        m_dtype, v_dtype = self.held_dtypes()
+        for g, (tensors, states) in enumerate(zip(self.tensors, start)):
+            for p, s in zip(tensors, states):
+                with torch.no_grad():
+                    p.copy_(tensor(s["theta"]))
+                entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
+                        if STEP_DTYPE else STEP_TYPE(s["t"]))
+                if STEP_IN_GROUP:
+                    self.optimizer.param_groups[g][STEP_KEY] = step
+                else:
+                    entry[STEP_KEY] = step
+                self.optimizer.state[p] = entry
+
+    def add_group(self, group):
+        tensors = [parameter(p) for p in group["params"]]
+        self.optimizer.add_param_group({**group, "params": tensors})
+        self.tensors.append(tensors)
+        self.sizes.append([len(p) for p in group["params"]])
+        self.groups.append(dict(group))
+
+    def step(self, grads):
+        for tensors, group in zip(self.tensors, grads):
+            for p, g in zip(tensors, group):
+                p.grad = None if g is None else tensor(g).detach()
+        self.optimizer.step()
+
+    def read(self, g, p, quantity):
+        param, size = self.tensors[g][p], self.sizes[g][p]
+        if quantity == "theta":
+            return values(param, size)
+        key = M_KEY if quantity == "m" else V_KEY
+        state = self.optimizer.state.get(param, {})
+        return None if key is None or key not in state else values(state[key], size)
+
+    def copy(self, cls):
+        groups = [{**group, "params": [values(t, n).tolist() for t, n in zip(ts, sizes)]}
+                  for group, ts, sizes in zip(self.groups, self.tensors, self.sizes)]
+        return Run(cls, groups)
+
+    def save(self):
+        buffer = io.BytesIO()
+        torch.save(self.optimizer.state_dict(), buffer)
+        return buffer.getvalue()
+
+    def load(self, saved):
+        self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+
+    def rounded(self, given):
+        return values(tensor(given), len(given))
+
+    def grads(self):
+        return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
+                for ts, sizes in zip(self.tensors, self.sizes)]
+
+    def hypers(self):
+        def plain(x):
+            return [plain(y) for y in x] if isinstance(x, (tuple, list)) else (
+                x.item() if hasattr(x, "item") else x)
+        keys = ("lr", "betas", "eps", "weight_decay", "maximize")
+        return [{k: plain(g[k]) for k in keys if k in g} for g in self.optimizer.param_groups]
+'''
+
+
+def _dtype_name(dtype: Any) -> str | None:
+    return None if dtype is None else str(dtype).removeprefix("torch.")
+
+
+def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
+    """The torch driver for ``scenario`` on ``adapter``'s configuration."""
+    import torch
+
+    from radam_verify.suite.scenario import scenario_json
+
+    kwargs: dict[str, object] = dict(adapter.capabilities.code_paths[scenario.path]
+                                     if scenario.path else adapter.kwargs)
+    groups = scenario.all_groups()
+    if ("maximize" in adapter._accepts and not adapter._maximize_in_group
+            and "maximize" not in kwargs):
+        kwargs["maximize"] = groups[0].hyper.maximize
+
+    def entry(group: Any) -> dict[str, object]:
+        found = adapter._group_dict(group, [])
+        found["params"] = [[float(x) for x in p] for p in group.params]
+        return found
+
+    layout = adapter.layout
+    sample = layout.step_sample
+    step_dtype = _dtype_name(sample.dtype) if isinstance(sample, torch.Tensor) else None
+    start = scenario_json(scenario).get("start")
+    step_type = type(sample).__name__ if step_dtype is None and sample is not None else "int"
+    text = "".join([
+        literal("DEVICE", adapter.device),
+        f"# the real dtype of the parameters\nREAL = torch.{adapter.fmt.name}\n",
+        literal("COMPLEX", adapter.complex_params,
+                 "complex parameters hold consecutive pairs of the real values"),
+        literal("LEAF", not kwargs.get("differentiable", False)),
+        literal("KWARGS", kwargs, "constructor keywords (the code path)"),
+        literal("M_KEY", layout.m_key, "where the optimizer keeps m, v and its step count"),
+        literal("V_KEY", layout.v_key),
+        literal("STEP_KEY", layout.step_key),
+        literal("STEP_IN_GROUP", layout.step_in_group),
+        literal("STEP_DTYPE", step_dtype),
+        f"STEP_TYPE = {step_type}\n",
+        literal("GROUPS", [entry(g) for g in scenario.groups],
+                 "the parameter groups: torch's hyperparameters and the initial values"),
+        literal("ADDED", [[k, entry(g)] for k, g in scenario.added],
+                 "groups added with add_param_group before step k (0-based)"),
+        literal("START", start,
+                 "the state injected before the first step (None: a fresh optimizer)"),
+    ])
+    return Driver("torch and numpy", "import torch\n", text, RUN_CLASS)

@@ -1,0 +1,190 @@
+"""Stand-alone reproduction scripts: for every kind of check (exact values, a state_dict
+round trip, inputs a step must leave alone, an exception) and every adapter that writes
+them (torch in real and complex dtypes, the plain-object protocol), the script a failure
+writes runs without radam-verify, exits 1 on the implementation that deviates and 0 on a
+correct one, and prints the exact value radam-verify computed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from radam_verify.adapters import GroupSpec, load_adapter
+from radam_verify.conventions import parse_convention
+from radam_verify.hyper import Hyper
+from radam_verify.suite import checks
+from radam_verify.suite.profiles import PROFILES
+from radam_verify.suite.scenario import Scenario
+from radam_verify.suite.standalone import script_for
+from radam_verify.suite.target import DeviationError, Record, Target, calling, fail, require_conforms
+
+CORRECT = "radam_verify.impls.torch_radam:ConventionRAdam"
+IMPLS = '''
+import torch
+from radam_verify.impls.reference_radam import ReferenceRAdam
+from radam_verify.impls.torch_radam import ConventionRAdam
+
+
+class EpsOnVHat(ReferenceRAdam):
+    """eps added to sqrt(v_hat), where the pytorch convention adds it to sqrt(v)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs, convention="pytorch,eps=hat")
+
+
+class RaisesOnThirdStep(ConventionRAdam):
+    def step(self, closure=None):
+        self.__dict__["calls"] = self.__dict__.get("calls", 0) + 1
+        if self.__dict__["calls"] == 3:
+            raise RuntimeError("kernel launch failed")
+        return super().step(closure)
+'''
+
+
+@pytest.fixture(scope="module")
+def impls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("impls")
+    (folder / "standalone_impls.py").write_text(IMPLS)
+    sys.path.insert(0, str(folder))
+    yield folder
+    sys.path.remove(str(folder))
+
+
+def _target(spec: str, dtype: str = "float32", convention: str = "pytorch") -> Target:
+    adapter = load_adapter(spec, {}, "cpu", dtype)
+    return Target(adapter, parse_convention(convention), "given", PROFILES["quick"], 0)
+
+
+def _scenario(hyper: Hyper, steps: int = 4, size: int = 5, seed: int = 1) -> Scenario:
+    rng = np.random.default_rng(seed)
+    params = (rng.normal(size=size), rng.normal(size=size + 2))
+    grads = tuple(((rng.normal(size=size), rng.normal(size=size + 2)),) for _ in range(steps))
+    return Scenario((GroupSpec(hyper, params),), grads)
+
+
+def _property(target: Target, error: DeviationError, name: str) -> dict[str, Any]:
+    return {"id": f"test_x.py::test_{name}", "property": f"test_{name}", "title": name,
+            "outcome": "failed", "failure": error.details}
+
+
+def _written(target: Target, prop: dict[str, Any], folder: Path) -> Path:
+    import ast
+
+    text = script_for(target.adapter, prop)
+    assert text is not None
+    tree = ast.parse(text)
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(isinstance(node, ast.ImportFrom) for node in ast.walk(tree))
+    assert imported <= {"importlib", "io", "os", "pickle", "sys", "traceback", "numpy", "torch",
+                        "jax", "optax"}
+    path = folder / "repro.py"
+    path.write_text(text)
+    return path
+
+
+def _run(script: Path, folder: Path, *args: str, without_radam_verify: bool = False
+         ) -> subprocess.CompletedProcess[str]:
+    """Run a script; ``without_radam_verify`` makes radam_verify unimportable (possible where
+    the implementation does not live in it), showing that the script needs only its framework."""
+    block = "sys.modules['radam_verify'] = None; " if without_radam_verify else ""
+    runner = (f"import runpy, sys; sys.path.insert(0, {str(folder)!r}); sys.argv = sys.argv[1:]; "
+              f"{block}runpy.run_path(sys.argv[0], run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", runner, str(script), *args],
+                          capture_output=True, text=True, check=False, timeout=300)
+
+
+def _deviation(target: Target, scenario: Scenario, check: dict[str, object] | None = None
+               ) -> DeviationError:
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    return raised.value
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+def test_a_torch_trajectory_script_shows_the_deviation_and_passes_the_correct_class(
+        dtype: str, tmp_path: Path) -> None:
+    target = _target("radam_verify.impls.defects:SwappedBetas", dtype)
+    error = _deviation(target, _scenario(Hyper(beta1=0.9, beta2=0.99)))
+    script = _written(target, _property(target, error, "trajectory"), tmp_path)
+    shown = _run(script, tmp_path)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert error.details["exact"] in shown.stdout
+    assert "DEVIATES" in shown.stdout
+    fixed = _run(script, tmp_path, CORRECT)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    on_torch = _run(script, tmp_path, "torch.optim:RAdam", without_radam_verify=True)
+    assert on_torch.returncode == 0, on_torch.stdout + on_torch.stderr
+
+
+def test_a_protocol_script_drives_the_plain_object_api(impls: Path, tmp_path: Path) -> None:
+    target = _target("standalone_impls:EpsOnVHat", "float64")
+    error = _deviation(target, _scenario(Hyper(eps=0.5, beta2=0.99), steps=8))
+    script = _written(target, _property(target, error, "trajectory"), tmp_path)
+    assert "import torch" not in script.read_text()
+    assert _run(script, impls).returncode == 1
+    fixed = _run(script, impls, "radam_verify.impls:ReferenceRAdam")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_a_reload_script_compares_the_resumed_run_bit_for_bit(tmp_path: Path) -> None:
+    target = _target("radam_verify.impls.defects:StateOutsideStateDict")
+    scenario = _scenario(Hyper(), steps=5)
+    found = checks.reload(target.adapter, scenario, 2)
+    assert found is not None
+    check: dict[str, object] = {"kind": "reload", "save_at": 2}
+    error = fail(target, "state_dict round trip", scenario, str(found),
+                 {"quantity": found.quantity}, check)
+    script = _written(target, _property(target, error, "reload"), tmp_path)
+    shown = _run(script, tmp_path)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "after reloading" in shown.stdout
+    assert _run(script, tmp_path, CORRECT).returncode == 0
+
+
+def test_an_unchanged_inputs_script_finds_the_gradient_a_step_modified(tmp_path: Path) -> None:
+    target = _target("radam_verify.impls.defects:GradientModifiedInPlace")
+    scenario = _scenario(Hyper(weight_decay=0.1), steps=2)
+    found = checks.unchanged(target.adapter, scenario)
+    assert found is not None
+    error = fail(target, "step leaves its inputs alone", scenario, str(found),
+                 {"quantity": found.quantity}, {"kind": "unchanged"})
+    script = _written(target, _property(target, error, "unchanged"), tmp_path)
+    shown = _run(script, tmp_path)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "changed the gradient" in shown.stdout
+    assert _run(script, tmp_path, CORRECT).returncode == 0
+
+
+def test_an_exception_script_reruns_the_steps_that_raised(impls: Path, tmp_path: Path) -> None:
+    target = _target("standalone_impls:RaisesOnThirdStep")
+    scenario = _scenario(Hyper(), steps=4)
+    with pytest.raises(DeviationError) as raised:
+        calling(target, "trajectory", scenario,
+                lambda: checks.exact(target.adapter, scenario, target.convention))
+    script = _written(target, _property(target, raised.value, "exception"), tmp_path)
+    shown = _run(script, impls)
+    assert shown.returncode == 1
+    assert "kernel launch failed" in shown.stderr
+    assert _run(script, impls, CORRECT).returncode == 0
+
+
+def test_an_optax_script_runs_jax_as_the_adapter_does(tmp_path: Path) -> None:
+    pytest.importorskip("optax")
+    target = _target("optax:radam", "float32", "official")
+    scenario = _scenario(Hyper(), steps=3)
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    assert not outcome.conforms  # optax steps below the threshold, the official reading does not
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    script = _written(target, _property(target, raised.value, "trajectory"), tmp_path)
+    shown = _run(script, tmp_path, without_radam_verify=True)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert raised.value.details["exact"] in shown.stdout
