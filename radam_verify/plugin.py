@@ -104,8 +104,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if run.identification is not None:
         source += f": {run.identification.summary()}"
     lines = [
-        f"radam-verify: implementation {adapter.spec} ({adapter.kind}, version {adapter.version}), "
-        f"kwargs {json.dumps(dict(adapter.kwargs))}",
+        f"radam-verify: implementation {adapter.spec} ({adapter.provenance}; {adapter.kind} "
+        f"adapter), "
+        f"kwargs {json.dumps(dict(adapter.kwargs))}, per group "
+        f"{', '.join(adapter.hyperparameter_keys) or 'nothing'}",
         f"radam-verify: convention {target.convention.spec} ({source})",
         f"radam-verify: device {adapter.device}, dtype {adapter.dtype}, profile "
         f"{target.profile.name} ({target.profile.examples} examples per property), "

@@ -228,3 +228,59 @@ def test_state_held_in_a_narrower_dtype_is_read_and_injected_in_that_dtype(
     instance.step([[np.array([0.3, -0.1, 0.7])]])
     stepped = instance.optimizer.state[instance.tensors[0][0]]["exp_avg_sq"]  # type: ignore[attr-defined]
     assert np.array_equal(instance.read()[0][0].v, stepped.float().numpy().astype(np.float64))
+
+
+def test_the_header_names_the_distribution_and_the_framework_beside_it() -> None:
+    import torch
+
+    optimi = load_adapter("optimi:RAdam")
+    assert (optimi.distribution, optimi.version) == ("torch-optimi", "0.3.3")
+    assert optimi.provenance == f"torch-optimi 0.3.3, torch {torch.__version__}"
+    own = load_adapter("torch.optim:RAdam")
+    assert own.provenance == f"torch {torch.__version__}"
+    protocol = load_adapter("radam_verify.impls:ReferenceRAdam")
+    assert protocol.distribution == "radam-verify"
+
+
+def test_a_required_lr_and_group_keys_of_their_own_are_found_from_the_optimizer() -> None:
+    """optimi.RAdam(params, lr, betas=...) requires lr and keeps beta1/beta2 in its groups:
+    it is constructed without --verify-kwargs, and each group gets its own betas there."""
+    adapter = load_adapter("optimi:RAdam")
+    assert adapter.hyperparameter_keys == ["lr", "beta1", "beta2", "eps", "weight_decay"]
+    groups = [GroupSpec(Hyper(lr=0.01, beta1=0.5, beta2=0.75, eps=1e-3), (np.ones(3),)),
+              GroupSpec(Hyper(lr=0.02, beta1=0.25, beta2=0.875, eps=0.0), (np.ones(2),))]
+    instance = adapter.open(groups)
+    held = [(g["lr"], g["beta1"], g["beta2"], g["eps"])
+            for g in instance.optimizer.param_groups]  # type: ignore[attr-defined]
+    assert held == [(0.01, 0.5, 0.75, 1e-3), (0.02, 0.25, 0.875, 0.0)]
+    assert all("betas" not in g for g in instance.optimizer.param_groups)  # type: ignore[attr-defined]
+
+
+NAMED = '''
+from radam_verify.impls.torch_radam import ConventionRAdam
+
+
+class NamedRAdam(ConventionRAdam):
+    """lr required; the betas and eps under other names in the constructor."""
+
+    def __init__(self, params, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon,
+                         weight_decay=weight_decay)
+'''
+
+
+def test_constructor_names_beta_1_beta_2_and_epsilon_are_found_and_refused_as_kwargs(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pathlib
+
+    folder = pathlib.Path(str(tmp_path))
+    (folder / "named_radam.py").write_text(NAMED)
+    monkeypatch.syspath_prepend(str(folder))
+    adapter = load_adapter("named_radam:NamedRAdam")
+    assert adapter.names.betas == ("beta_1", "beta_2")  # type: ignore[attr-defined]
+    assert adapter.names.eps == "epsilon"  # type: ignore[attr-defined]
+    assert adapter.names.required == ("lr",)  # type: ignore[attr-defined]
+    # its groups keep torch's keys (ConventionRAdam's defaults), so those are set per group
+    assert adapter.hyperparameter_keys[:4] == ["lr", "betas", "eps", "weight_decay"]
+    with pytest.raises(UsageError, match="--verify-kwargs names beta_1, epsilon"):
+        load_adapter("named_radam:NamedRAdam", {"beta_1": 0.5, "epsilon": 0.0})

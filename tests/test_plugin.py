@@ -35,6 +35,15 @@ def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
     (["--verify-impl=torch.optim:NoSuchRAdam"], "has no attribute 'NoSuchRAdam'"),
     (["--verify-impl=torch.optim"], "expects MODULE:ATTR"),
     (["--verify-impl=json:dumps"], "is not an optimizer"),
+    (["--verify-impl=math:pi"], "math:pi is not an optimizer (it is a float, 3.14159"),
+    (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"lr": 0.01}'],
+     "--verify-kwargs names lr"),
+    (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"betas": [0.9, 0.99], "eps": 0}'],
+     "--verify-kwargs names betas, eps"),
+    (["--verify-impl=radam_verify.impls:ReferenceRAdam", '--verify-kwargs={"weight_decay": 0.1}'],
+     "--verify-kwargs names weight_decay"),
+    (["--verify-impl=optax:radam", '--verify-kwargs={"learning_rate": 0.1}'],
+     "--verify-kwargs names learning_rate"),
     (["--verify-impl=torch.optim:RAdam", "--verify-convention=adam"], "unknown convention 'adam'"),
     (["--verify-impl=torch.optim:RAdam", "--verify-convention=pytorch,eps=inside"],
      "unknown value 'inside' for axis 'eps'"),
@@ -93,7 +102,7 @@ def test_the_header_names_implementation_version_convention_and_seed(pytester: p
     import torch
 
     result.stdout.fnmatch_lines([
-        f"radam-verify: implementation torch.optim:RAdam (torch, version {torch.__version__}*",
+        f"radam-verify: implementation torch.optim:RAdam (torch {torch.__version__}; torch adapter)*",
         "radam-verify: convention pytorch (given)*",
         "radam-verify: device cpu, dtype float32, profile *hypothesis seed 7",
     ])

@@ -46,13 +46,21 @@ def resolve(spec: str) -> Any:
     return obj
 
 
-def _version(obj: Any) -> str:
-    top = str(getattr(obj, "__module__", None) or getattr(obj, "__name__", "")).split(".")[0]
-    try:
-        distributions = importlib.metadata.packages_distributions().get(top, [])
-        return importlib.metadata.version(distributions[0] if distributions else top)
-    except importlib.metadata.PackageNotFoundError:
-        return str(getattr(sys.modules.get(top), "__version__", "unknown"))
+def distribution(spec: str, obj: Any) -> tuple[str, str]:
+    """The distribution that provides ``obj`` and its version: ``("torch-optimi", "0.3.3")``
+    for ``optimi:RAdam``. Found from the module that defines the object (else the module the
+    spec names) through the installed distributions' file lists; a module outside every
+    distribution is named by itself, with its ``__version__`` if it has one."""
+    defined = getattr(obj, "__module__", None)
+    top = str(defined if isinstance(defined, str) and defined else spec.partition(":")[0])
+    top = top.split(".")[0]
+    names = importlib.metadata.packages_distributions().get(top, [])
+    for name in names:
+        try:
+            return name, importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return top, str(getattr(sys.modules.get(top), "__version__", "unknown"))
 
 
 #: complex dtypes (torch only) and the real format their parts are verified in
@@ -69,7 +77,14 @@ def load_adapter(spec: str, kwargs: Mapping[str, object] | None = None, device: 
     fmt = FORMATS[real]
     obj = resolve(spec)
     extra = dict(kwargs or {})
-    version = _version(obj)
+    package, version = distribution(spec, obj)
+    adapter = _adapter(spec, obj, extra, device, dtype, fmt, version)
+    adapter.distribution = package
+    return adapter
+
+
+def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: str,
+             fmt: Any, version: str) -> Adapter:
     if _is_torch_optimizer(obj):
         from radam_verify.adapters.torch_adapter import TorchAdapter
 
@@ -86,9 +101,20 @@ def load_adapter(spec: str, kwargs: Mapping[str, object] | None = None, device: 
         from radam_verify.adapters.protocol import ProtocolAdapter
 
         return ProtocolAdapter(spec, obj, extra, device, fmt, version)
-    raise UsageError(f"{spec} is not an optimizer: expected a torch.optim.Optimizer subclass, an "
-                     "optax factory such as optax:radam, or a class with init(theta) and "
-                     "step(state, grad) (see the README's protocol section)")
+    raise UsageError(f"{spec} is not an optimizer (it is {_kind_of(obj)}): expected a "
+                     "torch.optim.Optimizer subclass, an optax factory such as optax:radam, or a "
+                     "class with init(theta) and step(state, grad) (see the README's protocol "
+                     "section)")
+
+
+def _kind_of(obj: Any) -> str:
+    """What a spec names, in a few words (for the usage error)."""
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    if callable(obj):
+        return f"the function {getattr(obj, '__name__', repr(obj))}"
+    text = repr(obj)
+    return f"a {type(obj).__name__}, {text[:40]}{'...' if len(text) > 40 else ''}"
 
 
 def _is_torch_optimizer(obj: Any) -> bool:

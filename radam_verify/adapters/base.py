@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from radam_verify.errors import ImplementationError
+from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
 
@@ -132,6 +132,17 @@ def flat(values: object) -> np.ndarray:
     return np.asarray(values).astype(np.float64, copy=True).reshape(-1)
 
 
+def refuse_drawn(kwargs: Mapping[str, object], drawn: Sequence[str]) -> None:
+    """A usage error when the constructor keywords name a hyperparameter the suite draws
+    (its value would silently replace every drawn one)."""
+    named = [name for name in drawn if name in kwargs]
+    if named:
+        raise UsageError(
+            f"--verify-kwargs names {', '.join(named)}: the suite draws these hyperparameters "
+            "itself over their whole domain; remove them from --verify-kwargs (to verify one "
+            "reading, pass --verify-convention; to fix a value, wrap the implementation)")
+
+
 def required(values: np.ndarray | None) -> np.ndarray:
     """m or v of a state to inject, which must be given."""
     if values is None:
@@ -144,7 +155,9 @@ class Adapter(ABC):
 
     spec: str  # what the user named, e.g. "torch.optim:RAdam"
     kind: str  # "torch", "optax" or "protocol"
-    version: str  # the package version, or "unknown"
+    version: str  # the version of the distribution that provides it, or "unknown"
+    #: the distribution that provides it, e.g. "torch-optimi" (set by load_adapter)
+    distribution: str = "unknown"
     fmt: Format
     device: str
     kwargs: Mapping[str, object]
@@ -162,8 +175,9 @@ class Adapter(ABC):
 
     @property
     def framework(self) -> str:
-        """The framework and its version, e.g. ``torch 2.13.0``."""
-        return f"{self.kind} {self.version}"
+        """The framework the implementation runs on and its version, e.g. ``torch 2.13.0``
+        (for the plain-object protocol: the implementation's own distribution)."""
+        return f"{self.distribution} {self.version}"
 
     def to_format(self, values: np.ndarray) -> np.ndarray:
         """Values rounded to the implementation's dtype (what it will hold)."""
@@ -174,5 +188,18 @@ class Adapter(ABC):
         """The dtype as the user named it (``complex64`` verifies float32 arithmetic)."""
         return self.fmt.name
 
+    @property
+    def hyperparameter_keys(self) -> list[str]:
+        """The names under which the drawn hyperparameters are set for each group, as the
+        implementation's users write them (shown in the verdict)."""
+        return []
+
+    @property
+    def provenance(self) -> str:
+        """The distribution and its version, and the framework's beside it where it is
+        another one: ``torch-optimi 0.3.3, torch 2.13.0``."""
+        own = f"{self.distribution} {self.version}"
+        return own if self.framework == own else f"{own}, {self.framework}"
+
     def describe(self) -> str:
-        return f"{self.spec} ({self.kind} {self.version}), {self.dtype} on {self.device}"
+        return f"{self.spec} ({self.provenance}), {self.dtype} on {self.device}"

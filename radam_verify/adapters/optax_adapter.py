@@ -28,6 +28,7 @@ from radam_verify.adapters.base import (
     StepGrads,
     flat,
     implementation_call,
+    refuse_drawn,
     required,
 )
 from radam_verify.errors import ImplementationError, UsageError
@@ -58,6 +59,7 @@ class OptaxAdapter(Adapter):
         self.device = device
         accepted = set(inspect.signature(factory).parameters)
         self._wd = "weight_decay" in accepted
+        refuse_drawn(self.kwargs, list(self.arguments(Hyper())))
         try:
             instance = OptaxInstance(self, [GroupSpec(Hyper(), (np.linspace(-1, 1, 3),))], "jit")
             instance.step([[np.full(3, 0.5)]])
@@ -75,6 +77,10 @@ class OptaxAdapter(Adapter):
             groups=True, add_group=False, save_load=True, missing_grads=False,
             code_paths={p: {"path": p} for p in PATHS}, notes=notes)
 
+    @property
+    def hyperparameter_keys(self) -> list[str]:
+        return list(self.arguments(Hyper()))
+
     def arguments(self, hyper: Hyper) -> dict[str, object]:
         """A group's keywords in optax's names."""
         arguments: dict[str, object] = {"learning_rate": hyper.lr, "b1": hyper.beta1,
@@ -89,7 +95,7 @@ class OptaxAdapter(Adapter):
 
     @property
     def framework(self) -> str:
-        return f"optax {self.version}, jax {_module('jax').__version__}"
+        return f"jax {_module('jax').__version__}"
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.optax_script import driver

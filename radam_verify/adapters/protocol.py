@@ -34,6 +34,7 @@ from radam_verify.adapters.base import (
     StepGrads,
     flat,
     implementation_call,
+    refuse_drawn,
     required,
 )
 from radam_verify.errors import ImplementationError, UsageError
@@ -58,6 +59,7 @@ class ProtocolAdapter(Adapter):
         self.device = device
         accepted = _keywords(factory)
         self._accepts = accepted
+        refuse_drawn(self.kwargs, list(self.arguments(Hyper())))
         probe = self._probe(self.kwargs)
         state = probe[1]
         readable = all(hasattr(state, name) for name in ("m", "v", "t"))
@@ -77,6 +79,10 @@ class ProtocolAdapter(Adapter):
             read_state=readable, inject_state=injectable, maximize="maximize" in accepted,
             weight_decay="weight_decay" in accepted, groups=True, add_group=True,
             save_load=True, code_paths=paths, notes=notes)
+
+    @property
+    def hyperparameter_keys(self) -> list[str]:
+        return list(self.arguments(Hyper()))
 
     def arguments(self, hyper: Hyper) -> dict[str, object]:
         """A group's constructor keywords in the protocol's names."""

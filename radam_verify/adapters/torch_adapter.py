@@ -14,7 +14,6 @@ read and injected.
 
 from __future__ import annotations
 
-import inspect
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,9 @@ from radam_verify.adapters.base import (
     ParamState,
     StepGrads,
     implementation_call,
+    refuse_drawn,
 )
+from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 
@@ -77,8 +78,9 @@ class TorchAdapter(Adapter):
         self.device = _check_device(device)
         self.torch_dtype = {"float32": torch.float32, "float64": torch.float64}[fmt.name]
         self.complex_params = complex_params
-        accepted = _accepted_keywords(cls)
+        self.names, accepted = constructor_names(cls)
         self._accepts = accepted
+        refuse_drawn(self.kwargs, self.names.drawn)
         self._maximize_in_group = True  # until the probe shows where maximize lives
         base = self._construct_probe(self.kwargs, what="--verify-kwargs")
         self.layout = base
@@ -95,7 +97,7 @@ class TorchAdapter(Adapter):
             read_state=base.readable, inject_state=base.injectable,
             maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
             maximize_fixed=None if fixed is None else bool(fixed),
-            weight_decay="weight_decay" in accepted,
+            weight_decay=self.names.weight_decay,
             groups=True, add_group=True, save_load=True, code_paths=paths, notes=notes)
 
     @property
@@ -106,11 +108,9 @@ class TorchAdapter(Adapter):
 
     # -- construction -------------------------------------------------------------------
     def _group_dict(self, group: GroupSpec, params: list[Any]) -> dict[str, object]:
+        """A parameter group as a user of the library writes it (its own group keys)."""
+        entry: dict[str, object] = {"params": params, **self.names.group(group.hyper)}
         h = group.hyper
-        entry: dict[str, object] = {"params": params, "lr": h.lr, "betas": (h.beta1, h.beta2),
-                                    "eps": h.eps}
-        if "weight_decay" in self._accepts:
-            entry["weight_decay"] = h.weight_decay
         if "maximize" in self._accepts and self._maximize_in_group and "maximize" not in self.kwargs:
             entry["maximize"] = h.maximize
         return entry
@@ -143,8 +143,9 @@ class TorchAdapter(Adapter):
         entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
         if "maximize" in self._accepts and not self._maximize_in_group and "maximize" not in kwargs:
             kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
+        required = self.names.constructor(groups[0].hyper)  # e.g. an lr without a default
         with implementation_call(f"{self.cls.__name__}(...)"):
-            optimizer = self.cls(entries, **kwargs)
+            optimizer = self.cls(entries, **required, **kwargs)
         return optimizer, tensors
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateLayout:
@@ -157,7 +158,9 @@ class TorchAdapter(Adapter):
             tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
             with implementation_call("step()"):
                 optimizer.step()
-            self._maximize_in_group = "maximize" in getattr(optimizer, "defaults", {})
+            defaults = getattr(optimizer, "defaults", {})
+            self._maximize_in_group = "maximize" in defaults
+            self.names = self.names.with_group_keys(defaults)
         except ImplementationError as error:  # the constructor's own complaint, in one line
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
                              f"{dict(kwargs)}: {error}") from None
@@ -191,6 +194,13 @@ class TorchAdapter(Adapter):
         return paths, notes
 
     @property
+    def hyperparameter_keys(self) -> list[str]:
+        n = self.names
+        maximize = ["maximize"] if "maximize" in self._accepts and self._maximize_in_group else []
+        return [n.group_lr, *n.group_betas, n.group_eps,
+                *(["weight_decay"] if n.weight_decay else []), *maximize]
+
+    @property
     def framework(self) -> str:
         import torch
 
@@ -206,15 +216,6 @@ class TorchAdapter(Adapter):
         optimizer, tensors = self.construct(groups, kwargs)
         sizes = [[p.size for p in g.params] for g in groups]
         return TorchInstance(self, optimizer, tensors, sizes, dict(kwargs))
-
-
-def _accepted_keywords(cls: type) -> set[str]:
-    try:
-        parameters = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return {"weight_decay"}
-    return {name for name, p in parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def _check_device(device: str) -> str:
@@ -373,7 +374,8 @@ class TorchInstance(Instance):
                 for group, sizes in zip(self.tensors, self.sizes, strict=True)]
 
     def hyperparameters(self) -> list[dict[str, object]]:
-        keys = ("lr", "betas", "eps", "weight_decay", "maximize")
+        n = self.adapter.names
+        keys = (n.group_lr, *n.group_betas, n.group_eps, "weight_decay", "maximize")
         return [{k: _plain(g[k]) for k in keys if k in g} for g in self.optimizer.param_groups]
 
 

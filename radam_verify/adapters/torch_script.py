@@ -51,13 +51,14 @@ class Run:
         self.tensors = [[parameter(p) for p in g["params"]] for g in groups]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)], **KWARGS)
+        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
+                             **REQUIRED, **KWARGS)
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
         optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **KWARGS)
+                               "params": [probe]}], **REQUIRED, **KWARGS)
         probe.grad = tensor([0.5]).detach()
         optimizer.step()
         state = optimizer.state[probe]
@@ -124,7 +125,7 @@ class Run:
         def plain(x):
             return [plain(y) for y in x] if isinstance(x, (tuple, list)) else (
                 x.item() if hasattr(x, "item") else x)
-        keys = ("lr", "betas", "eps", "weight_decay", "maximize")
+        keys = (*HYPER_KEYS, "maximize")
         return [{k: plain(g[k]) for k in keys if k in g} for g in self.optimizer.param_groups]
 '''
 
@@ -163,6 +164,11 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
                  "complex parameters hold consecutive pairs of the real values"),
         literal("LEAF", not kwargs.get("differentiable", False)),
         literal("KWARGS", kwargs, "constructor keywords (the code path)"),
+        literal("REQUIRED", adapter.names.constructor(groups[0].hyper),
+                "constructor arguments without a default (from the first group)"),
+        literal("HYPER_KEYS", [adapter.names.group_lr, *adapter.names.group_betas,
+                               adapter.names.group_eps, "weight_decay"],
+                "the keys the optimizer keeps its hyperparameters under in each group"),
         literal("M_KEY", layout.m_key, "where the optimizer keeps m, v and its step count"),
         literal("V_KEY", layout.v_key),
         literal("STEP_KEY", layout.step_key),

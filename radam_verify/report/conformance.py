@@ -65,6 +65,13 @@ def _number(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def provenance(impl: dict[str, Any]) -> str:
+    """``torch-optimi 0.3.3, torch 2.13.0`` (older verdicts: the adapter kind and version)."""
+    own = f"{impl.get('distribution', impl['kind'])} {impl['version']}"
+    framework = impl.get("framework")
+    return own if not framework or framework == own else f"{own}, {framework}"
+
+
 def counted(counts: dict[str, int]) -> str:
     """``11 passed, 1 failed, 0 skipped, 0 internal errors``."""
     names = {"error": "internal errors"}
@@ -84,8 +91,9 @@ def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
     found = conv.get("identification") or {}
     how = conv["source"] + (f" (identify: {found.get('convention') or 'null'})" if found else "")
     legend = units(verdict)
-    return [("implementation", f"{impl['spec']} ({impl['kind']} {impl['version']})"),
+    return [("implementation", f"{impl['spec']} ({provenance(impl)}; {impl['kind']} adapter)"),
             ("constructor keywords", json.dumps(impl["kwargs"])),
+            ("set per group", ", ".join(impl.get("hyperparameter_keys") or []) or "(not recorded)"),
             ("convention", f"{conv['spec']}: {conv['axes']}"), ("convention from", how),
             ("device / dtype", f"{verdict['device']} / {verdict['dtype']}"),
             ("profile / seed", f"{verdict['profile']} / {verdict['seed']}"),
@@ -362,7 +370,7 @@ def render_summary(verdict: dict[str, Any]) -> str:
     impl = verdict["implementation"]
     counts = counted(verdict["counts"])
     lines = [f"### radam-verify: {impl['spec']} {verdict['verdict'].upper()}", "",
-             f"{impl['kind']} {impl['version']}, convention {verdict['convention']['spec']}, "
+             f"{provenance(impl)}, convention {verdict['convention']['spec']}, "
              f"{verdict['dtype']} on {verdict['device']}, profile {verdict['profile']}: {counts}.",
              ""]
     for p in verdict["properties"]:

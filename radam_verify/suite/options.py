@@ -32,7 +32,8 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                             "official-sgd, optax) with axis=value overrides, or auto (default): "
                             "identify it first"),
     "--verify-kwargs": ("verify_kwargs", "JSON",
-                        'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\''),
+                        'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\'; '
+                        "never a hyperparameter the suite draws (lr, betas, eps, weight_decay)"),
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
     "--verify-dtype": ("verify_dtype", "float32|float64|complex64|complex128",
                        "parameter dtype (default float32; complex for torch optimizers)"),

@@ -1,7 +1,7 @@
 """The JSON verdict of a run (schema ``radam-verify/conformance/1``, every field described in
 ``verdict.schema.json`` beside this module) and its summary line.
 
-Fields: ``implementation`` (spec, kind, version, kwargs), ``convention`` (spec, axes,
+Fields: ``implementation`` (spec, kind, distribution, version, framework, kwargs), ``convention`` (spec, axes,
 ``source``: given, identified or closest, and the identification with its evidence),
 ``device``, ``dtype``, ``profile``, ``seed``, ``verdict`` (``conforms``, ``deviates``, or
 ``error`` when the suite itself failed on a property and so reached no verdict),
@@ -72,6 +72,8 @@ def verdict_json(target: Target, identification: Identification | None,
     return {
         "schema": SCHEMA,
         "implementation": {"spec": adapter.spec, "kind": adapter.kind, "version": adapter.version,
+                           "distribution": adapter.distribution, "framework": adapter.framework,
+                           "hyperparameter_keys": adapter.hyperparameter_keys,
                            "kwargs": dict(adapter.kwargs),
                            "unsupported": dict(adapter.capabilities.notes)},
         "convention": {"spec": target.convention.spec, "axes": target.convention.axes(),

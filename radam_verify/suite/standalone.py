@@ -135,7 +135,7 @@ def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
                         for group in step) for step in scenario.steps)
     return render(ScriptCase(
         summary.rstrip("."), str(prop.get("title") or prop["property"]), adapter.spec,
-        adapter.framework, adapter.dtype, adapter.device, str(case["convention"]), check,
+        adapter.provenance, adapter.dtype, adapter.device, str(case["convention"]), check,
         steps, found, raised), driver)
 
 

@@ -38,6 +38,10 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {'foreach': True}
+# constructor arguments without a default (from the first group)
+REQUIRED = {}
+# the keys the optimizer keeps its hyperparameters under in each group
+HYPER_KEYS = ['lr', 'betas', 'eps', 'weight_decay']
 # where the optimizer keeps m, v and its step count
 M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
@@ -98,13 +102,14 @@ class Run:
         self.tensors = [[parameter(p) for p in g["params"]] for g in groups]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)], **KWARGS)
+        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
+                             **REQUIRED, **KWARGS)
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
         optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **KWARGS)
+                               "params": [probe]}], **REQUIRED, **KWARGS)
         probe.grad = tensor([0.5]).detach()
         optimizer.step()
         state = optimizer.state[probe]
@@ -171,7 +176,7 @@ class Run:
         def plain(x):
             return [plain(y) for y in x] if isinstance(x, (tuple, list)) else (
                 x.item() if hasattr(x, "item") else x)
-        keys = ("lr", "betas", "eps", "weight_decay", "maximize")
+        keys = (*HYPER_KEYS, "maximize")
         return [{k: plain(g[k]) for k in keys if k in g} for g in self.optimizer.param_groups]
 
 
