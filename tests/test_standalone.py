@@ -81,9 +81,9 @@ def _written(target: Target, prop: dict[str, Any], folder: Path) -> Path:
     tree = ast.parse(text)
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
-    assert not any(isinstance(node, ast.ImportFrom) for node in ast.walk(tree))
-    assert imported <= {"importlib", "io", "os", "pickle", "sys", "traceback", "numpy", "torch",
-                        "jax", "optax"}
+    imported |= {str(node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"decimal", "importlib", "io", "math", "os", "pickle", "sys", "traceback",
+                        "numpy", "torch", "jax", "optax"}
     path = folder / "repro.py"
     path.write_text(text)
     return path
