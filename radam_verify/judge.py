@@ -19,10 +19,11 @@ from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError
 from radam_verify.floats import Array, Format
 from radam_verify.hyper import Hyper
+from radam_verify.layout import RAW, Layout
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
-from radam_verify.tolerance import ScheduleErrors, StepBound, step_bound
+from radam_verify.tolerance import MomentRecursion, ScheduleErrors, StepBound, step_bound
 
 #: what the ulps of a verdict are counted at (the header's legend and the JSON verdict)
 UNITS = {
@@ -116,15 +117,20 @@ def ambiguous_steps(hyper: Hyper, convention: Convention, fmt: Format,
 
 
 def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention, fmt: Format,
-           rectified: bool | None, inputs: StepBound | None, exact_scalars: bool) -> StepBound:
+           rectified: bool | None, inputs: StepBound | None, exact_scalars: bool,
+           layout: Layout = RAW) -> StepBound:
+    """The bound of one step from ``state``; m and v (and their bounds) in ``layout``'s
+    coordinates."""
     t = state.t + 1
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
     c = exact_coefficients(t, hyper, convention, rectified)
-    theta, m, v = (np.asarray(x, dtype=np.float64) for x in state.floats())
+    theta, m, v = (np.asarray(x, dtype=np.float64) for x in layout.stored(state, hyper).floats())
     a = inputs if inputs is not None else StepBound(*(np.zeros_like(theta),) * 3)
     errors = (ScheduleErrors.rounded_only(fmt) if exact_scalars
               else ScheduleErrors.binary64(sched, hyper, fmt))
-    return step_bound(theta, m, v, grad, c, hyper, convention, fmt, errors, a.theta, a.m, a.v)
+    moments = MomentRecursion.debiased(hyper, t) if layout.debiased else None
+    return step_bound(theta, m, v, grad, c, hyper, convention, fmt, errors, a.theta, a.m, a.v,
+                      moments=moments)
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,7 @@ def judge_trajectory(
     fmt: Format,
     *,
     exact_scalars: bool = False,
+    layout: Layout = RAW,
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
@@ -206,13 +213,22 @@ def judge_trajectory(
     the bound accumulates along the way (global error). With one step it is the local check.
     ``exact_scalars``: the implementation received exactly rounded coefficients (the fast
     reference), so only their rounding is allowed and no branch is ambiguous.
+    ``layout``: what the implementation stores (:mod:`radam_verify.layout`); observed m and v
+    are compared with the exact values of the quantities it stores, and a step without a
+    gradient advances t where the layout counts steps per group.
     """
-    stepped = [start.t + 1 + k for k in range(sum(g is not None for g in grads))]
+    stepped, t = [], start.t
+    for grad in grads:
+        if grad is not None or layout.counter == "group":
+            t += 1
+            if grad is not None:
+                stepped.append(t)
     band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped))
     state, inputs = start, None
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     for grad, obs in zip(grads, observed, strict=True):
         if grad is None:
+            state = layout.skip(state, hyper)
             continue
         g64 = np.asarray(grad, dtype=np.float64)
         t = state.t + 1
@@ -220,15 +236,16 @@ def judge_trajectory(
         choices: list[bool | None] = [False, True] if t in band else [None]
         best: tuple[_Compared, ExactState, StepBound] | None = None
         for branch in choices:
-            bound = _bound(state, g64, hyper, convention, fmt, branch, inputs, exact_scalars)
+            bound = _bound(state, g64, hyper, convention, fmt, branch, inputs, exact_scalars,
+                           layout)
             candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
                                    rectified=branch)
-            compared = _compare(obs, candidate, bound, fmt)
+            compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)
             if best is None or compared.ratio < best[0].ratio:
                 best = (compared, candidate, bound)
         assert best is not None
         compared, state, inputs = best
-        _require_in_range(state, fmt)
+        _require_in_range(layout.stored(state, hyper), fmt)
         if where is None or compared.ratio > worst:
             where = compared.worst
         worst, out = max(worst, compared.ratio), max(out, compared.out)

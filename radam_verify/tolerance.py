@@ -122,20 +122,79 @@ def _coeff_without_r(c: Coefficients, hyper: Hyper, convention: Convention) -> f
     return hyper.lr * scale / bc1 * (1 + 4 * U64)
 
 
+@dataclass(frozen=True)
+class MomentRecursion:
+    """The moment recursion of the layout being judged, in that layout's coordinates.
+
+    Raw moments: m_t = b1 m_{t-1} + (1 - b1) g with the hyperparameters as given. Debiased
+    moments (``layout.py``): the same recursion with beta_hat_t and 1 - beta_hat_t, which
+    the implementation evaluates in binary64 with an absolute error up to ``coeff_abs``
+    (error-model.md, section 8); ``to_raw`` = 1 - b^t maps the stored moment to the raw one.
+    """
+
+    beta1: float
+    one_minus_beta1: float
+    beta2: float
+    one_minus_beta2: float
+    coeff_abs1: float = 0.0
+    coeff_abs2: float = 0.0
+    to_raw1: float = 1.0
+    to_raw2: float = 1.0
+
+    @classmethod
+    def raw(cls, hyper: Hyper) -> MomentRecursion:
+        return cls(hyper.beta1, 1 - hyper.beta1, hyper.beta2, 1 - hyper.beta2)
+
+    @classmethod
+    def debiased(cls, hyper: Hyper, t: int) -> MomentRecursion:
+        from radam_verify.layout import corrections, debiased_betas
+
+        hat1, comp1 = debiased_betas(hyper.beta1, t)
+        hat2, comp2 = debiased_betas(hyper.beta2, t)
+        bc1, bc2 = corrections(hyper, t)
+        return cls(float(hat1), float(comp1), float(hat2), float(comp2),
+                   debiased_beta_error(hyper.beta1, t, float(hat1), float(comp1)),
+                   debiased_beta_error(hyper.beta2, t, float(hat2), float(comp2)),
+                   float(bc1), float(bc2))
+
+
+def debiased_beta_error(beta: float, t: int, hat: float, comp: float) -> float:
+    """Absolute error of beta_hat_t and of 1 - beta_hat_t as an implementation evaluates them
+    in binary64: ``(b^t - b) / (b^t - 1)`` or ``b (1 - b^(t-1)) / (1 - b^t)`` with ``pow``
+    within 1 ulp, the complement as ``1 - beta_hat`` or ``(1 - b) / (1 - b^t)``
+    (error-model.md, section 8). Exact at t = 1 (beta_hat_1 = 0) and for b = 0."""
+    if t <= 1 or beta == 0.0:
+        return 0.0
+    p, q = beta**t, beta ** (t - 1)
+    numerator, denominator = beta * (1 - q), 1 - p  # |b^t - b| and |b^t - 1|
+    if numerator <= 0 or denominator <= 0:
+        return math.inf
+    k = 4 + 2 * (q / (1 - q) + p / (1 - p))
+    if k * U64 >= 0.5:
+        return math.inf
+    rel = k * U64 / (1 - k * U64) + 4 * FLOAT64.eta / min(numerator, denominator)
+    return (rel * hat + (rel + U64) * comp) * (1 + 4 * U64)
+
+
 def step_bound(
     theta: Array, m: Array, v: Array, grad: Array,
     c: Coefficients, hyper: Hyper, convention: Convention, fmt: Format,
     errors: ScheduleErrors,
     a_theta: Array | float = 0.0, a_m: Array | float = 0.0, a_v: Array | float = 0.0,
+    moments: MomentRecursion | None = None,
 ) -> StepBound:
     """Bound the error of one step from (theta, m, v) (exact values, as float64 arrays).
 
-    ``c`` holds the exact coefficients of the branch being judged.
+    ``c`` holds the exact coefficients of the branch being judged. ``m``, ``v``, their input
+    bounds and the returned bounds on them are in the coordinates of ``moments`` (the state
+    layout; raw by default).
     """
     u, eta = fmt.u, fmt.eta
     gam = fmt.gamma
+    rec = moments if moments is not None else MomentRecursion.raw(hyper)
     with np.errstate(all="ignore"):
-        b1, b2, wd = hyper.beta1, hyper.beta2, hyper.weight_decay
+        b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
+        c1, c2 = rec.one_minus_beta1, rec.one_minus_beta2
         theta_abs = np.abs(theta) + a_theta
         g = -grad if hyper.maximize else grad
         e_g: Array | float = 0.0
@@ -143,19 +202,28 @@ def step_bound(
             g = g + wd * theta
             e_g = gam(2) * (np.abs(g) + 2 * wd * theta_abs) + wd * a_theta + eta
         g_abs = np.abs(g)
-        m_new = b1 * m + (1 - b1) * g
-        v_new = b2 * v + (1 - b2) * g * g
+        m_stored = b1 * m + c1 * g
+        v_stored = b2 * v + c2 * g * g
         m_abs_in = np.abs(m) + a_m
         # (1 - b1)|m|: the lerp form m + w (g - m) with w = fl(1 - b1) implies b1 = 1 - w with
         # an absolute error of u w (error-model.md, section 3)
-        e_m = (b1 * a_m + (1 - b1) * e_g
-               + gam(K_MOMENT) * (m_abs_in + (1 - b1) * g_abs + np.abs(m_new)) + 3 * eta
-               # a beta below the format's normal range rounds with absolute error eta
-               + eta * (m_abs_in + g_abs))
-        e_v = (b2 * a_v + (1 - b2) * (2 * g_abs * e_g + np.square(e_g))
-               + gam(K_MOMENT) * ((v + a_v) + (1 - b2) * (g * g + 2 * g_abs * e_g)
-                                  + v_new) + 4 * eta
-               + eta * (v + a_v + g * g))
+        e_m_stored = (b1 * a_m + c1 * e_g
+                      + gam(K_MOMENT) * (m_abs_in + c1 * g_abs + np.abs(m_stored)) + 3 * eta
+                      # a beta below the format's normal range rounds with absolute error eta
+                      + eta * (m_abs_in + g_abs))
+        g2_abs = g * g + 2 * g_abs * e_g + np.square(e_g)
+        e_v_stored = (b2 * a_v + c2 * (2 * g_abs * e_g + np.square(e_g))
+                      + gam(K_MOMENT) * ((v + a_v) + c2 * (g * g + 2 * g_abs * e_g)
+                                         + v_stored) + 4 * eta
+                      + eta * (v + a_v + g * g))
+        if rec.coeff_abs1 or rec.coeff_abs2:  # binary64 beta_hat_t and 1 - beta_hat_t (sec. 8)
+            e_m_stored = e_m_stored + rec.coeff_abs1 * (m_abs_in + g_abs + e_g)
+            e_v_stored = e_v_stored + rec.coeff_abs2 * (v + a_v + g2_abs)
+        m_new, e_m, v_new, e_v = m_stored, e_m_stored, v_stored, e_v_stored
+        if rec.to_raw1 != 1.0 or rec.to_raw2 != 1.0:
+            # the update reads the raw moments: the stored ones times 1 - b^t
+            m_new, e_m = m_stored * rec.to_raw1, e_m_stored * rec.to_raw1 * (1 + 4 * U64)
+            v_new, e_v = v_stored * rec.to_raw2, e_v_stored * rec.to_raw2 * (1 + 4 * U64)
         decay = 1.0 if c.decay is None else c.decay
         theta_in = decay * theta
         e_theta = abs(decay) * a_theta
@@ -194,12 +262,12 @@ def step_bound(
         theta_new = theta_in - update
         e_theta = e_theta + e_update + gam(K_THETA) * (np.abs(theta_new) + np.abs(update)) + eta
         scale = (np.fmax(np.fmax(np.abs(theta), np.abs(update)), np.abs(theta_new)),
-                 np.fmax(np.fmax(np.abs(m), (1 - b1) * g_abs), np.abs(m_new)),
-                 np.fmax(np.fmax(np.abs(v), (1 - b2) * g * g), np.abs(v_new)))
+                 np.fmax(np.fmax(np.abs(m), c1 * g_abs), np.abs(m_stored)),
+                 np.fmax(np.fmax(np.abs(v), c2 * g * g), np.abs(v_stored)))
     return StepBound(
         np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
-        np.asarray(e_m * EVALUATION_SLACK, dtype=np.float64),
-        np.asarray(e_v * EVALUATION_SLACK, dtype=np.float64),
+        np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
+        np.asarray(e_v_stored * EVALUATION_SLACK, dtype=np.float64),
         (_like(scale[0], theta), _like(scale[1], theta), _like(scale[2], theta)),
     )
 

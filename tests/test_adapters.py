@@ -216,7 +216,7 @@ def test_state_held_in_a_narrower_dtype_is_read_and_injected_in_that_dtype(
             else "narrow_state:Half")
     adapter = load_adapter(spec)
     dtype = getattr(torch, held)
-    assert adapter.layout.v_dtype == dtype  # type: ignore[attr-defined]
+    assert adapter.keys.v_dtype == dtype  # type: ignore[attr-defined]
     assert adapter.capabilities.read_state
     instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
     instance.inject([[STATE]])

@@ -19,6 +19,7 @@ import numpy as np
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
+from radam_verify.layout import RAW, Layout
 
 if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
@@ -162,6 +163,10 @@ class Adapter(ABC):
     device: str
     kwargs: Mapping[str, object]
     capabilities: Capabilities
+    #: what m and v hold and where the step count lives (:mod:`radam_verify.layout`), found
+    #: by probing; ``ParamState.m``/``v`` are in these coordinates, as the implementation
+    #: holds them
+    state_layout: Layout = RAW
 
     @abstractmethod
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from radam_verify.adapters.base import (
 from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
+from radam_verify.layout import Layout, Moments, identify_moments
 
 if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
@@ -45,8 +46,10 @@ STEP_NAMES = ("step", "t", "count", "n_step")
 
 
 @dataclass(frozen=True)
-class StateLayout:
-    """Where the implementation keeps m, v and t (None: not found)."""
+class StateKeys:
+    """Where the implementation keeps m, v and t (None: not found), and what else a step
+    leaves in its state: entries it creates empty (``kahan_comp: None``) and group entries
+    it sets on its first step (``setup: True``), which an injected state recreates."""
 
     m_key: str | None
     v_key: str | None
@@ -57,6 +60,10 @@ class StateLayout:
     #: the dtypes m and v are held in (None: the parameters' dtype); injected state uses them
     m_dtype: Any = None
     v_dtype: Any = None
+    empty_keys: tuple[str, ...] = ()  # per-tensor entries a step sets to None
+    group_set: tuple[tuple[str, Any], ...] = ()  # group entries (not hyperparameters) a step sets
+    #: what m and v hold (raw or bias-corrected), found from their values after the probe step
+    moments: Moments | None = "raw"
 
     @property
     def readable(self) -> bool:
@@ -83,16 +90,22 @@ class TorchAdapter(Adapter):
         refuse_drawn(self.kwargs, self.names.drawn)
         self._maximize_in_group = True  # until the probe shows where maximize lives
         base = self._construct_probe(self.kwargs, what="--verify-kwargs")
-        self.layout = base
+        self.keys = base
         paths, notes = self._code_paths(accepted)
-        if not base.readable:
+        if base.m_key is None or base.v_key is None:
             notes["read_state"] = "no first and second moment found in the optimizer state"
+        elif base.moments is None:  # read as the usual layout: the deviation shows in m, v
+            notes["state layout"] = (f"after a first step {base.m_key}/{base.v_key} hold neither "
+                                     "m, v nor the bias-corrected m_hat, v_hat; read as m, v")
+            base = self.keys = replace(base, moments="raw")
         elif not base.injectable:
             notes["inject_state"] = (f"state entries {', '.join(base.other_keys)} are not understood"
                                      if base.other_keys else "no step counter found in the state")
         if "maximize" not in accepted:
             notes["maximize"] = f"{cls.__name__}() takes no 'maximize' argument"
         fixed = self.kwargs.get("maximize")
+        self.state_layout = Layout(base.moments if base.moments is not None else "raw",
+                                   "group" if base.step_in_group else "tensor")
         self.capabilities = Capabilities(
             read_state=base.readable, inject_state=base.injectable,
             maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
@@ -148,13 +161,15 @@ class TorchAdapter(Adapter):
             optimizer = self.cls(entries, **required, **kwargs)
         return optimizer, tensors
 
-    def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateLayout:
+    def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateKeys:
         """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
         from radam_verify.hyper import Hyper
 
-        group = GroupSpec(Hyper(lr=1e-3), (np.linspace(-1.0, 1.0, 3),))
+        hyper = Hyper(lr=1e-3)
+        group = GroupSpec(hyper, (np.linspace(-1.0, 1.0, 3),))
         try:
             optimizer, tensors = self.construct([group], kwargs)
+            before = dict(optimizer.param_groups[0])
             tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
             with implementation_call("step()"):
                 optimizer.step()
@@ -164,7 +179,14 @@ class TorchAdapter(Adapter):
         except ImplementationError as error:  # the constructor's own complaint, in one line
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
                              f"{dict(kwargs)}: {error}") from None
-        return _layout(optimizer, tensors[0][0])
+        keys = _layout(optimizer, tensors[0][0], before)
+        if keys.m_key is None or keys.v_key is None:
+            return keys
+        state = optimizer.state[tensors[0][0]]
+        moments = identify_moments(self.values(state[keys.m_key], 3).tolist(),
+                                   self.values(state[keys.v_key], 3).tolist(), [0.5] * 3,
+                                   hyper.beta1, hyper.beta2)
+        return replace(keys, moments=moments)
 
     def _code_paths(self, accepted: set[str]) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
         candidates: dict[str, dict[str, object]] = {}
@@ -237,7 +259,8 @@ def _check_device(device: str) -> str:
     return str(parsed)
 
 
-def _layout(optimizer: Any, param: Any) -> StateLayout:
+def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
+    """The state's keys after one step; ``before``: the group's entries before it."""
     import torch
 
     state = optimizer.state.get(param, {})
@@ -260,13 +283,19 @@ def _layout(optimizer: Any, param: Any) -> StateLayout:
         step_key = next((n for n in STEP_NAMES if n in group and _is_count(group[n])), None)
         in_group, sample = step_key is not None, group.get(step_key or "", None)
     known = {m_key, v_key, None if in_group else step_key}
-    others = tuple(sorted(k for k in state if k not in known))
+    empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
+    others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
+    # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
+    group_set = tuple((k, value) for k, value in group.items()
+                      if k not in ("params", step_key) and isinstance(value, bool | int | str)
+                      and (k not in before or before[k] != value))
 
     def held(key: str | None) -> Any:
         dtype = state[key].dtype if key is not None else None
         return None if dtype is None or dtype == param.dtype else _real(dtype)
 
-    return StateLayout(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key))
+    return StateKeys(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key),
+                     empty, group_set)
 
 
 def _real(dtype: Any) -> Any:
@@ -298,7 +327,7 @@ class TorchInstance(Instance):
             self.optimizer.step()
 
     def read(self) -> list[list[ParamState]]:
-        layout = self.adapter.layout
+        layout = self.adapter.keys
         out = []
         values = self.adapter.values
         for group_index, group_tensors in enumerate(self.tensors):
@@ -323,7 +352,7 @@ class TorchInstance(Instance):
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         import torch
 
-        layout = self.adapter.layout
+        layout = self.adapter.keys
         assert layout.m_key is not None
         assert layout.v_key is not None
         assert layout.step_key is not None
@@ -339,9 +368,12 @@ class TorchInstance(Instance):
                     layout.m_key: self.adapter.tensor(wanted.m, dtype=layout.m_dtype).detach(),
                     layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype).detach(),
                 }
+                entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)
+                group = self.optimizer.param_groups[group_index]
+                group.update(layout.group_set)  # as the group is once it has stepped
                 if layout.step_in_group:
-                    self.optimizer.param_groups[group_index][layout.step_key] = step
+                    group[layout.step_key] = step
                 else:
                     entry[layout.step_key] = step
                 self.optimizer.state[tensor] = entry

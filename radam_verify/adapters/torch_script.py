@@ -72,8 +72,10 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]))
                 entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
+                self.optimizer.param_groups[g].update(GROUP_SET)
                 if STEP_IN_GROUP:
                     self.optimizer.param_groups[g][STEP_KEY] = step
                 else:
@@ -152,7 +154,7 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         found["params"] = [[float(x) for x in p] for p in group.params]
         return found
 
-    layout = adapter.layout
+    layout = adapter.keys
     sample = layout.step_sample
     step_dtype = _dtype_name(sample.dtype) if isinstance(sample, torch.Tensor) else None
     start = scenario_json(scenario).get("start")
@@ -173,6 +175,10 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         literal("V_KEY", layout.v_key),
         literal("STEP_KEY", layout.step_key),
         literal("STEP_IN_GROUP", layout.step_in_group),
+        literal("EMPTY_KEYS", list(layout.empty_keys),
+                "state entries a step creates empty (kept so, as the optimizer expects)"),
+        literal("GROUP_SET", dict(layout.group_set),
+                "group entries the optimizer sets on its first step (set before injecting)"),
         literal("STEP_DTYPE", step_dtype),
         f"STEP_TYPE = {step_type}\n",
         literal("GROUPS", [entry(g) for g in scenario.groups],

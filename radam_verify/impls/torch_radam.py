@@ -42,6 +42,9 @@ class ConventionRAdam(torch.optim.Optimizer):
             grad = grad.add(param, alpha=h.weight_decay)
         return grad
 
+    def begin(self, group: dict[str, Any]) -> None:
+        """Called once per group at the start of every step (a group counter's place)."""
+
     def count(self, state: dict[str, Any]) -> int:
         state["step"] += 1
         return int(state["step"])
@@ -78,6 +81,7 @@ class ConventionRAdam(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             h = self.hyper(group)
+            self.begin(group)
             for param in group["params"]:
                 if param.grad is None:
                     continue

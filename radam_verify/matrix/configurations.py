@@ -83,11 +83,6 @@ TO_FLOAT32_ARITHMETIC = Finding(
     "as float32 tensors, so a float64 parameter is stepped in float32 arithmetic (errors of "
     "about 2^29 float64 ulps) and its moments are float32 values",
     "torch_optimizer_float64_in_float32.py")
-PO_STEP_PER_GROUP = Finding(
-    "the step counter lives in the parameter group and advances on every step(), also for "
-    "tensors without a gradient: a tensor's first update is bias-corrected and rectified as "
-    "if it were the group's k-th",
-    "pytorch_optimizer_step_without_gradient.py")
 PO_MAXIMIZE_IN_PLACE = Finding(
     "maximize negates p.grad in place, so the caller's gradient is changed by step()",
     "pytorch_optimizer_maximize_negates_grad.py")
@@ -105,8 +100,21 @@ OPTAX_FTZ = Finding(
     "subnormal gradients, moments and updates are lost",
     "optax_subnormal_flush.py", when=r"observed -?0\.0;")
 
-_PO_FINDINGS = (PO_STEP_PER_GROUP.at("test_parameter_groups"),
-                PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"))
+OPTIMI_L2_GRAD = Finding(
+    "L2 weight decay (neither decouple_wd nor decouple_lr) is added to p.grad in place "
+    "(grad.add_(param, alpha=weight_decay)), so after step() the caller's gradient holds "
+    "g + weight_decay * theta",
+    "torch_optimi_l2_grad_in_place.py", "test_step_leaves_gradients")
+OPTIMI_FOREACH_GRAD = Finding(
+    "the foreach path computes the denominator in the gradient tensors "
+    "(torch._foreach_copy_(grads, exp_avg_sqs), sqrt, + eps), so after a rectified step "
+    "p.grad holds sqrt(v_hat) + eps",
+    "torch_optimi_foreach_grad_overwritten.py", "test_step_leaves_gradients")
+
+_PO_FINDINGS = (PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"),)
+#: on the foreach path a gradient changed within the first 5 steps (none rectified) is L2's
+_OPTIMI_FOREACH = (replace(OPTIMI_L2_GRAD, when=r"step [1-5] changed the gradient"),
+                   OPTIMI_FOREACH_GRAD)
 
 #: the float32 (complex64) dtypes and their double-precision twins
 _DOUBLE = {"float32": "float64", "complex64": "complex128"}
@@ -151,6 +159,16 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
                       "adding it to the gradient'; False adds it to the gradient (L2)",
                       findings=(replace(PO_L2_DROPPED, when=r"weight_decay=(?!0\.0\b)"),
                                 *_PO_FINDINGS)),
+    ),
+    *_and_float64(
+        Configuration("for-loop", "optimi:RAdam", {"foreach": False, "triton": False},
+                      findings=(OPTIMI_L2_GRAD,)),
+        Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
+                      findings=_OPTIMI_FOREACH),
+        Configuration("decouple_wd=True", "optimi:RAdam",
+                      {"foreach": False, "triton": False, "decouple_wd": True}),
+        Configuration("decouple_lr=True", "optimi:RAdam",
+                      {"foreach": False, "triton": False, "decouple_lr": True}),
     ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "

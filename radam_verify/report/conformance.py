@@ -94,6 +94,7 @@ def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
     return [("implementation", f"{impl['spec']} ({provenance(impl)}; {impl['kind']} adapter)"),
             ("constructor keywords", json.dumps(impl["kwargs"])),
             ("set per group", ", ".join(impl.get("hyperparameter_keys") or []) or "(not recorded)"),
+            ("state layout", (impl.get("state_layout") or {}).get("description", "(not recorded)")),
             ("convention", f"{conv['spec']}: {conv['axes']}"), ("convention from", how),
             ("device / dtype", f"{verdict['device']} / {verdict['dtype']}"),
             ("profile / seed", f"{verdict['profile']} / {verdict['seed']}"),

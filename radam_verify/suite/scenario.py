@@ -79,6 +79,7 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
           initial: list[list[ParamState]], observed: list[list[list[ParamState]]]) -> Outcome:
     """Judge every tensor's trajectory from the state it held at the start (exactly)."""
     outcome = Outcome()
+    layout = adapter.state_layout
     first_step = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}
     for g, group in enumerate(scenario.all_groups()):
         begin = first_step.get(g, 0)
@@ -86,15 +87,18 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
             held = initial[g][p]
             if scenario.start is not None and g < len(scenario.groups):
                 source = scenario.start[g][p]
-                start = ExactState.from_floats(held.theta, _value(held.m, source.m),
-                                               _value(held.v, source.v), int(source.t or 0))
+                # what it holds, in its own layout, mapped to (theta, m, v, t) exactly
+                start = layout.exact_state(held.theta, _value(held.m, source.m),
+                                           _value(held.v, source.v), int(source.t or 0),
+                                           group.hyper)
             else:
                 zeros = np.zeros_like(held.theta)
                 start = ExactState.from_floats(held.theta, zeros, zeros, 0)
             grads = [scenario.steps[k][g][p] for k in range(begin, len(scenario.steps))]
             seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
             try:
-                verdict = judge_trajectory(seen, start, grads, group.hyper, convention, adapter.fmt)
+                verdict = judge_trajectory(seen, start, grads, group.hyper, convention, adapter.fmt,
+                                           layout=layout)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
                 return outcome

@@ -78,6 +78,10 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
            f"{adapter.fmt.name} arithmetic with the scalar schedule evaluated in binary64, "
            f"accumulated over the steps taken: the largest distance from EXACT a correct "
            f"implementation may have.")
+    if adapter.state_layout.debiased and w.quantity != "theta":
+        how += (" The implementation keeps the bias-corrected moments (its state layout), so "
+                f"EXACT is {w.quantity}_hat = {w.quantity} / (1 - beta^t), from the exact "
+                f"{w.quantity} at the same precision.")
     if read_back:
         how += (" The exact step starts from the state this implementation held after the "
                 "step before (read back, as the property judges it), so pointed at another "
