@@ -13,11 +13,13 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check radam_verify tests benchmarks reports/repro
+	$(BIN)/ruff check radam_verify tests frameworks benchmarks reports/repro noxfile.py
 	$(BIN)/mypy
 
+# the main suite, then each framework's adapter tests in its own environment (noxfile.py)
 test: lint
 	$(BIN)/pytest -n 2
+	$(BIN)/nox -s framework
 
 demo: $(STAMP)
 	$(BIN)/radam-verify derive
@@ -46,4 +48,4 @@ bench: $(STAMP)
 
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis

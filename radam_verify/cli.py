@@ -38,6 +38,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` with 1 <= I <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 1/4, got {text!r}") from None
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N, got {text!r}")
+    return i, n
+
+
 def _unit_float(text: str) -> float:
     try:
         value = float(text)
@@ -150,8 +162,10 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     matrix = commands.add_parser(
         "matrix", help="run the suite on the RAdam implementations users install",
         description="Identify and verify every configuration of the compatibility matrix "
-        "(torch.optim.RAdam, torch-optimizer, pytorch-optimizer, optax; see "
-        "radam_verify/matrix/configurations.py), each in its own process, and write OUT/README.md "
+        "(torch.optim.RAdam, torch-optimizer, pytorch-optimizer, torch-optimi, optax, fastai; see "
+        "radam_verify/matrix/configurations.py), each in its own process (a framework whose "
+        "dependencies conflict with this environment's runs in its own nox environment, built "
+        "once from noxfile.py and reused), and write OUT/README.md "
         "(the table), OUT/matrix.json and one folder per run with identify.json and the verdict "
         "(JSON, Markdown, HTML). Configurations that cannot run here are listed with the reason.")
     matrix.add_argument("--out", default="reports/matrix", help="output directory (default reports/matrix)")
@@ -161,6 +175,10 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     matrix.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="run only configurations whose folder name contains TEXT (repeatable); "
                         "the table keeps the other rows from earlier runs")
+    matrix.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N",
+                        help="run the I-th of N equal shares of the selected configurations "
+                        "(every N-th from the I-th), so N machines or CI jobs split one matrix run; "
+                        "default 1/1")
     matrix.add_argument("--render-only", action="store_true",
                         help="rewrite the table from the verdicts on disk without running anything")
     matrix.add_argument("-n", "--workers", type=_positive_int, default=None,

@@ -163,11 +163,14 @@ def matrix(args: argparse.Namespace) -> int:
     if args.only and not select(args.only):
         raise UsageError(f"--only {args.only} matches no configuration; the folder names are "
                          "listed in reports/matrix/matrix.json")
+    if not select(args.only, args.shard):
+        raise UsageError(f"--shard {args.shard[0]}/{args.shard[1]} selects no configuration: "
+                         f"there are only {len(select(args.only))}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.render_only:
         run_matrix(out, args.profile, args.workers, args.seed, args.only,
-                   show=progress.show, say=_say)
+                   show=progress.show, say=_say, shard=args.shard)
     progress.clear()
     print(f"wrote {page.write(out)}")
     return EXIT_OK

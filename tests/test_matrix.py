@@ -15,9 +15,10 @@ import pytest
 from radam_verify.cli import main
 from radam_verify.matrix import page
 from radam_verify.matrix.configurations import CONFIGURATIONS, Configuration, Finding
-from radam_verify.matrix.run import unavailable
+from radam_verify.matrix.run import interpreter, select, unavailable
 
-REPRO = Path(__file__).resolve().parents[1] / "reports" / "repro"
+ROOT = Path(__file__).resolve().parents[1]
+REPRO = ROOT / "reports" / "repro"
 
 
 def test_every_configuration_has_its_own_folder() -> None:
@@ -112,7 +113,43 @@ def test_an_unknown_selection_is_a_one_line_usage_error(capsys: pytest.CaptureFi
     assert "matches no configuration" in err
 
 
-SCRIPTS = sorted({f.repro for c in CONFIGURATIONS for f in c.findings})
+#: the scripts of configurations that run here; those of a framework with an environment of
+#: its own run in that environment, in frameworks/test_<name>.py
+SCRIPTS = sorted({f.repro for c in CONFIGURATIONS if not c.environment for f in c.findings})
+
+
+def test_shards_split_the_selection_into_disjoint_shares_that_cover_it() -> None:
+    everything = [c.slug for c in select([])]
+    for count in (1, 2, 3, 5):
+        shares = [[c.slug for c in select([], (index, count))] for index in range(1, count + 1)]
+        assert sorted(s for share in shares for s in share) == sorted(everything)
+        assert max(map(len, shares)) - min(map(len, shares)) <= 1
+
+
+def test_a_bad_shard_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["matrix", "--shard", "3/2"])
+    assert stopped.value.code == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["radam-verify matrix: error: argument --shard: expected I/N with 1 <= I <= N, "
+                   "got '3/2' (see --help)"]
+
+
+def test_every_environment_a_configuration_names_is_declared_in_the_noxfile() -> None:
+    spec = importlib.util.spec_from_file_location("noxfile", ROOT / "noxfile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    named = {c.environment for c in CONFIGURATIONS if c.environment}
+    assert named
+    assert named <= set(noxfile.FRAMEWORKS)
+    for name in named:  # each has its adapter's tests, run by that environment's session
+        assert (ROOT / "frameworks" / f"test_{name}.py").exists()
+
+
+def test_a_configuration_without_an_environment_runs_in_this_interpreter() -> None:
+    assert interpreter(Configuration("x", "torch.optim:RAdam")) == sys.executable
 
 
 def test_a_finding_can_be_told_apart_by_its_counterexample() -> None:
@@ -143,9 +180,9 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
     assert "radam_verify" not in text  # stand-alone: a maintainer needs only their package
 
 
-def test_every_torch_cpu_row_runs_in_double_precision_too() -> None:
+def test_every_torch_and_fastai_cpu_row_runs_in_double_precision_too() -> None:
     """float64 and complex128 exercise other kernels and the reading of double-precision state."""
-    torch_modules = ("torch.optim", "torch_optimizer", "pytorch_optimizer")
+    torch_modules = ("torch.optim", "torch_optimizer", "pytorch_optimizer", "optimi", "fastai.optimizer")
     rows = [c for c in CONFIGURATIONS if c.device == "cpu" and c.module in torch_modules]
     dtypes: dict[tuple[str, str], set[str]] = {}
     for c in rows:
@@ -159,6 +196,8 @@ def _first_generated_script_of_each_row() -> list[str]:
     found = []
     for config in CONFIGURATIONS:
         path = MATRIX / config.slug / "verdict.json"
+        if config.environment:  # its framework is not installed here (frameworks/test_*.py)
+            continue
         if not path.exists():
             continue
         scripts = sorted(p["failure"]["script"] for p in json.loads(path.read_text())["properties"]

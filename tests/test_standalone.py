@@ -21,7 +21,7 @@ from radam_verify.hyper import Hyper
 from radam_verify.suite import checks
 from radam_verify.suite.profiles import PROFILES
 from radam_verify.suite.scenario import Scenario
-from radam_verify.suite.standalone import script_for
+from radam_verify.suite.standalone import script_for, write_scripts
 from radam_verify.suite.target import DeviationError, Record, Target, calling, fail, require_conforms
 
 CORRECT = "radam_verify.impls.torch_radam:ConventionRAdam"
@@ -188,3 +188,14 @@ def test_an_optax_script_runs_jax_as_the_adapter_does(tmp_path: Path) -> None:
     shown = _run(script, tmp_path, without_radam_verify=True)
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert raised.value.details["exact"] in shown.stdout
+
+
+def test_a_script_of_a_property_that_no_longer_fails_is_removed(tmp_path: Path) -> None:
+    """A verdict rewritten into the same folder keeps scripts only for what fails now."""
+    folder = tmp_path / "repro"
+    folder.mkdir()
+    (folder / "parameter_groups_keep_their_own_hyperparameters.py").write_text("old\n")
+    verdict = {"properties": [{"property": "test_parameter_groups_keep_their_own_hyperparameters",
+                               "outcome": "passed"}]}
+    assert write_scripts(_target(CORRECT).adapter, verdict, folder) == []
+    assert list(folder.iterdir()) == []

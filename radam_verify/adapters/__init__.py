@@ -1,4 +1,5 @@
-"""Adapters: torch optimizers, optax transformations and the plain-object protocol.
+"""Adapters: torch optimizers, optax transformations, fastai optimizers and the plain-object
+protocol.
 
 :func:`load_adapter` resolves ``MODULE:ATTR`` and picks the adapter for what it finds;
 every problem with the user's input is a one-line :class:`~radam_verify.errors.UsageError`.
@@ -97,12 +98,19 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
         from radam_verify.adapters.optax_adapter import OptaxAdapter
 
         return OptaxAdapter(spec, obj, extra, device, fmt, version)
+    from radam_verify.adapters.fastai_adapter import is_fastai
+
+    if is_fastai(obj):
+        from radam_verify.adapters.fastai_adapter import FastaiAdapter
+
+        return FastaiAdapter(spec, obj, extra, device, fmt, version)
     if callable(obj) and all(callable(getattr(obj, name, None)) for name in ("init", "step")):
         from radam_verify.adapters.protocol import ProtocolAdapter
 
         return ProtocolAdapter(spec, obj, extra, device, fmt, version)
     raise UsageError(f"{spec} is not an optimizer (it is {_kind_of(obj)}): expected a "
-                     "torch.optim.Optimizer subclass, an optax factory such as optax:radam, or a "
+                     "torch.optim.Optimizer subclass, an optax factory such as optax:radam, a fastai "
+                     "optimizer such as fastai.optimizer:RAdam, or a "
                      "class with init(theta) and step(state, grad) (see the README's protocol "
                      "section)")
 

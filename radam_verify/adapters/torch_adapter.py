@@ -82,7 +82,7 @@ class TorchAdapter(Adapter):
         import torch
 
         self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
-        self.device = _check_device(device)
+        self.device = check_device(device)
         self.torch_dtype = {"float32": torch.float32, "float64": torch.float64}[fmt.name]
         self.complex_params = complex_params
         self.names, accepted = constructor_names(cls)
@@ -240,7 +240,7 @@ class TorchAdapter(Adapter):
         return TorchInstance(self, optimizer, tensors, sizes, dict(kwargs))
 
 
-def _check_device(device: str) -> str:
+def check_device(device: str) -> str:
     import torch
 
     try:

@@ -16,6 +16,38 @@ if TYPE_CHECKING:
     from radam_verify.adapters.torch_adapter import TorchAdapter
     from radam_verify.suite.scenario import Scenario
 
+#: reading, copying, saving and loading a Run over torch tensors (the fastai driver's too)
+STATE_METHODS = '''
+    def read(self, g, p, quantity):
+        param, size = self.tensors[g][p], self.sizes[g][p]
+        if quantity == "theta":
+            return values(param, size)
+        key = M_KEY if quantity == "m" else V_KEY
+        state = self.optimizer.state.get(param, {})
+        return None if key is None or key not in state else values(state[key], size)
+
+    def copy(self, cls):
+        groups = [{**group, "params": [values(t, n).tolist() for t, n in zip(ts, sizes)]}
+                  for group, ts, sizes in zip(self.groups, self.tensors, self.sizes)]
+        return Run(cls, groups)
+
+    def save(self):
+        buffer = io.BytesIO()
+        torch.save(self.optimizer.state_dict(), buffer)
+        return buffer.getvalue()
+
+    def load(self, saved):
+        self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+
+    def rounded(self, given):
+        return values(tensor(given), len(given))
+
+    def grads(self):
+        return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
+                for ts, sizes in zip(self.tensors, self.sizes)]
+
+'''
+
 RUN_CLASS = '''
 def tensor(values, dtype=None):
     """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
@@ -95,35 +127,7 @@ class Run:
                 p.grad = None if g is None else tensor(g).detach()
         self.optimizer.step()
 
-    def read(self, g, p, quantity):
-        param, size = self.tensors[g][p], self.sizes[g][p]
-        if quantity == "theta":
-            return values(param, size)
-        key = M_KEY if quantity == "m" else V_KEY
-        state = self.optimizer.state.get(param, {})
-        return None if key is None or key not in state else values(state[key], size)
-
-    def copy(self, cls):
-        groups = [{**group, "params": [values(t, n).tolist() for t, n in zip(ts, sizes)]}
-                  for group, ts, sizes in zip(self.groups, self.tensors, self.sizes)]
-        return Run(cls, groups)
-
-    def save(self):
-        buffer = io.BytesIO()
-        torch.save(self.optimizer.state_dict(), buffer)
-        return buffer.getvalue()
-
-    def load(self, saved):
-        self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
-
-    def rounded(self, given):
-        return values(tensor(given), len(given))
-
-    def grads(self):
-        return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
-                for ts, sizes in zip(self.tensors, self.sizes)]
-
-    def hypers(self):
+''' + STATE_METHODS + '''    def hypers(self):
         def plain(x):
             return [plain(y) for y in x] if isinstance(x, (tuple, list)) else (
                 x.item() if hasattr(x, "item") else x)

@@ -48,6 +48,9 @@ class Configuration:
     convention: str = "auto"
     documented: str = ""  # where the convention is given: the documentation it follows
     findings: tuple[Finding, ...] = ()
+    #: the environment it runs in: a ``framework(name=...)`` session of ``noxfile.py`` with
+    #: exactly the packages that framework needs ("": the environment radam-verify runs in)
+    environment: str = ""
 
     @property
     def slug(self) -> str:
@@ -111,10 +114,27 @@ OPTIMI_FOREACH_GRAD = Finding(
     "p.grad holds sqrt(v_hat) + eps",
     "torch_optimi_foreach_grad_overwritten.py", "test_step_leaves_gradients")
 
+FASTAI_L2_GRAD = Finding(
+    "decouple_wd=False (L2) runs the l2_reg callback, p.grad.data.add_(p.data, alpha=wd), so "
+    "after step() the caller's gradient holds g + wd * theta",
+    "fastai_l2_grad_in_place.py", "test_step_leaves_gradients")
+
+OPTIMI_DECAY_FACTOR_ZERO = Finding(
+    "decoupled decay replaces weight_decay by its factor, 1 - lr * weight_decay (decouple_lr: "
+    "1 - (lr / max_lr) * weight_decay), and then decays only `if weight_decay != 0`: where the "
+    "factor is exactly 0 (lr * weight_decay = 1; weight_decay = 1 with decouple_lr at lr = "
+    "max_lr) the parameter is not decayed at all instead of being multiplied by 0",
+    "torch_optimi_decay_factor_zero.py")
+OPTIMI_FOREACH_EMPTY_GROUP = Finding(
+    "the foreach path passes a group whose tensors have no gradient on this step to torch's "
+    "_group_tensors_by_device_and_dtype with empty lists, which raises RuntimeError (Expected "
+    "!nested_tensorlist[0].empty()), so step() fails for the whole model",
+    "torch_optimi_foreach_empty_group.py", "test_parameter_groups", when="nested_tensorlist")
+
 _PO_FINDINGS = (PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"),)
 #: on the foreach path a gradient changed within the first 5 steps (none rectified) is L2's
 _OPTIMI_FOREACH = (replace(OPTIMI_L2_GRAD, when=r"step [1-5] changed the gradient"),
-                   OPTIMI_FOREACH_GRAD)
+                   OPTIMI_FOREACH_GRAD, OPTIMI_FOREACH_EMPTY_GROUP)
 
 #: the float32 (complex64) dtypes and their double-precision twins
 _DOUBLE = {"float32": "float64", "complex64": "complex128"}
@@ -166,9 +186,16 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
         Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
                       findings=_OPTIMI_FOREACH),
         Configuration("decouple_wd=True", "optimi:RAdam",
-                      {"foreach": False, "triton": False, "decouple_wd": True}),
+                      {"foreach": False, "triton": False, "decouple_wd": True},
+                      findings=(OPTIMI_DECAY_FACTOR_ZERO,)),
         Configuration("decouple_lr=True", "optimi:RAdam",
-                      {"foreach": False, "triton": False, "decouple_lr": True}),
+                      {"foreach": False, "triton": False, "decouple_lr": True},
+                      findings=(OPTIMI_DECAY_FACTOR_ZERO,)),
+    ),
+    *_and_float64(
+        Configuration("default", "fastai.optimizer:RAdam", environment="fastai"),
+        Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
+                      environment="fastai", findings=(FASTAI_L2_GRAD,)),
     ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
@@ -184,8 +211,8 @@ NOT_RUN: Mapping[str, str] = {
         "available for torch 2.13.0 (CPU) fail to load against it (operator torchvision::nms "
         "does not exist); timm's 'radam' optimizer name maps to torch.optim.RAdam, which is in "
         "the matrix, and RAdamLegacy is torch-optimizer's code"),
-    "fastai.optimizer.RAdam (pip fastai)": (
-        "fastai's RAdam is a fastai Optimizer built from step functions, not a "
-        "torch.optim.Optimizer, and pip install fastai pulls spaCy, pandas, scikit-learn and a "
-        "web stack; an adapter for fastai optimizers is not written yet"),
+    "paddle.optimizer.RAdam (pip paddlepaddle)": "installs from the registry; no adapter yet",
+    "tensorflow_addons.optimizers.RectifiedAdam (pip tensorflow-addons)": (
+        "needs TensorFlow 2.15 with numpy < 2; no Keras adapter yet"),
+    "mindspore RAdam (pip mindspore)": "about 2.5 GB installed; no adapter yet",
 }

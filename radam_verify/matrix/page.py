@@ -76,6 +76,7 @@ def render(out: Path) -> str:
              "| implementation | version | configuration | identified | verified against | "
              "verdict | deviations |", "|---|---|---|---|---|---|---|"]
     details = []
+    seconds: dict[str, float] = {}  # profile -> total time of the rows run with it
     for config in CONFIGURATIONS:
         folder = out / config.slug
         where = f"{config.label} ({config.dtype}, {config.device})"
@@ -92,6 +93,13 @@ def render(out: Path) -> str:
         against = f"`{verdict['convention']['spec']}`"
         if config.documented:
             against += f" (documented: {config.documented})"
+        layout = (verdict["implementation"].get("state_layout") or {}).get("description")
+        if layout:
+            against += f"; state: {layout}"
+        if config.environment:
+            where += f", environment `{config.environment}`"
+        seconds[verdict["profile"]] = seconds.get(verdict["profile"], 0.0) + float(
+            verdict["timing"]["total_s"])
         counts = verdict["counts"]
         errors = f"{counts['error']} internal errors, " if counts.get("error") else ""
         outcome = (f"[{verdict['verdict']}]({config.slug}/verdict.md): {errors}"
@@ -105,6 +113,10 @@ def render(out: Path) -> str:
         lines.append("| " + " | ".join(cells) + " |")
         if found_lines:
             details += ["", f"### {config.spec}, {where}", ""] + [f"- {_cell(x)}" for x in found_lines]
+    if seconds:
+        lines += ["", "Time of the runs shown, one after another on this machine: " + "; ".join(
+            f"{profile} profile {total / 3600:.1f} h" for profile, total in sorted(seconds.items()))
+            + "."]
     if details:
         lines += ["", "## Deviations", *details]
     lines += ["", "## Not in the matrix", ""]

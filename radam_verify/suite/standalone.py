@@ -163,4 +163,7 @@ def write_scripts(adapter: Adapter, verdict: dict[str, Any], folder: Path) -> li
         path.chmod(0o755)
         prop["failure"]["script"] = f"{folder.name}/{path.name}"
         written.append(path)
+    for stale in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        if stale not in written:  # a property that failed in an earlier verdict here
+            stale.unlink()
     return written

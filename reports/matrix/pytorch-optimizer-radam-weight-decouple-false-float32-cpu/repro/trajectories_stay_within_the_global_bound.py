@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""pytorch_optimizer:RAdam, the default path, float32 on cpu: v[4] of group 0, tensor 0 after
+"""pytorch_optimizer:RAdam, the default path, float32 on cpu: v[3] of group 0, tensor 0 after
 step 1 is 0.0010000000474974513 where the exact value is 0.0 (error 8.59e+06 ulps against a
-bound of 4.88e-07 ulps of the operand scale) with weight_decay = 1.0 (21 steps, 1 group, 1
-tensor of 8 elements).
+bound of 4.88e-07 ulps of the operand scale) with weight_decay = 1.0 (27 steps, 1 group, 1
+tensor of 6 elements).
 
-Found by the property "test_trajectories_stay_within_the_global_bound" (convention
+Found by the property "Trajectories stay within the global bound" (convention
 official,weight_decay=l2) for pytorch_optimizer:RAdam (pytorch_optimizer 4.1.0, torch
 2.13.0+cpu), float32 on cpu. This script needs only torch and numpy: not radam-verify and
 not Hypothesis. It runs the counterexample's first 1 step(s) and compares v of group 0,
@@ -51,11 +51,15 @@ M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
 STEP_IN_GROUP = True
+# state entries a step creates empty (kept so, as the optimizer expects)
+EMPTY_KEYS = []
+# group entries the optimizer sets on its first step (set before injecting)
+GROUP_SET = {}
 STEP_DTYPE = None
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[0.0, -1.0, -1.0, 0.0, -1.0, -1.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 1.0},
+    {'params': [[0.0, 0.0, 0.0, -1.0, -1.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 1.0},
 ]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
@@ -63,52 +67,54 @@ ADDED = []
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [
-    [([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
-    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, 1.0, 8.407790785948902e-45, -1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
-    [([-1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0],)],
-    [([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
-    [([1.0, 1.0, -1.0, 1.0, 1.1770907100328463e-43, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
-    [([-1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0],)],
-    [([-1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0],)],
-    [([-1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
-    [([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, -1.0, 1.0, -1.0, -1.0, 1.2471556332490872e-43, 1.0, 1.0],)],
-    [([1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0],)],
-    [([-1.0, 1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
-    [([1.0, 1.0, -1.0, -1.0, -1.0, 6.305843089461677e-44, -1.0, 1.0],)],
+    [([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, 6.025583396596713e-44, 1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([-1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.2611686178923354e-44, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([4.203895392974451e-44, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, -1.0, -1.0, -1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, 9.248569864543793e-44, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, -1.0],)],
+    [([1.3032075718220799e-43, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, -1.0, 1.0],)],
 ]
 # the exact values (decimal, 20 significant digits)
 EXACT = [
     '0.0010000000000000008882',
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
+    '0.0010000000000000008882',
     '0.0010000000000000008882',
     '0.0',
     '0.0',
-    '0.0010000000000000008882',
     '0.0010000000000000008882',
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
     7.152559511336972e-10,
-    3.814698633420124e-09,
-    3.814698633420124e-09,
+    7.152559511336972e-10,
     7.152559511336972e-10,
     5.684343246627721e-17,
     5.684343246627721e-17,
-    7.152559511336972e-10,
     7.152559511336972e-10,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'v', 'index': 4}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'v', 'index': 3}
 PRINTED = 24
 
 
@@ -167,8 +173,10 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]))
                 entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
+                self.optimizer.param_groups[g].update(GROUP_SET)
                 if STEP_IN_GROUP:
                     self.optimizer.param_groups[g][STEP_KEY] = step
                 else:

@@ -4,7 +4,7 @@ step 1 is 0.0 where the exact value is -0.099999999999999977796 (error 7.21e+15 
 a bound of 11.2 ulps of the operand scale) with beta2 = 0.839768574865979, weight_decay =
 1.0 (6 steps, 1 group, 1 tensor of 2 elements).
 
-Found by the property "test_steps_around_the_threshold_follow_the_exact_branch" (convention
+Found by the property "Steps around the threshold follow the exact branch" (convention
 official,weight_decay=l2) for pytorch_optimizer:RAdam (pytorch_optimizer 4.1.0, torch
 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy: not radam-verify and
 not Hypothesis. It runs the counterexample's first 1 step(s) and compares m of group 0,
@@ -51,6 +51,10 @@ M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
 STEP_IN_GROUP = True
+# state entries a step creates empty (kept so, as the optimizer expects)
+EMPTY_KEYS = []
+# group entries the optimizer sets on its first step (set before injecting)
+GROUP_SET = {}
 STEP_DTYPE = None
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
@@ -134,8 +138,10 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]))
                 entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
+                self.optimizer.param_groups[g].update(GROUP_SET)
                 if STEP_IN_GROUP:
                     self.optimizer.param_groups[g][STEP_KEY] = step
                 else:

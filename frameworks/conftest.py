@@ -1,0 +1,3 @@
+"""The frameworks' adapter tests run pytest in a subprocess (pytester)."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,159 @@
+"""The fastai adapter against fastai itself: fastai.optimizer.RAdam is identified, conforms
+in float32 and float64, and its L2 variant is rejected for changing the caller's gradient."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radam_verify.adapters import GroupSpec, ParamState, load_adapter
+from radam_verify.hyper import Hyper
+from radam_verify.matrix.configurations import CONFIGURATIONS
+
+SPEC = "fastai.optimizer:RAdam"
+
+
+def check(tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
+    report = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "radam_verify.cli", "check", SPEC,
+                           "--profile", "quick", "--report", str(report), *args],
+                          capture_output=True, text=True, check=False, timeout=900)
+    assert (report / "verdict.json").exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    return done.returncode, json.loads((report / "verdict.json").read_text())
+
+
+def outcomes(verdict: dict[str, object]) -> dict[str, str]:
+    properties = verdict["properties"]
+    assert isinstance(properties, list)
+    return {p["property"]: p["outcome"] for p in properties}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fastai_radam_is_identified_and_conforms_with_every_property_it_offers(
+    tmp_path: Path, dtype: str
+) -> None:
+    code, verdict = check(tmp_path, "--dtype", dtype)
+    assert code == 0, verdict
+    assert verdict["verdict"] == "conforms"
+    implementation = verdict["implementation"]
+    assert isinstance(implementation, dict)
+    assert (implementation["kind"], implementation["distribution"]) == ("fastai", "fastai")
+    assert implementation["hyperparameter_keys"] == ["lr", "mom", "sqr_mom", "eps", "wd"]
+    convention = verdict["convention"]
+    assert isinstance(convention, dict)
+    axes = convention["axes"]
+    # fastai's radam_step: r > 5, an SGD step below, eps on sqrt(sqr_avg / debias2),
+    # and decouple_wd=True multiplies p by 1 - lr * wd
+    assert {k: axes[k] for k in ("threshold", "below", "eps", "weight_decay")} == {
+        "threshold": 5.0, "below": "sgd", "eps": "hat", "weight_decay": "decoupled"}
+    found = outcomes(verdict)
+    assert sorted(p for p, o in found.items() if o == "skipped") == [
+        "test_every_code_path_conforms[default]", "test_maximize_ascends_as_the_exact_step"]
+    assert sum(o == "passed" for o in found.values()) == 8
+
+
+def test_fastai_l2_weight_decay_is_rejected_for_changing_the_callers_gradient(tmp_path: Path) -> None:
+    code, verdict = check(tmp_path, "--kwargs", json.dumps({"decouple_wd": False}))
+    assert code == 1
+    failed = {p["property"]: p["failure"] for p in verdict["properties"]  # type: ignore[union-attr]
+              if p["outcome"] == "failed"}
+    assert list(failed) == ["test_step_leaves_gradients_and_hyperparameters_unchanged"]
+    assert failed["test_step_leaves_gradients_and_hyperparameters_unchanged"]["quantity"] == "gradient"
+
+
+def test_each_group_gets_its_own_hyperparameters_through_set_hyper() -> None:
+    adapter = load_adapter(SPEC)
+    groups = [GroupSpec(Hyper(lr=1e-3, beta1=0.8, eps=1e-7, weight_decay=0.1), (np.ones(2),)),
+              GroupSpec(Hyper(lr=5e-2, beta2=0.95, weight_decay=0.0), (np.zeros(3),))]
+    instance = adapter.open(groups)
+    held = instance.hyperparameters()
+    assert [(h["lr"], h["mom"], h["sqr_mom"], h["eps"], h["wd"]) for h in held] == [
+        (1e-3, 0.8, 0.999, 1e-7, 0.1), (5e-2, 0.9, 0.95, 1e-8, 0.0)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_fastai_state_injected_at_a_late_step_reads_back_as_injected(dtype: str) -> None:
+    adapter = load_adapter(SPEC, dtype=dtype)
+    assert adapter.capabilities.inject_state
+    theta = np.array([0.5, -2.0, 3.0])
+    instance = adapter.open([GroupSpec(Hyper(), (theta,))])
+    wanted = ParamState(theta, np.array([1e-3, -2e-2, 0.5]), np.array([1e-6, 4e-4, 0.3]), 10**6)
+    instance.inject([[wanted]])
+    held = instance.read()[0][0]
+    for got, want in ((held.theta, wanted.theta), (held.m, wanted.m), (held.v, wanted.v)):
+        assert np.array_equal(got, adapter.to_format(want))
+    assert held.t == 10**6
+    instance.step([[np.array([0.1, 0.2, 0.3])]])
+    assert instance.read()[0][0].t == 10**6 + 1
+
+
+REPRO = Path(__file__).resolve().parents[1] / "reports" / "repro"
+SCRIPTS = sorted({f.repro for c in CONFIGURATIONS if c.environment == "fastai" for f in c.findings})
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_each_fastai_repro_script_of_the_matrix_shows_its_deviation(script: str) -> None:
+    """The matrix's fastai findings, each shown by its stand-alone script (exit 1)."""
+    done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DEVIATION reproduced" in done.stdout
+    assert "exact" in done.stdout
+
+
+def test_a_defective_fastai_radam_is_rejected_and_its_script_shows_it(pytester: pytest.Pytester) -> None:
+    """A factory annotated to return a fastai Optimizer is driven by the fastai adapter; one
+    that rectifies from rho_t > 4 is rejected, and the verdict's stand-alone script exits 1
+    on it and 0 on fastai's own RAdam."""
+    pytester.makepyfile(threshold_four='''
+        import math
+        from functools import partial
+
+        from fastai.optimizer import (Optimizer, average_grad, average_sqr_grad, debias,
+                                      step_stat, weight_decay)
+
+
+        def radam_step_4(p, lr, mom, step, sqr_mom, grad_avg, sqr_avg, eps, **kwargs):
+            debias1 = debias(mom, 1 - mom, step)
+            debias2 = debias(sqr_mom, 1 - sqr_mom, step)
+            r_inf = 2 / (1 - sqr_mom) - 1
+            r = r_inf - 2 * step * sqr_mom**step / (1 - sqr_mom**step)
+            if r > 4:
+                v = math.sqrt(max((r - 4) * (r - 2) * r_inf / ((r_inf - 4) * (r_inf - 2) * r), 0))
+                denom = (sqr_avg / debias2).sqrt() + eps
+                p.data.addcdiv_(grad_avg, denom, value=-lr * v / debias1)
+            else:
+                p.data.add_(grad_avg, alpha=-lr / debias1)
+
+
+        def RAdam4(params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.0) -> Optimizer:
+            cbs = [weight_decay, partial(average_grad, dampening=True), average_sqr_grad,
+                   step_stat, radam_step_4]
+            return Optimizer(params, cbs, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+    ''')
+    report = pytester.path / "verdict.json"
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--verify-impl=threshold_four:RAdam4",
+        "--verify-convention=paper,threshold=5,eps=hat,weight_decay=decoupled",
+        "--verify-profile=quick", "-k", "trajectories", f"--verify-report={report}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.outlines[-20:]
+    verdict = json.loads(report.read_text())
+    assert verdict["implementation"]["kind"] == "fastai"
+    failure = next(p["failure"] for p in verdict["properties"]
+                   if p["property"] == "test_trajectories_stay_within_the_global_bound")
+    script = pytester.path / failure["script"]
+    shown = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=False, timeout=300, cwd=pytester.path,
+                           env={**os.environ, "PYTHONPATH": str(pytester.path)})
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "DEVIATES" in shown.stdout
+    fixed = subprocess.run([sys.executable, str(script), SPEC], capture_output=True, text=True,
+                           check=False, timeout=300)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr

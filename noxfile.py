@@ -1,0 +1,41 @@
+"""Environments of their own for frameworks whose dependencies conflict with the main one.
+
+Each ``framework(name=...)`` session is a cached virtual environment with radam-verify
+(and torch from ``constraints.txt``) plus exactly the packages ``FRAMEWORKS`` lists; it runs
+that framework's adapter tests (``frameworks/test_<name>.py``) against the real package.
+``radam-verify matrix`` runs a configuration that names an environment inside it
+(``nox -s "framework(name='fastai')" --install-only`` builds it once; later runs reuse it).
+
+    .venv/bin/nox -s framework                          # every framework's tests
+    .venv/bin/nox -s "framework(name='fastai')"         # one of them
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+#: name -> (pip arguments installed without dependencies, pip arguments installed with them)
+FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
+    # fastai's declared dependencies include torchvision (which does not load beside torch
+    # 2.13's CPU build), spaCy and scikit-learn; fastai.optimizer imports only these
+    "fastai": (["fastai==2.8.12"],
+               ["fastcore==2.2.38", "fasttransform==0.0.5", "fastprogress==1.1.6",
+                "plum-dispatch<2.10", "pandas", "scipy", "matplotlib", "requests", "pyyaml"]),
+}
+
+
+@nox.session
+@nox.parametrize("name", list(FRAMEWORKS))
+def framework(session: nox.Session, name: str) -> None:
+    """One framework's environment, and its adapter's tests against the real package."""
+    alone, together = FRAMEWORKS[name]
+    session.install("-c", "constraints.txt", "-e", ".[torch,dev]")
+    if alone:
+        session.install("--no-deps", *alone)
+    if together:
+        session.install("-c", "constraints.txt", *together)
+    session.run("pytest", "-p", "no:cacheprovider", f"frameworks/test_{name}.py", *session.posargs)
