@@ -49,6 +49,10 @@ M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
 STEP_IN_GROUP = False
+# state entries a step creates empty (kept so, as the optimizer expects)
+EMPTY_KEYS = []
+# group entries the optimizer sets on its first step (set before injecting)
+GROUP_SET = {}
 STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
@@ -125,8 +129,10 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]))
                 entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
+                self.optimizer.param_groups[g].update(GROUP_SET)
                 if STEP_IN_GROUP:
                     self.optimizer.param_groups[g][STEP_KEY] = step
                 else:
@@ -145,6 +151,7 @@ class Run:
             for p, g in zip(tensors, group):
                 p.grad = None if g is None else tensor(g).detach()
         self.optimizer.step()
+
 
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
