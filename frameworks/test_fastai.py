@@ -1,5 +1,6 @@
-"""The fastai adapter against fastai itself: fastai.optimizer.RAdam is identified, conforms
-in float32 and float64, and its L2 variant is rejected for changing the caller's gradient."""
+"""The fastai adapter against fastai itself: fastai.optimizer.RAdam is identified and its
+arithmetic conforms in float32 and float64; its load_state_dict shares the loaded state with
+its source, and its L2 variant is rejected for changing the caller's gradient."""
 
 from __future__ import annotations
 
@@ -35,12 +36,11 @@ def outcomes(verdict: dict[str, object]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fastai_radam_is_identified_and_conforms_with_every_property_it_offers(
+def test_fastai_radam_is_identified_and_conforms_except_for_its_shared_loaded_state(
     tmp_path: Path, dtype: str
 ) -> None:
     code, verdict = check(tmp_path, "--dtype", dtype)
-    assert code == 0, verdict
-    assert verdict["verdict"] == "conforms"
+    assert code == 1, verdict
     implementation = verdict["implementation"]
     assert isinstance(implementation, dict)
     assert (implementation["kind"], implementation["distribution"]) == ("fastai", "fastai")
@@ -53,9 +53,14 @@ def test_fastai_radam_is_identified_and_conforms_with_every_property_it_offers(
     assert {k: axes[k] for k in ("threshold", "below", "eps", "weight_decay")} == {
         "threshold": 5.0, "below": "sgd", "eps": "hat", "weight_decay": "decoupled"}
     found = outcomes(verdict)
+    # Optimizer.step raises NotImplementedError for a closure; fastai has no maximize
     assert sorted(p for p, o in found.items() if o == "skipped") == [
-        "test_every_code_path_conforms[default]", "test_maximize_ascends_as_the_exact_step"]
-    assert sum(o == "passed" for o in found.values()) == 8
+        "test_every_code_path_conforms[default]", "test_maximize_ascends_as_the_exact_step",
+        "test_step_calls_its_closure_once_and_returns_its_loss"]
+    # load_state_dict assigns the loaded hypers and states themselves (fastai_load_state_dict_
+    # shares_state.py): the one failure
+    assert [p for p, o in found.items() if o == "failed"] == ["test_a_loaded_state_dict_is_a_copy"]
+    assert sum(o == "passed" for o in found.values()) == 9
 
 
 def test_fastai_l2_weight_decay_is_rejected_for_changing_the_callers_gradient(tmp_path: Path) -> None:
@@ -63,7 +68,8 @@ def test_fastai_l2_weight_decay_is_rejected_for_changing_the_callers_gradient(tm
     assert code == 1
     failed = {p["property"]: p["failure"] for p in verdict["properties"]  # type: ignore[union-attr]
               if p["outcome"] == "failed"}
-    assert list(failed) == ["test_step_leaves_gradients_and_hyperparameters_unchanged"]
+    assert sorted(failed) == ["test_a_loaded_state_dict_is_a_copy",
+                              "test_step_leaves_gradients_and_hyperparameters_unchanged"]
     assert failed["test_step_leaves_gradients_and_hyperparameters_unchanged"]["quantity"] == "gradient"
 
 

@@ -28,14 +28,18 @@ class _Parser(argparse.ArgumentParser):
 DTYPE_HELP = ("float32 (default), float64, or complex64/complex128 for torch optimizers (their "
               "real and imaginary parts are verified as float32/float64)")
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, least: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected a number >= {least}, got {value}")
     return value
+
+
+def _workers(text: str) -> int:
+    return _positive_int(text, least=0)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -132,8 +136,14 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--report", metavar="DIR", default=None,
                        help="also write DIR/verdict.json (schema radam_verify/suite/verdict.schema.json) "
                        "and its renderings DIR/verdict.md, DIR/verdict.html with ulp histograms")
-    check.add_argument("-n", "--workers", type=_positive_int, default=None,
-                       help="run the properties on N processes (pytest-xdist)")
+    check.add_argument("-n", "--workers", type=_workers, default=None,
+                       help="run the properties on N worker processes (pytest-xdist; default 1, "
+                       "which a hang or a crash of the implementation cannot take down; 0 runs "
+                       "them in this process)")
+    check.add_argument("--step-timeout", metavar="SECONDS", default=None,
+                       help="the longest one call into the implementation may take before its "
+                       "property fails as hanging (default: 50 times its slowest call while it "
+                       "was probed, at least 10 s)")
     check.add_argument("-v", "--verbose", action="store_true", help="one line per property while running")
     identify = commands.add_parser(
         "identify", help="identify an implementation's convention from diagnostic probes",

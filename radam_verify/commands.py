@@ -31,8 +31,10 @@ def check(args: argparse.Namespace) -> int:
             argv.append(f"--verify-report={verdict_file}")
         if args.profile:
             argv.append(f"--verify-profile={args.profile}")
-        if args.workers:
+        if args.workers is not None:
             argv += ["-n", str(args.workers)]
+        if args.step_timeout is not None:
+            argv.append(f"--verify-step-timeout={args.step_timeout}")
         kept = _KeepVerdict()
         code = int(pytest.main(argv, plugins=[kept]))
     if code == EXIT_USAGE or kept.verdict is None:

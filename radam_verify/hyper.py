@@ -21,7 +21,7 @@ class Hyper:
 
     def __post_init__(self) -> None:
         checks = [
-            ("lr", self.lr, self.lr > 0.0 and math.isfinite(self.lr), "a finite number > 0"),
+            ("lr", self.lr, self.lr >= 0.0 and math.isfinite(self.lr), "a finite number >= 0"),
             ("beta1", self.beta1, 0.0 <= self.beta1 < 1.0, "a number in [0, 1)"),
             ("beta2", self.beta2, 0.0 <= self.beta2 < 1.0, "a number in [0, 1)"),
             ("eps", self.eps, self.eps >= 0.0 and math.isfinite(self.eps), "a finite number >= 0"),

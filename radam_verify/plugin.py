@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 SUITE_DIR = Path(__file__).parent / "suite"
 WORKER_CONVENTION = "radam_verify_convention"
+#: what the controller passes on to its xdist workers: the slowest call it saw while probing
+#: (the step limit is derived from it) and the folder of the workers' records
+WORKER_SLOWEST, WORKER_RECORDS = "radam_verify_slowest_call_s", "radam_verify_records"
 RECORD, FAILURE = "radam_verify_record", "radam_verify_failure"
 TITLE = "radam_verify_title"
 #: an exception raised inside the suite itself (not by the implementation): an error outcome
@@ -42,6 +45,9 @@ class Run:
     identification: Identification | None
     started: float = field(default_factory=time.time)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the controller's folder of worker records and its warden (under xdist)
+    records: Path | None = None
+    warden: Any = None
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -59,6 +65,28 @@ def _values(config: pytest.Config) -> dict[str, str | None]:
             for dest, _, _ in OPTIONS.values()}
 
 
+#: a verification runs its properties in this many xdist worker processes unless ``-n`` says
+#: otherwise, so that a property whose implementation hangs in native code or kills its
+#: process fails alone; ``-n 0`` runs them in pytest's own process (e.g. to debug)
+DEFAULT_WORKERS = 1
+#: workers xdist may start in place of dead ones (each death fails one property)
+MAX_WORKER_RESTARTS = "100"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """Before xdist reads its options: a verification runs in a worker process by default."""
+    option = config.option
+    if (_values(config)["verify_impl"] and not hasattr(config, "workerinput")
+            and hasattr(option, "numprocesses") and not option.usepdb
+            and not option.collectonly):
+        if option.numprocesses is None and getattr(option, "dist", "no") == "no":
+            option.numprocesses = DEFAULT_WORKERS
+        if option.numprocesses and getattr(option, "maxworkerrestart", None) is None:
+            option.maxworkerrestart = MAX_WORKER_RESTARTS
+    return (yield)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     values = _values(config)
@@ -73,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
         options = VerifyOptions.parse(values)
         target, identification = build_target(
             options, progress=None if worker else progress.show,
-            identified=worker.get(WORKER_CONVENTION))
+            identified=worker.get(WORKER_CONVENTION), limit_s=worker.get(WORKER_SLOWEST))
     except RadamVerifyError as error:
         raise pytest.UsageError(str(error)) from None
     if not worker:
@@ -82,17 +110,81 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = run
     config.args[:] = [str(SUITE_DIR)]
     config.pluginmanager.register(_Collector(run, config), "radam-verify-collector")
+    if worker.get(WORKER_RECORDS):
+        from radam_verify import watchdog
+
+        watchdog.record_in(Path(worker[WORKER_RECORDS]), str(worker["workerid"]))
+    elif _distributed(config):
+        import tempfile
+
+        from radam_verify import watchdog
+
+        run.records = Path(tempfile.mkdtemp(prefix="radam-verify-workers-"))
+        assert target.step_limit is not None
+        run.warden = watchdog.Warden(run.records, target.step_limit.seconds, progress.show)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "radam-verify-xdist")
 
 
+def _distributed(config: pytest.Config) -> bool:
+    """Whether this process is an xdist controller that sends the properties to workers."""
+    return (config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput")
+            and getattr(config.option, "dist", "no") != "no"
+            and not config.getoption("collectonly", False))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None and run.records is not None:
+        import shutil
+
+        run.warden.stop()
+        shutil.rmtree(run.records, ignore_errors=True)
+
+
 class _XdistHooks:
-    """Workers reuse the controller's identification (same convention, no repeated probes)."""
+    """Workers reuse the controller's identification (same convention, no repeated probes)
+    and its step limit, and keep their records where the controller reads them when one
+    dies (:mod:`radam_verify.watchdog`)."""
 
     def pytest_configure_node(self, node: Any) -> None:
         run = node.config.stash.get(RUN_KEY, None)
-        if run is not None and run.target.convention_source != "given":
+        if run is None:
+            return
+        if run.target.convention_source != "given":
             node.workerinput[WORKER_CONVENTION] = run.target.convention.spec
+        from radam_verify import watchdog
+
+        node.workerinput[WORKER_SLOWEST] = watchdog.slowest_call_s()
+        if run.records is not None:
+            node.workerinput[WORKER_RECORDS] = str(run.records)
+
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport,
+                               sched: Any) -> None:
+        """A worker died in a property: say why, with the example it was running."""
+        del sched
+        run = report.node.config.stash.get(RUN_KEY, None)
+        if run is None or run.records is None:
+            return
+        from radam_verify import watchdog
+
+        found = watchdog.death(run.records, str(report.node.gateway.id))
+        name = crashitem.split("::")[-1]
+        report.user_properties.append((TITLE, describe_property(name)))
+        if found is None:
+            return
+        details: dict[str, object] = {"property": name, "message": found.message,
+                                      "sentence": f"{run.target.adapter.spec}: {found.message}",
+                                      "quantity": found.quantity}
+        if found.case is not None:
+            details.update(case=found.case["case"], reproduction=found.case["reproduction"])
+            details["sentence"] = (f"{run.target.adapter.spec}: {found.case['what']}: "
+                                   f"{found.message}")
+        report.longrepr = (f"{details['sentence']}\n" + (
+            f"the example it was running, as the counterexample so far; reproduce with:\n"
+            f"{details['reproduction']}" if "reproduction" in details else
+            "it was not running an example of the property"))
+        report.user_properties.append((FAILURE, details))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -114,6 +206,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"{target.profile.name} ({target.profile.examples} examples per property), "
         f"hypothesis seed {target.seed}",
     ]
+    limit = target.step_limit
+    if limit is not None:
+        workers = getattr(config.option, "numprocesses", None) if _distributed(config) else 0
+        where = (f"in {workers} worker process{'es' * (workers != 1)}, which a hang or a crash "
+                 "cannot take down" if workers else "in this process (-n 0)")
+        lines.append(f"radam-verify: each call into the implementation may take {limit.seconds:g} s "
+                     f"({limit.source}); the properties run {where}")
     lines += [f"radam-verify: {name} not supported: {why}"
               for name, why in adapter.capabilities.notes.items()]
     return lines
@@ -147,7 +246,8 @@ def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, Non
     from radam_verify import progress
     from radam_verify.suite.target import Record
 
-    # a long property shows a progress line on a terminal (workers under xdist have none);
+    # a long property shows a progress line on a terminal (an xdist worker hands it to the
+    # controller, which shows it);
     # pytest captures the terminal during a test, so the line is written with capture off
     capture = request.config.pluginmanager.getplugin("capturemanager")
 
@@ -161,8 +261,15 @@ def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, Non
     started = time.monotonic()
     shown: list[bool] = []
 
+    from radam_verify import watchdog
+
+    record_file = watchdog.current_record()  # an xdist worker: the controller shows the line
+
     def show(line: str) -> None:  # only properties that run for a while show a line
         if time.monotonic() - started > PROGRESS_AFTER_S:
+            if record_file is not None:
+                record_file.progress(line)
+                return
             shown.append(True)
             uncaptured(progress.show, line)
 
@@ -174,7 +281,14 @@ def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, Non
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Erase a property's progress line before pytest reports its outcome."""
+    """Erase a property's progress line before pytest reports its outcome (and, in an xdist
+    worker, record which property runs)."""
+    if item.config.stash.get(RUN_KEY, None) is not None:
+        from radam_verify import watchdog
+
+        record = watchdog.current_record()
+        if record is not None:
+            record.start(item.nodeid)
     try:
         return (yield)
     finally:
@@ -211,12 +325,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 def describe(item: pytest.Function) -> dict[str, str]:
     """A property's title (its claim, from the test's name, with its parameter) and the one
     line saying what it checks (the first sentence of its docstring)."""
+    return _description(item.name, item.function.__doc__)
+
+
+def describe_property(name: str) -> dict[str, str]:
+    """:func:`describe` from a property's name alone (on an xdist controller, which has no
+    items): its function is looked up in the packaged suite."""
+    import importlib
+
+    function = name.split("[")[0]
+    for path in sorted(SUITE_DIR.glob("test_*.py")):
+        module = importlib.import_module(f"radam_verify.suite.{path.stem}")
+        if hasattr(module, function):
+            return _description(name, getattr(module, function).__doc__)
+    return _description(name, None)
+
+
+def _description(name: str, doc: str | None) -> dict[str, str]:
     from radam_verify.suite.report import title_of
 
-    title = title_of(item.name)
-    doc = " ".join((item.function.__doc__ or "").split())
-    end = doc.find(". ")
-    return {"title": title, "checks": doc if end < 0 else doc[:end + 1]}
+    text = " ".join((doc or "").split())
+    end = text.find(". ")
+    return {"title": title_of(name), "checks": text if end < 0 else text[:end + 1]}
 
 
 def _internal(report: pytest.TestReport) -> object | None:
@@ -239,7 +369,12 @@ class _Collector:
     def __init__(self, run: Run, config: pytest.Config) -> None:
         self.run, self.config = run, config
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.run.warden is not None:  # the workers' progress line, erased before the report
+            from radam_verify import progress
+
+            self.run.warden.quiet(progress.clear)
         entry = self.run.results.setdefault(report.nodeid, {
             "id": report.nodeid, "property": report.nodeid.split("::")[-1],
             "outcome": "passed", "duration_s": 0.0})

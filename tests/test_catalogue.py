@@ -32,10 +32,13 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
                                                             record_property: object) -> None:
     shows = CATALOGUE[defect].shows
     report = pytester.path / "verdict.json"
+    # in pytest's own process (-n 0): which property rejects a defect does not depend on
+    # where it runs, and a worker process per defect would add its start-up 17 times
+    # (tests/test_watchdog.py runs the default worker process)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", f"--verify-impl=radam_verify.impls.defects:{defect}",
         "--verify-convention=pytorch", "--verify-profile=quick", "--verify-shrink=no",
-        f"--verify-report={report}")
+        f"--verify-report={report}", "-n", "0")
     verdict = json.loads(report.read_text())
     errors = [p["property"] for p in verdict["properties"] if p["outcome"] == "error"]
     failed = {p["property"]: (p.get("failure") or {}).get("quantity")
@@ -69,7 +72,7 @@ def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
     properties = {line.split("(")[0].removeprefix("def ")
                   for path in SUITE.glob("test_*.py")
                   for line in path.read_text().splitlines() if line.startswith("def test_")}
-    quantities = {"theta", "m", "v", "state_dict", "gradient", "hyperparameters"}
+    quantities = {"theta", "m", "v", "state_dict", "gradient", "hyperparameters", "closure"}
     assert len(CATALOGUE) >= 15
     for cls in CATALOGUE.values():
         assert cls.__doc__

@@ -9,13 +9,14 @@ The suite speaks only this interface, in the paper's names; third-party argument
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from radam_verify import watchdog
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
@@ -64,9 +65,22 @@ class Capabilities:
     add_group: bool = False
     save_load: bool = False
     missing_grads: bool = True  # a tensor may have no gradient on a step (it is then not stepped)
+    closure: bool = False  # step(closure) computes the gradients through the closure
+    #: another optimizer's state dict object can be loaded in process (load_state_dict)
+    live_state: bool = False
     #: alternative code paths: name -> constructor keywords selecting it
     code_paths: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # capability -> why it is missing
+
+
+@dataclass(frozen=True)
+class ClosureCall:
+    """What one ``step(closure)`` did with its closure."""
+
+    calls: int  # how many times it called the closure
+    grad_enabled: tuple[bool, ...]  # whether gradients were enabled in each call
+    returned: str  # what step() returned, in words
+    returned_loss: bool  # whether that is the closure's loss
 
 
 class Instance(ABC):
@@ -79,6 +93,11 @@ class Instance(ABC):
     @abstractmethod
     def read(self) -> list[list[ParamState]]:
         """The current state of every tensor, ``[group][param]``, as float64-exact arrays."""
+
+    def step_closure(self, grads: StepGrads) -> ClosureCall:
+        """Take one step through ``step(closure)``, the closure setting the gradients and
+        returning a loss; only with ``Capabilities.closure``."""
+        raise NotImplementedError
 
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         """Set (theta, m, v, t) of every tensor; only with ``Capabilities.inject_state``."""
@@ -94,6 +113,16 @@ class Instance(ABC):
 
     def load(self, saved: bytes) -> None:
         """Load a state saved by :meth:`save` of an instance over the same groups."""
+        raise NotImplementedError
+
+    def load_live(self, source: Instance) -> Callable[[], None]:
+        """Load ``source``'s state dict object itself (in process, not serialized); only with
+        ``Capabilities.live_state``. Returns a function that changes that object in place,
+        as code that goes on using it would: every tensor in it, every hyperparameter."""
+        raise NotImplementedError
+
+    def change_hyperparameters(self) -> None:
+        """Change every group's hyperparameters in place, as a scheduler would."""
         raise NotImplementedError
 
     def grads(self) -> list[list[FloatArray | None]]:
@@ -112,10 +141,12 @@ def implementation_call(call: str) -> Iterator[None]:
     Adapters wrap exactly the implementation's own calls (its constructor, ``step``,
     ``add_param_group``, ``state_dict``/``load_state_dict``, ``init``/``update``) in it, and
     nothing of the suite's own work (setting gradients, reading and converting state), so
-    that an exception of the suite is never counted against the implementation.
+    that an exception of the suite is never counted against the implementation. Each call
+    runs under the time limit of :mod:`radam_verify.watchdog`.
     """
     try:
-        yield
+        with watchdog.call(call):
+            yield
     except ImplementationError:
         raise
     except Exception as error:

@@ -22,6 +22,7 @@ import numpy as np
 from radam_verify.adapters.base import (
     Adapter,
     Capabilities,
+    ClosureCall,
     GroupSpec,
     Instance,
     ParamState,
@@ -29,7 +30,14 @@ from radam_verify.adapters.base import (
     implementation_call,
     refuse_drawn,
 )
-from radam_verify.adapters.torch_adapter import check_device, snapshot
+from radam_verify.adapters.torch_adapter import (
+    check_device,
+    closure_refused,
+    closure_step,
+    disturb,
+    load_live,
+    snapshot,
+)
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
@@ -90,7 +98,8 @@ class FastaiAdapter(Adapter):
         self.capabilities = Capabilities(
             read_state=readable, inject_state=readable and not others and self.step_key is not None,
             maximize=False, weight_decay="wd" in self.keys, groups=True, add_group=False,
-            save_load=True, missing_grads=True, notes=notes)
+            save_load=True, missing_grads=True, closure=self.closure_note is None, live_state=True,
+            notes={**notes, **({"closure": self.closure_note} if self.closure_note else {})})
 
     # -- construction -----------------------------------------------------------------------
     def tensor(self, values: np.ndarray, leaf: bool = True) -> Any:
@@ -137,6 +146,7 @@ class FastaiAdapter(Adapter):
                 raise UsageError(f"{self.spec}: {m_key}/{v_key} after a first step hold neither "
                                  "m, v nor the bias-corrected moments; the fastai adapter reads "
                                  "raw moments only")
+        self.closure_note = closure_refused(optimizer)  # (a second step: after the state was read)
         return m_key, v_key, step_key, others
 
     @property
@@ -162,6 +172,9 @@ class FastaiAdapter(Adapter):
 class FastaiInstance(Instance):
     def __init__(self, adapter: FastaiAdapter, optimizer: Any, tensors: list[list[Any]]) -> None:
         self.adapter, self.optimizer, self.tensors = adapter, optimizer, tensors
+
+    def step_closure(self, grads: StepGrads) -> ClosureCall:
+        return closure_step(self.optimizer, self.tensors, grads, self.adapter.tensor)
 
     def step(self, grads: StepGrads) -> None:
         for group_tensors, group_grads in zip(self.tensors, grads, strict=True):
@@ -215,6 +228,13 @@ class FastaiInstance(Instance):
 
         with implementation_call("load_state_dict()"):
             self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+
+    def load_live(self, source: Instance) -> Callable[[], None]:
+        assert isinstance(source, FastaiInstance)
+        return load_live(self.optimizer, source.optimizer, self.adapter.hyperparameter_keys)
+
+    def change_hyperparameters(self) -> None:
+        disturb(self.optimizer.hypers, self.adapter.hyperparameter_keys)
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else snapshot(t.grad) for t in group]

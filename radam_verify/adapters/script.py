@@ -68,7 +68,8 @@ class ScriptCase:
     dtype: str
     device: str
     convention: str
-    check: Mapping[str, Any]  # {"kind": "exact" | "reload" | "unchanged" | "exception", ...}
+    #: {"kind": "exact" | "reload" | "unchanged" | "closure" | "exception", ...}
+    check: Mapping[str, Any]
     steps: tuple[tuple[tuple[list[float] | None, ...], ...], ...]  # [step][group][tensor]
     expected: Expected | None = None
     raised: str = ""  # what the implementation raised, where that is the finding
@@ -97,6 +98,11 @@ def _docstring(case: ScriptCase, driver: Driver) -> str:
     elif kind == "unchanged":
         what = ("It checks after every step that the gradients and the groups' "
                 "hyperparameters are what they were before the step.")
+    elif kind == "closure":
+        what = ("It takes every step through step(closure), the closure setting the gradients "
+                "and returning a loss, and checks that each step calls the closure once, with "
+                "gradients enabled, returns its loss, and leaves theta, m and v bit for bit as "
+                "step() with the same gradients does.")
     else:
         what = "It runs the counterexample's steps; the implementation raised on them."
     if kind != "exception" and case.raised:
@@ -208,6 +214,33 @@ def check_unchanged(cls):
     return False
 
 
+def check_closure(cls):
+    through, plain = Run(cls), Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        calls, enabled, returned, loss = through.step_closure(grads)
+        plain.step(grads)
+        if calls != 1:
+            print(f"step {k} called its closure {calls} times")
+            return True
+        if not all(enabled):
+            print(f"step {k} called its closure with gradients disabled")
+            return True
+        if returned is not loss and (returned is None or float(returned) != float(loss)):
+            print(f"step {k} returned {returned!r}, not the closure's loss")
+            return True
+        for g, group in enumerate(plain.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = through.read(g, p, name), plain.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
+                              f"step(closure), {b} through step()")
+                        return True
+    print("each step called its closure once, with gradients enabled, returned its loss and "
+          "stepped as step() does")
+    return False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -218,7 +251,7 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

@@ -15,7 +15,7 @@ read and injected.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ import numpy as np
 from radam_verify.adapters.base import (
     Adapter,
     Capabilities,
+    ClosureCall,
     GroupSpec,
     Instance,
     ParamState,
@@ -89,6 +90,8 @@ class TorchAdapter(Adapter):
         self._accepts = accepted
         refuse_drawn(self.kwargs, self.names.drawn)
         self._maximize_in_group = True  # until the probe shows where maximize lives
+        #: why step(closure) is not offered, found by the first probe (None: it is)
+        self.closure_note: str | None
         base = self._construct_probe(self.kwargs, what="--verify-kwargs")
         self.keys = base
         paths, notes = self._code_paths(accepted)
@@ -111,7 +114,9 @@ class TorchAdapter(Adapter):
             maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
             maximize_fixed=None if fixed is None else bool(fixed),
             weight_decay=self.names.weight_decay,
-            groups=True, add_group=True, save_load=True, code_paths=paths, notes=notes)
+            groups=True, add_group=True, save_load=True, code_paths=paths,
+            closure=self.closure_note is None, live_state=True,
+            notes={**notes, **({"closure": self.closure_note} if self.closure_note else {})})
 
     @property
     def dtype(self) -> str:
@@ -180,13 +185,14 @@ class TorchAdapter(Adapter):
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
                              f"{dict(kwargs)}: {error}") from None
         keys = _layout(optimizer, tensors[0][0], before)
-        if keys.m_key is None or keys.v_key is None:
-            return keys
-        state = optimizer.state[tensors[0][0]]
-        moments = identify_moments(self.values(state[keys.m_key], 3).tolist(),
-                                   self.values(state[keys.v_key], 3).tolist(), [0.5] * 3,
-                                   hyper.beta1, hyper.beta2)
-        return replace(keys, moments=moments)
+        if keys.m_key is not None and keys.v_key is not None:
+            state = optimizer.state[tensors[0][0]]
+            keys = replace(keys, moments=identify_moments(
+                self.values(state[keys.m_key], 3).tolist(),
+                self.values(state[keys.v_key], 3).tolist(), [0.5] * 3, hyper.beta1, hyper.beta2))
+        if not hasattr(self, "closure_note"):  # (a second step: after the state was read)
+            self.closure_note = closure_refused(optimizer)
+        return keys
 
     def _code_paths(self, accepted: set[str]) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
         candidates: dict[str, dict[str, object]] = {}
@@ -313,6 +319,82 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int | float) and value == 1
 
 
+#: what the probing closure and the suite's closures return (a float64 scalar tensor)
+CLOSURE_LOSS = 0.25
+
+
+def closure_refused(optimizer: Any) -> str | None:
+    """Why ``optimizer.step(closure)`` is not offered (it raises), or None."""
+    import torch
+
+    try:
+        with implementation_call("step(closure)"):
+            optimizer.step(lambda: torch.tensor(CLOSURE_LOSS, dtype=torch.float64))
+    except ImplementationError as error:
+        return f"step(closure) raises {error}"
+    return None
+
+
+def closure_step(optimizer: Any, tensors: list[list[Any]], grads: StepGrads,
+                 to_tensor: Callable[[np.ndarray], Any]) -> ClosureCall:
+    """One ``optimizer.step(closure)`` whose closure sets ``grads`` as a training loop's
+    closure computes them, and returns a loss; what the step did with it."""
+    import torch
+
+    loss = torch.tensor(CLOSURE_LOSS, dtype=torch.float64)
+    enabled: list[bool] = []
+
+    def closure() -> Any:
+        enabled.append(torch.is_grad_enabled())
+        for group_tensors, group_grads in zip(tensors, grads, strict=True):
+            for tensor, grad in zip(group_tensors, group_grads, strict=True):
+                tensor.grad = None if grad is None else to_tensor(grad).detach()
+        return loss
+
+    for group_tensors in tensors:
+        for tensor in group_tensors:
+            tensor.grad = None
+    with implementation_call("step(closure)"):
+        returned = optimizer.step(closure)
+    same = returned is loss or (isinstance(returned, torch.Tensor | float)
+                                and float(returned) == CLOSURE_LOSS)
+    return ClosureCall(len(enabled), tuple(enabled), repr(returned), same)
+
+
+def disturb(found: object, keys: Sequence[str]) -> None:
+    """Change in place every floating tensor in ``found`` (nested dicts, lists, tuples) and,
+    in every dict, the numbers under ``keys`` (hyperparameters: halved, so they stay legal)."""
+    import torch
+
+    if isinstance(found, torch.Tensor):
+        if found.is_floating_point() or found.is_complex():
+            with torch.no_grad():
+                found.add_(1.0)
+        return
+    if isinstance(found, dict):
+        for key, value in list(found.items()):
+            if key in keys and isinstance(value, int | float) and not isinstance(value, bool):
+                found[key] = value * 0.5
+            elif key in keys and isinstance(value, tuple | list) and all(
+                    isinstance(x, int | float) and not isinstance(x, bool) for x in value):
+                found[key] = type(value)(x * 0.5 for x in value)
+            else:
+                disturb(value, keys)
+    elif isinstance(found, list | tuple):
+        for value in found:
+            disturb(value, keys)
+
+
+def load_live(optimizer: Any, source: Any, keys: Sequence[str]) -> Callable[[], None]:
+    """``optimizer.load_state_dict(source.state_dict())`` in process; returns what changes
+    that state dict object in place (:func:`disturb`)."""
+    with implementation_call("state_dict()"):
+        state = source.state_dict()
+    with implementation_call("load_state_dict()"):
+        optimizer.load_state_dict(state)
+    return lambda: disturb(state, keys)
+
+
 class TorchInstance(Instance):
     def __init__(self, adapter: TorchAdapter, optimizer: Any, tensors: list[list[Any]],
                  sizes: list[list[int]], kwargs: dict[str, object]) -> None:
@@ -325,6 +407,9 @@ class TorchInstance(Instance):
                 tensor.grad = None if grad is None else self.adapter.tensor(grad).detach()
         with implementation_call("step()"):
             self.optimizer.step()
+
+    def step_closure(self, grads: StepGrads) -> ClosureCall:
+        return closure_step(self.optimizer, self.tensors, grads, self.adapter.tensor)
 
     def read(self) -> list[list[ParamState]]:
         layout = self.adapter.keys
@@ -399,6 +484,13 @@ class TorchInstance(Instance):
 
         with implementation_call("load_state_dict()"):
             self.optimizer.load_state_dict(torch.load(io.BytesIO(saved), weights_only=False))
+
+    def load_live(self, source: Instance) -> Callable[[], None]:
+        assert isinstance(source, TorchInstance)
+        return load_live(self.optimizer, source.optimizer, self.adapter.hyperparameter_keys)
+
+    def change_hyperparameters(self) -> None:
+        disturb(self.optimizer.param_groups, self.adapter.hyperparameter_keys)
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else self.adapter.values(t.grad, size)

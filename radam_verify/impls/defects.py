@@ -28,7 +28,7 @@ class Shows:
     ``property``: the packaged property (test name) that must fail; ``quantities``: what its
     counterexample must find different, as the verdict names it (``theta``, ``m``, ``v``;
     ``state_dict`` for a reloaded run that differs; ``gradient`` or ``hyperparameters`` a
-    step changed).
+    step changed; ``closure`` for what step(closure) did with its closure).
     """
 
     property: str
@@ -256,12 +256,36 @@ class RectifierNotSquareRooted(Defect):
         return replace(c, coeff=c.coeff * c.r_t, r_t=c.r_t**2) if c.rectified else c
 
 
+class LrFloor(Defect):
+    """Clamps lr to at least 1e-10 (a "safe" minimum), so lr = 0 and subnormal lr still step."""
+
+    shows = Shows("test_scalars_at_the_edges_of_their_domain_follow_the_exact_step", ("theta",))
+
+    def hyper(self, group: dict[str, Any]) -> Hyper:
+        h = super().hyper(group)
+        return replace(h, lr=max(h.lr, 1e-10))
+
+
+class ClosureUnderNoGrad(Defect):
+    """Calls the closure inside its own ``torch.no_grad()`` (a closure that calls backward()
+    then fails), and returns None instead of the closure's loss."""
+
+    shows = Shows("test_step_calls_its_closure_once_and_returns_its_loss", ("closure",))
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        if closure is not None:
+            closure()
+        super().step()
+        return None
+
+
 CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
         NoFirstBiasCorrection, EpsInsideSqrt, SwappedBetas, StateOutsideStateDict,
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
         GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
-        OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted,
+        OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
     )
 }

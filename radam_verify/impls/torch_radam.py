@@ -8,6 +8,7 @@ so a defect in :mod:`radam_verify.impls.defects` overrides exactly one of them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,6 +73,11 @@ class ConventionRAdam(torch.optim.Optimizer):
     def init_state(self, param: torch.Tensor) -> dict[str, Any]:
         return {"step": 0, "exp_avg": torch.zeros_like(param),
                 "exp_avg_sq": torch.zeros_like(param)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch.optim.Optimizer.load_state_dict keeps the state dict's tensors themselves
+        (shared with the optimizer it came from; pytorch/pytorch#196083): load a copy."""
+        super().load_state_dict(copy.deepcopy(state_dict))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]

@@ -131,6 +131,27 @@ OPTIMI_FOREACH_EMPTY_GROUP = Finding(
     "!nested_tensorlist[0].empty()), so step() fails for the whole model",
     "torch_optimi_foreach_empty_group.py", "test_parameter_groups", when="nested_tensorlist")
 
+TORCH_LOAD_SHARES = Finding(
+    "torch.optim.Optimizer.load_state_dict keeps the loaded state's tensors themselves: "
+    "state_dict() returns the live tensors and load_state_dict() casts each with Tensor.to(), "
+    "which returns the tensor itself when dtype and device match, so an optimizer loaded in "
+    "process shares exp_avg, exp_avg_sq (and step tensors) with its source, and a step of "
+    "either changes the other (pytorch/pytorch#196083; inherited by every optimizer built on "
+    "torch.optim.Optimizer that does not override load_state_dict)",
+    "torch_load_state_dict_shares_state.py", "test_a_loaded_state_dict_is_a_copy")
+FASTAI_LOAD_SHARES = Finding(
+    "fastai's Optimizer.load_state_dict assigns the loaded dict's hypers list and per-parameter "
+    "state dicts themselves, so an optimizer loaded in process shares its hyperparameters and "
+    "moments with its source: setting the source's lr changes the loaded optimizer's, and a "
+    "step of either changes the other's moments",
+    "fastai_load_state_dict_shares_state.py", "test_a_loaded_state_dict_is_a_copy")
+#: findings of a base class every configuration of the module inherits
+_INHERITED: Mapping[str, Finding] = {
+    "torch.optim": TORCH_LOAD_SHARES, "torch_optimizer": TORCH_LOAD_SHARES,
+    "pytorch_optimizer": TORCH_LOAD_SHARES, "optimi": TORCH_LOAD_SHARES,
+    "fastai.optimizer": FASTAI_LOAD_SHARES,
+}
+
 _PO_FINDINGS = (PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"),)
 #: on the foreach path a gradient changed within the first 5 steps (none rectified) is L2's
 _OPTIMI_FOREACH = (replace(OPTIMI_L2_GRAD, when=r"step [1-5] changed the gradient"),
@@ -147,7 +168,7 @@ def _and_float64(*configs: Configuration) -> tuple[Configuration, ...]:
                  for c in (config, replace(config, dtype=_DOUBLE[config.dtype])))
 
 
-CONFIGURATIONS: tuple[Configuration, ...] = (
+_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_and_float64(
         Configuration("for-loop", "torch.optim:RAdam", {"foreach": False}),
         Configuration("foreach", "torch.optim:RAdam", {"foreach": True},
@@ -203,6 +224,9 @@ CONFIGURATIONS: tuple[Configuration, ...] = (
                   findings=(OPTAX_FTZ, OPTAX_FLOAT32_SCHEDULE)),
     Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_FTZ,)),
 )
+CONFIGURATIONS: tuple[Configuration, ...] = tuple(
+    replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
+    for c in _CONFIGURATIONS)
 
 #: RAdam implementations that were considered and are not in the matrix, and why
 NOT_RUN: Mapping[str, str] = {

@@ -4,7 +4,9 @@
 (``local``: only the last step, judged from the state the implementation held before it).
 ``reload``: saving the optimizer's state after ``save_at`` steps and loading it into a new
 optimizer continues bit for bit as the uninterrupted run. ``unchanged``: a step leaves the
-gradients and the per-group hyperparameters as they were.
+gradients and the per-group hyperparameters as they were. ``closure``: ``step(closure)``
+calls its closure once, with gradients enabled, returns its loss, and steps bit for bit as
+a step after setting the gradients.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
 class Mismatch:
     """What a bitwise check found different: which quantity, and where, in words."""
 
-    quantity: Literal["state_dict", "gradient", "hyperparameters"]
+    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure"]
     text: str
 
     def __str__(self) -> str:
@@ -48,19 +50,23 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return bool(np.array_equal(a, b, equal_nan=True))
 
 
-def _first_difference(left: list[list[ParamState]], right: list[list[ParamState]]) -> str | None:
+def _first_difference(left: list[list[ParamState]], right: list[list[ParamState]],
+                      names: tuple[str, str] = ("after reloading", "in the uninterrupted run"),
+                      ) -> str | None:
+    """Where two runs' states first differ, in words (``names``: how each run is called)."""
+    first, second = names
     for g, (group_l, group_r) in enumerate(zip(left, right, strict=True)):
         for p, (a, b) in enumerate(zip(group_l, group_r, strict=True)):
             for name in ("theta", "m", "v"):
                 x, y = getattr(a, name), getattr(b, name)
                 if not _same(x, y):
                     if x is None or y is None:
-                        return f"group {g}, tensor {p}: {name} is {x} after reloading, {y} without"
+                        return f"group {g}, tensor {p}: {name} is {x} {first}, {y} {second}"
                     i = int(np.argmax(~((x == y) | (np.isnan(x) & np.isnan(y)))))
-                    return (f"group {g}, tensor {p}: {name}[{i}] = {float(x[i])!r} after reloading, "
-                            f"{float(y[i])!r} in the uninterrupted run")
+                    return (f"group {g}, tensor {p}: {name}[{i}] = {float(x[i])!r} {first}, "
+                            f"{float(y[i])!r} {second}")
             if a.t != b.t:
-                return f"group {g}, tensor {p}: step count {a.t} after reloading, {b.t} without"
+                return f"group {g}, tensor {p}: step count {a.t} {first}, {b.t} {second}"
     return None
 
 
@@ -83,6 +89,42 @@ def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch | Non
         found = _first_difference(resumed.read(), straight.read())
         if found is not None:
             return Mismatch("state_dict", f"step {k} (state saved after step {save_at}): {found}")
+    return None
+
+
+def transplant(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch | None:
+    """Where an optimizer that loaded another's state dict object in process (no
+    serialization) after ``save_at`` steps is not independent of it: stepping it changes the
+    source, or changing the source (a step, its hyperparameters) or the state dict object
+    changes it, so that it no longer continues as one loaded from a serialized copy."""
+    source = adapter.open(scenario.groups, scenario.path)
+    for grads in scenario.steps[:save_at]:
+        source.step(grads)
+    current = [type(g)(g.hyper, tuple(s.theta for s in states))
+               for g, states in zip(scenario.groups, source.read(), strict=True)]
+    loaded, control = adapter.open(current, scenario.path), adapter.open(current, scenario.path)
+    control.load(source.save())  # a serialized copy: independent of the source by construction
+    change_loaded_dict = loaded.load_live(source)
+    held = source.read()
+    loaded.step(scenario.steps[save_at])
+    control.step(scenario.steps[save_at])
+    found = _first_difference(source.read(), held, ("now", "before"))
+    if found is not None:
+        return Mismatch("state_dict", f"step {save_at + 1} of the optimizer that loaded the "
+                        "state dict changed the optimizer it came from: " + found)
+    change_loaded_dict()
+    source.change_hyperparameters()
+    source.step(scenario.steps[save_at])
+    for k, grads in enumerate(scenario.steps[save_at:], start=save_at + 1):
+        if k > save_at + 1:
+            loaded.step(grads)
+            control.step(grads)
+        found = _first_difference(loaded.read(), control.read(),
+                                  ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            return Mismatch("state_dict", f"step {k} (state dict loaded after step {save_at}; "
+                            "then the state dict object, the source's hyperparameters and, by "
+                            f"a step, its state were changed): {found}")
     return None
 
 
@@ -109,4 +151,27 @@ def unchanged(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
         if before != after:
             return Mismatch("hyperparameters",
                             f"step {k} changed the group hyperparameters: {before} -> {after}")
+    return None
+
+
+def closure(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
+    """What ``step(closure)`` did otherwise than a step after setting the gradients: the
+    closure called other than once, without gradients enabled, its loss not returned, or a
+    state that differs bit for bit from the plain step's."""
+    through = adapter.open(scenario.groups, scenario.path)
+    plain = adapter.open(scenario.groups, scenario.path)
+    for k, grads in enumerate(scenario.steps, start=1):
+        call = through.step_closure(grads)
+        plain.step(grads)
+        if call.calls != 1:
+            return Mismatch("closure", f"step {k} called its closure {call.calls} times")
+        if not all(call.grad_enabled):
+            return Mismatch("closure", f"step {k} called its closure with gradients disabled "
+                            "(a closure that calls backward() fails)")
+        if not call.returned_loss:
+            return Mismatch("closure", f"step {k} returned {call.returned}, not the closure's loss")
+        found = _first_difference(through.read(), plain.read(),
+                                  ("through step(closure)", "through step()"))
+        if found is not None:
+            return Mismatch("closure", f"step {k}: {found}")
     return None

@@ -112,9 +112,10 @@ def trajectory(draw: st.DrawFn, target: Target, *, min_steps: int = 2, max_steps
 
 
 @st.composite
-def injected_step(draw: st.DrawFn, target: Target, steps: int = 1) -> Scenario:
+def injected_step(draw: st.DrawFn, target: Target, steps: int = 1,
+                  hyper: st.SearchStrategy[Hyper] | None = None) -> Scenario:
     """A step from an arbitrary state (theta, m, v >= 0) at any step count t up to 10^7."""
-    h = draw(hyper_for(target))
+    h = draw(hyper if hyper is not None else hyper_for(target))
     t = draw(st.one_of(st.integers(0, 12), st.integers(0, 10**7)))
     theta = draw(tensor(target, -8, 4))
     m = draw(tensor(target, -8, 1))

@@ -9,11 +9,13 @@ asked for ``auto``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from radam_verify import watchdog
 from radam_verify.errors import RadamVerifyError, UsageError
 from radam_verify.suite.profiles import get_profile
 
@@ -47,6 +49,11 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-shrink": ("verify_shrink", "yes|no",
                         "shrink a failing example to a minimal counterexample (default yes); no "
                         "reports the first failing example at once, e.g. for mutation testing"),
+    "--verify-step-timeout": ("verify_step_timeout", "SECONDS",
+                              "the longest one call into the implementation (a step, its "
+                              "constructor, state_dict) may take before the property fails as "
+                              "hanging (default: 50 times its slowest call while probing, at "
+                              "least 10 s)"),
 }
 
 
@@ -61,6 +68,7 @@ class VerifyOptions:
     report: str | None = None
     seed: int = 0
     shrink: bool = True
+    step_timeout_s: float | None = None  # None: derived from the implementation's first calls
 
     @classmethod
     def parse(cls, values: dict[str, str | None]) -> VerifyOptions:
@@ -91,22 +99,52 @@ class VerifyOptions:
         shrink = (values.get("verify_shrink") or "yes").lower()
         if shrink not in ("yes", "no"):
             raise UsageError(f"--verify-shrink={shrink!r}: use yes or no")
+        raw_timeout = values.get("verify_step_timeout")
+        step_timeout = None
+        if raw_timeout:
+            try:
+                step_timeout = float(raw_timeout)
+            except ValueError:
+                step_timeout = math.nan
+            if not (math.isfinite(step_timeout) and step_timeout > 0):
+                raise UsageError(f"--verify-step-timeout={raw_timeout!r} is not a positive number "
+                                 "of seconds; e.g. 30")
         convention = values.get("verify_convention") or "auto"
         if convention != "auto":
             from radam_verify.conventions import parse_convention
 
             parse_convention(convention)
         return cls(impl, convention, kwargs, values.get("verify_device") or "cpu", dtype, profile,
-                   values.get("verify_report") or None, seed, shrink == "yes")
+                   values.get("verify_report") or None, seed, shrink == "yes", step_timeout)
 
 
 def build_target(options: VerifyOptions, progress: Callable[[str], None] | None = None,
-                 identified: str | None = None) -> tuple[Target, Identification | None]:
+                 identified: str | None = None, limit_s: float | None = None,
+                 ) -> tuple[Target, Identification | None]:
     """The :class:`~radam_verify.suite.target.Target` and, with ``auto``, the identification.
 
     ``identified``: a convention spec identified earlier (xdist workers reuse the
-    controller's), skipping the probes.
+    controller's), skipping the probes; ``limit_s``: the slowest call the controller saw
+    while probing, from which the step limit is derived.
     """
+    # while it is probed, a call may take PROBE_LIMIT_S: first calls include one-time work
+    # (imports, compilation) that later calls do not repeat
+    watchdog.set_limit(watchdog.Limit(PROBE_LIMIT_S, "while probing"))
+    try:
+        return _build_target(options, progress, identified, limit_s)
+    except watchdog.StepTimeout as error:
+        raise RadamVerifyError(f"{options.impl}: the {error} while radam-verify probed it (its "
+                               "constructor and first steps); nothing was verified") from None
+
+
+#: the limit on each call into the implementation while it is probed (before the step limit
+#: is derived from those calls)
+PROBE_LIMIT_S = 120.0
+
+
+def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None,
+                  identified: str | None, limit_s: float | None,
+                  ) -> tuple[Target, Identification | None]:
     from radam_verify.adapters import load_adapter
     from radam_verify.conventions import parse_convention
     from radam_verify.identify import identify
@@ -126,5 +164,16 @@ def build_target(options: VerifyOptions, progress: Callable[[str], None] | None 
         convention = chosen
         source = "identified" if identification.consistent else "closest (identification failed)"
     target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
-                    options.shrink)
+                    options.shrink, step_limit(options, limit_s))
+    watchdog.set_limit(target.step_limit)
     return target, identification
+
+
+def step_limit(options: VerifyOptions, derived_s: float | None) -> watchdog.Limit:
+    """The limit on each call into the implementation: given, the controller's (passed to
+    an xdist worker), or derived from the slowest call made so far (while probing)."""
+    if options.step_timeout_s is not None:
+        return watchdog.Limit(options.step_timeout_s, "given with --verify-step-timeout")
+    if derived_s is not None:
+        return watchdog.Limit.derived(derived_s)
+    return watchdog.Limit.derived(watchdog.slowest_call_s())

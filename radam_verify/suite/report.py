@@ -87,7 +87,10 @@ def verdict_json(target: Target, identification: Identification | None,
         "counts": {outcome: sum(p["outcome"] == outcome for p in properties)
                    for outcome in ("passed", "failed", "skipped", "error")},
         "properties": sorted(properties, key=lambda p: str(p["id"])),
-        "timing": {"total_s": round(elapsed, 3)},
+        "timing": {"total_s": round(elapsed, 3),
+                   **({"step_limit_s": target.step_limit.seconds,
+                       "step_limit_source": target.step_limit.source}
+                      if target.step_limit is not None else {})},
     }
 
 

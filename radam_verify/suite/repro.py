@@ -18,9 +18,13 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
     convention = parse_convention(case["convention"])
     scenario = scenario_from_json(case["scenario"])
     check = dict(case.get("check") or {"kind": "exact"})
-    if check["kind"] in ("reload", "unchanged"):
-        found = (checks.reload(adapter, scenario, int(check["save_at"])) if check["kind"] == "reload"
-                 else checks.unchanged(adapter, scenario))
+    kind = check["kind"]
+    if kind in ("reload", "transplant", "unchanged", "closure"):
+        found = (checks.reload(adapter, scenario, int(check["save_at"])) if kind == "reload"
+                 else checks.transplant(adapter, scenario, int(check["save_at"]))
+                 if kind == "transplant"
+                 else checks.unchanged(adapter, scenario) if kind == "unchanged"
+                 else checks.closure(adapter, scenario))
         if not quiet:
             print(f"{adapter.describe()}, check {check['kind']}: {found or 'no difference'}")
         return Outcome(mismatch=None if found is None else str(found))

@@ -113,12 +113,19 @@ def script_name(prop: dict[str, Any]) -> str:
     return "".join(c if c.isalnum() or c == "_" else "-" for c in name).strip("-") + ".py"
 
 
+#: failures written without a script: replaying them hangs or kills the process that replays
+UNSCRIPTED = ("timeout", "crash")
+#: the checks a stand-alone script can make
+SCRIPTED_CHECKS = ("exact", "reload", "unchanged", "closure")
+
+
 def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
     """The stand-alone script for a failed property of a verdict on ``adapter`` (None where
     the adapter writes none, or the failure carries no case)."""
     failure = prop.get("failure") or {}
     case = case_of(failure)
-    if case is None:
+    if case is None or failure.get("quantity") in UNSCRIPTED or \
+            (case.get("check") or {}).get("kind") not in SCRIPTED_CHECKS:
         return None
     scenario = as_held(adapter, scenario_from_json(case["scenario"]))
     driver = adapter.script_driver(scenario)

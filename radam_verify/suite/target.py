@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from radam_verify import watchdog
 from radam_verify.adapters import Adapter
 from radam_verify.conventions import Convention
 from radam_verify.errors import ImplementationError, RadamVerifyError
@@ -34,6 +35,8 @@ class Target:
     profile: SuiteProfile
     seed: int
     shrink: bool = True
+    #: the time limit on each call into the implementation
+    step_limit: watchdog.Limit | None = None
 
     def verify(self, strategy: st.SearchStrategy[Any], prop: Callable[[Any], None],
                examples: int | None = None) -> None:
@@ -105,8 +108,9 @@ class Record:
             self.ambiguous_steps += sum(len(v.judgement.ambiguous_steps) for v in outcome.verdicts)
 
     def as_json(self) -> dict[str, object]:
-        keep = [k for k, (e, r) in enumerate(zip(self.errors, self.ratios, strict=True))
-                if math.isfinite(e) and math.isfinite(r)]
+        keep = [k for k, (e, b, r) in enumerate(zip(self.errors, self.bounds, self.ratios,
+                                                    strict=True))
+                if math.isfinite(e) and math.isfinite(b) and math.isfinite(r)]
 
         def finite(values: list[float]) -> list[float]:
             return [values[k] for k in keep]
@@ -127,6 +131,19 @@ class DeviationError(RadamVerifyError, AssertionError):
         self.details = details
 
 
+class StoppedError(BaseException):
+    """A property stopped by a call into the implementation that did not return.
+
+    A ``BaseException`` like :class:`~radam_verify.watchdog.StepTimeout`, so that
+    Hypothesis reports it at once (shrinking would run the hanging implementation again for
+    every candidate); it carries the deviation, with the example it was running.
+    """
+
+    def __init__(self, found: DeviationError) -> None:
+        super().__init__(str(found))
+        self.deviation = found
+
+
 def deviation(error: BaseException) -> DeviationError | None:
     """The deviation ``error`` reports, or None when it is an error of the suite itself.
 
@@ -136,6 +153,8 @@ def deviation(error: BaseException) -> DeviationError | None:
     """
     if isinstance(error, DeviationError):
         return error
+    if isinstance(error, StoppedError):
+        return error.deviation
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         found = [deviation(e) for e in error.exceptions]
         if all(found):
@@ -221,13 +240,24 @@ def calling(target: Target, what: str, scenario: Scenario, action: Callable[[], 
 
     Only :class:`ImplementationError` (raised by the adapters around their calls into the
     implementation) is the implementation's; anything else raised while running, reading or
-    judging is the suite's own error and propagates as such (an internal error).
+    judging is the suite's own error and propagates as such (an internal error). A call that
+    does not return within the limit (:mod:`radam_verify.watchdog`) stops the property with
+    this example as its counterexample so far.
     """
-    try:
-        return action()
-    except ImplementationError as error:
-        raise fail(target, what, scenario, f"the implementation raised {error}",
-                   {"quantity": "exception", "exception": str(error)}, check) from error.error
+    with watchdog.example(lambda: {"what": what, "case": case(target, scenario, check),
+                                   "reproduction": reproduction(target, scenario, check)}
+                          ) as progress:
+        try:
+            return action()
+        except ImplementationError as error:
+            raise fail(target, what, scenario, f"the implementation raised {error}",
+                       {"quantity": "exception", "exception": str(error)}, check) from error.error
+        except watchdog.StepTimeout as error:
+            limit = watchdog.limit()
+            source = f" (the limit: {limit.source})" if limit is not None else ""
+            raise StoppedError(fail(
+                target, what, scenario, f"the {error}{source}; the example had made "
+                f"{progress()} when it was stopped", {"quantity": "timeout"}, check)) from None
 
 
 def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Outcome,
