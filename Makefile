@@ -18,7 +18,7 @@ lint: $(STAMP)
 
 # the main suite, then each framework's adapter tests in its own environment (noxfile.py)
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal --durations=25
 	$(BIN)/nox -s framework
 
 demo: $(STAMP)

@@ -2,12 +2,12 @@
 property its defect must fail, in the quantity it must differ in.
 
 Each defect is run with the ``quick`` profile (the promise is that even the quickest
-verdict rejects it), without shrinking, over every property. A kill counts only when the
-property named by the defect's ``shows`` fails with a counterexample in one of its
-quantities, and no property stopped on an error of the suite itself (a crash of the suite
-is never a kill). The mutation score counted that way is printed at the end of the run. The
-stand-alone script the verdict writes for that failure must exit 1 on the defect and 0 on
-the correct implementation it varies.
+verdict rejects it), without shrinking, on the property its ``shows`` names (the correct
+implementations run every property in tests/test_plugin.py). A kill counts only when that
+property fails with a counterexample in one of its quantities, and not on an error of the
+suite itself (a crash of the suite is never a kill). The mutation score counted that way
+is printed at the end of the run. The stand-alone script the verdict writes for that
+failure must exit 1 on the defect and 0 on the correct implementation it varies.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", f"--verify-impl=radam_verify.impls.defects:{defect}",
         "--verify-convention=pytorch", "--verify-profile=quick", "--verify-shrink=no",
-        f"--verify-report={report}", "-n", "0")
+        f"--verify-report={report}", "-n", "0", "-k", shows.property)
     verdict = json.loads(report.read_text())
     errors = [p["property"] for p in verdict["properties"] if p["outcome"] == "error"]
     failed = {p["property"]: (p.get("failure") or {}).get("quantity")

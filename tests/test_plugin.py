@@ -143,7 +143,7 @@ def test_torch_radam_conforms_except_foreach_with_eps_zero(pytester: pytest.Pyte
 def test_torch_radam_with_decoupled_weight_decay_and_for_loop_conforms(pytester: pytest.Pytester) -> None:
     result, verdict = run_suite(pytester, "--verify-impl=torch.optim:RAdam",
                                 '--verify-kwargs={"decoupled_weight_decay": true, "foreach": false}',
-                                "-k", "not foreach")
+                                "-k", "not foreach", "--verify-profile=quick")
     failed = {k for k, v in outcomes(verdict).items() if v == "failed"}
     assert failed == {SHARED_STATE}, result.outlines[-30:]
     assert verdict["convention"]["axes"]["weight_decay"] == "decoupled"

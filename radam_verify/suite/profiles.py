@@ -18,6 +18,12 @@ class SuiteProfile:
     long_run: int  # steps of the late-regime run when the state cannot be injected
     path_examples: int  # examples per code path
 
+    @property
+    def contract_examples(self) -> int:
+        """Examples of a property that checks an API contract bit for bit on every step (a
+        third of ``examples``, at least 5)."""
+        return max(5, self.examples // 3)
+
 
 PROFILES = {
     "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15),

@@ -131,4 +131,5 @@ def test_step_calls_its_closure_once_and_returns_its_loss(verify_target: Target,
             raise fail(verify_target, what, scenario, str(found),
                        {"quantity": found.quantity, "mismatch": str(found)}, check)
 
-    verify_target.verify(draws.trajectory(verify_target, max_steps=6), prop)
+    verify_target.verify(draws.trajectory(verify_target, max_steps=6), prop,
+                         verify_target.profile.contract_examples)

@@ -65,7 +65,7 @@ def test_a_loaded_state_dict_is_a_copy(verify_target: Target, verify_record: Rec
                        f"the loaded optimizer is not a copy: {found}",
                        {"quantity": found.quantity, "mismatch": str(found)}, check)
 
-    verify_target.verify(strategy, prop)
+    verify_target.verify(strategy, prop, verify_target.profile.contract_examples)
 
 
 def test_step_leaves_gradients_and_hyperparameters_unchanged(verify_target: Target,
