@@ -152,6 +152,24 @@ class Run:
                 p.grad = None if g is None else tensor(g).detach()
         self.optimizer.step()
 
+    def step_closure(self, grads):
+        """step(closure): (calls, gradients enabled in each, what it returned, the loss)."""
+        loss = torch.tensor(0.25, dtype=torch.float64)
+        enabled = []
+
+        def closure():
+            enabled.append(torch.is_grad_enabled())
+            for tensors, group in zip(self.tensors, grads):
+                for p, g in zip(tensors, group):
+                    p.grad = None if g is None else tensor(g).detach()
+            return loss
+
+        for tensors in self.tensors:
+            for p in tensors:
+                p.grad = None
+        returned = self.optimizer.step(closure)
+        return len(enabled), enabled, returned, loss
+
 
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
@@ -284,6 +302,33 @@ def check_unchanged(cls):
     return False
 
 
+def check_closure(cls):
+    through, plain = Run(cls), Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        calls, enabled, returned, loss = through.step_closure(grads)
+        plain.step(grads)
+        if calls != 1:
+            print(f"step {k} called its closure {calls} times")
+            return True
+        if not all(enabled):
+            print(f"step {k} called its closure with gradients disabled")
+            return True
+        if returned is not loss and (returned is None or float(returned) != float(loss)):
+            print(f"step {k} returned {returned!r}, not the closure's loss")
+            return True
+        for g, group in enumerate(plain.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = through.read(g, p, name), plain.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
+                              f"step(closure), {b} through step()")
+                        return True
+    print("each step called its closure once, with gradients enabled, returned its loss and "
+          "stepped as step() does")
+    return False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -294,7 +339,7 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")
