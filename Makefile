@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile -c constraints.txt -e '.[torch,plots,optax,thirdparty,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,optax,thirdparty,dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)

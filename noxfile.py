@@ -33,11 +33,10 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
 def framework(session: nox.Session, name: str) -> None:
     """One framework's environment, and its adapter's tests against the real package."""
     alone, together = FRAMEWORKS[name]
-    # --no-compile: modules are compiled when first imported, not all of them at install time
-    session.install("--no-compile", "-c", "constraints.txt", "-e", ".[torch]", "pytest-xdist>=3.8")
+    session.install("-c", "constraints.txt", "-e", ".[torch]", "pytest-xdist>=3.8")
     if alone:
-        session.install("--no-compile", "--no-deps", *alone)
+        session.install("--no-deps", *alone)
     if together:
-        session.install("--no-compile", "-c", "constraints.txt", *together)
+        session.install("-c", "constraints.txt", *together)
     session.run("pytest", "-p", "no:cacheprovider", "-n", "2", f"frameworks/test_{name}.py",
                 *session.posargs)
