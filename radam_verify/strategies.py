@@ -7,6 +7,8 @@ and sign flips.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -14,11 +16,13 @@ from radam_verify.conventions import PRESETS, Convention
 from radam_verify.hyper import Hyper
 
 
+@cache
 def log_uniform(lo_exp: float, hi_exp: float) -> st.SearchStrategy[float]:
     """Positive floats whose log10 is uniform in [lo_exp, hi_exp]."""
     return st.floats(lo_exp, hi_exp).map(lambda e: float(10.0**e))
 
 
+@cache
 def beta2s() -> st.SearchStrategy[float]:
     return st.one_of(
         st.sampled_from([0.999, 0.99, 0.9999]),
@@ -28,6 +32,7 @@ def beta2s() -> st.SearchStrategy[float]:
     )
 
 
+@cache
 def hypers(weight_decay: bool = True) -> st.SearchStrategy[Hyper]:
     """Hyperparameters: lr in (0, 10], b1 in [0, 1), b2 in [0, 1), eps in [0, 0.1]."""
     return st.builds(
@@ -47,6 +52,14 @@ def conventions() -> st.SearchStrategy[Convention]:
 
 def magnitudes(dtype: type[np.floating], lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:
     """Signed values log-uniform over decades, plus zeros and subnormals of ``dtype``."""
+    return _magnitudes(np.dtype(dtype).name, lo_exp, hi_exp)
+
+
+# strategies are built once per format and range: Hypothesis validates every new strategy
+# object when it is first drawn from, which costs more than the draw itself
+@cache
+def _magnitudes(name: str, lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:
+    dtype = np.dtype(name).type
     tiny = float(np.finfo(dtype).smallest_subnormal)
     return st.one_of(
         st.tuples(st.sampled_from([-1.0, 1.0]), log_uniform(lo_exp, hi_exp)).map(
@@ -58,7 +71,14 @@ def magnitudes(dtype: type[np.floating], lo_exp: int, hi_exp: int) -> st.SearchS
 
 def arrays(dtype: type[np.floating], size: int, lo_exp: int, hi_exp: int
            ) -> st.SearchStrategy[np.ndarray]:
-    return st.lists(magnitudes(dtype, lo_exp, hi_exp), min_size=size, max_size=size).map(
+    """``size`` values of :func:`magnitudes` as an array of ``dtype``."""
+    return _arrays(np.dtype(dtype).name, size, lo_exp, hi_exp)
+
+
+@cache
+def _arrays(name: str, size: int, lo_exp: int, hi_exp: int) -> st.SearchStrategy[np.ndarray]:
+    dtype = np.dtype(name).type
+    return st.lists(_magnitudes(name, lo_exp, hi_exp), min_size=size, max_size=size).map(
         lambda xs: np.asarray(xs, dtype=dtype))
 
 

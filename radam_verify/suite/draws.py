@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from radam_verify.suite.target import Target
 ELEMENTWISE_LIMIT = 160
 
 
+@cache  # one strategy object per target and flags (see _tensor)
 def hyper_for(target: Target, *, weight_decay: bool | None = None,
               maximize: bool | None = None) -> st.SearchStrategy[Hyper]:
     """Hyperparameters the implementation accepts under its convention.
@@ -50,8 +52,12 @@ def _typed(target: Target, values: np.ndarray) -> np.ndarray:
 def tensor(target: Target, lo_exp: int = -6, hi_exp: int = 3,
            size: int | None = None) -> st.SearchStrategy[np.ndarray]:
     """One parameter (or gradient) tensor: magnitudes over decades, zeros, subnormals."""
-    dtype = target.adapter.fmt.numpy_type
-    return arrays(dtype, size or target.profile.size, lo_exp, hi_exp).map(
+    return _tensor(target, lo_exp, hi_exp, size or target.profile.size)
+
+
+@cache  # one strategy object per shape: Hypothesis validates each new object when drawn
+def _tensor(target: Target, lo_exp: int, hi_exp: int, size: int) -> st.SearchStrategy[np.ndarray]:
+    return arrays(target.adapter.fmt.numpy_type, size, lo_exp, hi_exp).map(
         lambda a: _typed(target, a))
 
 
@@ -125,6 +131,7 @@ def injected_step(draw: st.DrawFn, target: Target, steps: int = 1,
     return Scenario((GroupSpec(h, (theta,)),), _steps(grads), start=start)
 
 
+@cache
 def beta2_at_threshold(t: int, threshold: float) -> float:
     """The binary64 b2 nearest the one where the exact rho_t equals ``threshold`` (t > threshold).
 
