@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
@@ -60,6 +61,9 @@ class Worst:
     scale_ulp: float = 0.0  # one ulp of the format at the operand scale
     exact_all: tuple[object, ...] = field(default=(), repr=False, compare=False)
     bound_all: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    #: what ``exact_all`` and ``bound_all`` are: "mpmath" (exact values, the bound around
+    #: them) or "fast" (the certified fast centre and the tolerance around it)
+    reference: str = "mpmath"
 
     @property
     def ratio(self) -> float:
@@ -155,18 +159,9 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
                                                      strict=True)):
         if got is None:
             continue
-        got64 = np.asarray(got, dtype=np.float64).reshape(-1)
-        want64 = np.asarray(want, dtype=np.float64)
-        with np.errstate(all="ignore"):
-            err = np.where(judgeable, np.abs(got64 - want64), 0.0)
-            err = np.where(~np.isfinite(got64) & judgeable, np.inf, err)
-            r = np.where(err == 0, 0.0, err / np.where(limit > 0, limit, 0.0))
-            scale = np.maximum(np.abs(want64), np.where(np.isfinite(got64), np.abs(got64), 0.0))
-            ulp = fmt.ulp(scale)
-            at_scale = fmt.ulp(np.fmax(size, scale))
-            result_ulps = max(result_ulps,
-                              float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0)))
-            ulps = max(ulps, float(np.max(np.where(judgeable, err / at_scale, 0.0), initial=0.0)))
+        got64, e = element_errors(got, want, limit, size, judgeable, fmt)
+        err, r, ulp, at_scale = e.error, e.ratio, e.ulp, e.scale_ulp
+        result_ulps, ulps = max(result_ulps, e.worst_result_ulps), max(ulps, e.worst_ulps)
         if r.size and (worst is None or float(np.max(r)) > ratio):
             i = int(np.argmax(r))
             ratio = float(r[i])
@@ -178,6 +173,37 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
 
 
 _QUANTITIES = ("theta", "m", "v")
+
+
+@dataclass(frozen=True)
+class ElementErrors:
+    """Per element: |observed - reference| (inf where observed is not finite), error /
+    bound, one ulp at the result and at the operand scale; and the largest errors in ulps."""
+
+    error: Array
+    ratio: Array
+    ulp: Array
+    scale_ulp: Array
+    worst_result_ulps: float
+    worst_ulps: float
+
+
+def element_errors(got: Array, want: Sequence[float] | Array, limit: Array, size: Array,
+                   judgeable: npt.NDArray[np.bool_], fmt: Format) -> tuple[Array, ElementErrors]:
+    """The observed values as flat float64 and their errors against ``want`` (the exact
+    values or the fast centre) and the bound ``limit`` (unjudgeable elements count 0)."""
+    got64 = np.asarray(got, dtype=np.float64).reshape(-1)
+    want64 = np.asarray(want, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        err = np.where(judgeable, np.abs(got64 - want64), 0.0)
+        err = np.where(~np.isfinite(got64) & judgeable, np.inf, err)
+        r = np.where(err == 0, 0.0, err / np.where(limit > 0, limit, 0.0))
+        scale = np.maximum(np.abs(want64), np.where(np.isfinite(got64), np.abs(got64), 0.0))
+        ulp = fmt.ulp(scale)
+        at_scale = fmt.ulp(np.fmax(size, scale))
+        result_ulps = float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0))
+        ulps = float(np.max(np.where(judgeable, err / at_scale, 0.0), initial=0.0))
+    return got64, ElementErrors(err, r, ulp, at_scale, result_ulps, ulps)
 
 
 def _require_in_range(state: ExactState, fmt: Format) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from radam_verify.adapters.script import Driver, literal
 from radam_verify.adapters.torch_script import STATE_METHODS
 
@@ -73,7 +75,7 @@ def driver(adapter: FastaiAdapter, scenario: Scenario) -> Driver:
     def entry(group: GroupSpec) -> dict[str, object]:
         found: dict[str, object] = {NAMES[k]: getattr(group.hyper, k) for k in NAMES
                                     if NAMES[k] in adapter.keys}
-        found["params"] = [[float(x) for x in p] for p in group.params]
+        found["params"] = [[float(x) for x in np.ravel(p)] for p in group.params]
         return found
 
     text = "".join([

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from radam_verify.adapters.script import Driver, literal
 
 if TYPE_CHECKING:
@@ -123,7 +125,7 @@ def driver(adapter: OptaxAdapter, scenario: Scenario) -> Driver:
 
     def entry(group: Any) -> dict[str, object]:
         return {"arguments": adapter.arguments(group.hyper),
-                "params": [[float(x) for x in p] for p in group.params]}
+                "params": [[float(x) for x in np.ravel(p)] for p in group.params]}
 
     text = "".join([
         literal("DTYPE", adapter.fmt.name, "the dtype of the parameters"),

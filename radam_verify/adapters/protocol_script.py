@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from radam_verify.adapters.script import Driver, literal
 
 if TYPE_CHECKING:
@@ -87,7 +89,7 @@ def driver(adapter: ProtocolAdapter, scenario: Scenario) -> Driver:
 
     def entry(group: Any) -> dict[str, object]:
         return {"arguments": adapter.arguments(group.hyper),
-                "params": [[float(x) for x in p] for p in group.params]}
+                "params": [[float(x) for x in np.ravel(p)] for p in group.params]}
 
     text = "".join([
         f"# the dtype of the parameters\nDTYPE = np.{adapter.fmt.name}\n",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from radam_verify.adapters.script import Driver, literal
 
 if TYPE_CHECKING:
@@ -173,7 +175,7 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
 
     def entry(group: Any) -> dict[str, object]:
         found = adapter._group_dict(group, [])
-        found["params"] = [[float(x) for x in p] for p in group.params]
+        found["params"] = [[float(x) for x in np.ravel(p)] for p in group.params]
         return found
 
     layout = adapter.keys

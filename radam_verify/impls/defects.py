@@ -280,6 +280,27 @@ class ClosureUnderNoGrad(Defect):
         return None
 
 
+class TailWithoutRectifier(Defect):
+    """A 16-lane vector body and a scalar tail, where the tail of a tensor of more than 16
+    elements steps without the rectifier r_t (as a hand-written remainder loop might): only
+    tensors whose size is not a multiple of 16 and above 16 show it."""
+
+    shows = Shows("test_tensors_of_every_size_and_shape_follow_the_exact_step", ("theta",))
+    LANES = 16
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        n = param.numel()
+        body = n - n % self.LANES
+        if n <= self.LANES or body == n or not c.rectified or c.r_t == 0:
+            super().update(param, state, c, h)
+            return
+        flat = {key: state[key].view(-1) for key in ("exp_avg", "exp_avg_sq")}
+        values = param.view(-1)
+        super().update(values[:body], {k: x[:body] for k, x in flat.items()}, c, h)
+        super().update(values[body:], {k: x[body:] for k, x in flat.items()},
+                       replace(c, coeff=c.coeff / c.r_t), h)
+
+
 CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
@@ -287,5 +308,6 @@ CATALOGUE: dict[str, type[Defect]] = {
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
         GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
         OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
+        TailWithoutRectifier,
     )
 }

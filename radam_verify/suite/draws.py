@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from radam_verify.adapters import GroupSpec, ParamState
 from radam_verify.hyper import Hyper
 from radam_verify.precision import real
-from radam_verify.strategies import arrays, hypers, log_uniform
+from radam_verify.strategies import arrays, hypers, log_uniform, magnitudes
 from radam_verify.suite.scenario import Grads, Scenario
 from radam_verify.suite.target import Target
 
@@ -228,3 +228,94 @@ def groups_scenario(draw: st.DrawFn, target: Target) -> Scenario:
             i += len(group_shapes)
         out.append(tuple(per_group))
     return Scenario(tuple(groups), tuple(out), added=tuple(added))
+
+
+#: shapes where kernels change code path, smallest first (Hypothesis shrinks towards the
+#: first): a 0-d tensor, one element, sizes around 8- and 16-lane vector bodies and their
+#: scalar tails, multi-dimensional shapes, hundreds and thousands of elements
+SHAPES: tuple[tuple[int, ...], ...] = (
+    (), (1,), (7,), (8,), (9,), (15,), (16,), (17,), (3, 11), (31,), (32,), (33,), (63,),
+    (65,), (2, 3, 5, 7), (127,), (129,), (255,), (257,), (1000,), (31, 33), (4097,),
+    (8, 3, 17, 19),
+)
+#: above torch's 32,768-element grain (work split across threads) up to about 10^6
+#: elements: the ci and thorough profiles only
+LARGE_SHAPES: tuple[tuple[int, ...], ...] = ((32769,), (65537,), (256, 257), (1048577,))
+#: the largest tensor judged in binary64 (by the mpmath reference, about 30 us per element
+#: and step; the fast reference certifies only formats narrower than binary64)
+MPMATH_LARGEST = 4097
+
+
+def shapes_for(target: Target) -> tuple[tuple[int, ...], ...]:
+    """The shapes a property draws for ``target``'s profile and format (complex parameters,
+    stepped as consecutive pairs of reals, take the same numbers of reals as flat tensors)."""
+    shapes = SHAPES + (LARGE_SHAPES if target.profile.name != "quick" else ())
+    if getattr(target.adapter, "complex_params", False):
+        shapes = tuple(dict.fromkeys((math.prod(s),) for s in shapes))
+    if target.adapter.fmt.u <= 2.0**-53:
+        shapes = tuple(s for s in shapes if math.prod(s) <= MPMATH_LARGEST)
+    return shapes
+
+
+@st.composite
+def values(draw: st.DrawFn, target: Target, shape: tuple[int, ...], lo_exp: int,
+           hi_exp: int) -> np.ndarray:
+    """A tensor of ``shape`` in the implementation's format: a background expanded by numpy
+    from a drawn recipe (magnitudes over decades of both signs, some zeros and subnormals)
+    and up to three elements drawn one by one at drawn positions.
+
+    The drawn elements keep their position modulo the size, so when Hypothesis shrinks the
+    shape a failure caused by one value stays: an elementwise defect shrinks to one
+    element, a defect of a kernel's tail to the smallest shape with that tail. The
+    background shrinks to +-1.
+    """
+    size = math.prod(shape)
+    seed = draw(st.integers(0, 2**32 - 1))
+    lo = draw(st.integers(lo_exp, hi_exp))
+    hi = draw(st.integers(lo, hi_exp))
+    p_zero, p_tiny = draw(_FRACTIONS), draw(_FRACTIONS)
+    specials = draw(st.lists(st.tuples(st.integers(0, 2**24), _special(target, lo_exp, hi_exp)),
+                             max_size=3))
+    # one stream per attribute, each read from its start: element i's background is the
+    # same in every shape with more than i elements, so shrinking the shape keeps it
+    sign, magnitude, zero, small, tiny_k = (np.random.default_rng([seed, k]).random(size)
+                                            for k in range(5))
+    tiny = float(np.finfo(target.adapter.fmt.numpy_type).smallest_subnormal)
+    out = np.where(sign < 0.5, -1.0, 1.0) * 10.0 ** (lo + (hi - lo) * magnitude)
+    out[zero < p_zero] = 0.0
+    out[small < p_tiny] = tiny * np.floor(1 + 99 * tiny_k[small < p_tiny])
+    for position, value in specials:
+        out[position % size] = value
+    return _typed(target, out).reshape(shape)
+
+
+_FRACTIONS = st.sampled_from([0.0, 0.01, 0.1])
+
+
+@cache
+def _special(target: Target, lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:
+    return magnitudes(target.adapter.fmt.numpy_type, lo_exp, hi_exp)
+
+
+@st.composite
+def sized(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
+    """One group of one to three tensors of different shapes from :data:`SHAPES` (and, in
+    ci and thorough, :data:`LARGE_SHAPES`), from a fresh state or (where the implementation
+    takes one) a state injected at any step count up to 10^6, for one to four steps (two
+    where a tensor is large)."""
+    h = draw(hyper_for(target))
+    shapes = draw(st.lists(st.sampled_from(shapes_for(target)), min_size=1, max_size=3,
+                           unique=True))
+    large = max(math.prod(shape) for shape in shapes) > LARGE_SHAPES[0][0] - 1
+    steps = draw(st.integers(1, 2 if large else 4))
+    params = tuple(draw(values(target, shape, -6, 3)) for shape in shapes)
+    start = None
+    if target.adapter.capabilities.inject_state and draw(st.booleans()):
+        # a state at any step count, so that few steps reach the rectified branch
+        t = draw(st.one_of(st.integers(0, 12), st.integers(0, 10**6)))
+        start = ((tuple(ParamState(theta, draw(values(target, theta.shape, -8, 1)),
+                                   np.abs(draw(values(target, theta.shape, -12, 2))), t)
+                        for theta in params)),)
+    grads = [tuple(draw(values(target, shape, -6, 2)) for shape in shapes) for _ in range(steps)]
+    return Scenario((GroupSpec(h, params),), tuple((row,) for row in grads), start=start,
+                    path=path)

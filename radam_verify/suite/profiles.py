@@ -24,6 +24,12 @@ class SuiteProfile:
         third of ``examples``, at least 5)."""
         return max(5, self.examples // 3)
 
+    @property
+    def size_examples(self) -> int:
+        """Examples of the shapes property per code path (a third of ``path_examples``, at
+        least 10): each runs tensors of up to 10^6 elements."""
+        return max(10, self.path_examples // 3)
+
 
 PROFILES = {
     "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15),

@@ -17,7 +17,10 @@ import numpy as np
 from radam_verify.adapters import Adapter, GroupSpec, ParamState
 from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError
+from radam_verify.fast_judge import applies as fast_applies
+from radam_verify.fast_judge import judge_trajectory_fast
 from radam_verify.judge import Judgement, judge_trajectory
+from radam_verify.layout import Layout
 from radam_verify.reference import ExactState
 
 Grads = tuple[tuple[np.ndarray | None, ...], ...]  # [group][param] of one step
@@ -85,25 +88,52 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
         begin = first_step.get(g, 0)
         for p in range(len(group.params)):
             held = initial[g][p]
-            if scenario.start is not None and g < len(scenario.groups):
-                source = scenario.start[g][p]
-                # what it holds, in its own layout, mapped to (theta, m, v, t) exactly
-                start = layout.exact_state(held.theta, _value(held.m, source.m),
-                                           _value(held.v, source.v), int(source.t or 0),
-                                           group.hyper)
-            else:
-                zeros = np.zeros_like(held.theta)
-                start = ExactState.from_floats(held.theta, zeros, zeros, 0)
-            grads = [scenario.steps[k][g][p] for k in range(begin, len(scenario.steps))]
+            grads = [_flat(scenario.steps[k][g][p]) for k in range(begin, len(scenario.steps))]
             seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
             try:
-                verdict = judge_trajectory(seen, start, grads, group.hyper, convention, adapter.fmt,
-                                           layout=layout)
+                if _fast(adapter, held.theta.size, grads):
+                    verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
+                                                    group.hyper, convention, adapter.fmt)
+                else:
+                    verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group),
+                                               grads, group.hyper, convention, adapter.fmt,
+                                               layout=layout)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
                 return outcome
             outcome.verdicts.append(TensorVerdict(g, p, verdict))
     return outcome
+
+
+def _start(scenario: Scenario, layout: Layout, g: int, p: int, held: ParamState,
+           group: GroupSpec) -> ExactState:
+    """The exact state a tensor started from: what it holds, in its own layout, mapped to
+    (theta, m, v, t) exactly."""
+    return layout.exact_state(*_held(scenario, g, p, held), group.hyper)
+
+
+def _held(scenario: Scenario, g: int, p: int, held: ParamState
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(theta, m, v, t) a tensor started from as it holds them: injected or fresh."""
+    if scenario.start is not None and g < len(scenario.groups):
+        source = scenario.start[g][p]
+        return (held.theta, _value(held.m, source.m), _value(held.v, source.v),
+                int(source.t or 0))
+    zeros = np.zeros_like(held.theta)
+    return held.theta, zeros, zeros, 0
+
+
+def _fast(adapter: Adapter, size: int, grads: Sequence[np.ndarray | None]) -> bool:
+    """Whether a tensor is judged by the certified fast reference (:mod:`radam_verify.fast_judge`):
+    a large tensor in a format narrower than binary64, raw moments, a gradient on every
+    step."""
+    return (fast_applies(adapter.fmt, size) and not adapter.state_layout.debiased
+            and all(grad is not None for grad in grads))
+
+
+def _flat(values: np.ndarray | None) -> np.ndarray | None:
+    """A gradient of any shape as the flat array the judges index (row-major, as read())."""
+    return None if values is None else np.asarray(values).reshape(-1)
 
 
 def _value(read: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
@@ -126,7 +156,10 @@ def scenario_json(scenario: Scenario) -> dict[str, object]:
                 "weight_decay": h.weight_decay, "maximize": h.maximize}
 
     def group_json(group: GroupSpec) -> dict[str, object]:
-        return {"hyper": hyper(group), "params": [_floats(p) for p in group.params]}
+        out: dict[str, object] = {"hyper": hyper(group), "params": [_floats(p) for p in group.params]}
+        if any(np.ndim(p) != 1 for p in group.params):  # gradients take their tensor's shape
+            out["shapes"] = [list(np.shape(p)) for p in group.params]
+        return out
 
     data: dict[str, object] = {
         "groups": [group_json(g) for g in scenario.groups],
@@ -152,27 +185,34 @@ def scenario_from_json(data: dict[str, object]) -> Scenario:
         assert isinstance(raw, dict)
         params = entry["params"]
         assert isinstance(params, list)
-        return GroupSpec(Hyper(**raw), tuple(np.asarray(p, dtype=np.float64) for p in params))
-
-    def arrays(step: Sequence[Sequence[Sequence[float] | None]]) -> Grads:
-        return tuple(tuple(None if g is None else np.asarray(g, dtype=np.float64) for g in grp)
-                     for grp in step)
+        shapes = entry.get("shapes") or [[len(p)] for p in params]
+        assert isinstance(shapes, list)
+        return GroupSpec(Hyper(**raw), tuple(np.asarray(p, dtype=np.float64).reshape(shape)
+                                             for p, shape in zip(params, shapes, strict=True)))
 
     groups = data["groups"]
     steps = data["steps"]
     assert isinstance(groups, list)
     assert isinstance(steps, list)
+    added_raw = data.get("added", [])
+    assert isinstance(added_raw, list)
+    built = [group(g) for g in groups]
+    added = [(int(k), group(g)) for k, g in added_raw]
+    shapes = [[p.shape for p in g.params] for g in [*built, *(g for _, g in added)]]
+
+    def arrays(step: Sequence[Sequence[Sequence[float] | None]]) -> Grads:
+        return tuple(tuple(None if g is None else np.asarray(g, dtype=np.float64).reshape(shape)
+                           for g, shape in zip(grp, shapes[i], strict=True))
+                     for i, grp in enumerate(step))
+
     start = None
     if "start" in data:
         raw_start = data["start"]
         assert isinstance(raw_start, list)
         start = tuple(tuple(ParamState(np.asarray(s["theta"]), np.asarray(s["m"]), np.asarray(s["v"]),
                                        int(s["t"])) for s in grp) for grp in raw_start)
-    added_raw = data.get("added", [])
-    assert isinstance(added_raw, list)
     path = data.get("path")
-    return Scenario(tuple(group(g) for g in groups), tuple(arrays(s) for s in steps), start,
-                    tuple((int(k), group(g)) for k, g in added_raw),
+    return Scenario(tuple(built), tuple(arrays(s) for s in steps), start, tuple(added),
                     path if isinstance(path, str) else None)
 
 

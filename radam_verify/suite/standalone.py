@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from radam_verify.adapters import Adapter, ParamState
 from radam_verify.adapters.script import Expected, ScriptCase, render
 from radam_verify.conventions import Convention, parse_convention
@@ -78,6 +80,12 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
            f"{adapter.fmt.name} arithmetic with the scalar schedule evaluated in binary64, "
            f"accumulated over the steps taken: the largest distance from EXACT a correct "
            f"implementation may have.")
+    if w.reference == "fast":
+        how += (f" The tensor has {len(w.exact_all)} elements, so EXACT is the certified fast "
+                "reference (binary64 with the exact coefficients rounded once) and BOUND adds "
+                "its own error bound to the implementation's (radam_verify/fast_judge.py, "
+                "derivations/error-model.md section 6); the failing element's value in the "
+                "message is exact (mpmath).")
     if adapter.state_layout.debiased and w.quantity != "theta":
         how += (" The implementation keeps the bias-corrected moments (its state layout), so "
                 f"EXACT is {w.quantity}_hat = {w.quantity} / (1 - beta^t), from the exact "
@@ -142,7 +150,7 @@ def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
         if replayed is None:
             return None
         found, summary = replayed  # the sentence of exactly what the script compares
-    steps = tuple(tuple(tuple(None if g is None else [float(x) for x in g] for g in group)
+    steps = tuple(tuple(tuple(None if g is None else [float(x) for x in np.ravel(g)] for g in group)
                         for group in step) for step in scenario.steps)
     return render(ScriptCase(
         summary.rstrip("."), str(prop.get("title") or prop["property"]), adapter.spec,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
@@ -191,7 +192,10 @@ def sentence(adapter: Adapter, scenario: Scenario, worst: TensorVerdict) -> str:
     """A deviation in one sentence: where, what, how far, under which inputs."""
     where = worst.judgement.worst
     assert where is not None
-    return (f"{context(adapter, scenario)}: {where.quantity}[{where.index}] of group "
+    shape = np.shape(scenario.all_groups()[worst.group].params[worst.param])
+    at = (f" (element {tuple(int(i) for i in np.unravel_index(where.index, shape))} of shape "
+          f"{_shape_of(shape)})" if len(shape) != 1 else "")
+    return (f"{context(adapter, scenario)}: {where.quantity}[{where.index}]{at} of group "
             f"{worst.group}, tensor {worst.param} after step {where.t} is "
             f"{where.observed!r} where the exact value is {where.exact} (error "
             f"{_ulps_text(where.error_ulps)} ulps against a bound of "
@@ -212,12 +216,26 @@ def inputs(scenario: Scenario) -> str:
                    if getattr(group.hyper, name) != getattr(default, name)]
         if changed:
             parts.append((f"group {k}: " if len(groups) > 1 else "") + ", ".join(changed))
-    sizes = sorted({int(p.size) for g in groups for p in g.params})
+    shapes = list(dict.fromkeys(_shape(p) for g in groups for p in g.params))
     tensors = sum(len(g.params) for g in groups)
     return (f"with {'; '.join(parts) if parts else 'the default hyperparameters'} "
             f"({len(scenario.steps)} step{'s' * (len(scenario.steps) != 1)}, {len(groups)} "
             f"group{'s' * (len(groups) != 1)}, {tensors} tensor{'s' * (tensors != 1)} of "
-            f"{' or '.join(map(str, sizes))} elements)")
+            f"shape{'s' * (len(shapes) != 1)} {_listed(shapes)})")
+
+
+def _listed(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _shape(values: np.ndarray) -> str:
+    """``(3, 11)``, ``(7,)``; a 0-d tensor is ``()``."""
+    return _shape_of(np.shape(values))
+
+
+def _shape_of(shape: tuple[int, ...]) -> str:
+    return str(tuple(int(n) for n in shape))
 
 
 def fail(target: Target, what: str, scenario: Scenario, message: str,
@@ -244,9 +262,7 @@ def calling(target: Target, what: str, scenario: Scenario, action: Callable[[], 
     does not return within the limit (:mod:`radam_verify.watchdog`) stops the property with
     this example as its counterexample so far.
     """
-    with watchdog.example(lambda: {"what": what, "case": case(target, scenario, check),
-                                   "reproduction": reproduction(target, scenario, check)}
-                          ) as progress:
+    with watchdog.example(lambda: _recorded(target, what, scenario, check)) as progress:
         try:
             return action()
         except ImplementationError as error:
@@ -258,6 +274,24 @@ def calling(target: Target, what: str, scenario: Scenario, action: Callable[[], 
             raise StoppedError(fail(
                 target, what, scenario, f"the {error}{source}; the example had made "
                 f"{progress()} when it was stopped", {"quantity": "timeout"}, check)) from None
+
+
+#: a worker records an example's case (to report it if the process dies) up to this many
+#: drawn values; a larger one is named by its shapes only (writing it would cost more than
+#: running it)
+RECORDED_VALUES = 20_000
+
+
+def _recorded(target: Target, what: str, scenario: Scenario,
+              check: dict[str, object] | None) -> dict[str, object]:
+    groups = scenario.all_groups()
+    values = sum(p.size for g in groups for p in g.params) * (1 + len(scenario.steps))
+    if values > RECORDED_VALUES:
+        shapes = [[list(np.shape(p)) for p in g.params] for g in groups]
+        return {"what": what, "omitted": f"an example of {values} values (tensor shapes "
+                f"{shapes}, {len(scenario.steps)} steps) is not recorded"}
+    return {"what": what, "case": case(target, scenario, check),
+            "reproduction": reproduction(target, scenario, check)}
 
 
 def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Outcome,
