@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """torch.optim:RAdam, the foreach path, float32 on cpu: theta[1] of group 0, tensor 0 after
 step 1 is nan where the exact value is -1.0 (error inf ulps against a bound of 1.5 ulps of
-the operand scale) with eps = 0.0 (2 steps, 1 group, 1 tensor of 4 elements).
+the operand scale) with eps = 0.0 (2 steps, 1 group, 1 tensor of shape (4,)).
 
 Found by the property "Every code path conforms: foreach" (convention pytorch) for
 torch.optim:RAdam (torch 2.13.0+cpu), float32 on cpu. This script needs only torch and
