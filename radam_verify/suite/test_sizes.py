@@ -24,7 +24,7 @@ def test_tensors_of_every_size_and_shape_follow_the_exact_step(
     """Tensors from 0-d and one element through vector widths and their tails to thousands
     (and, in ci and thorough, above 32,768 up to about 10^6 elements), one to three of
     different shapes per group, on each code path the implementation offers, for one to
-    four steps from a fresh state."""
+    four steps from a fresh state or one injected at any step count."""
     what = "shapes" if verify_path is None else f"shapes on code path {verify_path}"
 
     def prop(scenario: Scenario) -> None:
