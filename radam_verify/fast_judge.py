@@ -1,12 +1,12 @@
 """Judge large tensors against the fast reference, with the fast reference's own error bounded.
 
 The mpmath judge (:func:`radam_verify.judge.judge_trajectory`) evaluates every element in
-exact arithmetic, which costs about a millisecond per element and step: right for the
+exact arithmetic, which costs about 30 microseconds per element and step: right for the
 handful of elements most properties draw, too slow for the 10^4 to 10^6 elements that
 reach vectorised and multithreaded kernels. Here the centre of the comparison is the fast
 reference (:mod:`radam_verify.fast`: the step in binary64 with the exact coefficients,
 each rounded once), and the tolerance is certified by the triangle inequality
-(``derivations/error-model.md``, section 9):
+(``derivations/error-model.md``, section 6):
 
     |impl_{t+1} - fast_{t+1}| <= |impl_{t+1} - E(fast_t)| + |E(fast_t) - fast_{t+1}|
 
