@@ -274,8 +274,8 @@ def values(draw: st.DrawFn, target: Target, shape: tuple[int, ...], lo_exp: int,
     lo = draw(st.integers(lo_exp, hi_exp))
     hi = draw(st.integers(lo, hi_exp))
     p_zero, p_tiny = draw(_FRACTIONS), draw(_FRACTIONS)
-    specials = draw(st.lists(st.tuples(st.integers(0, 2**24), _special(target, lo_exp, hi_exp)),
-                             max_size=3))
+    special = magnitudes(target.adapter.fmt.numpy_type, lo_exp, hi_exp)
+    specials = draw(st.lists(st.tuples(st.integers(0, 2**24), special), max_size=3))
     # one stream per attribute, each read from its start: element i's background is the
     # same in every shape with more than i elements, so shrinking the shape keeps it
     sign, magnitude, zero, small, tiny_k = (np.random.default_rng([seed, k]).random(size)
@@ -292,11 +292,6 @@ def values(draw: st.DrawFn, target: Target, shape: tuple[int, ...], lo_exp: int,
 _FRACTIONS = st.sampled_from([0.0, 0.01, 0.1])
 
 
-@cache
-def _special(target: Target, lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:
-    return magnitudes(target.adapter.fmt.numpy_type, lo_exp, hi_exp)
-
-
 @st.composite
 def sized(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
     """One group of one to three tensors of different shapes from :data:`SHAPES` (and, in
@@ -306,7 +301,7 @@ def sized(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
     h = draw(hyper_for(target))
     shapes = draw(st.lists(st.sampled_from(shapes_for(target)), min_size=1, max_size=3,
                            unique=True))
-    large = max(math.prod(shape) for shape in shapes) > LARGE_SHAPES[0][0] - 1
+    large = max(math.prod(shape) for shape in shapes) >= LARGE_SHAPES[0][0]
     steps = draw(st.integers(1, 2 if large else 4))
     params = tuple(draw(values(target, shape, -6, 3)) for shape in shapes)
     start = None
