@@ -74,7 +74,8 @@ def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
     properties = {line.split("(")[0].removeprefix("def ")
                   for path in SUITE.glob("test_*.py")
                   for line in path.read_text().splitlines() if line.startswith("def test_")}
-    quantities = {"theta", "m", "v", "state_dict", "gradient", "hyperparameters", "closure"}
+    quantities = {"theta", "m", "v", "state_dict", "gradient", "hyperparameters", "closure",
+                  "canary"}
     assert len(CATALOGUE) >= 15
     for cls in CATALOGUE.values():
         assert cls.__doc__

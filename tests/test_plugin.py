@@ -133,7 +133,8 @@ def test_torch_radam_conforms_except_foreach_with_eps_zero(pytester: pytest.Pyte
     failed = {k for k, v in outcomes(verdict).items() if v == "failed"}
     assert failed == {"test_paths.py::test_every_code_path_conforms[foreach]",
                       "test_sizes.py::test_tensors_of_every_size_and_shape_follow_the_exact_step"
-                      "[foreach]", SHARED_STATE}, result.outlines[-40:]
+                      "[foreach]", "test_views.py::test_strided_views_follow_the_exact_step_and_"
+                      "write_only_inside_them[foreach]", SHARED_STATE}, result.outlines[-40:]
     for failure in (p["failure"] for p in verdict["properties"] if p["outcome"] == "failed"
                     and "foreach" in p["id"]):
         assert failure["observed"] == "nan"  # strict JSON: NaN is written as a string
@@ -242,12 +243,15 @@ def test_torch_for_loop_radam_conforms_in_every_dtype_with_every_property(
     assert failed == known, result.outlines[-30:]
     assert verdict["dtype"] == dtype
     skipped = {k for k, v in outcomes(verdict).items() if v == "skipped"}
-    assert skipped == {"test_paths.py::test_every_code_path_conforms[default]"}  # one path chosen
+    # one path chosen; complex parameters, stepped as pairs of reals, are not placed as views
+    views = "test_views.py::test_strided_views_follow_the_exact_step_and_write_only_inside_them"
+    assert skipped == {"test_paths.py::test_every_code_path_conforms[default]",
+                       *([f"{views}[default]"] if dtype.startswith("complex") else [])}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]
               if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
-    assert len(judged) == 9
+    assert len(judged) == (9 if dtype.startswith("complex") else 10)
     assert min(judged.values()) > 0, judged
 
 

@@ -21,6 +21,7 @@ from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.hyper import Hyper
 from radam_verify.layout import RAW, Layout
+from radam_verify.views import Placement
 
 if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
@@ -37,6 +38,9 @@ class GroupSpec:
 
     hyper: Hyper
     params: tuple[FloatArray, ...]
+    #: where each parameter and its gradients lie in memory (:mod:`radam_verify.views`);
+    #: None: contiguous tensors of their own. Only with ``Capabilities.views``.
+    placements: tuple[Placement, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class ParamState:
     m: FloatArray | None = None
     v: FloatArray | None = None
     t: int | None = None
+    #: the whole storage the parameter is a view into (placed parameters only): its
+    #: elements outside the view must keep their canaries
+    storage: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,9 @@ class Capabilities:
     closure: bool = False  # step(closure) computes the gradients through the closure
     #: another optimizer's state dict object can be loaded in process (load_state_dict)
     live_state: bool = False
+    #: parameters can be strided views into a larger storage, gradients strided otherwise
+    #: (``GroupSpec.placements``)
+    views: bool = False
     #: alternative code paths: name -> constructor keywords selecting it
     code_paths: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # capability -> why it is missing

@@ -68,7 +68,7 @@ class ScriptCase:
     dtype: str
     device: str
     convention: str
-    #: {"kind": "exact" | "reload" | "unchanged" | "closure" | "exception", ...}
+    #: {"kind": "exact" | "reload" | "unchanged" | "closure" | "placed" | "exception", ...}
     check: Mapping[str, Any]
     steps: tuple[tuple[tuple[list[float] | None, ...], ...], ...]  # [step][group][tensor]
     expected: Expected | None = None
@@ -98,6 +98,17 @@ def _docstring(case: ScriptCase, driver: Driver) -> str:
     elif kind == "unchanged":
         what = ("It checks after every step that the gradients and the groups' "
                 "hyperparameters are what they were before the step.")
+    elif kind == "placed":
+        what = ("Every parameter is a strided view into a larger storage whose other elements "
+                "hold canaries (PLACEMENTS), and every gradient has the strides PLACEMENTS "
+                "gives it. It checks after every step that each canary is unchanged")
+        if case.expected is not None:
+            e = case.expected
+            what += (f", then compares {e.quantity} of group {e.group}, tensor {e.tensor} after "
+                     f"the first {e.steps} step(s) (step count {e.t}) with EXACT, element by "
+                     f"element, within BOUND.\n\nEXACT and BOUND: {e.how}")
+        else:
+            what += "."
     elif kind == "closure":
         what = ("It takes every step through step(closure), the closure setting the gradients "
                 "and returning a loss, and checks that each step calls the closure once, with "
@@ -241,6 +252,21 @@ def check_closure(cls):
     return False
 
 
+def check_placed(cls):
+    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        found = state.canaries_changed()
+        if found is not None:
+            print(f"step {k} wrote outside the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged")
+    return check_exact(cls) if "quantity" in CHECK else False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -251,7 +277,8 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "closure": check_closure, "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception,
+                    "placed": check_placed}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

@@ -36,6 +36,7 @@ from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
 from radam_verify.layout import Layout, Moments, identify_moments
+from radam_verify.views import Strided
 
 if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
@@ -115,8 +116,10 @@ class TorchAdapter(Adapter):
             maximize_fixed=None if fixed is None else bool(fixed),
             weight_decay=self.names.weight_decay,
             groups=True, add_group=True, save_load=True, code_paths=paths,
-            closure=self.closure_note is None, live_state=True,
-            notes={**notes, **({"closure": self.closure_note} if self.closure_note else {})})
+            closure=self.closure_note is None, live_state=True, views=not complex_params,
+            notes={**notes, **({"closure": self.closure_note} if self.closure_note else {}),
+                   **({"views": "complex parameters are stepped as pairs of reals; strided "
+                                "views are drawn for real dtypes"} if complex_params else {})})
 
     @property
     def dtype(self) -> str:
@@ -150,21 +153,54 @@ class TorchAdapter(Adapter):
         # differentiable optimizers update non-leaf tensors that carry autograd history
         return data.requires_grad_(True).clone()
 
+    def placed(self, values: np.ndarray, view: Strided, leaf: bool = True) -> tuple[Any, Any]:
+        """A parameter of the drawn values as the strided ``view`` into a storage whose other
+        elements hold canaries; returns the parameter and the storage (real dtypes only)."""
+        import torch
+
+        storage = torch.tensor(view.place(values).astype(self.fmt.numpy_type),
+                               dtype=self.torch_dtype, device=self.device)
+        if leaf:  # a leaf parameter sharing the storage, with the view's strides
+            return torch.nn.Parameter(storage.as_strided(view.shape, view.strides,
+                                                         view.offset)), storage
+        base = storage.requires_grad_(True).clone()  # the differentiable path's non-leaf
+        return base.as_strided(view.shape, view.strides, view.offset), base
+
+    def gradient(self, values: np.ndarray, view: Strided | None) -> Any:
+        """A gradient tensor of ``values``, laid out as ``view`` (None: contiguous)."""
+        if view is None:
+            return self.tensor(values).detach()
+        tensor, _ = self.placed(values, view)
+        return tensor.detach()
+
     def values(self, tensor: Any, size: int) -> np.ndarray:
         """The first ``size`` real values of ``tensor`` (its real/imaginary pairs if complex)."""
         return snapshot(tensor)[:size]
 
+    def group_tensors(self, group: GroupSpec, leaf: bool) -> tuple[list[Any], list[Any]]:
+        """A group's parameters (placed as its placements say), and their storages (None
+        for a tensor of its own)."""
+        if group.placements is None:
+            return [self.tensor(p, leaf) for p in group.params], [None] * len(group.params)
+        made = [self.placed(p, where.param, leaf)
+                for p, where in zip(group.params, group.placements, strict=True)]
+        return [param for param, _ in made], [storage for _, storage in made]
+
     def construct(self, groups: Sequence[GroupSpec], kwargs: Mapping[str, object]
                   ) -> tuple[Any, list[list[Any]]]:
         leaf = not kwargs.get("differentiable", False)
-        tensors = [[self.tensor(p, leaf) for p in g.params] for g in groups]
+        tensors = [self.group_tensors(g, leaf)[0] for g in groups]
+        return self.build(groups, tensors, kwargs), tensors
+
+    def build(self, groups: Sequence[GroupSpec], tensors: list[list[Any]],
+              kwargs: Mapping[str, object]) -> Any:
+        """The optimizer over ``tensors`` with ``groups``' hyperparameters."""
         entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
         if "maximize" in self._accepts and not self._maximize_in_group and "maximize" not in kwargs:
             kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
         required = self.names.constructor(groups[0].hyper)  # e.g. an lr without a default
         with implementation_call(f"{self.cls.__name__}(...)"):
-            optimizer = self.cls(entries, **required, **kwargs)
-        return optimizer, tensors
+            return self.cls(entries, **required, **kwargs)
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateKeys:
         """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
@@ -241,9 +277,14 @@ class TorchAdapter(Adapter):
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         kwargs = self.capabilities.code_paths[path] if path else self.kwargs
-        optimizer, tensors = self.construct(groups, kwargs)
-        sizes = [[p.size for p in g.params] for g in groups]
-        return TorchInstance(self, optimizer, tensors, sizes, dict(kwargs))
+        leaf = not kwargs.get("differentiable", False)
+        made = [self.group_tensors(g, leaf) for g in groups]
+        tensors = [params for params, _ in made]
+        optimizer = self.build(groups, tensors, kwargs)
+        instance = TorchInstance(self, optimizer, tensors, [[p.size for p in g.params] for g in groups],
+                                 dict(kwargs))
+        instance.place([storages for _, storages in made], groups)
+        return instance
 
 
 def check_device(device: str) -> str:
@@ -400,11 +441,23 @@ class TorchInstance(Instance):
                  sizes: list[list[int]], kwargs: dict[str, object]) -> None:
         self.adapter, self.optimizer, self.tensors, self.kwargs = adapter, optimizer, tensors, kwargs
         self.sizes = sizes
+        #: per tensor, the storage it is a view into and where its gradients lie (placed
+        #: groups only)
+        self.storages: list[list[Any]] = [[None] * len(group) for group in tensors]
+        self.grad_views: list[list[Strided | None]] = [[None] * len(group) for group in tensors]
+
+    def place(self, storages: list[list[Any]], groups: Sequence[GroupSpec]) -> None:
+        """Record the storages of placed parameters and their gradients' layouts."""
+        for g, group in enumerate(groups):
+            self.storages[g] = list(storages[g])
+            if group.placements is not None:
+                self.grad_views[g] = [where.grad for where in group.placements]
 
     def step(self, grads: StepGrads) -> None:
-        for group_tensors, group_grads in zip(self.tensors, grads, strict=True):
-            for tensor, grad in zip(group_tensors, group_grads, strict=True):
-                tensor.grad = None if grad is None else self.adapter.tensor(grad).detach()
+        for group_tensors, group_grads, views in zip(self.tensors, grads, self.grad_views,
+                                                     strict=True):
+            for tensor, grad, view in zip(group_tensors, group_grads, views, strict=True):
+                tensor.grad = None if grad is None else self.adapter.gradient(grad, view)
         with implementation_call("step()"):
             self.optimizer.step()
 
@@ -416,7 +469,7 @@ class TorchInstance(Instance):
         out = []
         values = self.adapter.values
         for group_index, group_tensors in enumerate(self.tensors):
-            row = []
+            row: list[ParamState] = []
             for tensor, size in zip(group_tensors, self.sizes[group_index], strict=True):
                 state = self.optimizer.state.get(tensor, {})
                 m = v = None
@@ -430,7 +483,9 @@ class TorchInstance(Instance):
                         t = int(float(holder[layout.step_key]))
                     elif not state:
                         t = 0
-                row.append(ParamState(values(tensor, size), m, v, t))
+                storage = self.storages[group_index][len(row)]
+                row.append(ParamState(values(tensor, size), m, v, t,
+                                      None if storage is None else snapshot(storage)))
             out.append(row)
         return out
 
@@ -447,11 +502,14 @@ class TorchInstance(Instance):
                 assert wanted.m is not None
                 assert wanted.v is not None
                 assert wanted.t is not None
+                shape = tensor.shape  # states read back are flat: each takes its tensor's shape
                 with torch.no_grad():
-                    tensor.copy_(self.adapter.tensor(wanted.theta).detach())
+                    tensor.copy_(self.adapter.tensor(wanted.theta).detach().reshape(shape))
                 entry: dict[str, Any] = {  # in the dtypes the implementation holds them in
-                    layout.m_key: self.adapter.tensor(wanted.m, dtype=layout.m_dtype).detach(),
-                    layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype).detach(),
+                    layout.m_key: self.adapter.tensor(wanted.m, dtype=layout.m_dtype)
+                    .detach().reshape(shape),
+                    layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype)
+                    .detach().reshape(shape),
                 }
                 entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)
@@ -465,11 +523,14 @@ class TorchInstance(Instance):
 
     def add_group(self, group: GroupSpec) -> None:
         leaf = not self.kwargs.get("differentiable", False)
-        tensors = [self.adapter.tensor(p, leaf) for p in group.params]
+        tensors, storages = self.adapter.group_tensors(group, leaf)
         with implementation_call("add_param_group()"):
             self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
         self.tensors.append(tensors)
         self.sizes.append([p.size for p in group.params])
+        self.storages.append(storages)
+        self.grad_views.append([w.grad for w in group.placements] if group.placements
+                               else [None] * len(tensors))
 
     def save(self) -> bytes:
         import torch

@@ -301,6 +301,39 @@ class TailWithoutRectifier(Defect):
                        replace(c, coeff=c.coeff / c.r_t), h)
 
 
+class ContiguousWriteBack(Defect):
+    """Treats the parameter as its first element and its element count, as a kernel given a
+    data pointer and ``numel()`` does: the step of a non-contiguous parameter is computed
+    on a contiguous copy and written back as that many consecutive elements of its storage,
+    so a strided view writes outside itself and a transposed one in the wrong order."""
+
+    shows = Shows("test_strided_views_follow_the_exact_step_and_write_only_inside_them",
+                  ("canary", "theta"))
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        if param.is_contiguous():
+            super().update(param, state, c, h)
+            return
+        work = param.contiguous()
+        super().update(work, state, c, h)
+        param.as_strided((param.numel(),), (1,)).copy_(work.reshape(-1))
+
+
+class GradientStridesAssumed(Defect):
+    """Reads the gradient as ``numel()`` consecutive elements of its storage in the
+    parameter's order (as a fused kernel that assumes the gradient is laid out as a
+    contiguous parameter): right for a contiguous gradient, wrong values for a gradient
+    with strides of its own."""
+
+    shows = Shows("test_strided_views_follow_the_exact_step_and_write_only_inside_them",
+                  ("m", "v", "theta"))
+
+    def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
+        if not grad.is_contiguous():
+            grad = grad.as_strided((grad.numel(),), (1,)).reshape(grad.shape)
+        return super().gradient(param, grad, h)
+
+
 CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
@@ -308,6 +341,6 @@ CATALOGUE: dict[str, type[Defect]] = {
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
         GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
         OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
-        TailWithoutRectifier,
+        TailWithoutRectifier, ContiguousWriteBack, GradientStridesAssumed,
     )
 }

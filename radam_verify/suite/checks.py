@@ -6,7 +6,8 @@
 optimizer continues bit for bit as the uninterrupted run. ``unchanged``: a step leaves the
 gradients and the per-group hyperparameters as they were. ``closure``: ``step(closure)``
 calls its closure once, with gradients enabled, returns its loss, and steps bit for bit as
-a step after setting the gradients.
+a step after setting the gradients. ``placed``: ``exact`` for parameters that are strided
+views into a larger storage, whose other elements keep their canaries after every step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from radam_verify.adapters import Adapter, Instance, ParamState
 from radam_verify.conventions import Convention
 from radam_verify.suite.scenario import Outcome, Scenario, judge, run
+from radam_verify.views import canaries
 
 
 def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
@@ -37,7 +39,7 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
 class Mismatch:
     """What a bitwise check found different: which quantity, and where, in words."""
 
-    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure"]
+    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure", "canary"]
     text: str
 
     def __str__(self) -> str:
@@ -175,3 +177,30 @@ def closure(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
         if found is not None:
             return Mismatch("closure", f"step {k}: {found}")
     return None
+
+
+def placed(adapter: Adapter, scenario: Scenario, convention: Convention) -> Outcome | Mismatch:
+    """Run a scenario of placed parameters (:mod:`radam_verify.views`): the first storage
+    element outside a view that a step changed, else every tensor's judgement."""
+    initial, observed = run(adapter, scenario)
+    groups = scenario.all_groups()
+    for k, states in enumerate([initial, *observed]):
+        for g, group_states in enumerate(states):
+            placements = groups[g].placements
+            for p, state in enumerate(group_states):
+                if placements is None or state.storage is None:
+                    continue
+                view = placements[p].param
+                outside = view.outside()
+                want = canaries(view.size)[outside]
+                got = state.storage[outside]
+                changed = np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))
+                if changed.size:
+                    i = int(outside[changed[0]])
+                    when = f"step {k}" if k else "constructing the optimizer"
+                    return Mismatch("canary", (
+                        f"{when} wrote outside the view of group {g}, tensor {p} "
+                        f"({view.describe()}): storage[{i}] held the canary "
+                        f"{float(canaries(view.size)[i])!r} and now holds {float(state.storage[i])!r} "
+                        f"({changed.size} of the {outside.size} elements outside the view changed)"))
+    return judge(adapter, scenario, convention, initial, observed)

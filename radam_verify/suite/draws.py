@@ -21,6 +21,7 @@ from radam_verify.precision import real
 from radam_verify.strategies import arrays, hypers, log_uniform, magnitudes
 from radam_verify.suite.scenario import Grads, Scenario
 from radam_verify.suite.target import Target
+from radam_verify.views import Placement, kinds_for, strided
 
 #: above this many gradient values per trajectory, values come from a drawn seed
 ELEMENTWISE_LIMIT = 160
@@ -292,15 +293,52 @@ def values(draw: st.DrawFn, target: Target, shape: tuple[int, ...], lo_exp: int,
 _FRACTIONS = st.sampled_from([0.0, 0.01, 0.1])
 
 
+@cache
+def _shape_lists(shapes: tuple[tuple[int, ...], ...]) -> st.SearchStrategy[list[tuple[int, ...]]]:
+    return st.lists(st.sampled_from(shapes), min_size=1, max_size=3, unique=True)
+
+
+#: the largest tensor the views property places (above the thread grain, below 10^6)
+PLACED_LARGEST = 70_000
+
+
+@cache
+def placement(shape: tuple[int, ...]) -> st.SearchStrategy[Placement]:
+    """Where a parameter of ``shape`` lies (a view kind, its step, the canaries before and
+    after it) and where its gradients lie (another view kind, without canaries); both
+    shrink towards a contiguous tensor."""
+    kinds = st.sampled_from(kinds_for(shape))
+
+    def build(kind: str, step: int, offset: int, gap: int, grad_kind: str,
+              grad_step: int) -> Placement:
+        return Placement(strided(kind, shape, step=step, offset=offset, gap=gap),
+                         strided(grad_kind, shape, step=grad_step))
+
+    return st.builds(build, kinds, st.integers(2, 3), st.integers(0, 3), st.integers(0, 3),
+                     kinds, st.integers(2, 3))
+
+
 @st.composite
-def sized(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
+def placed(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
+    """A :func:`sized` scenario (shapes up to :data:`PLACED_LARGEST` elements) whose
+    parameters are strided views into larger storages with canaries around them
+    (:mod:`radam_verify.views`), and whose gradients have strides of their own."""
+    shapes = tuple(s for s in shapes_for(target) if math.prod(s) <= PLACED_LARGEST)
+    scenario = draw(sized(target, path=path, among=shapes))
+    group = scenario.groups[0]
+    placements = tuple(draw(placement(np.shape(p))) for p in group.params)
+    return replace(scenario, groups=(replace(group, placements=placements),))
+
+
+@st.composite
+def sized(draw: st.DrawFn, target: Target, path: str | None = None,
+          among: tuple[tuple[int, ...], ...] | None = None) -> Scenario:
     """One group of one to three tensors of different shapes from :data:`SHAPES` (and, in
     ci and thorough, :data:`LARGE_SHAPES`), from a fresh state or (where the implementation
     takes one) a state injected at any step count up to 10^6, for one to four steps (two
-    where a tensor is large)."""
+    where a tensor is large). ``among``: the shapes to draw from (default: all of them)."""
     h = draw(hyper_for(target))
-    shapes = draw(st.lists(st.sampled_from(shapes_for(target)), min_size=1, max_size=3,
-                           unique=True))
+    shapes = draw(_shape_lists(among or shapes_for(target)))
     large = max(math.prod(shape) for shape in shapes) >= LARGE_SHAPES[0][0]
     steps = draw(st.integers(1, 2 if large else 4))
     params = tuple(draw(values(target, shape, -6, 3)) for shape in shapes)

@@ -30,6 +30,12 @@ class SuiteProfile:
         least 10): each runs tensors of up to 10^6 elements."""
         return max(10, self.path_examples // 3)
 
+    @property
+    def view_examples(self) -> int:
+        """Examples of the views property per code path (a quarter of ``path_examples``, at
+        least 8)."""
+        return max(8, self.path_examples // 4)
+
 
 PROFILES = {
     "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15),

@@ -28,7 +28,16 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
         if not quiet:
             print(f"{adapter.describe()}, check {check['kind']}: {found or 'no difference'}")
         return Outcome(mismatch=None if found is None else str(found))
-    outcome = checks.exact(adapter, scenario, convention, local=bool(check.get("local", False)))
+    if kind == "placed":
+        placed = checks.placed(adapter, scenario, convention)
+        if not isinstance(placed, Outcome):
+            if not quiet:
+                print(f"{adapter.describe()}, check placed: {placed}")
+            return Outcome(mismatch=str(placed))
+        outcome = placed
+    else:
+        outcome = checks.exact(adapter, scenario, convention,
+                               local=bool(check.get("local", False)))
     if not quiet:
         print(f"{adapter.describe()} against the exact {convention.spec} trajectory:")
         if outcome.out_of_domain:

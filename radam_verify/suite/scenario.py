@@ -22,6 +22,7 @@ from radam_verify.fast_judge import judge_trajectory_fast
 from radam_verify.judge import Judgement, judge_trajectory
 from radam_verify.layout import Layout
 from radam_verify.reference import ExactState
+from radam_verify.views import Placement, Strided
 
 Grads = tuple[tuple[np.ndarray | None, ...], ...]  # [group][param] of one step
 
@@ -159,6 +160,9 @@ def scenario_json(scenario: Scenario) -> dict[str, object]:
         out: dict[str, object] = {"hyper": hyper(group), "params": [_floats(p) for p in group.params]}
         if any(np.ndim(p) != 1 for p in group.params):  # gradients take their tensor's shape
             out["shapes"] = [list(np.shape(p)) for p in group.params]
+        if group.placements is not None:
+            out["placements"] = [{"param": w.param.json(), "grad": w.grad.json()}
+                                 for w in group.placements]
         return out
 
     data: dict[str, object] = {
@@ -187,8 +191,13 @@ def scenario_from_json(data: dict[str, object]) -> Scenario:
         assert isinstance(params, list)
         shapes = entry.get("shapes") or [[len(p)] for p in params]
         assert isinstance(shapes, list)
+        placed = entry.get("placements")
+        placements = None if not isinstance(placed, list) else tuple(
+            Placement(Strided.from_json(w["param"]), Strided.from_json(w["grad"]))
+            for w in placed)
         return GroupSpec(Hyper(**raw), tuple(np.asarray(p, dtype=np.float64).reshape(shape)
-                                             for p, shape in zip(params, shapes, strict=True)))
+                                             for p, shape in zip(params, shapes, strict=True)),
+                         placements)
 
     groups = data["groups"]
     steps = data["steps"]
@@ -209,8 +218,13 @@ def scenario_from_json(data: dict[str, object]) -> Scenario:
     if "start" in data:
         raw_start = data["start"]
         assert isinstance(raw_start, list)
-        start = tuple(tuple(ParamState(np.asarray(s["theta"]), np.asarray(s["m"]), np.asarray(s["v"]),
-                                       int(s["t"])) for s in grp) for grp in raw_start)
+        def state(s: dict[str, object], shape: tuple[int, ...]) -> ParamState:
+            theta, m, v = (np.asarray(s[k], dtype=np.float64).reshape(shape)
+                           for k in ("theta", "m", "v"))
+            return ParamState(theta, m, v, int(str(s["t"])))
+
+        start = tuple(tuple(state(s, shape) for s, shape in zip(grp, shapes[g], strict=True))
+                      for g, grp in enumerate(raw_start))
     path = data.get("path")
     return Scenario(tuple(built), tuple(arrays(s) for s in steps), start, tuple(added),
                     path if isinstance(path, str) else None)

@@ -23,7 +23,7 @@ from radam_verify.adapters.script import Expected, ScriptCase, render
 from radam_verify.conventions import Convention, parse_convention
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.suite import checks
-from radam_verify.suite.scenario import Scenario, scenario_from_json
+from radam_verify.suite.scenario import Outcome, Scenario, scenario_from_json
 from radam_verify.suite.target import sentence
 
 FOLDER = "repro"
@@ -57,11 +57,13 @@ def _steps_until(scenario: Scenario, group: int, tensor: int, stepped: int) -> i
 
 
 def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
-             check: dict[str, Any]) -> tuple[Expected, str] | None:
-    """The exact values and bounds of the worst tensor, by running the case once more, and
-    the deviation in one sentence (None: the deviation did not show again)."""
+             check: dict[str, Any], outcome: Outcome | None = None) -> tuple[Expected, str] | None:
+    """The exact values and bounds of the worst tensor, by running the case once more (or
+    from ``outcome``, the case's judgement), and the deviation in one sentence (None: the
+    deviation did not show again)."""
     local = bool(check.get("local", False))
-    outcome = checks.exact(adapter, scenario, convention, local=local)
+    if outcome is None:
+        outcome = checks.exact(adapter, scenario, convention, local=local)
     worst = outcome.worst()
     if worst is None or outcome.conforms or worst.judgement.worst is None:
         return None
@@ -124,7 +126,7 @@ def script_name(prop: dict[str, Any]) -> str:
 #: failures written without a script: replaying them hangs or kills the process that replays
 UNSCRIPTED = ("timeout", "crash")
 #: the checks a stand-alone script can make
-SCRIPTED_CHECKS = ("exact", "reload", "unchanged", "closure")
+SCRIPTED_CHECKS = ("exact", "reload", "unchanged", "closure", "placed")
 
 
 def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
@@ -150,6 +152,14 @@ def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
         if replayed is None:
             return None
         found, summary = replayed  # the sentence of exactly what the script compares
+    elif check["kind"] == "placed":  # a canary changed, or the views' values deviate
+        convention = parse_convention(case["convention"])
+        judged = checks.placed(adapter, scenario, convention)
+        if isinstance(judged, Outcome):
+            replayed = expected(adapter, convention, scenario, check, judged)
+            if replayed is None:
+                return None
+            found, summary = replayed
     steps = tuple(tuple(tuple(None if g is None else [float(x) for x in np.ravel(g)] for g in group)
                         for group in step) for step in scenario.steps)
     return render(ScriptCase(

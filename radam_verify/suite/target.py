@@ -295,8 +295,9 @@ def _recorded(target: Target, what: str, scenario: Scenario,
 
 
 def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Outcome,
-                     record: Record) -> None:
-    """Record the outcome; raise :class:`DeviationError` naming the worst element when it fails."""
+                     record: Record, check: dict[str, object] | None = None) -> None:
+    """Record the outcome; raise :class:`DeviationError` naming the worst element when it
+    fails (``check``: the check that judged it, for the reproduction; default ``exact``)."""
     record.add(outcome)
     if outcome.out_of_domain is not None or outcome.conforms:
         return
@@ -313,7 +314,7 @@ def require_conforms(target: Target, what: str, scenario: Scenario, outcome: Out
         "error_ulps": where.error_ulps, "bound_ulps": where.bound_ulps,
         "result_ulps": where.error / where.ulp if where.ulp else None,
         "ratio": where.ratio if math.isfinite(where.ratio) else None,
-        "hyper": scenario_json(scenario)["groups"]},
+        "hyper": scenario_json(scenario)["groups"]}, check,
         summary_sentence=sentence(target.adapter, scenario, worst))
 
 
