@@ -47,7 +47,8 @@ class Worst:
     the largest magnitude the step combines for this element), the scale the bound is
     measured at; ``ulp`` is one ulp at the result, which is much smaller where theta cancels.
     ``exact_all`` and ``bound_all`` are the whole tensor's exact values and bounds at that
-    step (for a stand-alone reproduction).
+    step (for a stand-alone reproduction): tuples, or the fast judge's float64 arrays
+    (read-only; :func:`listed` gives their Python floats).
     """
 
     t: int  # the step count after the step (1-based)
@@ -59,8 +60,8 @@ class Worst:
     bound: float
     ulp: float  # one ulp of the format at the larger of |exact| and |observed|
     scale_ulp: float = 0.0  # one ulp of the format at the operand scale
-    exact_all: tuple[object, ...] = field(default=(), repr=False, compare=False)
-    bound_all: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    exact_all: tuple[object, ...] | Array = field(default=(), repr=False, compare=False)
+    bound_all: tuple[float, ...] | Array = field(default=(), repr=False, compare=False)
     #: what ``exact_all`` and ``bound_all`` are: "mpmath" (exact values, the bound around
     #: them) or "fast" (the certified fast centre and the tolerance around it)
     reference: str = "mpmath"
@@ -84,6 +85,11 @@ class Worst:
         return (f"{self.quantity}[{self.index}] after step t={self.t}: exact {self.exact}, "
                 f"observed {self.observed!r}; error {_ulps(self.error, self.scale_ulp)} ulps, "
                 f"allowed {_ulps(self.bound, self.scale_ulp)} ulps (ulps of the operand scale)")
+
+
+def listed(values: tuple[object, ...] | Array) -> tuple[object, ...]:
+    """``Worst.exact_all`` or ``bound_all`` as a tuple (an array's elements as Python floats)."""
+    return tuple(values.tolist()) if isinstance(values, np.ndarray) else values
 
 
 def _in_ulps(value: float, ulp: float) -> float:
@@ -194,15 +200,31 @@ def element_errors(got: Array, want: Sequence[float] | Array, limit: Array, size
     values or the fast centre) and the bound ``limit`` (unjudgeable elements count 0)."""
     got64 = np.asarray(got, dtype=np.float64).reshape(-1)
     want64 = np.asarray(want, dtype=np.float64)
+    # where every element is finite, judgeable and has a positive bound (the usual case),
+    # the masks below select everything and are skipped: the values are the same
+    finite = np.isfinite(got64)
+    every_finite, every_judgeable = bool(finite.all()), bool(judgeable.all())
     with np.errstate(all="ignore"):
-        err = np.where(judgeable, np.abs(got64 - want64), 0.0)
-        err = np.where(~np.isfinite(got64) & judgeable, np.inf, err)
-        r = np.where(err == 0, 0.0, err / np.where(limit > 0, limit, 0.0))
-        scale = np.maximum(np.abs(want64), np.where(np.isfinite(got64), np.abs(got64), 0.0))
+        err = np.abs(got64 - want64)
+        if not every_finite:
+            err = np.where(finite, err, np.inf)
+        if not every_judgeable:
+            err = np.where(judgeable, err, 0.0)
+        positive = limit > 0
+        if bool(positive.all()):  # 0 / a positive bound is 0
+            r = err / limit
+        else:
+            r = np.where(err == 0, 0.0, err / np.where(positive, limit, 0.0))
+        magnitude = np.abs(got64) if every_finite else np.where(finite, np.abs(got64), 0.0)
+        scale = np.maximum(np.abs(want64), magnitude)
         ulp = fmt.ulp(scale)
         at_scale = fmt.ulp(np.fmax(size, scale))
-        result_ulps = float(np.max(np.where(judgeable, err / ulp, 0.0), initial=0.0))
-        ulps = float(np.max(np.where(judgeable, err / at_scale, 0.0), initial=0.0))
+        result = err / ulp
+        in_scale = err / at_scale
+        if not every_judgeable:
+            result, in_scale = np.where(judgeable, result, 0.0), np.where(judgeable, in_scale, 0.0)
+        result_ulps = float(np.max(result, initial=0.0))
+        ulps = float(np.max(in_scale, initial=0.0))
     return got64, ElementErrors(err, r, ulp, at_scale, result_ulps, ulps)
 
 

@@ -181,96 +181,193 @@ def step_bound(
     c: Coefficients, hyper: Hyper, convention: Convention, fmt: Format,
     errors: ScheduleErrors,
     a_theta: Array | float = 0.0, a_m: Array | float = 0.0, a_v: Array | float = 0.0,
-    moments: MomentRecursion | None = None,
+    moments: MomentRecursion | None = None, *, scale: bool = True,
 ) -> StepBound:
     """Bound the error of one step from (theta, m, v) (exact values, as float64 arrays).
 
     ``c`` holds the exact coefficients of the branch being judged. ``m``, ``v``, their input
     bounds and the returned bounds on them are in the coordinates of ``moments`` (the state
-    layout; raw by default).
+    layout; raw by default). ``scale``: whether to return the operand scale (without it,
+    ``StepBound.scale`` is None).
     """
-    u, eta = fmt.u, fmt.eta
-    gam = fmt.gamma
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments)
+    return terms.bound(fmt, errors, a_theta, a_m, a_v, scale=scale)
+
+
+@dataclass(frozen=True)
+class StepTerms:
+    """The exact values one step combines, elementwise (error-model.md, sections 4 and 5):
+    what every format's bound of that step reads. :func:`step_bound` is
+    ``step_terms(...).bound(...)``; the fast judge bounds one step for two formats from
+    the same terms."""
+
+    theta: Array
+    m: Array
+    v: Array
+    c: Coefficients
+    hyper: Hyper
+    convention: Convention
+    rec: MomentRecursion
+    theta_abs: Array  # |theta|
+    m_abs: Array  # |m|
+    g: Array  # the gradient as the step uses it (sign, L2 term)
+    g_abs: Array
+    two_g_abs: Array  # 2 |g|
+    g_squared: Array  # g g
+    c1_g_abs: Array  # (1 - b1) |g|
+    m_stored: Array
+    m_stored_abs: Array
+    v_stored: Array
+    m_new: Array  # the moments the update reads (raw)
+    m_new_abs: Array
+    v_new: Array
+    theta_in: Array  # decay theta
+    q: Array | None  # what the root is taken of (rectified steps)
+    root: Array | None
+    root_positive: npt.NDArray[np.bool_] | None
+    den: Array | None
+    update: Array
+    update_abs: Array
+    theta_new: Array
+    results_abs: Array  # |theta_new| + |update|
+
+    def scales(self) -> tuple[Array, Array, Array]:
+        """The operand scale of theta, m and v (error-model.md, "The scale of the bound")."""
+        c2, g = self.rec.one_minus_beta2, self.g
+        with np.errstate(all="ignore"):
+            return (_like(np.fmax(np.fmax(self.theta_abs, self.update_abs),
+                                  np.abs(self.theta_new)), self.theta),
+                    _like(np.fmax(np.fmax(self.m_abs, self.c1_g_abs), self.m_stored_abs),
+                          self.theta),
+                    _like(np.fmax(np.fmax(np.abs(self.v), c2 * g * g), np.abs(self.v_stored)),
+                          self.theta))
+
+    def bound(self, fmt: Format, errors: ScheduleErrors,
+              a_theta: Array | float = 0.0, a_m: Array | float = 0.0,
+              a_v: Array | float = 0.0, *, scale: bool = True) -> StepBound:
+        """The bound of this step for ``fmt`` with the schedule's ``errors`` and the input
+        bounds ``a_theta, a_m, a_v``."""
+        u, eta = fmt.u, fmt.eta
+        gam = fmt.gamma
+        c, hyper, convention, rec = self.c, self.hyper, self.convention, self.rec
+        v, g_abs, m_new = self.v, self.g_abs, self.m_new
+        with np.errstate(all="ignore"):
+            b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
+            c1, c2 = rec.one_minus_beta1, rec.one_minus_beta2
+            theta_abs = self.theta_abs + a_theta
+            e_g: Array | float = 0.0
+            if convention.weight_decay == "l2" and wd != 0.0:
+                e_g = gam(2) * (g_abs + 2 * wd * theta_abs) + wd * a_theta + eta
+            m_abs_in = self.m_abs + a_m
+            # (1 - b1)|m|: the lerp form m + w (g - m) with w = fl(1 - b1) implies b1 = 1 - w
+            # with an absolute error of u w (error-model.md, section 3)
+            e_m_stored = (b1 * a_m + c1 * e_g
+                          + gam(K_MOMENT) * (m_abs_in + self.c1_g_abs + self.m_stored_abs)
+                          + 3 * eta
+                          # a beta below the format's normal range rounds with absolute error eta
+                          + eta * (m_abs_in + g_abs))
+            g_e = self.two_g_abs * e_g
+            e_v_stored = (b2 * a_v + c2 * (g_e + np.square(e_g))
+                          + gam(K_MOMENT) * ((v + a_v) + c2 * (self.g_squared + g_e)
+                                             + self.v_stored) + 4 * eta
+                          + eta * (v + a_v + self.g_squared))
+            if rec.coeff_abs1 or rec.coeff_abs2:  # binary64 beta_hat_t and 1 - beta_hat_t (8)
+                g2_abs = self.g_squared + g_e + np.square(e_g)
+                e_m_stored = e_m_stored + rec.coeff_abs1 * (m_abs_in + g_abs + e_g)
+                e_v_stored = e_v_stored + rec.coeff_abs2 * (v + a_v + g2_abs)
+            e_m, e_v = e_m_stored, e_v_stored
+            if rec.to_raw1 != 1.0 or rec.to_raw2 != 1.0:
+                # the update reads the raw moments: the stored ones times 1 - b^t
+                e_m = e_m_stored * rec.to_raw1 * (1 + 4 * U64)
+                e_v = e_v_stored * rec.to_raw2 * (1 + 4 * U64)
+            decay = 1.0 if c.decay is None else c.decay
+            e_theta = abs(decay) * a_theta
+            if c.decay is not None:
+                e_theta = e_theta + (gam(2) + U64 * (1 + 2 * hyper.lr * wd)
+                                     / max(abs(decay), 1e-300)) * abs(decay) * theta_abs + eta
+            coeff_rel = errors.scalar_rel + errors.bc1_rel
+            if c.rectified:
+                assert self.q is not None
+                assert self.root is not None
+                assert self.den is not None
+                assert self.root_positive is not None
+                q, root, den = self.q, self.root, self.den
+                if convention.eps == "raw":
+                    e_q = e_v
+                    coeff_rel += errors.bc2_rel / 2
+                else:
+                    e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
+                e_root = (np.fmin(np.where(self.root_positive, e_q / root, np.inf), np.sqrt(e_q))
+                          + u * root + eta)
+                e_den = e_root + u * den + u * hyper.eps + eta
+                slack = den - e_den
+                safe = np.where(slack > 0, slack, np.nan)
+                # r_t's error is absolute (r_t is 0 at rho_t = 4): coeff without r_t times it
+                base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
+                e_update = (c.coeff * (e_m / safe + self.m_new_abs * e_den / (den * safe))
+                            + self.update_abs * (gam(K_UPDATE) + coeff_rel)
+                            + base * (1 + coeff_rel) * self.m_new_abs / safe
+                            * errors.r_error(c.r_t)
+                            + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe))
+                e_update = np.where(slack > 0, e_update, np.inf)
+            elif c.updates:
+                e_update = (c.coeff * e_m + self.update_abs * (gam(K_SGD) + coeff_rel)
+                            + K_SGD * eta * max(1.0, c.coeff))
+            else:
+                e_update = np.zeros_like(m_new)
+            e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta
+        return StepBound(
+            np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
+            np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
+            np.asarray(e_v_stored * EVALUATION_SLACK, dtype=np.float64),
+            self.scales() if scale else None,
+        )
+
+
+def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, hyper: Hyper,
+               convention: Convention, moments: MomentRecursion | None = None) -> StepTerms:
+    """The exact values of one step from (theta, m, v) that its bound reads (evaluated in
+    binary64 along the exact values, as :func:`step_bound`)."""
     rec = moments if moments is not None else MomentRecursion.raw(hyper)
     with np.errstate(all="ignore"):
         b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
         c1, c2 = rec.one_minus_beta1, rec.one_minus_beta2
-        theta_abs = np.abs(theta) + a_theta
+        theta_abs = np.abs(theta)
         g = -grad if hyper.maximize else grad
-        e_g: Array | float = 0.0
         if convention.weight_decay == "l2" and wd != 0.0:
             g = g + wd * theta
-            e_g = gam(2) * (np.abs(g) + 2 * wd * theta_abs) + wd * a_theta + eta
         g_abs = np.abs(g)
         m_stored = b1 * m + c1 * g
         v_stored = b2 * v + c2 * g * g
-        m_abs_in = np.abs(m) + a_m
-        # (1 - b1)|m|: the lerp form m + w (g - m) with w = fl(1 - b1) implies b1 = 1 - w with
-        # an absolute error of u w (error-model.md, section 3)
-        e_m_stored = (b1 * a_m + c1 * e_g
-                      + gam(K_MOMENT) * (m_abs_in + c1 * g_abs + np.abs(m_stored)) + 3 * eta
-                      # a beta below the format's normal range rounds with absolute error eta
-                      + eta * (m_abs_in + g_abs))
-        g2_abs = g * g + 2 * g_abs * e_g + np.square(e_g)
-        e_v_stored = (b2 * a_v + c2 * (2 * g_abs * e_g + np.square(e_g))
-                      + gam(K_MOMENT) * ((v + a_v) + c2 * (g * g + 2 * g_abs * e_g)
-                                         + v_stored) + 4 * eta
-                      + eta * (v + a_v + g * g))
-        if rec.coeff_abs1 or rec.coeff_abs2:  # binary64 beta_hat_t and 1 - beta_hat_t (sec. 8)
-            e_m_stored = e_m_stored + rec.coeff_abs1 * (m_abs_in + g_abs + e_g)
-            e_v_stored = e_v_stored + rec.coeff_abs2 * (v + a_v + g2_abs)
-        m_new, e_m, v_new, e_v = m_stored, e_m_stored, v_stored, e_v_stored
+        m_new, v_new = m_stored, v_stored
         if rec.to_raw1 != 1.0 or rec.to_raw2 != 1.0:
-            # the update reads the raw moments: the stored ones times 1 - b^t
-            m_new, e_m = m_stored * rec.to_raw1, e_m_stored * rec.to_raw1 * (1 + 4 * U64)
-            v_new, e_v = v_stored * rec.to_raw2, e_v_stored * rec.to_raw2 * (1 + 4 * U64)
+            m_new, v_new = m_stored * rec.to_raw1, v_stored * rec.to_raw2
         decay = 1.0 if c.decay is None else c.decay
         theta_in = decay * theta
-        e_theta = abs(decay) * a_theta
-        if c.decay is not None:
-            e_theta = e_theta + (gam(2) + U64 * (1 + 2 * hyper.lr * wd) / max(abs(decay), 1e-300)) \
-                * abs(decay) * theta_abs + eta
-        coeff_rel = errors.scalar_rel + errors.bc1_rel
+        m_new_abs = np.abs(m_new)
+        q = root = den = root_positive = None
         if c.rectified:
-            if convention.eps == "raw":
-                q, e_q = v_new, e_v
-                coeff_rel += errors.bc2_rel / 2
-            else:
-                q = v_new * c.inv_bc2
-                e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
+            q = v_new if convention.eps == "raw" else v_new * c.inv_bc2
             root = np.sqrt(q)
-            e_root = np.fmin(np.where(root > 0, e_q / root, np.inf), np.sqrt(e_q)) + u * root + eta
+            root_positive = root > 0
             den = root + hyper.eps
-            e_den = e_root + u * den + u * hyper.eps + eta
-            slack = den - e_den
             update = c.coeff * m_new / den
-            safe = np.where(slack > 0, slack, np.nan)
-            # r_t's error is absolute (r_t is 0 at rho_t = 4): coeff without r_t times it
-            base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
-            e_update = (c.coeff * (e_m / safe + np.abs(m_new) * e_den / (den * safe))
-                        + np.abs(update) * (gam(K_UPDATE) + coeff_rel)
-                        + base * (1 + coeff_rel) * np.abs(m_new) / safe * errors.r_error(c.r_t)
-                        + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe))
-            e_update = np.where(slack > 0, e_update, np.inf)
         elif c.updates:
             update = c.coeff * m_new
-            e_update = (c.coeff * e_m + np.abs(update) * (gam(K_SGD) + coeff_rel)
-                        + K_SGD * eta * max(1.0, c.coeff))
         else:
             update = np.zeros_like(m_new)
-            e_update = np.zeros_like(m_new)
         theta_new = theta_in - update
-        e_theta = e_theta + e_update + gam(K_THETA) * (np.abs(theta_new) + np.abs(update)) + eta
-        scale = (np.fmax(np.fmax(np.abs(theta), np.abs(update)), np.abs(theta_new)),
-                 np.fmax(np.fmax(np.abs(m), c1 * g_abs), np.abs(m_stored)),
-                 np.fmax(np.fmax(np.abs(v), c2 * g * g), np.abs(v_stored)))
-    return StepBound(
-        np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
-        np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
-        np.asarray(e_v_stored * EVALUATION_SLACK, dtype=np.float64),
-        (_like(scale[0], theta), _like(scale[1], theta), _like(scale[2], theta)),
-    )
+        update_abs = np.abs(update)
+        return StepTerms(theta, m, v, c, hyper, convention, rec, theta_abs, np.abs(m), g, g_abs,
+                         2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
+                         m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
+                         update, update_abs, theta_new, np.abs(theta_new) + update_abs)
 
 
 def _like(values: object, shape_of: Array) -> Array:
-    return np.array(np.broadcast_to(np.asarray(values, dtype=np.float64), np.shape(shape_of)))
+    """``values`` as a float64 array of ``shape_of``'s shape (a new array: the scales are
+    computed afresh, so one of the right shape is returned as it is)."""
+    full = np.asarray(values, dtype=np.float64)
+    if full.shape == np.shape(shape_of):
+        return full
+    return np.array(np.broadcast_to(full, np.shape(shape_of)))

@@ -162,3 +162,42 @@ def test_every_preset_is_judged_alike_from_a_rectified_state(convention: str) ->
         state = impl.step(state, grad)
         observed.append(tuple(x.astype(np.float64) for x in (state.theta, state.m, state.v)))
     assert_agree(*both(observed, start, grads, hyper, conv))
+
+
+@pytest.mark.parametrize("hyper", [Hyper(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8),
+                                   # rho_6 is inside the ambiguity band: both branches are tried
+                                   Hyper(lr=1e-2, beta2=0.8397685748659791, weight_decay=0.1)],
+                         ids=["fresh", "band"])
+def test_block_by_block_gives_the_verdict_of_the_whole_tensor_bit_for_bit(hyper: Hyper) -> None:
+    """The judge evaluates a large tensor in blocks of elements; a size that is no multiple
+    of the block (a short last block) gives the same verdict, the same worst element and
+    the same centres and bounds, bit for bit, as one block holding the whole tensor."""
+    rng = np.random.default_rng(4)
+    block = 1000
+    n = 3 * block + 17
+    theta0 = rng.standard_normal(n).astype(np.float32).astype(np.float64)
+    grads = [rng.standard_normal(n).astype(np.float32).astype(np.float64) for _ in range(8)]
+    impl = NumpyRAdam(hyper, PRESETS["pytorch"])
+    state = impl.init(theta0.astype(np.float32))
+    observed = []
+    for k, grad in enumerate(grads):
+        state = impl.step(state, grad.astype(np.float32))
+        theta = state.theta.copy()
+        if k == 5:  # off by a few ulps in the last block
+            theta[n - 3] = (theta[n - 3].view(np.int32) + 40).view(np.float32)
+        observed.append(tuple(x.astype(np.float64) for x in (theta, state.m, state.v)))
+    zeros = np.zeros(n)
+    start = (theta0, zeros, zeros, 0)
+    whole = judge_trajectory_fast(observed, start, grads, hyper, PRESETS["pytorch"], FLOAT32,
+                                  block=n)
+    blocks = judge_trajectory_fast(observed, start, grads, hyper, PRESETS["pytorch"], FLOAT32,
+                                   block=block)
+    assert blocks == whole
+    assert blocks.worst is not None
+    assert whole.worst is not None
+    assert (whole.conforms, whole.worst.index) == (False, n - 3)
+    for mine, theirs in ((blocks.worst.exact_all, whole.worst.exact_all),
+                         (blocks.worst.bound_all, whole.worst.bound_all)):
+        assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
+    if hyper.weight_decay:
+        assert whole.ambiguous_steps == (6,)

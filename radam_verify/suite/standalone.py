@@ -21,6 +21,7 @@ import numpy as np
 from radam_verify.adapters import Adapter, ParamState
 from radam_verify.adapters.script import Expected, ScriptCase, render
 from radam_verify.conventions import Convention, parse_convention
+from radam_verify.judge import listed
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.suite import checks
 from radam_verify.suite.scenario import Outcome, Scenario, scenario_from_json
@@ -97,7 +98,8 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
                 "step before (read back, as the property judges it), so pointed at another "
                 "implementation the script compares against this one's state.")
     return (Expected(steps, w.t, worst.group, worst.param, w.quantity, w.index,
-                     tuple(real.nstr(x, 20) for x in w.exact_all), tuple(w.bound_all), how),
+                     tuple(real.nstr(x, 20) for x in listed(w.exact_all)),
+                     tuple(np.asarray(w.bound_all, dtype=np.float64).tolist()), how),
             sentence(adapter, scenario, worst))
 
 
