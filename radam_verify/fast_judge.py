@@ -303,7 +303,7 @@ def _frozen(values: Array) -> Array:
 def _require_in_range(state: tuple[Array, Array, Array], t: int, fmt: Format) -> None:
     """As the mpmath judge: a value beyond the format's range is out of the error model's
     domain (the centre is within a few binary64 ulps of the exact value)."""
-    largest = float(np.finfo(fmt.numpy_type).max)
+    largest = fmt.largest
     for name, values in zip(_QUANTITIES, state, strict=True):
         beyond = np.flatnonzero(~(np.abs(values) <= largest))
         if beyond.size:

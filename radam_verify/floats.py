@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ml_dtypes  # registers bfloat16 with numpy
 import numpy as np
 import numpy.typing as npt
 
@@ -22,6 +23,24 @@ class Format:
     def gamma(self, k: int) -> float:
         """Higham's gamma_k = k u / (1 - k u): the error of k chained roundings."""
         return k * self.u / (1 - k * self.u)
+
+    @property
+    def largest(self) -> float:
+        """The largest finite value."""
+        return float(ml_dtypes.finfo(self.numpy_type).max)
+
+    @property
+    def smallest_subnormal(self) -> float:
+        return float(ml_dtypes.finfo(self.numpy_type).smallest_subnormal)
+
+    @property
+    def smallest_normal(self) -> float:
+        return float(ml_dtypes.finfo(self.numpy_type).smallest_normal)
+
+    @property
+    def narrow(self) -> bool:
+        """Narrower than binary32: carried through numpy and torch as exact float32 values."""
+        return self.u > 2.0**-24
 
     def ulp(self, scale: Array) -> Array:
         """One ulp of ``scale`` in this format (the spacing at |scale|; subnormal spacing at 0)."""
@@ -49,4 +68,13 @@ FLOAT32 = Format("float32", 2.0**-24, 2.0**-150, np.float32)
 # eta is half the smallest subnormal; for binary64 that is not representable, so the bound
 # uses the smallest subnormal itself (a slightly larger, still valid bound).
 FLOAT64 = Format("float64", 2.0**-53, 2.0**-1074, np.float64)
-FORMATS = {"float32": FLOAT32, "float64": FLOAT64}
+#: The formats below binary32 (derivations/error-model.md, section 9). Their arithmetic is
+#: an operation evaluated in binary32 (torch's CPU kernels and ml_dtypes compute a bfloat16
+#: or float16 operation in float32, "opmath") and rounded to the format: two roundings, so
+#: the relative error of one operation is at most u + u32 (1 + u), and a result that
+#: underflows is off by at most eta + eta32.
+U32, ETA32 = 2.0**-24, 2.0**-150
+BFLOAT16 = Format("bfloat16", 2.0**-8 + U32 * (1 + 2.0**-8), 2.0**-134 + ETA32,
+                  ml_dtypes.bfloat16)
+FLOAT16 = Format("float16", 2.0**-11 + U32 * (1 + 2.0**-11), 2.0**-25 + ETA32, np.float16)
+FORMATS = {"float32": FLOAT32, "float64": FLOAT64, "bfloat16": BFLOAT16, "float16": FLOAT16}

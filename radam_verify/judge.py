@@ -234,7 +234,7 @@ def _require_in_range(state: ExactState, fmt: Format) -> None:
     The error model (fl(x) = x (1 + delta)) assumes no overflow; beyond the largest finite
     value the correctly rounded result is an infinity and nothing later is comparable.
     """
-    largest = float(np.finfo(fmt.numpy_type).max)
+    largest = fmt.largest
     for name, values in zip(_QUANTITIES, state.floats(), strict=True):
         for i, value in enumerate(values):
             if not abs(value) <= largest:

@@ -57,7 +57,10 @@ def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
     (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"nesterov": true}'],
      "cannot be constructed and stepped"),
     (["--verify-impl=torch.optim:RAdam", "--verify-device=tpu"], "is not a device"),
-    (["--verify-impl=torch.optim:RAdam", "--verify-dtype=float16"], "complex64 or complex128"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-dtype=float8"],
+     "bfloat16, float16, complex64 or complex128"),
+    (["--verify-impl=optax:radam", "--verify-dtype=bfloat16"],
+     "is verified for torch optimizers and the plain protocol"),
     (["--verify-impl=torch.optim:RAdam", "--verify-profile=fast"], "quick, ci, thorough"),
 ])
 def test_bad_input_is_a_one_line_usage_error_with_exit_4(
@@ -234,9 +237,25 @@ def test_torch_for_loop_radam_conforms_in_every_dtype_with_every_property(
 ) -> None:
     """float64 and complex128 state is read as a copy: a reader that kept a view of the
     tensor's memory saw every earlier state move with the next in-place step."""
+    conforms_with_every_property(pytester, spec, kwargs, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_for_loop_radam_conforms_in_bfloat16_and_float16_with_every_property(
+        pytester: pytest.Pytester, dtype: str) -> None:
+    """Judged with the format's error model (an operation in binary32, rounded to the
+    format), the convention identified in float32; every property judges examples."""
+    conforms_with_every_property(pytester, "torch.optim:RAdam", {"foreach": False}, dtype,
+                                 "auto")
+
+
+def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
+                                 kwargs: dict[str, object], dtype: str,
+                                 convention: str = "pytorch") -> None:
     result, verdict = run_suite(pytester, f"--verify-impl={spec}", f"--verify-kwargs={json.dumps(kwargs)}",
-                                "--verify-convention=pytorch", f"--verify-dtype={dtype}",
+                                f"--verify-convention={convention}", f"--verify-dtype={dtype}",
                                 "--verify-profile=quick")
+    assert verdict["convention"]["spec"] == "pytorch"
     # the project's own RAdam loads a copy of a state dict; torch's keeps its tensors
     known = {SHARED_STATE} if spec.startswith("torch.optim") else set()
     failed = {k for k, v in outcomes(verdict).items() if v == "failed"}

@@ -73,8 +73,8 @@ def load_adapter(spec: str, kwargs: Mapping[str, object] | None = None, device: 
     """The adapter for ``spec`` with constructor ``kwargs``, constructed once to check them."""
     real = COMPLEX_DTYPES.get(dtype, dtype)
     if real not in FORMATS:
-        raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32, float64 or, "
-                         "for torch optimizers, complex64 or complex128")
+        raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32, float64, "
+                         "bfloat16, float16 or, for torch optimizers, complex64 or complex128")
     fmt = FORMATS[real]
     obj = resolve(spec)
     extra = dict(kwargs or {})
@@ -94,6 +94,9 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
     if dtype in COMPLEX_DTYPES:
         raise UsageError(f"--verify-dtype={dtype} needs a torch optimizer; {spec} takes real "
                          "parameters only (use float32 or float64)")
+    if fmt.narrow and not _is_protocol(obj):
+        raise UsageError(f"--verify-dtype={dtype} is verified for torch optimizers and the "
+                         f"plain protocol; {spec} is neither (use float32 or float64)")
     if str(getattr(obj, "__module__", None) or "").split(".")[0] == "optax":
         from radam_verify.adapters.optax_adapter import OptaxAdapter
 
@@ -104,7 +107,7 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
         from radam_verify.adapters.fastai_adapter import FastaiAdapter
 
         return FastaiAdapter(spec, obj, extra, device, fmt, version)
-    if callable(obj) and all(callable(getattr(obj, name, None)) for name in ("init", "step")):
+    if _is_protocol(obj):
         from radam_verify.adapters.protocol import ProtocolAdapter
 
         return ProtocolAdapter(spec, obj, extra, device, fmt, version)
@@ -113,6 +116,11 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
                      "optimizer such as fastai.optimizer:RAdam, or a "
                      "class with init(theta) and step(state, grad) (see the README's protocol "
                      "section)")
+
+
+def _is_protocol(obj: Any) -> bool:
+    """A class or factory with ``init(theta)`` and ``step(state, grad)``."""
+    return callable(obj) and all(callable(getattr(obj, name, None)) for name in ("init", "step"))
 
 
 def _kind_of(obj: Any) -> str:

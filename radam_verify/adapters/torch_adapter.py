@@ -85,7 +85,8 @@ class TorchAdapter(Adapter):
 
         self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
         self.device = check_device(device)
-        self.torch_dtype = {"float32": torch.float32, "float64": torch.float64}[fmt.name]
+        self.torch_dtype = {"float32": torch.float32, "float64": torch.float64,
+                            "bfloat16": torch.bfloat16, "float16": torch.float16}[fmt.name]
         self.complex_params = complex_params
         self.names, accepted = constructor_names(cls)
         self._accepts = accepted
@@ -141,8 +142,7 @@ class TorchAdapter(Adapter):
         a state entry is held in: float64 values are rounded to it by torch)."""
         import torch
 
-        data = torch.tensor(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.torch_dtype,
-                            device=self.device)
+        data = torch.tensor(self.carried(values), dtype=self.torch_dtype, device=self.device)
         if dtype is not None:
             data = data.to(dtype)
         if self.complex_params:
@@ -153,13 +153,19 @@ class TorchAdapter(Adapter):
         # differentiable optimizers update non-leaf tensors that carry autograd history
         return data.requires_grad_(True).clone()
 
+    def carried(self, values: object) -> np.ndarray:
+        """``values`` rounded to the format, in a numpy dtype torch takes (bfloat16 and
+        float16 values are carried exactly as float32)."""
+        rounded = np.asarray(values, dtype=np.float64).astype(self.fmt.numpy_type)
+        return rounded.astype(np.float32) if self.fmt.narrow else rounded
+
     def placed(self, values: np.ndarray, view: Strided, leaf: bool = True) -> tuple[Any, Any]:
         """A parameter of the drawn values as the strided ``view`` into a storage whose other
         elements hold canaries; returns the parameter and the storage (real dtypes only)."""
         import torch
 
-        storage = torch.tensor(view.place(values).astype(self.fmt.numpy_type),
-                               dtype=self.torch_dtype, device=self.device)
+        storage = torch.tensor(self.carried(view.place(values)), dtype=self.torch_dtype,
+                               device=self.device)
         if leaf:  # a leaf parameter sharing the storage, with the view's strides
             return torch.nn.Parameter(storage.as_strided(view.shape, view.strides,
                                                          view.offset)), storage

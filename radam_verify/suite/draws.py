@@ -83,7 +83,7 @@ def gradient_steps(draw: st.DrawFn, target: Target, shapes: list[int], steps: in
     p_zero = draw(st.sampled_from([0.0, 0.05, 0.3]))
     p_flip = draw(st.sampled_from([0.0, 0.5, 1.0]))
     rng = np.random.default_rng(seed)
-    tiny = float(np.finfo(target.adapter.fmt.numpy_type).smallest_subnormal)
+    tiny = target.adapter.fmt.smallest_subnormal
     sign = 1.0
     long_out: list[list[np.ndarray | None]] = []
     for _ in range(steps):
@@ -281,7 +281,7 @@ def values(draw: st.DrawFn, target: Target, shape: tuple[int, ...], lo_exp: int,
     # same in every shape with more than i elements, so shrinking the shape keeps it
     sign, magnitude, zero, small, tiny_k = (np.random.default_rng([seed, k]).random(size)
                                             for k in range(5))
-    tiny = float(np.finfo(target.adapter.fmt.numpy_type).smallest_subnormal)
+    tiny = target.adapter.fmt.smallest_subnormal
     out = np.where(sign < 0.5, -1.0, 1.0) * 10.0 ** (lo + (hi - lo) * magnitude)
     out[zero < p_zero] = 0.0
     out[small < p_tiny] = tiny * np.floor(1 + 99 * tiny_k[small < p_tiny])

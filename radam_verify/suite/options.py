@@ -20,6 +20,7 @@ from radam_verify.errors import RadamVerifyError, UsageError
 from radam_verify.suite.profiles import get_profile
 
 if TYPE_CHECKING:
+    from radam_verify.adapters import Adapter
     from radam_verify.identify import Identification
     from radam_verify.suite.target import Target
 
@@ -37,8 +38,9 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                         'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\'; '
                         "never a hyperparameter the suite draws (lr, betas, eps, weight_decay)"),
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
-    "--verify-dtype": ("verify_dtype", "float32|float64|complex64|complex128",
-                       "parameter dtype (default float32; complex for torch optimizers)"),
+    "--verify-dtype": ("verify_dtype", "float32|float64|bfloat16|float16|complex64|complex128",
+                       "parameter dtype (default float32; bfloat16 and float16 for torch "
+                       "optimizers and the plain protocol, complex for torch optimizers)"),
     "--verify-profile": ("verify_profile", "quick|ci|thorough",
                          "examples per property and trajectory lengths (default ci when the CI "
                          "environment variable is set, else quick)"),
@@ -86,9 +88,9 @@ class VerifyOptions:
             raise UsageError(f"--verify-kwargs must be a JSON object, got {raw_kwargs!r}; "
                              "e.g. '{\"foreach\": true}'")
         dtype = values.get("verify_dtype") or "float32"
-        if dtype not in ("float32", "float64", "complex64", "complex128"):
+        if dtype not in ("float32", "float64", "bfloat16", "float16", "complex64", "complex128"):
             raise UsageError(f"--verify-dtype={dtype!r} is not supported; use float32, float64, "
-                             "complex64 or complex128")
+                             "bfloat16, float16, complex64 or complex128")
         profile = values.get("verify_profile") or ("ci" if os.environ.get("CI") else "quick")
         get_profile(profile)
         raw_seed = values.get("verify_seed") or "0"
@@ -157,7 +159,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     elif identified is not None:
         convention, source = parse_convention(identified), "identified"
     else:
-        identification = identify(adapter, progress)
+        identification = identify(_probed(adapter, options), progress)
         chosen = identification.convention or identification.closest
         if chosen is None:  # pragma: no cover - candidates are never empty
             raise RadamVerifyError("identification produced no candidate")
@@ -167,6 +169,24 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
                     options.shrink, step_limit(options, limit_s))
     watchdog.set_limit(target.step_limit)
     return target, identification
+
+
+def _probed(adapter: Adapter, options: VerifyOptions) -> Adapter:
+    """The adapter identification probes: in float32 where the dtype is bfloat16 or float16.
+
+    The convention is the algorithm's, not the dtype's, and the probes tell conventions apart
+    by differences (a threshold of 4 or 5 at one step, eps on sqrt(v) or sqrt(v_hat)) that
+    bfloat16's error bounds are too wide to resolve; an implementation that takes no float32
+    parameters is probed in its own dtype.
+    """
+    if not adapter.fmt.narrow:
+        return adapter
+    from radam_verify.adapters import load_adapter
+
+    try:
+        return load_adapter(options.impl, options.kwargs, options.device, "float32")
+    except RadamVerifyError:
+        return adapter
 
 
 def step_limit(options: VerifyOptions, derived_s: float | None) -> watchdog.Limit:

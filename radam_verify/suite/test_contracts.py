@@ -25,8 +25,8 @@ from radam_verify.suite.target import Record, Target, calling, fail, require_con
 def edge_scalars(target: Target) -> st.SearchStrategy[Hyper]:
     """Hyperparameters with lr, eps or (lr, weight decay) at an edge of the domain; the
     subnormal lr and eps are the implementation's format's (a smaller eps is 0 in it)."""
-    info = np.finfo(target.adapter.fmt.numpy_type)
-    tiny, smallest_normal = float(info.smallest_subnormal), float(info.tiny)
+    fmt = target.adapter.fmt
+    tiny, smallest_normal = fmt.smallest_subnormal, fmt.smallest_normal
     subnormal = st.integers(1, 2**20).map(lambda k: min(k * tiny, smallest_normal / 2))
     lrs = st.one_of(st.just(0.0), st.just(tiny), subnormal, st.just(smallest_normal))
     epss = st.one_of(st.just(tiny), subnormal, st.just(smallest_normal))
