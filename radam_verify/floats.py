@@ -12,6 +12,21 @@ Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class Limits:
+    """A format's range: its largest finite value, smallest subnormal and smallest normal."""
+
+    max: float
+    smallest_subnormal: float
+    smallest_normal: float
+
+
+def finfo(numpy_type: type[np.floating] | np.dtype[np.floating]) -> Limits:
+    """The range of any numpy float type, bfloat16 included (``ml_dtypes.finfo``)."""
+    info = ml_dtypes.finfo(numpy_type)  # type: ignore[no-untyped-call]
+    return Limits(float(info.max), float(info.smallest_subnormal), float(info.smallest_normal))
+
+
+@dataclass(frozen=True)
 class Format:
     """A binary floating-point format: unit roundoff ``u`` and the absolute underflow error."""
 
@@ -27,15 +42,15 @@ class Format:
     @property
     def largest(self) -> float:
         """The largest finite value."""
-        return float(ml_dtypes.finfo(self.numpy_type).max)
+        return finfo(self.numpy_type).max
 
     @property
     def smallest_subnormal(self) -> float:
-        return float(ml_dtypes.finfo(self.numpy_type).smallest_subnormal)
+        return finfo(self.numpy_type).smallest_subnormal
 
     @property
     def smallest_normal(self) -> float:
-        return float(ml_dtypes.finfo(self.numpy_type).smallest_normal)
+        return finfo(self.numpy_type).smallest_normal
 
     @property
     def narrow(self) -> bool:

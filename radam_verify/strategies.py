@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from functools import cache
 
-import ml_dtypes
 import numpy as np
 from hypothesis import strategies as st
 
 from radam_verify.conventions import PRESETS, Convention
+from radam_verify.floats import finfo
 from radam_verify.hyper import Hyper
 
 
@@ -61,7 +61,7 @@ def magnitudes(dtype: type[np.floating], lo_exp: int, hi_exp: int) -> st.SearchS
 @cache
 def _magnitudes(name: str, lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:
     dtype = np.dtype(name).type
-    tiny = float(ml_dtypes.finfo(dtype).smallest_subnormal)
+    tiny = finfo(dtype).smallest_subnormal
     return st.one_of(
         st.tuples(st.sampled_from([-1.0, 1.0]), log_uniform(lo_exp, hi_exp)).map(
             lambda p: float(dtype(p[0] * p[1]))),
