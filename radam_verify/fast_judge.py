@@ -264,7 +264,7 @@ def _block(s: slice, state: tuple[Array, Array, Array], g: Array,
         at.append((float(e.ratio[i]),
                    _At(k, s.start + i, float(got64[i]), float(e.error[i]), float(limit[i]),
                        float(e.ulp[i]), float(e.scale_ulp[i]))))
-    largest = float(np.finfo(fmt.numpy_type).max)
+    largest = fmt.largest
     in_range = all(bool((np.abs(x) <= largest).all()) for x in new)
     return _Block(int(np.sum(~judgeable)), tuple(at), tuple(result_ulps), tuple(ulps),
                   in_range)
