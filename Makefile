@@ -16,10 +16,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check radam_verify tests frameworks benchmarks reports/repro noxfile.py
 	$(BIN)/mypy
 
-# the main suite, then each framework's adapter tests in its own environment (noxfile.py)
+# the main suite, then each framework's adapter tests in its own environment (noxfile.py);
+# the framework environments are built (nox --install-only, mostly downloads and unpacking)
+# while the main suite runs, and their log is shown if that fails
 test: lint
-	$(BIN)/pytest -n 2 --dist worksteal --durations=25
-	$(BIN)/nox -s framework
+	@echo "building the framework environments in the background (log: $(VENV)/nox-install.log)"
+	@$(BIN)/nox -s framework --install-only > $(VENV)/nox-install.log 2>&1 & install=$$!; \
+	$(BIN)/pytest -n 2 --dist worksteal --durations=25; status=$$?; \
+	if ! wait $$install; then cat $(VENV)/nox-install.log; \
+	  echo "building the framework environments failed (log above)"; exit 1; fi; \
+	exit $$status
+	$(BIN)/nox -R -s framework
 
 demo: $(STAMP)
 	$(BIN)/radam-verify derive

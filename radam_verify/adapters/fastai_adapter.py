@@ -86,7 +86,8 @@ class FastaiAdapter(Adapter):
         refuse_drawn(self.kwargs, list(NAMES.values()))
         self.keys = [NAMES[k] for k in NAMES if k != "weight_decay" or "wd" in accepted]
         self.m_key, self.v_key, self.step_key, others = self._probe()
-        notes = {"maximize": "fastai optimizers take no maximize",
+        notes = {"views": "the fastai adapter places every parameter as a tensor of its own",
+                 "maximize": "fastai optimizers take no maximize",
                  "add_group": "a fastai Optimizer has no add_param_group"}
         readable = self.m_key is not None and self.v_key is not None
         if not readable:

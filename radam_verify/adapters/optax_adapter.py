@@ -68,7 +68,8 @@ class OptaxAdapter(Adapter):
             raise UsageError(f"{spec} is not an optax transformation factory taking "
                              f"(learning_rate, b1, b2, eps) with kwargs {dict(kwargs)}: "
                              f"{error}") from None
-        notes = {"maximize": "optax transformations minimize; there is no maximize option",
+        notes = {"views": "JAX arrays have no strides: an update returns new arrays",
+                 "maximize": "optax transformations minimize; there is no maximize option",
                  "missing_grads": "optax updates every leaf of the pytree on every step"}
         if not self._wd:
             notes["weight_decay"] = f"{spec} takes no weight_decay argument"

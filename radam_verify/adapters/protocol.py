@@ -66,7 +66,7 @@ class ProtocolAdapter(Adapter):
         injectable = readable and callable(getattr(probe[0], "state_at", None))
         paths = {name: {**self.kwargs, **extra}
                  for name, extra in dict(getattr(factory, "CODE_PATHS", {}) or {}).items()}
-        notes = {}
+        notes = {"views": "the plain protocol passes each parameter as a contiguous numpy array"}
         if not readable:
             notes["read_state"] = "the state has no m, v and t attributes"
         if not injectable:
