@@ -26,6 +26,10 @@ def check(args: argparse.Namespace) -> int:
                 f"--verify-dtype={args.dtype}", f"--verify-seed={args.seed}",
                 f"--verify-shrink={args.shrink}",
                 "-p", "no:cacheprovider", "-q" if not args.verbose else "-v",
+                # the properties report through their own messages, not pytest's assertion
+                # introspection, and rewriting every radam_verify module on each start (and in
+                # each worker) costs seconds
+                "--assert=plain",
                 f"--rootdir={scratch}", "-c", "/dev/null"]
         if verdict_file is not None:  # the plugin writes the JSON and its renderings
             argv.append(f"--verify-report={verdict_file}")

@@ -36,7 +36,8 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
     # where it runs, and a worker process per defect would add its start-up 17 times
     # (tests/test_watchdog.py runs the default worker process)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--verify-impl=radam_verify.impls.defects:{defect}",
+        "-p", "no:cacheprovider", "--assert=plain",
+        f"--verify-impl=radam_verify.impls.defects:{defect}",
         "--verify-convention=pytorch", "--verify-profile=quick", "--verify-shrink=no",
         f"--verify-report={report}", "-n", "0", "-k", shows.property)
     verdict = json.loads(report.read_text())
