@@ -59,6 +59,8 @@ STEP_TYPE = int
 GROUPS = [
     {'params': [[1.0], [1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 0.0, 'weight_decay': 0.0, 'maximize': False},
 ]
+# per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
+PLACEMENTS = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
@@ -99,13 +101,48 @@ def parameter(values_):
     return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
 
 
+def view_indices(where):
+    """The storage index of every element of the view WHERE, in row-major order."""
+    index = np.arange(where["size"], dtype=np.int64)[where["offset"]:]
+    return np.lib.stride_tricks.as_strided(
+        index, where["shape"], [8 * s for s in where["strides"]]).reshape(-1).copy()
+
+
+def canaries(size):
+    """What a storage holds outside the views: -(17 + i mod 16) / 8 at element i."""
+    return -(17.0 + np.arange(size) % 16) / 8.0
+
+
+def placed(values_, where):
+    """A tensor of ``values_`` as the strided view WHERE (shape, strides and offset in
+    elements) into a storage of canaries; returns the tensor and its storage."""
+    storage = tensor(canaries(where["size"]))
+    storage[torch.as_tensor(view_indices(where))] = tensor(np.ravel(values_))
+    if not LEAF:  # the differentiable path's non-leaf
+        storage = storage.requires_grad_(True).clone()
+        return storage.as_strided(where["shape"], where["strides"], where["offset"]), storage
+    return torch.nn.Parameter(storage.as_strided(where["shape"], where["strides"],
+                                                 where["offset"])), storage
+
+
+def gradient(values_, where):
+    """A gradient tensor of ``values_``, laid out as the view WHERE (None: contiguous)."""
+    return (tensor(values_) if where is None else placed(values_, where)[0]).detach()
+
+
 class Run:
     """The optimizer over GROUPS and its parameter tensors."""
 
     def __init__(self, cls, groups=None):
+        placements = PLACEMENTS if groups is None else [None] * len(groups)
         groups = GROUPS if groups is None else groups
         self.cls = cls
-        self.tensors = [[parameter(p) for p in g["params"]] for g in groups]
+        wheres = [where or [None] * len(g["params"]) for g, where in zip(groups, placements)]
+        made = [[(parameter(p), None) if w is None else placed(p, w["param"])
+                 for p, w in zip(g["params"], row)] for g, row in zip(groups, wheres)]
+        self.tensors = [[t for t, _ in row] for row in made]
+        self.storages = [[s for _, s in row] for row in made]
+        self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
         self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
@@ -127,8 +164,9 @@ class Run:
         for g, (tensors, states) in enumerate(zip(self.tensors, start)):
             for p, s in zip(tensors, states):
                 with torch.no_grad():
-                    p.copy_(tensor(s["theta"]))
-                entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                    p.copy_(tensor(s["theta"]).reshape(p.shape))
+                entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
+                         V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
@@ -145,12 +183,33 @@ class Run:
         self.tensors.append(tensors)
         self.sizes.append([len(p) for p in group["params"]])
         self.groups.append(dict(group))
+        self.storages.append([None] * len(tensors))
+        self.grad_views.append([None] * len(tensors))
 
     def step(self, grads):
-        for tensors, group in zip(self.tensors, grads):
-            for p, g in zip(tensors, group):
-                p.grad = None if g is None else tensor(g).detach()
+        for tensors, group, views in zip(self.tensors, grads, self.grad_views):
+            for p, g, view in zip(tensors, group, views):
+                p.grad = None if g is None else gradient(g, view)
         self.optimizer.step()
+
+    def canaries_changed(self):
+        """The first storage element outside a parameter's view that no longer holds its
+        canary, in words (None: every canary is unchanged)."""
+        for g, row in enumerate(self.storages):
+            for p, storage in enumerate(row):
+                if storage is None:
+                    continue
+                where = PLACEMENTS[g][p]["param"]
+                inside = np.zeros(where["size"], dtype=bool)
+                inside[view_indices(where)] = True
+                held, canary = values(storage, where["size"]), canaries(where["size"])
+                changed = np.flatnonzero(~inside & (held != canary))
+                if changed.size:
+                    i = int(changed[0])
+                    return (f"group {g}, tensor {p} ({where['kind']} view, strides "
+                            f"{where['strides']}, offset {where['offset']}): storage[{i}] held "
+                            f"the canary {float(canary[i])!r} and now holds {float(held[i])!r}")
+        return None
 
     def step_closure(self, grads):
         """step(closure): (calls, gradients enabled in each, what it returned, the loss)."""
@@ -329,6 +388,21 @@ def check_closure(cls):
     return False
 
 
+def check_placed(cls):
+    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        found = state.canaries_changed()
+        if found is not None:
+            print(f"step {k} wrote outside the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged")
+    return check_exact(cls) if "quantity" in CHECK else False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -339,7 +413,8 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "closure": check_closure, "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception,
+                    "placed": check_placed}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")
