@@ -25,6 +25,8 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
     "fastai": (["fastai==2.8.12"],
                ["fastcore==2.2.38", "fasttransform==0.0.5", "fastprogress==1.1.6",
                 "plum-dispatch<2.10", "pandas", "scipy", "matplotlib", "requests", "pyyaml"]),
+    # PaddlePaddle's CPU wheel with its declared dependencies (numpy, protobuf, Pillow, ...)
+    "paddle": ([], ["paddlepaddle==3.3.1"]),
 }
 
 

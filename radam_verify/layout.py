@@ -8,9 +8,12 @@ Implementations keep different quantities, all legitimate readings of the same a
   beta_hat_t = b (1 - b^(t-1)) / (1 - b^t) (torch-optimi; derivation ``debiased-recursion``
   in ``derivations/error-model.md``, section 8).
 
-and count steps per tensor (a tensor without a gradient is not stepped and keeps its count)
-or per group (the group's counter advances on every ``step()``, so a tensor without a
-gradient keeps its stored state while t advances).
+and count steps per tensor (a tensor without a gradient is not stepped and keeps its count),
+per group (the group's counter advances on every ``step()``, so a tensor without a
+gradient keeps its stored state while t advances), or not at all: PaddlePaddle keeps, per
+tensor, the running powers beta1^t and beta2^t and rho's term t b2^t / (1 - b2^t), each
+advanced by its own recursion, and t is implied by them (``powers``; a tensor without a
+gradient keeps them, as with a per-tensor count).
 
 The reference runs in raw coordinates. A layout maps a stored state to raw coordinates
 (``exact_state``: an injected or read-back state, at the reference's working precision) and
@@ -32,9 +35,9 @@ from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.reference import ExactState
 
 Moments = Literal["raw", "debiased"]
-Counter = Literal["tensor", "group"]
+Counter = Literal["tensor", "group", "powers"]
 MOMENTS: tuple[Moments, ...] = ("raw", "debiased")
-COUNTERS: tuple[Counter, ...] = ("tensor", "group")
+COUNTERS: tuple[Counter, ...] = ("tensor", "group", "powers")
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ class Layout:
         per group``."""
         moments = ("bias-corrected moments m_hat, v_hat (debiased recursion)" if self.debiased
                    else "moments m, v")
-        counter = ("one step count per group (advances on every step)"
-                   if self.counter == "group" else "a step count per tensor")
+        counter = {"group": "one step count per group (advances on every step)",
+                   "tensor": "a step count per tensor",
+                   "powers": ("no step count: running powers beta1^t, beta2^t and "
+                              "t b2^t / (1 - b2^t) per tensor")}[self.counter]
         return f"{moments}; {counter}"
 
     def to_json(self) -> dict[str, str]:
@@ -92,7 +97,7 @@ class Layout:
     def skip(self, state: ExactState, hyper: Hyper) -> ExactState:
         """A step on which the tensor has no gradient: it keeps its stored state; with a group
         counter t advances (so raw moments held as bias-corrected ones are rescaled)."""
-        if self.counter == "tensor":
+        if self.counter != "group":
             return state
         held = self.stored(state, hyper)
         return self.exact_state_from(held, state.t + 1, hyper)

@@ -1,5 +1,5 @@
-"""Adapters: torch optimizers, optax transformations, fastai optimizers and the plain-object
-protocol.
+"""Adapters: torch optimizers, optax transformations, fastai and PaddlePaddle optimizers and
+the plain-object protocol.
 
 :func:`load_adapter` resolves ``MODULE:ATTR`` and picks the adapter for what it finds;
 every problem with the user's input is a one-line :class:`~radam_verify.errors.UsageError`.
@@ -97,6 +97,12 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
     if fmt.narrow and not _is_protocol(obj):
         raise UsageError(f"--verify-dtype={dtype} is verified for torch optimizers and the "
                          f"plain protocol; {spec} is neither (use float32 or float64)")
+    from radam_verify.adapters.paddle_adapter import is_paddle
+
+    if is_paddle(obj):
+        from radam_verify.adapters.paddle_adapter import PaddleAdapter
+
+        return PaddleAdapter(spec, obj, extra, device, fmt, version)
     if str(getattr(obj, "__module__", None) or "").split(".")[0] == "optax":
         from radam_verify.adapters.optax_adapter import OptaxAdapter
 
@@ -113,7 +119,8 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
         return ProtocolAdapter(spec, obj, extra, device, fmt, version)
     raise UsageError(f"{spec} is not an optimizer (it is {_kind_of(obj)}): expected a "
                      "torch.optim.Optimizer subclass, an optax factory such as optax:radam, a fastai "
-                     "optimizer such as fastai.optimizer:RAdam, or a "
+                     "optimizer such as fastai.optimizer:RAdam, a paddle.optimizer.Optimizer "
+                     "subclass such as paddle.optimizer:RAdam, or a "
                      "class with init(theta) and step(state, grad) (see the README's protocol "
                      "section)")
 

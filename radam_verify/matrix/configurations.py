@@ -145,6 +145,16 @@ FASTAI_LOAD_SHARES = Finding(
     "moments with its source: setting the source's lr changes the loaded optimizer's, and a "
     "step of either changes the other's moments",
     "fastai_load_state_dict_shares_state.py", "test_a_loaded_state_dict_is_a_copy")
+PADDLE_FLOAT32_SCALARS = Finding(
+    "the radam kernel takes beta1, beta2 and epsilon as float32 attributes and forms 1 - beta1 "
+    "and 1 - beta2 from the rounded values, and it keeps b1^t, b2^t and t b2^t / (1 - b2^t) as "
+    "accumulators advanced by recursion in the parameters' dtype: float64 parameters get "
+    "float32 hyperparameters (after one step at beta2 = 0.999, v holds (1 - float32(0.999)) "
+    "g^2), "
+    "and in float32 rho_t = rho_inf - 2 (t b2^t / (1 - b2^t)) cancels near the threshold, "
+    "off by far more than float32 arithmetic on the step allows",
+    "paddle_float32_scalars.py")
+
 #: findings of a base class every configuration of the module inherits
 _INHERITED: Mapping[str, Finding] = {
     "torch.optim": TORCH_LOAD_SHARES, "torch_optimizer": TORCH_LOAD_SHARES,
@@ -217,6 +227,15 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
         Configuration("default", "fastai.optimizer:RAdam", environment="fastai"),
         Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
                       environment="fastai", findings=(FASTAI_L2_GRAD,)),
+    ),
+    *_and_float64(
+        Configuration("default", "paddle.optimizer:RAdam", environment="paddle",
+                      convention="pytorch",
+                      documented="paddle.optimizer.RAdam: 'if rho_t > 5: theta_t <- theta_t - "
+                      "gamma m_hat_t r_t l_t' with l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + "
+                      "epsilon), 'else: theta_t <- theta_t - gamma m_hat_t'; a float "
+                      "weight_decay is L2Decay, added to the gradient (the pytorch preset)",
+                      findings=(PADDLE_FLOAT32_SCALARS,)),
     ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "

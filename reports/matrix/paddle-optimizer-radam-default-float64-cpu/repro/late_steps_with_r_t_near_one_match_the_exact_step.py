@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""paddle.optimizer:RAdam, the default path, float64 on cpu: m[0] of group 0, tensor 0 after
+step 1001 is -0.10000002384185791 where the exact value is -0.099999999999999977796 (error
+1.72e+09 ulps against a bound of 6.4 ulps of the operand scale) with beta2 = 0.9 (1 step, 1
+group, 1 tensor of shape (6,)).
+
+Found by the property "Late steps with r_t near one match the exact step" (convention
+pytorch) for paddle.optimizer:RAdam (paddlepaddle 3.3.1), float64 on cpu. This script needs
+only paddlepaddle and numpy: not radam-verify and not Hypothesis. It runs the
+counterexample's first 1 step(s) and compares m of group 0, tensor 0 (step count 1001) with
+EXACT, element by element, within BOUND.
+
+EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
+pytorch convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+steps taken: the largest distance from EXACT a correct implementation may have.
+
+Run: python THIS_FILE [MODULE:ATTR] (default paddle.optimizer:RAdam; any implementation with
+the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it
+is gone.
+"""
+import importlib
+import io  # noqa: F401
+import math
+import pickle  # noqa: F401
+import sys
+import traceback
+from decimal import Decimal, getcontext
+
+import numpy as np
+import paddle
+from paddle.base.unique_name import UniqueNameGenerator
+from paddle.utils import unique_name
+
+SPEC = 'paddle.optimizer:RAdam'
+# the dtype of the parameters
+REAL = 'float64'
+# the constructor's keywords
+KWARGS = {}
+# the parameter groups as Paddle takes them (learning_rate: the scale of the optimizer's learning_rate=1.0) and the initial values
+GROUPS = [
+    {'learning_rate': 0.001, 'beta1': 0.9, 'beta2': 0.9, 'epsilon': 1e-08, 'params': [[0.0, -1.0, -1.0, -1.0, 0.0, 0.0]]},
+]
+# Paddle optimizers take no groups after construction
+ADDED = []
+# the state injected before the first step (None: a fresh optimizer)
+START = [
+    [{'theta': [0.0, -1.0, -1.0, -1.0, 0.0, 0.0], 'm': [0.0, 0.0, 0.0, 0.0, -1.0, -1.0], 'v': [1.0, 0.0, 0.0, 1.0, 0.0, 1.0], 't': 1000}],
+]
+# the gradients: STEPS[step][group][tensor] (None: no gradient that step)
+STEPS = [[([-1.0, 0.0, 0.0, 0.0, 0.0, 0.0],)]]
+# the exact values (decimal, 20 significant digits)
+EXACT = [
+    '-0.099999999999999977796',
+    '0.0',
+    '0.0',
+    '0.0',
+    '-0.9000000000000000222',
+    '-0.9000000000000000222',
+]
+# the largest |observed - exact| a correct implementation may have
+BOUND = [
+    8.88178420527306e-17,
+    1.5e-323,
+    1.5e-323,
+    1.5e-323,
+    8.437694995009409e-16,
+    8.437694995009409e-16,
+]
+# what is compared
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'm', 'index': 0}
+PRINTED = 24
+
+
+def tensor(values):
+    """A tensor of ``values`` in the parameters' dtype."""
+    return paddle.to_tensor(np.asarray(values, dtype=np.float64).astype(REAL), dtype=REAL)
+
+
+def values(data):
+    """A tensor's values as a new float64 array."""
+    return np.asarray(data.numpy()).astype(np.float64).reshape(-1)
+
+
+class Run:
+    """The Paddle optimizer over GROUPS and its parameters, under a name generator of its own."""
+
+    def __init__(self, cls, groups=None):
+        groups = GROUPS if groups is None else groups
+        self.cls, self.groups = cls, [dict(g) for g in groups]
+        self.names = UniqueNameGenerator()
+        with unique_name.guard(self.names):
+            self.tensors = [[paddle.create_parameter(
+                [len(p)], dtype=REAL,
+                default_initializer=paddle.nn.initializer.Assign(np.asarray(p, dtype=REAL)))
+                for p in g["params"]] for g in groups]
+            entries = [{**{k: v for k, v in g.items() if k != "params"}, "params": ts}
+                       for g, ts in zip(groups, self.tensors)]
+            self.optimizer = cls(learning_rate=1.0, parameters=entries, **KWARGS)
+        self.sizes = [[len(p) for p in g["params"]] for g in groups]
+        self.pending = {}
+
+    def state(self, g, p, name):
+        state = self.optimizer.state_dict() or self.pending
+        prefix = f"{self.tensors[g][p].name}_{name}_"
+        return next((v for k, v in state.items() if k.startswith(prefix)), None)
+
+    def inject(self, start):
+        wanted = {}
+        for g, (tensors, states) in enumerate(zip(self.tensors, start)):
+            getcontext().prec = 80
+            b1, b2 = Decimal(self.groups[g]["beta1"]), Decimal(self.groups[g]["beta2"])
+            for p, s in zip(tensors, states):
+                p.set_value(np.asarray(s["theta"], dtype=REAL))
+                t, n = int(s["t"]), len(s["theta"])
+                # b1^t, b2^t and t b2^t / (1 - b2^t) to 80 digits, then rounded once
+                powers = {"moment1": s["m"], "moment2": s["v"], "beta1_pow": [float(b1**t)] * n,
+                          "beta2_pow": [float(b2**t)] * n,
+                          "rho": [float(t * b2**t / (1 - b2**t)) if t else 1.0] * n}
+                for name, held in powers.items():
+                    wanted[f"{p.name}_{name}_0"] = tensor(held)
+        with unique_name.guard(self.names):
+            self.optimizer.set_state_dict(wanted)
+        self.pending = wanted
+
+    def add_group(self, group):
+        raise RuntimeError("a Paddle optimizer has no public add_param_group")
+
+    def step(self, grads):
+        for tensors, group in zip(self.tensors, grads):
+            for p, g in zip(tensors, group):
+                if g is None:
+                    p.clear_gradient(False)
+                else:
+                    p.grad = tensor(g)
+        with unique_name.guard(self.names):
+            self.optimizer.step()
+        self.pending = {}
+
+    def read(self, g, p, quantity):
+        if quantity == "theta":
+            return values(self.tensors[g][p])
+        held = self.state(g, p, "moment1" if quantity == "m" else "moment2")
+        return None if held is None else values(held)
+
+    def copy(self, cls):
+        groups = [{**group, "params": [values(t).tolist() for t in ts]}
+                  for group, ts in zip(self.groups, self.tensors)]
+        return Run(cls, groups)
+
+    def save(self):
+        buffer = io.BytesIO()
+        paddle.save(self.optimizer.state_dict(), buffer)
+        return buffer.getvalue()
+
+    def load(self, saved):
+        state = paddle.load(io.BytesIO(saved))
+        with unique_name.guard(self.names):
+            self.optimizer.set_state_dict(state)
+        self.pending = state
+
+    def rounded(self, given):
+        return values(tensor(given))
+
+    def grads(self):
+        return [[None if t.grad is None else values(t.grad) for t in ts] for ts in self.tensors]
+
+    def hypers(self):
+        return [{k: getattr(v, "_coeff", v) for k, v in group.items() if k != "params"}
+                for group in self.optimizer._param_groups]
+
+
+def load(spec):
+    """MODULE:ATTR -> the object (ATTR may be dotted)."""
+    module, _, attr = spec.partition(":")
+    found = importlib.import_module(module)
+    for part in attr.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def run(cls, steps):
+    """A new optimizer from START (if any), after the first ``steps`` steps."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS[:steps]):
+        for before, group in ADDED:
+            if before == k:
+                state.add_group(group)
+        state.step(grads)
+    return state
+
+
+def same(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
+def check_exact(cls):
+    """|observed - exact| against BOUND, in exact decimal arithmetic (no rounding of its own)."""
+    state = run(cls, CHECK["steps"])
+    name = CHECK["quantity"]
+    observed = state.read(CHECK["group"], CHECK["tensor"], name)
+    if observed is None:
+        print(f"{name} cannot be read from this implementation's state")
+        return True
+    getcontext().prec = 80
+    error, bad = [], []
+    for value, exact, bound in zip(observed, EXACT, BOUND):
+        if not math.isfinite(float(value)):  # NaN and inf are deviations
+            error.append(math.inf)
+            bad.append(True)
+            continue
+        distance = abs(Decimal(float(value)) - Decimal(exact))
+        error.append(float(distance))
+        bad.append(not distance <= Decimal(bound))
+    print(f"{name} of group {CHECK['group']}, tensor {CHECK['tensor']} after step {CHECK['t']}:")
+    shown = [i for i in range(len(EXACT)) if bad[i]][:PRINTED] or list(range(min(len(EXACT), PRINTED)))
+    for i in shown:
+        print(f"  {name}[{i}]: exact {EXACT[i]:>25}  observed {float(observed[i])!r:>25}  "
+              f"|error| {error[i]:9.3g}  bound {BOUND[i]:9.3g}  {'DEVIATES' if bad[i] else 'ok'}")
+    print(f"{sum(bad)} of {len(EXACT)} elements outside their bound")
+    return any(bad)
+
+
+def check_reload(cls):
+    save_at = CHECK["save_at"]
+    straight, interrupted = run(cls, save_at), run(cls, save_at)
+    saved = interrupted.save()
+    resumed = interrupted.copy(cls)
+    resumed.load(saved)
+    for k in range(save_at, len(STEPS)):
+        straight.step(STEPS[k])
+        resumed.step(STEPS[k])
+        for g, group in enumerate(straight.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = resumed.read(g, p, name), straight.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
+                              f"{g}, tensor {p} is {a} after reloading, {b} without")
+                        return True
+    print("the reloaded run continues bit for bit")
+    return False
+
+
+def check_unchanged(cls):
+    state = Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        before = state.hypers()
+        state.step(grads)
+        held = state.grads()
+        for g, group in enumerate(grads):
+            for p, given in enumerate(group):
+                if not same(None if given is None else state.rounded(given), held[g][p]):
+                    print(f"step {k} changed the gradient of group {g}, tensor {p}: "
+                          f"{given} -> {held[g][p]}")
+                    return True
+        if state.hypers() != before:
+            print(f"step {k} changed the group hyperparameters: {before} -> {state.hypers()}")
+            return True
+    print("no step changed its gradients or hyperparameters")
+    return False
+
+
+def check_closure(cls):
+    through, plain = Run(cls), Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        calls, enabled, returned, loss = through.step_closure(grads)
+        plain.step(grads)
+        if calls != 1:
+            print(f"step {k} called its closure {calls} times")
+            return True
+        if not all(enabled):
+            print(f"step {k} called its closure with gradients disabled")
+            return True
+        if returned is not loss and (returned is None or float(returned) != float(loss)):
+            print(f"step {k} returned {returned!r}, not the closure's loss")
+            return True
+        for g, group in enumerate(plain.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = through.read(g, p, name), plain.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
+                              f"step(closure), {b} through step()")
+                        return True
+    print("each step called its closure once, with gradients enabled, returned its loss and "
+          "stepped as step() does")
+    return False
+
+
+def check_placed(cls):
+    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        found = state.canaries_changed()
+        if found is not None:
+            print(f"step {k} wrote outside the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged")
+    return check_exact(cls) if "quantity" in CHECK else False
+
+
+def check_exception(cls):
+    run(cls, len(STEPS))
+    print("no exception")
+    return False
+
+
+def main():
+    cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
+    try:
+        deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
+                    "closure": check_closure, "exception": check_exception,
+                    "placed": check_placed}[CHECK["kind"]](cls)
+    except Exception:  # the implementation raised: that is the deviation
+        traceback.print_exc()
+        print("the implementation raised the exception above")
+        deviates = True
+    print("DEVIATES" if deviates else "no deviation")
+    return 1 if deviates else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
