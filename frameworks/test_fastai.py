@@ -62,6 +62,12 @@ def test_fastai_radam_is_identified_and_conforms_except_for_its_shared_loaded_st
     # load_state_dict assigns the loaded hypers and states themselves (fastai_load_state_dict_
     # shares_state.py): the one failure
     assert [p for p, o in found.items() if o == "failed"] == ["test_a_loaded_state_dict_is_a_copy"]
+    failure = next(p["failure"] for p in verdict["properties"]  # type: ignore[union-attr]
+                   if p["property"] == "test_a_loaded_state_dict_is_a_copy")
+    shown = subprocess.run([sys.executable, str(tmp_path / "report" / failure["script"])],
+                           capture_output=True, text=True, check=False, timeout=300)
+    assert shown.returncode == 1, shown.stdout + shown.stderr  # its script shows it
+    assert "DEVIATES" in shown.stdout
     # the other properties pass, tensors of every shape on its single path included
     assert found["test_tensors_of_every_size_and_shape_follow_the_exact_step[default]"] == "passed"
     assert sum(o == "passed" for o in found.values()) == 10

@@ -44,11 +44,12 @@ def check(tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
     return done.returncode, json.loads((report / "verdict.json").read_text())
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_paddle_radam_is_driven_and_rejected_for_its_scalars_while_its_state_round_trips(
-    tmp_path: Path, dtype: str
+    tmp_path: Path
 ) -> None:
-    code, verdict = check(tmp_path, "--dtype", dtype, "--convention", "pytorch")
+    """In float64, where both effects of its float32 scalars show (the float32 rows of the
+    matrix show the same findings; the tests below drive both dtypes)."""
+    code, verdict = check(tmp_path, "--dtype", "float64", "--convention", "pytorch")
     assert code == 1, verdict
     implementation = verdict["implementation"]
     assert isinstance(implementation, dict)

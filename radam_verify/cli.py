@@ -134,6 +134,11 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     check.add_argument("--shrink", default="yes", choices=("yes", "no"),
                        help="shrink failures to minimal counterexamples (default yes)")
+    check.add_argument("--subnormals", default="platform", choices=("platform", "ieee"),
+                       help="on a platform that flushes subnormals to zero (probed at start-up, "
+                       "e.g. XLA on the CPU): platform (default) judges IEEE arithmetic with "
+                       "subnormals flushed, so the verdict shows the implementation's own "
+                       "findings; ieee judges gradual underflow strictly")
     check.add_argument("--report", metavar="DIR", default=None,
                        help="also write DIR/verdict.json (schema radam_verify/suite/verdict.schema.json) "
                        "and its renderings DIR/verdict.md, DIR/verdict.html with ulp histograms")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ml_dtypes  # registers bfloat16 with numpy
 import numpy as np
@@ -34,6 +34,16 @@ class Format:
     u: float  # half an ulp of 1, relative rounding error of one operation
     eta: float  # half the smallest subnormal: absolute error of a result that underflows
     numpy_type: type[np.floating]
+    #: arithmetic that flushes subnormal results and operands to zero (a platform's FTZ/DAZ
+    #: mode); eta is then the smallest normal number (error-model.md, section 10)
+    flushes: bool = False
+
+    def flushing(self) -> Format:
+        """This format on a platform that flushes subnormals to zero: a result or operand
+        below the smallest normal number N may become 0, an absolute error below N, so eta
+        is N (in a format computed through binary32, N plus binary32's smallest normal)."""
+        wider = 2.0**-126 if self.narrow else 0.0
+        return replace(self, eta=self.smallest_normal + wider, flushes=True)
 
     def gamma(self, k: int) -> float:
         """Higham's gamma_k = k u / (1 - k u): the error of k chained roundings."""

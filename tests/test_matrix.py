@@ -182,7 +182,8 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
 
 def test_every_torch_and_fastai_cpu_row_runs_in_double_precision_too() -> None:
     """float64 and complex128 exercise other kernels and the reading of double-precision state."""
-    torch_modules = ("torch.optim", "torch_optimizer", "pytorch_optimizer", "optimi", "fastai.optimizer")
+    torch_modules = ("torch.optim", "torch_optimizer", "pytorch_optimizer", "optimi", "fastai.optimizer",
+                     "radam_verify.timm_optim")
     rows = [c for c in CONFIGURATIONS if c.device == "cpu" and c.module in torch_modules]
     dtypes: dict[tuple[str, str], set[str]] = {}
     for c in rows:

@@ -48,6 +48,8 @@ def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
     (["--verify-impl=math:pi"], "math:pi is not an optimizer (it is a float, 3.14159"),
     (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"lr": 0.01}'],
      "--verify-kwargs names lr"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-subnormals=sometimes"],
+     "--verify-subnormals='sometimes': use platform"),
     (["--verify-impl=torch.optim:RAdam", '--verify-kwargs={"betas": [0.9, 0.99], "eps": 0}'],
      "--verify-kwargs names betas, eps"),
     (["--verify-impl=radam_verify.impls:ReferenceRAdam", '--verify-kwargs={"weight_decay": 0.1}'],
@@ -342,8 +344,10 @@ def test_the_json_verdict_has_the_documented_fields(pytester: pytest.Pytester) -
     _, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}", "-k", "trajectories")
     assert verdict["schema"] == "radam-verify/conformance/1"
     for key in ("implementation", "convention", "device", "dtype", "profile", "seed", "units",
-                "verdict", "properties", "timing"):
+                "verdict", "properties", "timing", "platform"):
         assert key in verdict
+    # the plain protocol is not probed: its arithmetic is the implementation's own
+    assert verdict["platform"] == {"flushes_subnormals": None, "subnormals": "ieee"}
     prop = verdict["properties"][0]
     assert prop["examples"] >= prop["judged"] > 0
     assert 0.0 <= prop["worst_ratio"] <= 1.0

@@ -199,3 +199,24 @@ def test_a_script_of_a_property_that_no_longer_fails_is_removed(tmp_path: Path) 
                                "outcome": "passed"}]}
     assert write_scripts(_target(CORRECT).adapter, verdict, folder) == []
     assert list(folder.iterdir()) == []
+
+
+def test_a_transplant_script_shows_a_loaded_state_dict_that_stays_tied_to_its_source(
+        tmp_path: Path) -> None:
+    """torch.optim.RAdam keeps the loaded state dict's tensors: the script exits 1; a class
+    whose load_state_dict copies exits 0."""
+    target = _target("torch.optim:RAdam")
+    scenario = _scenario(Hyper(), steps=4)
+    found = checks.transplant(target.adapter, scenario, 2)
+    assert found is not None
+    check: dict[str, object] = {"kind": "transplant", "save_at": 2}
+    error = fail(target, "a loaded state dict is a copy", scenario, str(found),
+                 {"quantity": found.quantity}, check)
+    script = _written(target, _property(target, error, "transplant"), tmp_path)
+    shown = _run(script, tmp_path, without_radam_verify=True)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "DEVIATES" in shown.stdout
+    assert "serialized copy" in shown.stdout or "came from" in shown.stdout
+    fixed = _run(script, tmp_path, CORRECT)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "continues bit for bit" in fixed.stdout

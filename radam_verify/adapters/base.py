@@ -249,3 +249,25 @@ class Adapter(ABC):
 
     def describe(self) -> str:
         return f"{self.spec} ({self.provenance}), {self.dtype} on {self.device}"
+
+    def platform_flushes(self) -> str | None:
+        """Whether the framework's arithmetic on this device flushes subnormals to zero, in
+        words (None: IEEE gradual underflow). Probed in the framework itself, not through
+        the implementation, so that a platform property is never mistaken for the
+        implementation's (the plain protocol's arithmetic is its own: not probed)."""
+        return None
+
+
+def flush_probe(multiply: Callable[[np.ndarray, np.ndarray], np.ndarray], fmt: Format,
+                where: str) -> str | None:
+    """Probe a framework's ``multiply`` (arrays in, the float64 values of its result out) in
+    ``fmt``: N * 1/2 has a subnormal result of normal operands (0 where results are
+    flushed), (N/2) * 1 a subnormal operand (0 where operands are flushed); N is the
+    smallest normal number. Returns what flushes, in words, or None."""
+    normal = fmt.smallest_normal
+    got = multiply(np.array([normal, normal / 2]), np.array([0.5, 1.0]))
+    flushed = [what for what, value in zip(("subnormal results", "subnormal operands"), got,
+                                           strict=True) if float(value) == 0.0]
+    if not flushed:
+        return None
+    return f"{where} flushes {' and '.join(flushed)} to zero in {fmt.name}"

@@ -37,6 +37,7 @@ from radam_verify.adapters.torch_adapter import (
     disturb,
     load_live,
     snapshot,
+    torch_flushes,
 )
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import Format
@@ -159,6 +160,9 @@ class FastaiAdapter(Adapter):
         import torch
 
         return f"torch {torch.__version__}"
+
+    def platform_flushes(self) -> str | None:
+        return torch_flushes(self.device, self.torch_dtype, self.fmt)
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.fastai_script import driver

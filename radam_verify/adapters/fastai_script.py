@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from radam_verify.adapters.script import Driver, literal
-from radam_verify.adapters.torch_script import STATE_METHODS
+from radam_verify.adapters.torch_script import DISTURB, STATE_METHODS
 
 if TYPE_CHECKING:
     from radam_verify.adapters.base import GroupSpec
     from radam_verify.adapters.fastai_adapter import FastaiAdapter
     from radam_verify.suite.scenario import Scenario
 
-RUN_CLASS = '''
+RUN_CLASS = DISTURB + '''
 def tensor(values):
     """A tensor of ``values`` in the parameters' dtype."""
     return torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
@@ -61,7 +61,10 @@ class Run:
                 p.grad = None if g is None else tensor(g)
         self.optimizer.step()
 
-''' + STATE_METHODS + '''    def hypers(self):
+''' + STATE_METHODS + '''    def change_hypers(self):
+        disturb(self.optimizer.hypers)
+
+    def hypers(self):
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in dict(h).items()}
                 for h in self.optimizer.hypers]
 '''

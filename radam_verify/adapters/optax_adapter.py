@@ -27,6 +27,7 @@ from radam_verify.adapters.base import (
     ParamState,
     StepGrads,
     flat,
+    flush_probe,
     implementation_call,
     refuse_drawn,
     required,
@@ -97,6 +98,26 @@ class OptaxAdapter(Adapter):
     @property
     def framework(self) -> str:
         return f"jax {_module('jax').__version__}"
+
+    def platform_flushes(self) -> str | None:
+        jax = _module("jax")
+        dtype = self.fmt.numpy_type
+
+        def eager(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.asarray(jax.numpy.multiply(a.astype(dtype), b.astype(dtype)), np.float64)
+
+        def jitted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            found = jax.jit(jax.numpy.multiply)(a.astype(dtype), b.astype(dtype))
+            return np.asarray(found, np.float64)
+
+        found = {path: flush_probe(multiply, self.fmt, "XLA on the CPU")
+                 for path, multiply in (("eager", eager), ("jax.jit", jitted))}
+        texts = set(found.values()) - {None}
+        if not texts:
+            return None
+        if len(texts) == 1 and None not in found.values():
+            return f"{texts.pop()} (eager and jax.jit)"
+        return "; ".join(f"{text} ({path})" for path, text in found.items() if text)
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.optax_script import driver

@@ -38,6 +38,7 @@ from radam_verify.adapters.base import (
     ParamState,
     StepGrads,
     flat,
+    flush_probe,
     implementation_call,
     refuse_drawn,
     required,
@@ -178,6 +179,12 @@ class PaddleAdapter(Adapter):
         import paddle
 
         return f"paddlepaddle {paddle.__version__}"
+
+    def platform_flushes(self) -> str | None:
+        def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat((self.tensor(a) * self.tensor(b)).numpy())
+
+        return flush_probe(multiply, self.fmt, "Paddle on the CPU")
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.paddle_script import driver

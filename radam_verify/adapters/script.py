@@ -18,6 +18,9 @@ found and how the expected values were computed, the scenario's gradients, the c
     run.read(g, p, quantity)    # "theta", "m" or "v" as a float64 numpy array (None: unreadable)
     run.copy(cls)               # a new Run over the same groups, from this run's current theta
     run.save() / run.load(s)    # the library's own state saving
+    run.load_live(other)        # load other's state dict object itself; returns what changes
+                                # that object in place
+    run.change_hypers()         # change every group's hyperparameters, as a scheduler does
     run.grads(), run.hypers()   # the gradients and the groups' hyperparameters as held now
 """
 
@@ -95,6 +98,14 @@ def _docstring(case: ScriptCase, driver: Driver) -> str:
         what = (f"It saves the optimizer's state after step {case.check['save_at']}, loads it "
                 "into a new optimizer over the same parameter values, and compares every later "
                 "step bit for bit with the uninterrupted run.")
+    elif kind == "transplant":
+        what = (f"After step {case.check['save_at']} a new optimizer loads the state dict "
+                "object of the first one in process (load_state_dict(source.state_dict()), no "
+                "serialization), and a control loads a serialized copy of it. Then the state "
+                "dict object is changed in place (every tensor + 1, every hyperparameter "
+                "halved), the first optimizer's hyperparameters are changed and it takes a "
+                "step. The script checks that a step of the loaded optimizer leaves the first "
+                "one alone, and that the loaded optimizer continues bit for bit as the control.")
     elif kind == "unchanged":
         what = ("It checks after every step that the gradients and the groups' "
                 "hyperparameters are what they were before the step.")
@@ -206,6 +217,58 @@ def check_reload(cls):
     return False
 
 
+def read_all(state):
+    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+             for p in range(len(group))] for g, group in enumerate(state.sizes)]
+
+
+def first_difference(left, right, names):
+    """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
+    for g, (group_l, group_r) in enumerate(zip(left, right)):
+        for p, (a, b) in enumerate(zip(group_l, group_r)):
+            for name in ("theta", "m", "v"):
+                if not same(a[name], b[name]):
+                    return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
+                            f"{b[name]} {names[1]}")
+    return None
+
+
+def check_transplant(cls):
+    """An optimizer that loaded another's state dict object in process continues as one
+    loaded from a serialized copy, whatever that object and the other optimizer do next."""
+    save_at = CHECK["save_at"]
+    source = run(cls, save_at)
+    loaded, control = source.copy(cls), source.copy(cls)
+    control.load(source.save())
+    change_loaded_dict = loaded.load_live(source)
+    held = read_all(source)
+    loaded.step(STEPS[save_at])
+    control.step(STEPS[save_at])
+    found = first_difference(read_all(source), held, ("now", "before"))
+    if found is not None:
+        print(f"step {save_at + 1} of the optimizer that loaded the state dict changed the "
+              f"optimizer it came from: {found}")
+        return True
+    change_loaded_dict()
+    source.change_hypers()
+    source.step(STEPS[save_at])
+    for k in range(save_at, len(STEPS)):
+        if k > save_at:
+            loaded.step(STEPS[k])
+            control.step(STEPS[k])
+        found = first_difference(read_all(loaded), read_all(control),
+                                 ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            print(f"step {k + 1} (state dict loaded after step {save_at}; then the state dict "
+                  f"object, the source's hyperparameters and, by a step, its state were "
+                  f"changed): {found}")
+            return True
+    print("the optimizer that loaded the state dict object continues bit for bit as one "
+          "loaded from a serialized copy")
+    return False
+
+
 def check_unchanged(cls):
     state = Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -278,7 +341,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
-                    "placed": check_placed}[CHECK["kind"]](cls)
+                    "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

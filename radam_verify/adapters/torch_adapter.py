@@ -29,6 +29,7 @@ from radam_verify.adapters.base import (
     Instance,
     ParamState,
     StepGrads,
+    flush_probe,
     implementation_call,
     refuse_drawn,
 )
@@ -276,6 +277,9 @@ class TorchAdapter(Adapter):
 
         return f"torch {torch.__version__}"
 
+    def platform_flushes(self) -> str | None:
+        return torch_flushes(self.device, self.torch_dtype, self.fmt)
+
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.torch_script import driver
 
@@ -291,6 +295,18 @@ class TorchAdapter(Adapter):
                                  dict(kwargs))
         instance.place([storages for _, storages in made], groups)
         return instance
+
+
+def torch_flushes(device: str, dtype: Any, fmt: Format) -> str | None:
+    """:func:`~radam_verify.adapters.base.flush_probe` with torch's multiply on ``device``
+    (CPU kernels flush after torch.set_flush_denormal(True); GPUs may run in FTZ mode)."""
+    import torch
+
+    def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        left, right = (torch.tensor(x, dtype=dtype, device=device) for x in (a, b))
+        return np.asarray((left * right).to(device="cpu", dtype=torch.float64).numpy())
+
+    return flush_probe(multiply, fmt, f"torch on {device}")
 
 
 def check_device(device: str) -> str:

@@ -19,6 +19,32 @@ if TYPE_CHECKING:
     from radam_verify.suite.scenario import Scenario
 
 #: reading, copying, saving and loading a Run over torch tensors (the fastai driver's too)
+#: module-level functions of the torch and fastai scripts
+DISTURB = '''
+def disturb(found):
+    """Change in place every floating tensor in ``found`` (+ 1) and, in every dict, the
+    numbers under HYPER_KEYS (halved, so they stay legal)."""
+    if isinstance(found, torch.Tensor):
+        if found.is_floating_point() or found.is_complex():
+            with torch.no_grad():
+                found.add_(1.0)
+    elif isinstance(found, dict):
+        for key, value in list(found.items()):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numbers = isinstance(value, (tuple, list)) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+            if key in HYPER_KEYS and number:
+                found[key] = value * 0.5
+            elif key in HYPER_KEYS and numbers:
+                found[key] = type(value)(x * 0.5 for x in value)
+            else:
+                disturb(value)
+    elif isinstance(found, (list, tuple)):
+        for value in found:
+            disturb(value)
+
+'''
+
 STATE_METHODS = '''
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
@@ -44,13 +70,18 @@ STATE_METHODS = '''
     def rounded(self, given):
         return values(tensor(given), len(given))
 
+    def load_live(self, source):
+        state = source.optimizer.state_dict()
+        self.optimizer.load_state_dict(state)
+        return lambda: disturb(state)
+
     def grads(self):
         return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
                 for ts, sizes in zip(self.tensors, self.sizes)]
 
 '''
 
-RUN_CLASS = '''
+RUN_CLASS = DISTURB + '''
 def tensor(values, dtype=None):
     """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
     data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
@@ -204,7 +235,10 @@ class Run:
         returned = self.optimizer.step(closure)
         return len(enabled), enabled, returned, loss
 
-''' + STATE_METHODS + '''    def hypers(self):
+''' + STATE_METHODS + '''    def change_hypers(self):
+        disturb(self.optimizer.param_groups)
+
+    def hypers(self):
         def plain(x):
             return [plain(y) for y in x] if isinstance(x, (tuple, list)) else (
                 x.item() if hasattr(x, "item") else x)

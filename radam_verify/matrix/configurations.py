@@ -48,6 +48,8 @@ class Configuration:
     convention: str = "auto"
     documented: str = ""  # where the convention is given: the documentation it follows
     findings: tuple[Finding, ...] = ()
+    #: how a platform that flushes subnormals is judged (``--verify-subnormals``)
+    subnormals: str = "platform"
     #: the environment it runs in: a ``framework(name=...)`` session of ``noxfile.py`` with
     #: exactly the packages that framework needs ("": the environment radam-verify runs in)
     environment: str = ""
@@ -145,6 +147,16 @@ FASTAI_LOAD_SHARES = Finding(
     "moments with its source: setting the source's lr changes the loaded optimizer's, and a "
     "step of either changes the other's moments",
     "fastai_load_state_dict_shares_state.py", "test_a_loaded_state_dict_is_a_copy")
+TIMM_FLOAT32_ARITHMETIC = Finding(
+    "RAdamLegacy works on p.float() and p.grad.float() and keeps exp_avg and exp_avg_sq in "
+    "float32 ('state is always kept in fp32'), so a float64 parameter is stepped in float32 "
+    "arithmetic and its moments are float32 values",
+    "timm_radam_legacy_float64_in_float32.py")
+TIMM_DECAY_ROUNDING = Finding(
+    "decoupled decay as p_fp32.add_(p_fp32, alpha=-weight_decay * lr) (torch-optimizer's form) "
+    "rounds lr * weight_decay to float32 first; when it is near 1 the factor "
+    "1 - lr * weight_decay cancels and the decayed parameter is off by several ulps",
+    "timm_radam_legacy_decay_factor_rounding.py", when=r"weight_decay=0\.[1-9]|weight_decay=1")
 PADDLE_FLOAT32_SCALARS = Finding(
     "the radam kernel takes beta1, beta2 and epsilon as float32 attributes and forms 1 - beta1 "
     "and 1 - beta2 from the rounded values, and it keeps b1^t, b2^t and t b2^t / (1 - b2^t) as "
@@ -228,6 +240,16 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
         Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
                       environment="fastai", findings=(FASTAI_L2_GRAD,)),
     ),
+    # timm's own class, imported from the installed timm without timm/__init__.py (which
+    # imports torchvision): radam_verify/timm_optim.py. In float64 its load_state_dict copies
+    # the float32 moments (their dtype differs from the parameter's), so only float32 shares.
+    Configuration("timm.optim.radam without timm/__init__", "radam_verify.timm_optim:RAdamLegacy",
+                  findings=(TORCH_LOAD_SHARES, TIMM_DECAY_ROUNDING)),
+    Configuration("timm.optim.radam without timm/__init__", "radam_verify.timm_optim:RAdamLegacy",
+                  dtype="float64", convention="official-sgd",
+                  documented="the convention identify finds for the same code in float32; in "
+                  "float64 no convention reproduces the probes, as the step runs in float32",
+                  findings=(TIMM_FLOAT32_ARITHMETIC,)),
     *_and_float64(
         Configuration("default", "paddle.optimizer:RAdam", environment="paddle",
                       convention="pytorch",
@@ -240,8 +262,11 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
-                  findings=(OPTAX_FTZ, OPTAX_FLOAT32_SCHEDULE)),
-    Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_FTZ,)),
+                  findings=(OPTAX_FLOAT32_SCHEDULE,)),
+    Configuration("x64", "optax:radam", dtype="float64"),
+    # the platform's flushing itself, judged strictly (--verify-subnormals=ieee)
+    Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
+                  subnormals="ieee", findings=(OPTAX_FTZ,)),
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
     replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
@@ -249,12 +274,6 @@ CONFIGURATIONS: tuple[Configuration, ...] = tuple(
 
 #: RAdam implementations that were considered and are not in the matrix, and why
 NOT_RUN: Mapping[str, str] = {
-    "timm.optim.RAdamLegacy (pip timm)": (
-        "timm installs from the registry, but imports torchvision, and the torchvision wheels "
-        "available for torch 2.13.0 (CPU) fail to load against it (operator torchvision::nms "
-        "does not exist); timm's 'radam' optimizer name maps to torch.optim.RAdam, which is in "
-        "the matrix, and RAdamLegacy is torch-optimizer's code"),
-    "paddle.optimizer.RAdam (pip paddlepaddle)": "installs from the registry; no adapter yet",
     "tensorflow_addons.optimizers.RectifiedAdam (pip tensorflow-addons)": (
         "needs TensorFlow 2.15 with numpy < 2; no Keras adapter yet"),
     "mindspore RAdam (pip mindspore)": "about 2.5 GB installed; no adapter yet",

@@ -97,7 +97,8 @@ def run_one(config: Configuration, out: Path, profile: str, workers: int | None,
         return f"identify failed: {identified.stderr.strip().splitlines()[-1:]}"
     (folder / "identify.json").write_text(identified.stdout)
     check = _command(python, "check", config.spec, *common, "--convention", config.convention,
-                     "--profile", profile, "--seed", str(seed), "--report", str(folder))
+                     "--profile", profile, "--seed", str(seed), "--report", str(folder),
+                     "--subnormals", config.subnormals)
     if workers:
         check += ["-n", str(workers)]
     # on a terminal the check's own progress line shows through; its table goes to check.log

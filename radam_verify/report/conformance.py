@@ -85,6 +85,18 @@ def units(verdict: dict[str, Any]) -> dict[str, str]:
     return dict(verdict.get("units") or UNITS)
 
 
+def platform(verdict: dict[str, Any]) -> str:
+    """The platform's subnormal arithmetic and how it was judged, in words."""
+    found = verdict.get("platform")
+    if not found:
+        return "(not recorded)"
+    if found["flushes_subnormals"] is None:
+        return "IEEE gradual underflow (probed)"
+    how = ("judged as IEEE arithmetic with subnormals flushed" if found["subnormals"] == "flushed"
+           else "judged strictly (--verify-subnormals=ieee)")
+    return f"{found['flushes_subnormals']}; {how}"
+
+
 def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
     """What was verified, as (field, value) pairs, ending with the legend of the units."""
     impl, conv = verdict["implementation"], verdict["convention"]
@@ -97,6 +109,7 @@ def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
             ("state layout", (impl.get("state_layout") or {}).get("description", "(not recorded)")),
             ("convention", f"{conv['spec']}: {conv['axes']}"), ("convention from", how),
             ("device / dtype", f"{verdict['device']} / {verdict['dtype']}"),
+            ("platform", platform(verdict)),
             ("profile / seed", f"{verdict['profile']} / {verdict['seed']}"),
             ("verdict", verdict["verdict"].upper()),
             ("properties", counted(verdict["counts"])),

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-impl": ("verify_impl", "MODULE:ATTR",
                       "the implementation to verify: a torch.optim.Optimizer subclass "
-                      "(torch.optim:RAdam), an optax factory (optax:radam) or a class following "
-                      "the init/step protocol"),
+                      "(torch.optim:RAdam), an optax factory (optax:radam), a fastai optimizer "
+                      "(fastai.optimizer:RAdam), a paddle.optimizer.Optimizer subclass "
+                      "(paddle.optimizer:RAdam) or a class following the init/step protocol"),
     "--verify-convention": ("verify_convention", "SPEC|auto",
                             "the convention to verify against: a preset (paper, pytorch, official, "
                             "official-sgd, optax) with axis=value overrides, or auto (default): "
@@ -51,6 +52,11 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-shrink": ("verify_shrink", "yes|no",
                         "shrink a failing example to a minimal counterexample (default yes); no "
                         "reports the first failing example at once, e.g. for mutation testing"),
+    "--verify-subnormals": ("verify_subnormals", "platform|ieee",
+                            "how to judge a platform that flushes subnormals to zero (probed at "
+                            "start-up, e.g. XLA on the CPU): platform (default) judges IEEE "
+                            "arithmetic with subnormals flushed, so the verdict shows the "
+                            "implementation's own findings; ieee judges gradual underflow strictly"),
     "--verify-step-timeout": ("verify_step_timeout", "SECONDS",
                               "the longest one call into the implementation (a step, its "
                               "constructor, state_dict) may take before the property fails as "
@@ -71,6 +77,8 @@ class VerifyOptions:
     seed: int = 0
     shrink: bool = True
     step_timeout_s: float | None = None  # None: derived from the implementation's first calls
+    #: "platform": judge a flushing platform as IEEE with subnormals flushed; "ieee": strictly
+    subnormals: str = "platform"
 
     @classmethod
     def parse(cls, values: dict[str, str | None]) -> VerifyOptions:
@@ -111,13 +119,19 @@ class VerifyOptions:
             if not (math.isfinite(step_timeout) and step_timeout > 0):
                 raise UsageError(f"--verify-step-timeout={raw_timeout!r} is not a positive number "
                                  "of seconds; e.g. 30")
+        subnormals = (values.get("verify_subnormals") or "platform").lower()
+        if subnormals not in ("platform", "ieee"):
+            raise UsageError(f"--verify-subnormals={subnormals!r}: use platform (judge a platform "
+                             "that flushes subnormals as such) or ieee (judge gradual underflow "
+                             "strictly)")
         convention = values.get("verify_convention") or "auto"
         if convention != "auto":
             from radam_verify.conventions import parse_convention
 
             parse_convention(convention)
         return cls(impl, convention, kwargs, values.get("verify_device") or "cpu", dtype, profile,
-                   values.get("verify_report") or None, seed, shrink == "yes", step_timeout)
+                   values.get("verify_report") or None, seed, shrink == "yes", step_timeout,
+                   subnormals)
 
 
 def build_target(options: VerifyOptions, progress: Callable[[str], None] | None = None,
@@ -153,6 +167,9 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     from radam_verify.suite.target import Target
 
     adapter = load_adapter(options.impl, options.kwargs, options.device, options.dtype)
+    flushes = adapter.platform_flushes()
+    if flushes is not None and options.subnormals == "platform":
+        adapter.fmt = adapter.fmt.flushing()  # error-model.md, section 10
     identification = None
     if options.convention != "auto":
         convention, source = parse_convention(options.convention), "given"
@@ -166,7 +183,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
         convention = chosen
         source = "identified" if identification.consistent else "closest (identification failed)"
     target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
-                    options.shrink, step_limit(options, limit_s))
+                    options.shrink, step_limit(options, limit_s), flushes)
     watchdog.set_limit(target.step_limit)
     return target, identification
 

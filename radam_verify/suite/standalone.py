@@ -128,7 +128,7 @@ def script_name(prop: dict[str, Any]) -> str:
 #: failures written without a script: replaying them hangs or kills the process that replays
 UNSCRIPTED = ("timeout", "crash")
 #: the checks a stand-alone script can make
-SCRIPTED_CHECKS = ("exact", "reload", "unchanged", "closure", "placed")
+SCRIPTED_CHECKS = ("exact", "reload", "transplant", "unchanged", "closure", "placed")
 
 
 def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:

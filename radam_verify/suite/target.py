@@ -38,6 +38,18 @@ class Target:
     shrink: bool = True
     #: the time limit on each call into the implementation
     step_limit: watchdog.Limit | None = None
+    #: how the platform flushes subnormals to zero, in words (None: gradual underflow);
+    #: ``adapter.fmt.flushes`` says whether results are judged so
+    flushes_subnormals: str | None = None
+
+    def platform(self) -> str:
+        """The platform's arithmetic and how it is judged, in one line (for the header)."""
+        if self.flushes_subnormals is None:
+            return "IEEE gradual underflow (probed)"
+        how = ("judged as IEEE arithmetic with subnormals flushed (--verify-subnormals=ieee "
+               "judges strictly)" if self.adapter.fmt.flushes else
+               "judged strictly (--verify-subnormals=ieee)")
+        return f"{self.flushes_subnormals}; {how}"
 
     def verify(self, strategy: st.SearchStrategy[Any], prop: Callable[[Any], None],
                examples: int | None = None) -> None:
@@ -166,10 +178,14 @@ def deviation(error: BaseException) -> DeviationError | None:
 def case(target: Target, scenario: Scenario, check: dict[str, object] | None = None
          ) -> dict[str, object]:
     """Everything that reruns the scenario on the same implementation, as plain data."""
-    return {"impl": target.adapter.spec, "kwargs": dict(target.adapter.kwargs),
-            "device": target.adapter.device, "dtype": target.adapter.dtype,
-            "convention": target.convention.spec, "check": check or {"kind": "exact"},
-            "scenario": scenario_json(scenario)}
+    found: dict[str, object] = {
+        "impl": target.adapter.spec, "kwargs": dict(target.adapter.kwargs),
+        "device": target.adapter.device, "dtype": target.adapter.dtype,
+        "convention": target.convention.spec, "check": check or {"kind": "exact"},
+        "scenario": scenario_json(scenario)}
+    if target.flushes_subnormals is not None and not target.adapter.fmt.flushes:
+        found["subnormals"] = "ieee"  # a flushing platform judged strictly
+    return found
 
 
 def reproduction(target: Target, scenario: Scenario, check: dict[str, object] | None = None) -> str:
