@@ -1,7 +1,8 @@
 """Environments of their own for frameworks whose dependencies conflict with the main one.
 
 Each ``framework(name=...)`` session is a cached virtual environment with radam-verify
-(and torch from ``constraints.txt``) plus exactly the packages ``FRAMEWORKS`` lists; it runs
+(and, for a framework built on torch, torch from ``constraints.txt``) plus exactly the
+packages ``FRAMEWORKS`` lists; it runs
 that framework's adapter tests (``frameworks/test_<name>.py``) against the real package.
 ``radam-verify matrix`` runs a configuration that names an environment inside it
 (``nox -s "framework(name='fastai')" --install-only`` builds it once; later runs reuse it).
@@ -28,6 +29,8 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
     # PaddlePaddle's CPU wheel with its declared dependencies (numpy, protobuf, Pillow, ...)
     "paddle": ([], ["paddlepaddle==3.3.1"]),
 }
+#: the frameworks that need radam-verify's torch extra (fastai is built on torch; Paddle is not)
+TORCH = {"fastai"}
 
 
 @nox.session
@@ -35,7 +38,8 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
 def framework(session: nox.Session, name: str) -> None:
     """One framework's environment, and its adapter's tests against the real package."""
     alone, together = FRAMEWORKS[name]
-    session.install("-c", "constraints.txt", "-e", ".[torch]", "pytest-xdist>=3.8")
+    session.install("-c", "constraints.txt", "-e", ".[torch]" if name in TORCH else ".",
+                    "pytest-xdist>=3.8")
     if alone:
         session.install("--no-deps", *alone)
     if together:

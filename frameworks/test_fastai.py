@@ -36,11 +36,12 @@ def outcomes(verdict: dict[str, object]) -> dict[str, str]:
     return {p["property"]: p["outcome"] for p in properties}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fastai_radam_is_identified_and_conforms_except_for_its_shared_loaded_state(
-    tmp_path: Path, dtype: str
+    tmp_path: Path
 ) -> None:
-    code, verdict = check(tmp_path, "--dtype", dtype)
+    """In float64 (the matrix's float32 rows show the same; the injection test below runs
+    both dtypes)."""
+    code, verdict = check(tmp_path, "--dtype", "float64")
     assert code == 1, verdict
     implementation = verdict["implementation"]
     assert isinstance(implementation, dict)
