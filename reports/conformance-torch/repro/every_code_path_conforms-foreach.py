@@ -76,6 +76,29 @@ CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity
 PRINTED = 24
 
 
+def disturb(found):
+    """Change in place every floating tensor in ``found`` (+ 1) and, in every dict, the
+    numbers under HYPER_KEYS (halved, so they stay legal)."""
+    if isinstance(found, torch.Tensor):
+        if found.is_floating_point() or found.is_complex():
+            with torch.no_grad():
+                found.add_(1.0)
+    elif isinstance(found, dict):
+        for key, value in list(found.items()):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numbers = isinstance(value, (tuple, list)) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+            if key in HYPER_KEYS and number:
+                found[key] = value * 0.5
+            elif key in HYPER_KEYS and numbers:
+                found[key] = type(value)(x * 0.5 for x in value)
+            else:
+                disturb(value)
+    elif isinstance(found, (list, tuple)):
+        for value in found:
+            disturb(value)
+
+
 def tensor(values, dtype=None):
     """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
     data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
@@ -254,9 +277,17 @@ class Run:
     def rounded(self, given):
         return values(tensor(given), len(given))
 
+    def load_live(self, source):
+        state = source.optimizer.state_dict()
+        self.optimizer.load_state_dict(state)
+        return lambda: disturb(state)
+
     def grads(self):
         return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
                 for ts, sizes in zip(self.tensors, self.sizes)]
+
+    def change_hypers(self):
+        disturb(self.optimizer.param_groups)
 
     def hypers(self):
         def plain(x):
@@ -342,6 +373,58 @@ def check_reload(cls):
     return False
 
 
+def read_all(state):
+    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+             for p in range(len(group))] for g, group in enumerate(state.sizes)]
+
+
+def first_difference(left, right, names):
+    """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
+    for g, (group_l, group_r) in enumerate(zip(left, right)):
+        for p, (a, b) in enumerate(zip(group_l, group_r)):
+            for name in ("theta", "m", "v"):
+                if not same(a[name], b[name]):
+                    return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
+                            f"{b[name]} {names[1]}")
+    return None
+
+
+def check_transplant(cls):
+    """An optimizer that loaded another's state dict object in process continues as one
+    loaded from a serialized copy, whatever that object and the other optimizer do next."""
+    save_at = CHECK["save_at"]
+    source = run(cls, save_at)
+    loaded, control = source.copy(cls), source.copy(cls)
+    control.load(source.save())
+    change_loaded_dict = loaded.load_live(source)
+    held = read_all(source)
+    loaded.step(STEPS[save_at])
+    control.step(STEPS[save_at])
+    found = first_difference(read_all(source), held, ("now", "before"))
+    if found is not None:
+        print(f"step {save_at + 1} of the optimizer that loaded the state dict changed the "
+              f"optimizer it came from: {found}")
+        return True
+    change_loaded_dict()
+    source.change_hypers()
+    source.step(STEPS[save_at])
+    for k in range(save_at, len(STEPS)):
+        if k > save_at:
+            loaded.step(STEPS[k])
+            control.step(STEPS[k])
+        found = first_difference(read_all(loaded), read_all(control),
+                                 ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            print(f"step {k + 1} (state dict loaded after step {save_at}; then the state dict "
+                  f"object, the source's hyperparameters and, by a step, its state were "
+                  f"changed): {found}")
+            return True
+    print("the optimizer that loaded the state dict object continues bit for bit as one "
+          "loaded from a serialized copy")
+    return False
+
+
 def check_unchanged(cls):
     state = Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -414,7 +497,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
-                    "placed": check_placed}[CHECK["kind"]](cls)
+                    "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")
