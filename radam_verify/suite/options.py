@@ -167,9 +167,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     from radam_verify.suite.target import Target
 
     adapter = load_adapter(options.impl, options.kwargs, options.device, options.dtype)
-    flushes = adapter.platform_flushes()
-    if flushes is not None and options.subnormals == "platform":
-        adapter.fmt = adapter.fmt.flushing()  # error-model.md, section 10
+    flushes = adapter.judge_platform(options.subnormals)
     identification = None
     if options.convention != "auto":
         convention, source = parse_convention(options.convention), "given"
