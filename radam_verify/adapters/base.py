@@ -257,16 +257,6 @@ class Adapter(ABC):
         implementation's (the plain protocol's arithmetic is its own: not probed)."""
         return None
 
-    def judge_platform(self, subnormals: str) -> str | None:
-        """Probe the platform (:meth:`platform_flushes`) and, where it flushes and
-        ``subnormals`` is ``"platform"``, judge this adapter's results as IEEE arithmetic with
-        subnormals flushed (``Format.flushing``, error-model.md section 10). Returns the probe's
-        finding."""
-        flushes = self.platform_flushes()
-        if flushes is not None and subnormals == "platform":
-            self.fmt = self.fmt.flushing()
-        return flushes
-
 
 def flush_probe(multiply: Callable[[np.ndarray, np.ndarray], np.ndarray], fmt: Format,
                 where: str) -> str | None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from radam_verify.adapters.torch_adapter import TorchAdapter
     from radam_verify.suite.scenario import Scenario
 
+#: reading, copying, saving and loading a Run over torch tensors (the fastai driver's too)
 #: module-level functions of the torch and fastai scripts
 DISTURB = '''
 def disturb(found):
@@ -44,7 +45,6 @@ def disturb(found):
 
 '''
 
-#: reading, copying, saving and loading a Run over torch tensors (the fastai driver's too)
 STATE_METHODS = '''
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]

@@ -91,11 +91,8 @@ def platform(verdict: dict[str, Any]) -> str:
     if not found:
         return "(not recorded)"
     if found["flushes_subnormals"] is None:
-        if (verdict.get("implementation") or {}).get("kind") == "protocol":
-            return "not probed (the plain protocol's arithmetic is the implementation's own)"
         return "IEEE gradual underflow (probed)"
-    how = ("judged as IEEE arithmetic with subnormals flushed (--verify-subnormals=ieee judges "
-           "strictly)" if found["subnormals"] == "flushed"
+    how = ("judged as IEEE arithmetic with subnormals flushed" if found["subnormals"] == "flushed"
            else "judged strictly (--verify-subnormals=ieee)")
     return f"{found['flushes_subnormals']}; {how}"
 

@@ -167,7 +167,9 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     from radam_verify.suite.target import Target
 
     adapter = load_adapter(options.impl, options.kwargs, options.device, options.dtype)
-    flushes = adapter.judge_platform(options.subnormals)
+    flushes = adapter.platform_flushes()
+    if flushes is not None and options.subnormals == "platform":
+        adapter.fmt = adapter.fmt.flushing()  # error-model.md, section 10
     identification = None
     if options.convention != "auto":
         convention, source = parse_convention(options.convention), "given"

@@ -42,17 +42,14 @@ class Target:
     #: ``adapter.fmt.flushes`` says whether results are judged so
     flushes_subnormals: str | None = None
 
-    def platform_json(self) -> dict[str, str | None]:
-        """The verdict's ``platform``: what the probe found and how results were judged."""
-        return {"flushes_subnormals": self.flushes_subnormals,
-                "subnormals": "flushed" if self.adapter.fmt.flushes else "ieee"}
-
     def platform(self) -> str:
         """The platform's arithmetic and how it is judged, in one line (for the header)."""
-        from radam_verify.report.conformance import platform
-
-        return platform({"platform": self.platform_json(),
-                         "implementation": {"kind": self.adapter.kind}})
+        if self.flushes_subnormals is None:
+            return "IEEE gradual underflow (probed)"
+        how = ("judged as IEEE arithmetic with subnormals flushed (--verify-subnormals=ieee "
+               "judges strictly)" if self.adapter.fmt.flushes else
+               "judged strictly (--verify-subnormals=ieee)")
+        return f"{self.flushes_subnormals}; {how}"
 
     def verify(self, strategy: st.SearchStrategy[Any], prop: Callable[[Any], None],
                examples: int | None = None) -> None:
