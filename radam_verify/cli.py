@@ -139,6 +139,12 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
                        "e.g. XLA on the CPU): platform (default) judges IEEE arithmetic with "
                        "subnormals flushed, so the verdict shows the implementation's own "
                        "findings; ieee judges gradual underflow strictly")
+    check.add_argument("--schedule", default="textbook", choices=("textbook", "accurate"),
+                       help="how accurate the scalar schedule must be: textbook (default) allows "
+                       "every legitimate binary64 evaluation, the paper's formula with its "
+                       "cancellation near b2 = 1 included; accurate requires rho_t, r_t and the "
+                       "bias corrections within 2 binary64 ulps of exact. The verdict shows the "
+                       "share of the bound the textbook allowance took")
     check.add_argument("--report", metavar="DIR", default=None,
                        help="also write DIR/verdict.json (schema radam_verify/suite/verdict.schema.json) "
                        "and its renderings DIR/verdict.md, DIR/verdict.html with ulp histograms")

@@ -25,6 +25,7 @@ def check(args: argparse.Namespace) -> int:
                 f"--verify-kwargs={args.kwargs}", f"--verify-device={args.device}",
                 f"--verify-dtype={args.dtype}", f"--verify-seed={args.seed}",
                 f"--verify-shrink={args.shrink}", f"--verify-subnormals={args.subnormals}",
+                f"--verify-schedule={args.schedule}",
                 "-p", "no:cacheprovider", "-q" if not args.verbose else "-v",
                 # the properties report through their own messages, not pytest's assertion
                 # introspection, and rewriting every radam_verify module on each start (and in

@@ -91,16 +91,20 @@ def judge_trajectory_fast(
     fmt: Format,
     *,
     block: int = BLOCK,
+    schedule: str = "textbook",
 ) -> Judgement:
     """Compare (theta, m, v) after each step from ``start`` (theta, m, v as the
     implementation holds them, raw moments, and the step count t) with the certified fast
     trajectory; the same verdict fields as the mpmath judge (a gradient on every step).
-    ``block``: elements evaluated together (the verdict does not depend on it)."""
+    ``block``: elements evaluated together (the verdict does not depend on it).
+    ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
+    the bound the textbook allowance takes is not computed here: it is reported from the
+    tensors the mpmath judge judges)."""
     theta, m, v = (np.asarray(x, dtype=np.float64).reshape(-1) for x in start[:3])
     t0 = int(start[3])
     bound = (np.zeros_like(theta),) * 3
     steps = list(range(t0 + 1, t0 + len(grads) + 1))
-    band = set(ambiguous_steps(hyper, convention, fmt, steps))
+    band = set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
     branches: list[bool | None] = []
     where: tuple[int, _At, Array, Array] | None = None  # step, element, centres, bounds
@@ -115,7 +119,7 @@ def judge_trajectory_fast(
         seen = tuple(None if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
                      for x in obs)
         sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
-        errors = ScheduleErrors.binary64(sched, hyper, fmt)
+        errors = ScheduleErrors.allowed(schedule, sched, hyper, fmt)
         # inside the band either branch is legitimate: follow the one the implementation took
         best: _Step | None = None
         for branch in ([False, True] if t in band else [None]):

@@ -24,7 +24,7 @@ from radam_verify.layout import RAW, Layout
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
-from radam_verify.tolerance import MomentRecursion, ScheduleErrors, StepBound, step_bound
+from radam_verify.tolerance import MomentRecursion, ScheduleErrors, StepBound, step_terms
 
 #: what the ulps of a verdict are counted at (the header's legend and the JSON verdict)
 UNITS = {
@@ -113,34 +113,55 @@ class Judgement:
     out_of_domain: int
     worst: Worst | None = None
     worst_result_ulps: float = 0.0  # the largest error in ulps of the result itself
+    #: the largest share of theta's bound that the textbook schedule's allowance took (its
+    #: bound minus an accurate schedule's, over its bound; 0 where scalars were exact)
+    schedule_share: float = 0.0
 
 
 def ambiguous_steps(hyper: Hyper, convention: Convention, fmt: Format,
-                    steps: Sequence[int]) -> list[int]:
-    """Steps whose exact rho_t lies within binary64's evaluation error of the threshold."""
+                    steps: Sequence[int], schedule: str = "textbook") -> list[int]:
+    """Steps whose exact rho_t lies within the schedule's allowed evaluation error
+    (``schedule``: ``textbook`` or ``accurate``) of the threshold."""
     found = []
     for t in steps:
         sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
-        if ScheduleErrors.binary64(sched, hyper, fmt).ambiguous(sched, convention.threshold):
+        if ScheduleErrors.allowed(schedule, sched, hyper, fmt).ambiguous(sched,
+                                                                         convention.threshold):
             found.append(t)
     return found
 
 
+def allowance_share(textbook: StepBound, accurate: StepBound) -> float:
+    """The largest share of theta's bound that the textbook schedule's allowance takes:
+    max over elements of (textbook - accurate) / textbook (error-model.md, section 2)."""
+    with np.errstate(all="ignore"):
+        share = (textbook.theta - accurate.theta) / textbook.theta
+    share = share[np.isfinite(share)]
+    return float(np.max(share, initial=0.0))
+
+
 def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention, fmt: Format,
            rectified: bool | None, inputs: StepBound | None, exact_scalars: bool,
-           layout: Layout = RAW) -> StepBound:
-    """The bound of one step from ``state``; m and v (and their bounds) in ``layout``'s
+           layout: Layout = RAW, schedule: str = "textbook") -> tuple[StepBound, float]:
+    """The bound of one step from ``state`` with the ``schedule`` allowance, and the share of
+    theta's bound the textbook allowance takes; m and v (and their bounds) in ``layout``'s
     coordinates."""
     t = state.t + 1
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
     c = exact_coefficients(t, hyper, convention, rectified)
     theta, m, v = (np.asarray(x, dtype=np.float64) for x in layout.stored(state, hyper).floats())
     a = inputs if inputs is not None else StepBound(*(np.zeros_like(theta),) * 3)
-    errors = (ScheduleErrors.rounded_only(fmt) if exact_scalars
-              else ScheduleErrors.binary64(sched, hyper, fmt))
     moments = MomentRecursion.debiased(hyper, t) if layout.debiased else None
-    return step_bound(theta, m, v, grad, c, hyper, convention, fmt, errors, a.theta, a.m, a.v,
-                      moments=moments)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments)
+    if exact_scalars:
+        return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v), 0.0
+    accurate = schedule == "accurate"
+    textbook_bound = terms.bound(fmt, ScheduleErrors.binary64(sched, hyper, fmt), a.theta, a.m,
+                                 a.v, scale=not accurate)
+    accurate_bound = terms.bound(fmt, ScheduleErrors.accurate(sched, fmt), a.theta, a.m, a.v,
+                                 scale=accurate)
+    share = allowance_share(textbook_bound, accurate_bound)
+    return (accurate_bound if accurate else textbook_bound), share
 
 
 @dataclass(frozen=True)
@@ -253,6 +274,7 @@ def judge_trajectory(
     *,
     exact_scalars: bool = False,
     layout: Layout = RAW,
+    schedule: str = "textbook",
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
@@ -264,6 +286,9 @@ def judge_trajectory(
     ``layout``: what the implementation stores (:mod:`radam_verify.layout`); observed m and v
     are compared with the exact values of the quantities it stores, and a step without a
     gradient advances t where the layout counts steps per group.
+    ``schedule``: the schedule's evaluation allowed (``textbook``: every legitimate binary64
+    evaluation; ``accurate``: within a few binary64 ulps of exact); the judgement reports the
+    share of the bound the textbook allowance took either way.
     """
     stepped, t = [], start.t
     for grad in grads:
@@ -271,9 +296,11 @@ def judge_trajectory(
             t += 1
             if grad is not None:
                 stepped.append(t)
-    band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped))
+    band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped,
+                                                            schedule))
     state, inputs = start, None
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
+    share = 0.0
     for grad, obs in zip(grads, observed, strict=True):
         if grad is None:
             state = layout.skip(state, hyper)
@@ -282,17 +309,18 @@ def judge_trajectory(
         t = state.t + 1
         # inside the band either branch is legitimate: follow the one the implementation took
         choices: list[bool | None] = [False, True] if t in band else [None]
-        best: tuple[_Compared, ExactState, StepBound] | None = None
+        best: tuple[_Compared, ExactState, StepBound, float] | None = None
         for branch in choices:
-            bound = _bound(state, g64, hyper, convention, fmt, branch, inputs, exact_scalars,
-                           layout)
+            bound, step_share = _bound(state, g64, hyper, convention, fmt, branch, inputs,
+                                       exact_scalars, layout, schedule)
             candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
                                    rectified=branch)
             compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)
             if best is None or compared.ratio < best[0].ratio:
-                best = (compared, candidate, bound)
+                best = (compared, candidate, bound, step_share)
         assert best is not None
-        compared, state, inputs = best
+        compared, state, inputs, step_share = best
+        share = max(share, step_share)
         _require_in_range(layout.stored(state, hyper), fmt)
         if where is None or compared.ratio > worst:
             where = compared.worst
@@ -300,4 +328,4 @@ def judge_trajectory(
         worst_ulps = max(worst_ulps, compared.ulps)
         worst_result = max(worst_result, compared.result_ulps)
     return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, where,
-                     worst_result)
+                     worst_result, share)

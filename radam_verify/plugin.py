@@ -202,6 +202,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"{', '.join(adapter.hyperparameter_keys) or 'nothing'}",
         f"radam-verify: state layout: {adapter.state_layout.describe()}",
         f"radam-verify: platform: {target.platform()}",
+        f"radam-verify: schedule: {target.schedule()}",
         f"radam-verify: convention {target.convention.spec} ({source})",
         f"radam-verify: device {adapter.device}, dtype {adapter.dtype}, profile "
         f"{target.profile.name} ({target.profile.examples} examples per property), "

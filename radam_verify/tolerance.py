@@ -32,6 +32,11 @@ U64 = FLOAT64.u
 K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
 #: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
 EVALUATION_SLACK = 1 + 2.0**-30
+#: How the schedule's evaluation is judged (``--verify-schedule``): ``textbook`` allows every
+#: legitimate binary64 evaluation, the paper's formula with its cancellation included;
+#: ``accurate`` requires each scalar within ACCURATE_ULPS binary64 ulps of exact.
+SCHEDULES = ("textbook", "accurate")
+ACCURATE_ULPS = 2
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,26 @@ class ScheduleErrors:
         rho_abs = inf_abs + abs(second) * (5 * U64 + bc2_rel) + U64 * abs(rho)
         r_abs = _r_absolute_error(rho, inf, rho_abs, inf_abs)
         return cls(rho_abs, r_abs, bc1_rel, bc2_rel, fmt.u + 8 * U64)
+
+    @classmethod
+    def accurate(cls, sched: ScheduleStep, fmt: Format) -> ScheduleErrors:
+        """An accurate evaluation: rho_t, rho_inf and the bias corrections each within
+        :data:`ACCURATE_ULPS` binary64 ulps of exact (error-model.md, section 2, "An accurate
+        schedule"), then rounding to ``fmt``."""
+        rel = 2 * ACCURATE_ULPS * U64  # one ulp is at most 2 u64 relative
+        rho, inf = float(sched.rho_t), float(sched.rho_inf)
+        rho_abs, inf_abs = rel * abs(rho), rel * abs(inf)
+        return cls(rho_abs, _r_absolute_error(rho, inf, rho_abs, inf_abs), rel, rel,
+                   fmt.u + 8 * U64)
+
+    @classmethod
+    def allowed(cls, schedule: str, sched: ScheduleStep, hyper: Hyper, fmt: Format
+                ) -> ScheduleErrors:
+        """The schedule's errors a judgement allows: ``textbook`` (every legitimate binary64
+        evaluation, the default) or ``accurate``."""
+        if schedule == "accurate":
+            return cls.accurate(sched, fmt)
+        return cls.binary64(sched, hyper, fmt)
 
     def ambiguous(self, sched: ScheduleStep, threshold: float) -> bool:
         """The exact rho_t is within the schedule's evaluation error of the threshold."""
@@ -308,11 +333,15 @@ class StepTerms:
                             + self.update_abs * (gam(K_UPDATE) + coeff_rel)
                             + base * (1 + coeff_rel) * self.m_new_abs / safe
                             * errors.r_error(c.r_t)
-                            + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe))
+                            + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe)
+                            # the coefficient rounded to the format: subnormal there, its
+                            # absolute error eta (error-model.md, section 1)
+                            + eta * self.m_new_abs / safe)
                 e_update = np.where(slack > 0, e_update, np.inf)
             elif c.updates:
                 e_update = (c.coeff * e_m + self.update_abs * (gam(K_SGD) + coeff_rel)
-                            + K_SGD * eta * max(1.0, c.coeff))
+                            + K_SGD * eta * max(1.0, c.coeff)
+                            + eta * self.m_new_abs)  # the coefficient rounded, as above
             else:
                 e_update = np.zeros_like(m_new)
             e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta

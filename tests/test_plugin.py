@@ -16,6 +16,8 @@ from radam_verify.conventions import PRESETS
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
 
 REFERENCE = "radam_verify.impls:ReferenceRAdam"
+#: the catalogue's correct base class: textbook binary64 coefficients
+PROJECT = "radam_verify.impls.torch_radam:ConventionRAdam"
 
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
@@ -69,6 +71,8 @@ def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
     (["--verify-impl=optax:radam", "--verify-dtype=bfloat16"],
      "is verified for torch optimizers and the plain protocol"),
     (["--verify-impl=torch.optim:RAdam", "--verify-profile=fast"], "quick, ci, thorough"),
+    (["--verify-impl=torch.optim:RAdam", "--verify-schedule=exact"],
+     "--verify-schedule='exact': use textbook"),
 ])
 def test_bad_input_is_a_one_line_usage_error_with_exit_4(
     pytester: pytest.Pytester, args: list[str], message: str
@@ -259,6 +263,48 @@ def test_torch_for_loop_radam_conforms_in_bfloat16_and_float16_with_every_proper
     format), the convention identified in float32; every property judges examples."""
     conforms_with_every_property(pytester, "torch.optim:RAdam", {"foreach": False}, dtype,
                                  "auto")
+
+
+@pytest.mark.parametrize(("spec", "dtype"), [
+    *(pytest.param("radam_verify.impls.variants:ChunkedRAdam", dtype, id=f"chunked-{dtype}")
+      for dtype in ("float32", "float64", "bfloat16", "float16")),
+    *(pytest.param("radam_verify.impls.variants:Float32MomentsRAdam", dtype,
+                   id=f"float32-moments-{dtype}") for dtype in ("bfloat16", "float16")),
+])
+def test_implementations_that_compute_differently_but_correctly_conform(
+        pytester: pytest.Pytester, spec: str, dtype: str) -> None:
+    """Tensors stepped in chunks of 1000 elements (through a contiguous copy where they are
+    strided views), and float32 moments with the update in float32 for bfloat16 and float16
+    parameters, are correct: every property accepts them."""
+    conforms_with_every_property(pytester, spec, {}, dtype)
+
+
+def test_an_accurate_schedule_is_required_only_when_asked_and_the_textbook_allowance_is_shown(
+        pytester: pytest.Pytester) -> None:
+    """In float64 the textbook formulas (the catalogue's base class) take nearly the whole bound
+    near b2 = 1: they conform by default, the verdict says how much of the bound their
+    allowance took, and ``--verify-schedule=accurate`` rejects them, while a schedule
+    evaluated in 80-digit decimal arithmetic and rounded once conforms there too."""
+    result, verdict = run_suite(pytester, f"--verify-impl={PROJECT}", "--verify-convention=pytorch",
+                                "--verify-dtype=float64")
+    assert verdict["verdict"] == "conforms", result.outlines[-20:]
+    assert verdict["schedule"] == "textbook"
+    result.stdout.fnmatch_lines(["radam-verify: schedule: textbook: every legitimate binary64 *"])
+    shares = [p["schedule_share"] for p in verdict["properties"] if p.get("judged")]
+    assert all(0 <= share <= 1 for share in shares)
+    assert max(shares) > 0.9  # near b2 = 1 the cancellation is nearly all of the bound
+    result, verdict = run_suite(pytester, f"--verify-impl={PROJECT}", "--verify-convention=pytorch",
+                                "--verify-dtype=float64", "--verify-schedule=accurate")
+    assert verdict["verdict"] == "deviates"
+    assert verdict["schedule"] == "accurate"
+    failures = [p["failure"] for p in verdict["properties"] if p["outcome"] == "failed"]
+    assert failures
+    assert all(f["case"]["schedule"] == "accurate" for f in failures)  # replay judges the same
+    result, verdict = run_suite(pytester, "--verify-impl=radam_verify.impls.variants:"
+                                "AccurateScheduleRAdam", "--verify-convention=pytorch",
+                                "--verify-dtype=float64", "--verify-schedule=accurate")
+    assert verdict["verdict"] == "conforms", result.outlines[-20:]
+    assert max(p["worst_ratio"] or 0 for p in verdict["properties"]) <= 1
 
 
 def conforms_with_every_property(pytester: pytest.Pytester, spec: str,

@@ -217,3 +217,26 @@ def test_an_exact_value_beyond_the_largest_float_is_out_of_domain_not_a_deviatio
                               ExactState.from_floats([smaller], [0.0], [0.0], 0),
                               [np.array([0.0])], hyper, PRESETS["official-sgd"], FLOAT32)
     assert judged.conforms  # in range, the same step is judged as usual
+
+
+@pytest.mark.parametrize("spacings", [0, 2])
+def test_a_learning_rate_subnormal_in_float16_may_be_rounded_to_the_format_and_no_further(
+        spacings: int) -> None:
+    """float16 kernels (torch's ``add_(m, alpha=-lr)``) take the coefficient in the tensor's
+    dtype, where lr = 1e-6 is subnormal: rounded so, its absolute error is up to half the
+    smallest subnormal, which the bound allows (error-model.md, section 1); a coefficient
+    two subnormal spacings further off is a different learning rate, and is rejected."""
+    from radam_verify.floats import FLOAT16
+
+    hyper = Hyper(lr=1e-6, beta1=0.0, beta2=0.999, eps=1e-8, weight_decay=0.0, maximize=False)
+    theta, grad = np.zeros(3), np.array([100.0, -60.0, 0.5])
+    alpha = np.float32(np.float16(hyper.lr)) + np.float32(spacings * 2.0**-24)
+    assert alpha != np.float32(hyper.lr)
+    # the first step is an SGD step with m' = g (beta1 = 0) and bias correction 1
+    m = grad.astype(np.float16)
+    stepped = (np.float32(0.0) - alpha * m.astype(np.float32)).astype(np.float16)
+    v = (np.float32(1 - hyper.beta2) * np.square(m.astype(np.float32))).astype(np.float16)
+    observed = [(stepped.astype(np.float64), m.astype(np.float64), v.astype(np.float64))]
+    verdict = judge_trajectory(observed, ExactState.from_floats(theta, [0.0] * 3, [0.0] * 3, 0),
+                               [grad], hyper, PRESETS["pytorch"], FLOAT16)
+    assert verdict.conforms == (spacings == 0), verdict

@@ -208,6 +208,10 @@ class Adapter(ABC):
     #: by probing; ``ParamState.m``/``v`` are in these coordinates, as the implementation
     #: holds them
     state_layout: Layout = RAW
+    #: how the implementation's schedule is judged (``--verify-schedule``): ``textbook``
+    #: allows every legitimate binary64 evaluation, ``accurate`` a few ulps
+    #: (:data:`radam_verify.tolerance.SCHEDULES`)
+    schedule: str = "textbook"
 
     @abstractmethod
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:

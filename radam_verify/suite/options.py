@@ -57,6 +57,13 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                             "start-up, e.g. XLA on the CPU): platform (default) judges IEEE "
                             "arithmetic with subnormals flushed, so the verdict shows the "
                             "implementation's own findings; ieee judges gradual underflow strictly"),
+    "--verify-schedule": ("verify_schedule", "textbook|accurate",
+                          "how accurate the scalar schedule (rho_t, r_t, the bias corrections) "
+                          "must be: textbook (default) allows every legitimate binary64 "
+                          "evaluation, the paper's formula with its cancellation near b2 = 1 "
+                          "included; accurate requires each within 2 binary64 ulps of exact. "
+                          "The verdict shows, per property, the share of the bound the textbook "
+                          "allowance took"),
     "--verify-step-timeout": ("verify_step_timeout", "SECONDS",
                               "the longest one call into the implementation (a step, its "
                               "constructor, state_dict) may take before the property fails as "
@@ -79,6 +86,8 @@ class VerifyOptions:
     step_timeout_s: float | None = None  # None: derived from the implementation's first calls
     #: "platform": judge a flushing platform as IEEE with subnormals flushed; "ieee": strictly
     subnormals: str = "platform"
+    #: "textbook": every legitimate binary64 schedule; "accurate": within 2 ulps of exact
+    schedule: str = "textbook"
 
     @classmethod
     def parse(cls, values: dict[str, str | None]) -> VerifyOptions:
@@ -124,6 +133,11 @@ class VerifyOptions:
             raise UsageError(f"--verify-subnormals={subnormals!r}: use platform (judge a platform "
                              "that flushes subnormals as such) or ieee (judge gradual underflow "
                              "strictly)")
+        schedule = (values.get("verify_schedule") or "textbook").lower()
+        if schedule not in ("textbook", "accurate"):
+            raise UsageError(f"--verify-schedule={schedule!r}: use textbook (every legitimate "
+                             "binary64 evaluation of the schedule) or accurate (within 2 ulps "
+                             "of exact)")
         convention = values.get("verify_convention") or "auto"
         if convention != "auto":
             from radam_verify.conventions import parse_convention
@@ -131,7 +145,7 @@ class VerifyOptions:
             parse_convention(convention)
         return cls(impl, convention, kwargs, values.get("verify_device") or "cpu", dtype, profile,
                    values.get("verify_report") or None, seed, shrink == "yes", step_timeout,
-                   subnormals)
+                   subnormals, schedule)
 
 
 def build_target(options: VerifyOptions, progress: Callable[[str], None] | None = None,
@@ -170,6 +184,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     flushes = adapter.platform_flushes()
     if flushes is not None and options.subnormals == "platform":
         adapter.fmt = adapter.fmt.flushing()  # error-model.md, section 10
+    adapter.schedule = options.schedule  # error-model.md, section 2
     identification = None
     if options.convention != "auto":
         convention, source = parse_convention(options.convention), "given"

@@ -14,11 +14,13 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
     """Rerun ``case`` (implementation, kwargs, device, dtype, convention, check, scenario) and
     print each tensor's verdict with its worst element against the exact value. A platform
     that flushes subnormals is judged as such unless the case says ``"subnormals": "ieee"``,
-    as the suite judges it."""
+    as the suite judges it; the schedule is judged as the case says (``"schedule"``, textbook
+    by default)."""
     adapter = load_adapter(case["impl"], case.get("kwargs", {}), case.get("device", "cpu"),
                            case.get("dtype", "float32"))
     if case.get("subnormals") != "ieee" and adapter.platform_flushes() is not None:
         adapter.fmt = adapter.fmt.flushing()
+    adapter.schedule = case.get("schedule", "textbook")
     convention = parse_convention(case["convention"])
     scenario = scenario_from_json(case["scenario"])
     check = dict(case.get("check") or {"kind": "exact"})

@@ -94,11 +94,12 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
             try:
                 if _fast(adapter, held.theta.size, grads):
                     verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
-                                                    group.hyper, convention, adapter.fmt)
+                                                    group.hyper, convention, adapter.fmt,
+                                                    schedule=adapter.schedule)
                 else:
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group),
                                                grads, group.hyper, convention, adapter.fmt,
-                                               layout=layout)
+                                               layout=layout, schedule=adapter.schedule)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
                 return outcome
