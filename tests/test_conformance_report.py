@@ -153,6 +153,10 @@ def test_every_passing_property_shows_its_errors_below_their_bounds_in_one_unit(
                    zip(errors, bounds, ratios, strict=True) if b > 0 and e > 0)
         k = max(range(len(ratios)), key=ratios.__getitem__)
         assert f"{errors[k]:.3g} of {bounds[k]:.3g} ulps" in markdown
+        assert 0 <= p["schedule_share"] <= 1
+        if p["schedule_share"]:  # the share of the bound the textbook schedule's allowance took
+            assert f"allowance took up to {p['schedule_share']:.0%} of a bound" in markdown
+    assert "textbook: every legitimate binary64 evaluation allowed" in markdown
 
 
 def test_the_failure_error_is_counted_in_ulps_of_the_operand_scale(defect_run: dict[str, Any]) -> None:

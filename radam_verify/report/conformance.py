@@ -97,6 +97,16 @@ def platform(verdict: dict[str, Any]) -> str:
     return f"{found['flushes_subnormals']}; {how}"
 
 
+def schedule(verdict: dict[str, Any]) -> str:
+    """How accurate the schedule had to be, in words."""
+    found = verdict.get("schedule")
+    if found is None:
+        return "(not recorded)"
+    if found == "accurate":
+        return "accurate: within 2 binary64 ulps of exact (--verify-schedule=accurate)"
+    return "textbook: every legitimate binary64 evaluation allowed"
+
+
 def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
     """What was verified, as (field, value) pairs, ending with the legend of the units."""
     impl, conv = verdict["implementation"], verdict["convention"]
@@ -110,6 +120,7 @@ def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
             ("convention", f"{conv['spec']}: {conv['axes']}"), ("convention from", how),
             ("device / dtype", f"{verdict['device']} / {verdict['dtype']}"),
             ("platform", platform(verdict)),
+            ("schedule", schedule(verdict)),
             ("profile / seed", f"{verdict['profile']} / {verdict['seed']}"),
             ("verdict", verdict["verdict"].upper()),
             ("properties", counted(verdict["counts"])),
@@ -154,7 +165,11 @@ def worst(p: dict[str, Any]) -> str:
     k = max(range(len(ratios)), key=ratios.__getitem__)
     if len(errors) != len(ratios) or len(bounds) != len(ratios):  # a verdict of an older schema
         return f"{ratios[k]:.2g} of the bound"
-    return f"{errors[k]:.3g} of {bounds[k]:.3g} ulps ({ratios[k]:.2g} of the bound)"
+    text = f"{errors[k]:.3g} of {bounds[k]:.3g} ulps ({ratios[k]:.2g} of the bound)"
+    share = p.get("schedule_share")
+    if share:
+        text += f"; the textbook schedule's allowance took up to {share:.0%} of a bound"
+    return text
 
 
 def detail(p: dict[str, Any]) -> str:
