@@ -45,13 +45,9 @@ def run(defect: str, seed: int) -> dict[str, object]:
             cwd=folder, capture_output=True, text=True, check=False)
         if not report.exists():
             return {"defect": defect, "seed": seed, "killed": False, "found": "no verdict"}
-        verdict = json.loads(report.read_text())
-    failed = {p["property"].split("[")[0]: (p.get("failure") or {}).get("quantity")
-              for p in verdict["properties"] if p["outcome"] == "failed"}
-    errors = [p["property"] for p in verdict["properties"] if p["outcome"] == "error"]
-    found = failed.get(shows.property)
-    return {"defect": defect, "seed": seed, "killed": not errors and found in shows.quantities,
-            "found": found, "errors": errors}
+        seen = shows.seen_in(json.loads(report.read_text()))
+    return {"defect": defect, "seed": seed, "killed": seen.killed(shows), "found": seen.found,
+            "errors": seen.errors}
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from radam_verify.errors import RadamVerifyError
+from radam_verify.suite.options import SCHEDULES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
 
@@ -139,7 +140,7 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
                        "e.g. XLA on the CPU): platform (default) judges IEEE arithmetic with "
                        "subnormals flushed, so the verdict shows the implementation's own "
                        "findings; ieee judges gradual underflow strictly")
-    check.add_argument("--schedule", default="textbook", choices=("textbook", "accurate"),
+    check.add_argument("--schedule", default="textbook", choices=SCHEDULES,
                        help="how accurate the scalar schedule must be: textbook (default) allows "
                        "every legitimate binary64 evaluation, the paper's formula with its "
                        "cancellation near b2 = 1 included; accurate requires rho_t, r_t and the "

@@ -28,7 +28,8 @@ class Coefficients:
     decay: float | None  # multiplies theta before the update; None: no decoupled decay
 
 
-def _decay(hyper: Hyper, convention: Convention, updates: bool) -> float | None:
+def decay_factor(hyper: Hyper, convention: Convention, updates: bool) -> float | None:
+    """The factor decoupled weight decay multiplies theta by on this step (binary64), or None."""
     if hyper.weight_decay == 0.0 or not (updates or convention.decay_on_skip):
         return None
     if convention.weight_decay == "decoupled":
@@ -52,7 +53,7 @@ def exact_coefficients(t: int, hyper: Hyper, convention: Convention,
     else:
         coeff, r_t = (float(hyper.lr / s.bias_correction1) if updates else 0.0), 1.0
     return Coefficients(t, branch, updates, coeff, r_t, float(1 / s.bias_correction2),
-                        _decay(hyper, convention, updates))
+                        decay_factor(hyper, convention, updates))
 
 
 def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
@@ -74,4 +75,4 @@ def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coeff
     else:
         r, coeff = 1.0, hyper.lr / bc1 if updates else 0.0
     return Coefficients(t, rectified, updates, coeff, r, 1.0 / bc2,
-                        _decay(hyper, convention, updates))
+                        decay_factor(hyper, convention, updates))

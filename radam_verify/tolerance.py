@@ -32,10 +32,8 @@ U64 = FLOAT64.u
 K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
 #: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
 EVALUATION_SLACK = 1 + 2.0**-30
-#: How the schedule's evaluation is judged (``--verify-schedule``): ``textbook`` allows every
-#: legitimate binary64 evaluation, the paper's formula with its cancellation included;
-#: ``accurate`` requires each scalar within ACCURATE_ULPS binary64 ulps of exact.
-SCHEDULES = ("textbook", "accurate")
+#: binary64 ulps within which ``--verify-schedule=accurate`` requires each scalar of the
+#: schedule (``ScheduleErrors.accurate``)
 ACCURATE_ULPS = 2
 
 

@@ -41,12 +41,9 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
         "--verify-convention=pytorch", "--verify-profile=quick", "--verify-shrink=no",
         f"--verify-report={report}", "-n", "0", "-k", shows.property)
     verdict = json.loads(report.read_text())
-    errors = [p["property"] for p in verdict["properties"] if p["outcome"] == "error"]
-    # a property run on each code path counts under its own name ([default] without paths)
-    failed = {p["property"].split("[")[0]: (p.get("failure") or {}).get("quantity")
-              for p in verdict["properties"] if p["outcome"] == "failed"}
-    found = failed.get(shows.property)
-    for_its_reason = not errors and found in shows.quantities
+    seen = shows.seen_in(verdict)
+    errors, failed, found = seen.errors, seen.failed, seen.found
+    for_its_reason = seen.killed(shows)
     assert callable(record_property)
     record_property(KILLED, {"defect": defect, "rejected": for_its_reason,
                              "by": f"{shows.property} ({found})" if for_its_reason else None,

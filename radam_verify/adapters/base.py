@@ -210,7 +210,7 @@ class Adapter(ABC):
     state_layout: Layout = RAW
     #: how the implementation's schedule is judged (``--verify-schedule``): ``textbook``
     #: allows every legitimate binary64 evaluation, ``accurate`` a few ulps
-    #: (:data:`radam_verify.tolerance.SCHEDULES`)
+    #: (:data:`radam_verify.suite.options.SCHEDULES`)
     schedule: str = "textbook"
 
     @abstractmethod

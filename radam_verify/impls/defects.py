@@ -34,6 +34,29 @@ class Shows:
     property: str
     quantities: tuple[str, ...]
 
+    def seen_in(self, verdict: dict[str, Any]) -> Seen:
+        """What a JSON verdict shows of this: the quantity the property's failure differs in
+        (None if it did not fail), the properties that failed, those the suite raised in."""
+        # a property run on each code path counts under its own name ([default] without paths)
+        failed = {p["property"].split("[")[0]: (p.get("failure") or {}).get("quantity")
+                  for p in verdict["properties"] if p["outcome"] == "failed"}
+        errors = [p["property"] for p in verdict["properties"] if p["outcome"] == "error"]
+        return Seen(failed.get(self.property), sorted(failed), errors)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """How a verdict rejected a defect: a kill counts only when the property named in its
+    ``shows`` failed in one of its quantities and the suite itself raised nowhere (a crash
+    of the suite is never a kill)."""
+
+    found: str | None  # the quantity the named property's counterexample differs in
+    failed: list[str]
+    errors: list[str]
+
+    def killed(self, shows: Shows) -> bool:
+        return not self.errors and self.found in shows.quantities
+
 
 class Defect(ConventionRAdam):
     """A catalogue entry: wrong in exactly one way, which ``shows`` says how to see."""

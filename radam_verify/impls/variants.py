@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from radam_verify.coefficients import Coefficients, _decay
+from radam_verify.coefficients import Coefficients, decay_factor
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
 from radam_verify.impls.torch_radam import ConventionRAdam
@@ -141,7 +141,7 @@ def decimal_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coeffi
         else:
             coeff, r_t = (lr / bc1 if updates else Decimal(0)), Decimal(1)
         return Coefficients(t, bool(rectified), updates, float(coeff), float(r_t),
-                            float(1 / bc2), _decay(hyper, convention, updates))
+                            float(1 / bc2), decay_factor(hyper, convention, updates))
 
 
 class AccurateScheduleRAdam(ConventionRAdam):

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from radam_verify.identify import Identification
     from radam_verify.suite.target import Target
 
+#: how the schedule's evaluation is judged (``--verify-schedule``): ``textbook`` allows every
+#: legitimate binary64 evaluation, the paper's formula with its cancellation included;
+#: ``accurate`` requires each scalar within a few binary64 ulps of exact
+#: (:data:`radam_verify.tolerance.ACCURATE_ULPS`)
+SCHEDULES = ("textbook", "accurate")
+
 #: option name -> (ini name, metavar, help); the plugin and the CLI share these
 OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-impl": ("verify_impl", "MODULE:ATTR",
@@ -134,7 +140,7 @@ class VerifyOptions:
                              "that flushes subnormals as such) or ieee (judge gradual underflow "
                              "strictly)")
         schedule = (values.get("verify_schedule") or "textbook").lower()
-        if schedule not in ("textbook", "accurate"):
+        if schedule not in SCHEDULES:
             raise UsageError(f"--verify-schedule={schedule!r}: use textbook (every legitimate "
                              "binary64 evaluation of the schedule) or accurate (within 2 ulps "
                              "of exact)")
@@ -184,7 +190,6 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     flushes = adapter.platform_flushes()
     if flushes is not None and options.subnormals == "platform":
         adapter.fmt = adapter.fmt.flushing()  # error-model.md, section 10
-    adapter.schedule = options.schedule  # error-model.md, section 2
     identification = None
     if options.convention != "auto":
         convention, source = parse_convention(options.convention), "given"
@@ -197,6 +202,9 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
             raise RadamVerifyError("identification produced no candidate")
         convention = chosen
         source = "identified" if identification.consistent else "closest (identification failed)"
+    # after identification, which tells readings apart with the textbook allowance: how
+    # accurate the schedule is, is not a reading (error-model.md, section 2)
+    adapter.schedule = options.schedule
     target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
                     options.shrink, step_limit(options, limit_s), flushes)
     watchdog.set_limit(target.step_limit)
