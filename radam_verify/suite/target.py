@@ -10,12 +10,12 @@ exact and observed values, the error against the bound, and a pasteable reproduc
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
 from radam_verify import watchdog
@@ -61,8 +61,13 @@ class Target:
                 "accurate requires 2 ulps)")
 
     def verify(self, strategy: st.SearchStrategy[Any], prop: Callable[[Any], None],
-               examples: int | None = None) -> None:
-        """Run ``prop`` on ``examples`` draws of ``strategy`` (default: the profile's)."""
+               examples: int | None = None, designed: Sequence[Any] = ()) -> None:
+        """Run ``prop`` on ``examples`` draws of ``strategy`` (default: the profile's), after
+        the ``designed`` examples: cases every verdict runs whatever the seed draws, which
+        reach a regime by construction (Hypothesis' explicit examples)."""
+        test = given(strategy)(prop)
+        for case in reversed(designed):  # the first designed example runs first
+            test = example(case)(test)
         runner = seed(self.seed)(settings(
             max_examples=examples or self.profile.examples, deadline=None, database=None,
             derandomize=False, print_blob=False, report_multiple_bugs=False,
@@ -70,7 +75,7 @@ class Target:
             phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target,
                     *([Phase.shrink] if self.shrink else [])],
             suppress_health_check=list(HealthCheck),
-        )(given(strategy)(prop)))
+        )(test))
         with seed_only():  # the seed alone decides the examples (radam_verify/suite/examples.py)
             runner()
 

@@ -14,7 +14,7 @@ float32 are judged by the certified fast reference (:mod:`radam_verify.fast_judg
 
 from __future__ import annotations
 
-from radam_verify.suite import checks, draws
+from radam_verify.suite import checks, designed, draws
 from radam_verify.suite.scenario import Scenario
 from radam_verify.suite.target import Record, Target, calling, require_conforms
 
@@ -24,7 +24,9 @@ def test_tensors_of_every_size_and_shape_follow_the_exact_step(
     """Tensors from 0-d and one element through vector widths and their tails to thousands
     (and, in ci and thorough, above 32,768 up to about 10^6 elements), one to three of
     different shapes per group, on each code path the implementation offers, for one to
-    four steps from a fresh state or one injected at any step count."""
+    four steps from a fresh state or one injected at any step count; first, a designed
+    example that crosses the first rectified step with tensors that have vector tails
+    (:func:`radam_verify.suite.designed.crossing`)."""
     what = "shapes" if verify_path is None else f"shapes on code path {verify_path}"
 
     def prop(scenario: Scenario) -> None:
@@ -33,4 +35,5 @@ def test_tensors_of_every_size_and_shape_follow_the_exact_step(
         require_conforms(verify_target, what, scenario, outcome, verify_record)
 
     verify_target.verify(draws.sized(verify_target, path=verify_path), prop,
-                         verify_target.profile.size_examples)
+                         verify_target.profile.size_examples,
+                         designed=[designed.crossing(verify_target, verify_path)])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from radam_verify.suite import checks, draws
+from radam_verify.suite import checks, designed, draws
 from radam_verify.suite.scenario import Outcome, Scenario
 from radam_verify.suite.target import Record, Target, calling, fail, require_conforms
 
@@ -25,7 +25,9 @@ def test_strided_views_follow_the_exact_step_and_write_only_inside_them(
     """Parameters of the shapes of property 13 (up to 70,000 elements) placed inside larger
     storages (contiguous between canaries, every 2nd or 3rd element, rows with gaps,
     transposed, channels_last), gradients in another of these layouts, one to three tensors
-    per group, on each code path, from a fresh or an injected state."""
+    per group, on each code path, from a fresh or an injected state; first, a designed
+    example with a strided parameter and a strided gradient
+    (:func:`radam_verify.suite.designed.crossing_placed`)."""
     caps = verify_target.adapter.capabilities
     if not caps.views:
         pytest.skip(caps.notes.get("views", "the implementation's tensors are not strided views "
@@ -44,4 +46,5 @@ def test_strided_views_follow_the_exact_step_and_write_only_inside_them(
                    {"quantity": found.quantity, "mismatch": str(found)}, check)
 
     verify_target.verify(draws.placed(verify_target, path=verify_path), prop,
-                         verify_target.profile.view_examples)
+                         verify_target.profile.view_examples,
+                         designed=[designed.crossing_placed(verify_target, verify_path)])
