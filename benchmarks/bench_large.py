@@ -1,10 +1,11 @@
 """Judging a step of a 10^6-element tensor against the implementation's own step.
 
-In one run: the time of torch.optim.RAdam's for-loop step (float32, CPU) on a tensor of
-10^6 elements, and the time the suite needs to judge that step (run it through the
-adapter, read the state back, the fast reference, the error model's bounds, the
-comparison), as the ratio judge / step. The target is at most 20. Each figure is the
-median of ``--repeat`` runs of ``--steps`` steps; ``--json`` prints them as JSON.
+In one run: the time of torch.optim.RAdam's for-loop step (float32, CPU; ``--dtype
+float64`` for binary64 tensors, judged around a double-double centre) on a tensor of 10^6
+elements, and the time the suite needs to judge that step (run it through the adapter,
+read the state back, the fast reference, the error model's bounds, the comparison), as the
+ratio judge / step. The target is at most 20. Each figure is the median of ``--repeat``
+runs of ``--steps`` steps; ``--json`` prints them as JSON.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 TARGET = 20.0
 
 
-def measure(size: int, steps: int, repeat: int) -> dict[str, object]:
+def measure(size: int, steps: int, repeat: int, dtype: str = "float32") -> dict[str, object]:
     import torch
 
     from radam_verify.adapters import GroupSpec, load_adapter
@@ -33,17 +34,18 @@ def measure(size: int, steps: int, repeat: int) -> dict[str, object]:
     rng = np.random.default_rng(0)
 
     def tensor() -> np.ndarray:
-        return rng.standard_normal(size).astype(np.float32).astype(np.float64)
+        return rng.standard_normal(size).astype(dtype).astype(np.float64)
 
     theta0, grads = tensor(), [tensor() for _ in range(steps)]
-    adapter = load_adapter("torch.optim:RAdam", {"foreach": False}, "cpu", "float32")
+    adapter = load_adapter("torch.optim:RAdam", {"foreach": False}, "cpu", dtype)
+    kind = getattr(torch, dtype)
     scenario = Scenario((GroupSpec(hyper, (theta0,)),), tuple(((g,),) for g in grads))
 
     def own() -> float:
-        param = torch.tensor(theta0, dtype=torch.float32, requires_grad=True)
+        param = torch.tensor(theta0, dtype=kind, requires_grad=True)
         optimizer = torch.optim.RAdam([param], lr=hyper.lr, betas=(hyper.beta1, hyper.beta2),
                                       eps=hyper.eps, foreach=False)
-        tensors = [torch.tensor(g, dtype=torch.float32) for g in grads]
+        tensors = [torch.tensor(g, dtype=kind) for g in grads]
         start = time.perf_counter()
         for g in tensors:
             param.grad = g
@@ -61,7 +63,7 @@ def measure(size: int, steps: int, repeat: int) -> dict[str, object]:
     own(), judged()  # warm-up: first calls import and allocate
     step_s = statistics.median(own() for _ in range(repeat))
     judge_s = statistics.median(judged() for _ in range(repeat))
-    return {"size": size, "steps": steps, "repeat": repeat,
+    return {"size": size, "dtype": dtype, "steps": steps, "repeat": repeat,
             "step_s": round(step_s / steps, 5), "judge_s": round(judge_s / steps, 5),
             "ratio": round(judge_s / step_s, 1), "target": TARGET}
 
@@ -71,13 +73,15 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=10**6)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="the tensor's dtype (float64: judged around a double-double centre)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    row = measure(args.size, args.steps, args.repeat)
+    row = measure(args.size, args.steps, args.repeat, args.dtype)
     if args.json:
         print(json.dumps(row, indent=2))
     else:
-        print(f"torch.optim.RAdam for-loop, float32, {row['size']} elements: a step takes "
+        print(f"torch.optim.RAdam for-loop, {row['dtype']}, {row['size']} elements: a step takes "
               f"{row['step_s']} s, judging it {row['judge_s']} s: {row['ratio']} times the "
               f"step (target: at most {TARGET:g})")
     return 0 if float(str(row["ratio"])) <= TARGET else 1

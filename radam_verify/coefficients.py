@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
+from radam_verify.precision import real
 from radam_verify.schedule import schedule_step
 
 
@@ -42,6 +43,34 @@ def decay_factor(hyper: Hyper, convention: Convention, updates: bool) -> float |
 def exact_coefficients(t: int, hyper: Hyper, convention: Convention,
                        rectified: bool | None = None) -> Coefficients:
     """Coefficients from the certified exact schedule, each rounded once to binary64."""
+    return exact_scalars(t, hyper, convention, rectified).rounded()
+
+
+@dataclass(frozen=True)
+class ExactScalars:
+    """The scalars of one step from the exact schedule, unrounded (mpmath numbers at the
+    reference's precision): what the fast references round, to binary64 or double-double."""
+
+    t: int
+    rectified: bool
+    updates: bool
+    coeff: object
+    r_t: object
+    inv_bc2: object
+    decay: object | None  # 1 - lr wd or 1 - wd, exactly; None: no decoupled decay
+    decay64: float | None  # the decay factor as binary64 forms it (decay_factor)
+
+    def rounded(self) -> Coefficients:
+        """Each scalar rounded once to binary64, the decay factor as binary64 forms it."""
+        return Coefficients(self.t, self.rectified, self.updates,
+                            float(self.coeff), float(self.r_t),  # type: ignore[arg-type]
+                            float(self.inv_bc2), self.decay64)  # type: ignore[arg-type]
+
+
+def exact_scalars(t: int, hyper: Hyper, convention: Convention,
+                  rectified: bool | None = None) -> ExactScalars:
+    """The scalars of step ``t`` from the certified exact schedule, on the branch it takes
+    (or ``rectified``: inside the ambiguity band the judges try both)."""
     s = schedule_step(t, hyper.beta1, hyper.beta2, convention)
     branch = s.rectified if rectified is None else rectified
     updates = branch or convention.below == "sgd"
@@ -49,11 +78,15 @@ def exact_coefficients(t: int, hyper: Hyper, convention: Convention,
         rho, inf = s.rho_t, s.rho_inf
         r = (max((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho), 0)) ** 0.5
         scale = s.bias_correction2**0.5 if convention.eps == "raw" else 1
-        coeff, r_t = float(hyper.lr * r * scale / s.bias_correction1), float(r)
+        coeff, r_t = hyper.lr * r * scale / s.bias_correction1, r
     else:
-        coeff, r_t = (float(hyper.lr / s.bias_correction1) if updates else 0.0), 1.0
-    return Coefficients(t, branch, updates, coeff, r_t, float(1 / s.bias_correction2),
-                        decay_factor(hyper, convention, updates))
+        coeff, r_t = (hyper.lr / s.bias_correction1 if updates else 0.0), 1.0
+    decay, decay64 = None, decay_factor(hyper, convention, updates)
+    if decay64 is not None:
+        wd = real.mpf(hyper.weight_decay)
+        decay = 1 - (real.mpf(hyper.lr) * wd if convention.weight_decay == "decoupled" else wd)
+    return ExactScalars(t, branch, updates, coeff, r_t, 1 / s.bias_correction2, decay,
+                        decay64)
 
 
 def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:

@@ -40,3 +40,8 @@ class ImplementationError(RadamVerifyError):
         text = str(error).strip().splitlines()
         super().__init__(f"{type(error).__name__}: {text[0] if text else ''} (in {call})")
         self.call, self.error = call, error
+
+
+class UncertifiedError(RadamVerifyError, ArithmeticError):
+    """The fast reference cannot certify its result for this input (a double-double value
+    beyond 2^996, where Veltkamp's split overflows): the caller judges it exactly instead."""

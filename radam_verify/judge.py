@@ -18,7 +18,7 @@ import numpy.typing as npt
 from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError
-from radam_verify.floats import Array, Format
+from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.layout import RAW, Layout
 from radam_verify.precision import real
@@ -65,6 +65,9 @@ class Worst:
     #: what ``exact_all`` and ``bound_all`` are: "mpmath" (exact values, the bound around
     #: them) or "fast" (the certified fast centre and the tolerance around it)
     reference: str = "mpmath"
+    #: the low parts of a double-double fast centre (binary64 implementations): the centre
+    #: is exact_all + exact_low, element by element
+    exact_low: Array | None = field(default=None, repr=False, compare=False)
 
     @property
     def ratio(self) -> float:
@@ -186,7 +189,11 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
                                                      strict=True)):
         if got is None:
             continue
-        got64, e = element_errors(got, want, limit, size, judgeable, fmt)
+        # the exact values as double-doubles: rounded to binary64 alone they would move a
+        # binary64 implementation's error by up to half an ulp of the result
+        low = np.array([float(x - w) for x, w in zip(exact_values[k], want, strict=True)],
+                       dtype=np.float64) if fmt.u <= FLOAT64.u else None
+        got64, e = element_errors(got, want, limit, size, judgeable, fmt, low)
         err, r, ulp, at_scale = e.error, e.ratio, e.ulp, e.scale_ulp
         result_ulps, ulps = max(result_ulps, e.worst_result_ulps), max(ulps, e.worst_ulps)
         if r.size and (worst is None or float(np.max(r)) > ratio):
@@ -216,9 +223,11 @@ class ElementErrors:
 
 
 def element_errors(got: Array, want: Sequence[float] | Array, limit: Array, size: Array,
-                   judgeable: npt.NDArray[np.bool_], fmt: Format) -> tuple[Array, ElementErrors]:
+                   judgeable: npt.NDArray[np.bool_], fmt: Format,
+                   want_low: Array | None = None) -> tuple[Array, ElementErrors]:
     """The observed values as flat float64 and their errors against ``want`` (the exact
-    values or the fast centre) and the bound ``limit`` (unjudgeable elements count 0)."""
+    values or the fast centre; ``want_low``: the low parts of a double-double centre) and
+    the bound ``limit`` (unjudgeable elements count 0)."""
     got64 = np.asarray(got, dtype=np.float64).reshape(-1)
     want64 = np.asarray(want, dtype=np.float64)
     # where every element is finite, judgeable and has a positive bound (the usual case),
@@ -226,7 +235,8 @@ def element_errors(got: Array, want: Sequence[float] | Array, limit: Array, size
     finite = np.isfinite(got64)
     every_finite, every_judgeable = bool(finite.all()), bool(judgeable.all())
     with np.errstate(all="ignore"):
-        err = np.abs(got64 - want64)
+        # got - hi is exact near the centre (Sterbenz); the low part is then subtracted
+        err = np.abs(got64 - want64) if want_low is None else np.abs((got64 - want64) - want_low)
         if not every_finite:
             err = np.where(finite, err, np.inf)
         if not every_judgeable:

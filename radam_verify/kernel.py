@@ -1,7 +1,8 @@
 """The vectorised RAdam element update over numpy arrays, in any float dtype.
 
 Used twice: by the fast reference (float64, exact coefficients) and by the project's
-own float32 reimplementation (textbook coefficients). Scalars are rounded to the
+own float32 reimplementation (textbook coefficients); :func:`apply_step_dd` is the same
+step in double-double, the fast reference of binary64 implementations. Scalars are rounded to the
 array's dtype once, as a framework does with a Python scalar.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from radam_verify.coefficients import Coefficients
+from radam_verify import dd
+from radam_verify.coefficients import Coefficients, ExactScalars
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
 
@@ -41,3 +43,30 @@ def apply_step(
         elif c.updates:
             theta = theta - dtype(c.coeff) * m
     return theta.astype(dtype), m.astype(dtype), v.astype(dtype)
+
+
+def apply_step_dd(theta: dd.DD, m: dd.DD, v: dd.DD, grad: FloatArray, s: ExactScalars, hyper: Hyper,
+                  convention: Convention) -> tuple[dd.DD, dd.DD, dd.DD]:
+    """:func:`apply_step` in double-double arithmetic (:mod:`radam_verify.dd`), with the
+    step's exact scalars rounded once to double-double: the same operations in the same
+    order, each with a relative error at most ``dd.U_DD``, so the error model bounds this
+    step with ``fmt = dd.DOUBLE_DOUBLE`` (derivations/error-model.md, section 6). beta1,
+    beta2 and 1 - beta1, 1 - beta2 are exact (a binary64 beta's complement is a
+    double-double, by TwoSum)."""
+    with np.errstate(all="ignore"):
+        g = dd.DD.of(-grad if hyper.maximize else grad)
+        if convention.weight_decay == "l2" and hyper.weight_decay != 0.0:
+            g = dd.add(g, dd.mul_fp(theta, hyper.weight_decay))
+        c1 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta1)))
+        c2 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta2)))
+        m = dd.add(dd.mul_fp(m, hyper.beta1), dd.mul(g, c1))
+        v = dd.add(dd.mul_fp(v, hyper.beta2), dd.mul(dd.mul(g, g), c2))
+        if s.decay is not None:
+            theta = dd.mul(theta, dd.from_exact(s.decay))
+        if s.rectified:
+            q = dd.mul(v, dd.from_exact(s.inv_bc2)) if convention.eps == "hat" else v
+            den = dd.add_fp(dd.sqrt(q), hyper.eps)
+            theta = dd.add(theta, -dd.div(dd.mul(dd.from_exact(s.coeff), m), den))
+        elif s.updates:
+            theta = dd.add(theta, -dd.mul(dd.from_exact(s.coeff), m))
+    return theta, m, v

@@ -46,15 +46,19 @@ class ScheduleErrors:
     bc1_rel: float
     bc2_rel: float
     scalar_rel: float  # rounding of each scalar the element loop receives (lr, coefficient, ...)
+    #: the unit roundoff the scalars are formed in: binary64's, or double-double's for the
+    #: float64 fast reference (its r_t and decay factor are rounded there)
+    schedule_u: float = U64
 
     @classmethod
     def rounded_only(cls, fmt: Format = FLOAT64) -> ScheduleErrors:
-        """Exact scalars rounded once (the fast reference)."""
-        return cls(0.0, 0.0, 0.0, 0.0, fmt.u)
+        """Exact scalars rounded once to ``fmt`` (the fast references: binary64, or
+        double-double for binary64 implementations)."""
+        return cls(0.0, 0.0, 0.0, 0.0, fmt.u, min(fmt.u, U64))
 
     def r_error(self, r_t: float) -> float:
         """Absolute error of r_t: the schedule's, plus the final rounding."""
-        return self.r_abs + U64 * r_t
+        return self.r_abs + self.schedule_u * r_t
 
     @classmethod
     def binary64(cls, sched: ScheduleStep, hyper: Hyper, fmt: Format) -> ScheduleErrors:
@@ -306,7 +310,7 @@ class StepTerms:
             decay = 1.0 if c.decay is None else c.decay
             e_theta = abs(decay) * a_theta
             if c.decay is not None:
-                e_theta = e_theta + (gam(2) + U64 * (1 + 2 * hyper.lr * wd)
+                e_theta = e_theta + (gam(2) + errors.schedule_u * (1 + 2 * hyper.lr * wd)
                                      / max(abs(decay), 1e-300)) * abs(decay) * theta_abs + eta
             coeff_rel = errors.scalar_rel + errors.bc1_rel
             if c.rectified:

@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from radam_verify.conventions import PRESETS, Convention
+from radam_verify.dd import DOUBLE_DOUBLE
 from radam_verify.errors import OutOfDomainError
-from radam_verify.fast_judge import FAST_ABOVE, applies, judge_trajectory_fast
+from radam_verify.fast_judge import FAST_ABOVE, applies, centre_format, judge_trajectory_fast
 from radam_verify.floats import FLOAT32, FLOAT64
 from radam_verify.hyper import Hyper
 from radam_verify.impls import NumpyRAdam
@@ -56,29 +57,40 @@ def assert_agree(fast: Judgement, exact: Judgement) -> None:
 def test_the_fast_judge_agrees_with_the_exact_judge_over_the_domain(
         hyper: Hyper, convention: Convention, t: int, steps: int, theta: np.ndarray,
         m: np.ndarray, v: np.ndarray, grads: list[np.ndarray], perturb: int) -> None:
-    impl = NumpyRAdam(hyper, convention)
+    judged = judge_both(NumpyRAdam(hyper, convention), theta, m, v, t, grads[:steps], perturb)
+    if judged is None:
+        return
+    fast, exact = judged
+    if perturb == 0:
+        assert exact.conforms
+    assert_agree(fast, exact)
+
+
+def judge_both(impl: NumpyRAdam, theta: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
+               grads: list[np.ndarray], perturb: int) -> tuple[Judgement, Judgement] | None:
+    """Run ``impl`` (float32 or float64) from (theta, m, |v|, t), move theta's middle element
+    by ``perturb`` ulps after each step, and judge the run with both judges (None: out of
+    the exact judge's domain)."""
+    fmt, bits = (FLOAT64, np.int64) if impl.dtype == np.float64 else (FLOAT32, np.int32)
     state = impl.state_at(theta, m, np.abs(v), t)
     start = (state.theta.astype(np.float64), state.m.astype(np.float64),
              state.v.astype(np.float64), t)
     observed = []
-    for grad in grads[:steps]:
+    for grad in grads:
         state = impl.step(state, grad)
         th = state.theta.copy()
-        moved = (th[SIZE // 2].view(np.int32) + perturb).view(np.float32)
+        moved = (th[SIZE // 2].view(bits) + perturb).view(impl.dtype)
         if np.isfinite(th[SIZE // 2]) and np.isfinite(moved):  # a few ulps, not inf to NaN
             th[SIZE // 2] = moved
         observed.append((th.astype(np.float64), state.m.astype(np.float64),
                          state.v.astype(np.float64)))
-    g64 = [g.astype(np.float64) for g in grads[:steps]]
+    g64 = [g.astype(np.float64) for g in grads]
     try:
-        exact = judge_trajectory(observed, ExactState.from_floats(*start), g64, hyper,
-                                 convention, FLOAT32)
+        exact = judge_trajectory(observed, ExactState.from_floats(*start), g64, impl.hyper,
+                                 impl.convention, fmt)
     except OutOfDomainError:
-        return
-    fast = judge_trajectory_fast(observed, start, g64, hyper, convention, FLOAT32)
-    if perturb == 0:
-        assert exact.conforms
-    assert_agree(fast, exact)
+        return None
+    return judge_trajectory_fast(observed, start, g64, impl.hyper, impl.convention, fmt), exact
 
 
 def torch_run(theta0: np.ndarray, grads: list[np.ndarray], hyper: Hyper,
@@ -137,10 +149,90 @@ def test_one_wrong_element_of_a_large_tensor_is_found_with_its_exact_value() -> 
     assert verdict.worst.exact == real.nstr(state.theta[0], 20)
 
 
-def test_only_large_tensors_in_formats_narrower_than_binary64_are_judged_fast() -> None:
+def test_large_tensors_are_judged_fast_binary64_ones_around_a_double_double_centre() -> None:
     assert applies(FLOAT32, FAST_ABOVE + 1)
+    assert applies(FLOAT64, FAST_ABOVE + 1)
     assert not applies(FLOAT32, FAST_ABOVE)
-    assert not applies(FLOAT64, 10**6)
+    assert centre_format(FLOAT32) is FLOAT64
+    assert centre_format(FLOAT64) is DOUBLE_DOUBLE
+
+
+def normal(values: np.ndarray) -> np.ndarray:
+    """The values with those below 2^-900 (subnormal ones among them) made 0."""
+    return np.where(np.abs(values) < 2.0**-900, 0.0, values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hyper=hypers(), convention=conventions(),
+       t=st.one_of(st.integers(0, 12), st.integers(0, 10**6)), steps=st.integers(1, 4),
+       theta=arrays(np.float64, SIZE, -8, 4), m=arrays(np.float64, SIZE, -8, 1),
+       v=arrays(np.float64, SIZE, -12, 2), grads=st.lists(arrays(np.float64, SIZE, -8, 2),
+                                                          min_size=4, max_size=4),
+       perturb=st.sampled_from([0, 1, 2, 64]), subnormal=st.booleans())
+def test_the_double_double_judge_agrees_with_the_exact_judge_on_binary64(
+        hyper: Hyper, convention: Convention, t: int, steps: int, theta: np.ndarray,
+        m: np.ndarray, v: np.ndarray, grads: list[np.ndarray], perturb: int,
+        subnormal: bool) -> None:
+    """A binary64 implementation (the project's numpy RAdam in float64), correct or moved by
+    a few ulps at one element, gets the same ratios from the double-double fast judge as from
+    the exact judge where the values are far from underflow: the double-double centre's own
+    error is of order 1e-15 of the bound. With subnormal values its absolute error (a few
+    subnormal units, ``dd.ETA_DD``) can exceed a binary64 bound there: the fast judge then
+    accepts more, never less (a rejection stays sound)."""
+    if not subnormal:
+        theta, m, v, grads = normal(theta), normal(m), normal(v), [normal(g) for g in grads]
+    judged = judge_both(NumpyRAdam(hyper, convention, dtype=np.float64), theta, m, v, t,
+                        grads[:steps], perturb)
+    if judged is None:
+        return
+    fast, exact = judged
+    if perturb == 0:
+        assert exact.conforms
+    if not subnormal:
+        assert_agree(fast, exact)
+    else:
+        assert fast.conforms or not exact.conforms
+        assert fast.worst_ratio <= exact.worst_ratio * (1 + 1e-6) + 1e-12 or \
+            not math.isfinite(exact.worst_ratio)
+
+
+def test_a_binary64_error_of_one_ulp_at_one_element_of_a_large_tensor_is_measured_exactly(
+        ) -> None:
+    """torch.optim.RAdam in float64 on 10^5 elements, one element moved by 4 ulps: the
+    double-double judge rejects it there and measures its error as the exact judge does for
+    that element alone (a binary64 centre would be off by up to half an ulp)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    n, bad = 100_003, 77_777
+    hyper = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+    theta0 = rng.standard_normal(n)
+    grads = [rng.standard_normal(n) for _ in range(2)]
+    param = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.RAdam([param], lr=hyper.lr, foreach=False)
+    observed = []
+    for grad in grads:
+        param.grad = torch.tensor(grad)
+        optimizer.step()
+        theta = param.detach().numpy().copy()
+        state = optimizer.state[param]
+        observed.append((theta, state["exp_avg"].numpy().copy(),
+                         state["exp_avg_sq"].numpy().copy()))
+    zeros = np.zeros(n)
+    correct = judge_trajectory_fast(observed, (theta0, zeros, zeros, 0), grads, hyper,
+                                    PRESETS["pytorch"], FLOAT64)
+    assert correct.conforms
+    observed[1][0][bad] = (observed[1][0][bad].view(np.int64) + 4).view(np.float64)
+    verdict = judge_trajectory_fast(observed, (theta0, zeros, zeros, 0), grads, hyper,
+                                    PRESETS["pytorch"], FLOAT64)
+    one = [(o[0][bad:bad + 1], o[1][bad:bad + 1], o[2][bad:bad + 1]) for o in observed]
+    alone = judge_trajectory(one, ExactState.from_floats([theta0[bad]], [0.0], [0.0], 0),
+                             [g[bad:bad + 1] for g in grads], hyper, PRESETS["pytorch"], FLOAT64)
+    assert verdict.worst is not None
+    assert alone.worst is not None
+    assert (verdict.worst.index, verdict.worst.quantity, verdict.worst.t) == (bad, "theta", 2)
+    assert verdict.worst.error == alone.worst.error
+    assert verdict.worst.exact == alone.worst.exact
+    assert verdict.worst_ratio == pytest.approx(alone.worst_ratio, rel=1e-9)
 
 
 @pytest.mark.parametrize("convention", sorted(PRESETS))

@@ -242,9 +242,6 @@ SHAPES: tuple[tuple[int, ...], ...] = (
 #: above torch's 32,768-element grain (work split across threads) up to about 10^6
 #: elements: the ci and thorough profiles only
 LARGE_SHAPES: tuple[tuple[int, ...], ...] = ((32769,), (65537,), (256, 257), (1048577,))
-#: the largest tensor judged in binary64 (by the mpmath reference, about 30 us per element
-#: and step; the fast reference certifies only formats narrower than binary64)
-MPMATH_LARGEST = 4097
 
 
 def shapes_for(target: Target) -> tuple[tuple[int, ...], ...]:
@@ -253,8 +250,6 @@ def shapes_for(target: Target) -> tuple[tuple[int, ...], ...]:
     shapes = SHAPES + (LARGE_SHAPES if target.profile.name != "quick" else ())
     if getattr(target.adapter, "complex_params", False):
         shapes = tuple(dict.fromkeys((math.prod(s),) for s in shapes))
-    if target.adapter.fmt.u <= 2.0**-53:
-        shapes = tuple(s for s in shapes if math.prod(s) <= MPMATH_LARGEST)
     return shapes
 
 

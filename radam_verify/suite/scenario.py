@@ -16,7 +16,7 @@ import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec, ParamState
 from radam_verify.conventions import Convention
-from radam_verify.errors import OutOfDomainError
+from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import applies as fast_applies
 from radam_verify.fast_judge import judge_trajectory_fast
 from radam_verify.judge import Judgement, judge_trajectory
@@ -92,11 +92,15 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
             grads = [_flat(scenario.steps[k][g][p]) for k in range(begin, len(scenario.steps))]
             seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
             try:
+                verdict = None
                 if _fast(adapter, held.theta.size, grads):
-                    verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
-                                                    group.hyper, convention, adapter.fmt,
-                                                    schedule=adapter.schedule)
-                else:
+                    try:
+                        verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
+                                                        group.hyper, convention, adapter.fmt,
+                                                        schedule=adapter.schedule)
+                    except UncertifiedError:  # beyond the fast centre's range: judge exactly
+                        verdict = None
+                if verdict is None:
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group),
                                                grads, group.hyper, convention, adapter.fmt,
                                                layout=layout, schedule=adapter.schedule)
@@ -127,8 +131,7 @@ def _held(scenario: Scenario, g: int, p: int, held: ParamState
 
 def _fast(adapter: Adapter, size: int, grads: Sequence[np.ndarray | None]) -> bool:
     """Whether a tensor is judged by the certified fast reference (:mod:`radam_verify.fast_judge`):
-    a large tensor in a format narrower than binary64, raw moments, a gradient on every
-    step."""
+    a large tensor, raw moments, a gradient on every step."""
     return (fast_applies(adapter.fmt, size) and not adapter.state_layout.debiased
             and all(grad is not None for grad in grads))
 

@@ -21,7 +21,7 @@ import numpy as np
 from radam_verify.adapters import Adapter, ParamState
 from radam_verify.adapters.script import Expected, ScriptCase, render
 from radam_verify.conventions import Convention, parse_convention
-from radam_verify.judge import listed
+from radam_verify.judge import Worst, listed
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.suite import checks
 from radam_verify.suite.scenario import Outcome, Scenario, scenario_from_json
@@ -85,7 +85,8 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
            f"implementation may have.")
     if w.reference == "fast":
         how += (f" The tensor has {len(w.exact_all)} elements, so EXACT is the certified fast "
-                "reference (binary64 with the exact coefficients rounded once) and BOUND adds "
+                "reference (binary64 with the exact coefficients rounded once, or "
+                "double-double for a binary64 implementation) and BOUND adds "
                 "its own error bound to the implementation's (radam_verify/fast_judge.py, "
                 "derivations/error-model.md section 6); the failing element's value in the "
                 "message is exact (mpmath).")
@@ -98,9 +99,18 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
                 "step before (read back, as the property judges it), so pointed at another "
                 "implementation the script compares against this one's state.")
     return (Expected(steps, w.t, worst.group, worst.param, w.quantity, w.index,
-                     tuple(real.nstr(x, 20) for x in listed(w.exact_all)),
+                     _exact_strings(w),
                      tuple(np.asarray(w.bound_all, dtype=np.float64).tolist()), how),
             sentence(adapter, scenario, worst))
+
+
+def _exact_strings(w: Worst) -> tuple[str, ...]:
+    """The exact values (or the fast centre) of the worst tensor, 20 significant digits; a
+    double-double centre's high and low parts summed exactly."""
+    if w.exact_low is None:
+        return tuple(real.nstr(x, 20) for x in listed(w.exact_all))
+    return tuple(real.nstr(real.mpf(hi) + real.mpf(lo), 20)
+                 for hi, lo in zip(listed(w.exact_all), w.exact_low.tolist(), strict=True))
 
 
 def as_held(adapter: Adapter, scenario: Scenario) -> Scenario:

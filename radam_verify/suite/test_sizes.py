@@ -8,8 +8,9 @@ draws shapes over that range (:data:`radam_verify.suite.draws.SHAPES`; in ci and
 also :data:`~radam_verify.suite.draws.LARGE_SHAPES`, up to about 10^6 elements), several
 tensors of different shapes per group, and judges each element. Hypothesis shrinks a
 failure towards the smallest shape that still fails (shapes are drawn smallest first), and
-the counterexample names the tensor's shape and its first failing element. Large tensors in
-float32 are judged by the certified fast reference (:mod:`radam_verify.fast_judge`).
+the counterexample names the tensor's shape and its first failing element. Large tensors
+are judged by the certified fast reference (:mod:`radam_verify.fast_judge`; around a
+double-double centre in float64).
 """
 
 from __future__ import annotations

@@ -1,0 +1,164 @@
+"""Double-double (double-word) arithmetic over numpy arrays, for the float64 fast reference.
+
+A double-double number is an unevaluated sum hi + lo of two binary64 numbers with
+|lo| <= ulp(hi) / 2: about 106 bits of significand in two float64 arrays, so that a whole
+tensor's exact step is approximated with numpy's speed and an error about 2^-53 times
+smaller than a binary64 implementation's. The building blocks are error-free
+transformations (Knuth's TwoSum, Dekker's Fast2Sum, and Dekker's TwoProd with Veltkamp's
+splitting, since numpy has no fused multiply-add), composed as in
+
+    M. Joldes, J.-M. Muller, V. Popescu, "Tight and rigorous error bounds for basic
+    building blocks of double-word arithmetic", ACM TOMS 44(2), 2017 (JMP below),
+
+whose proven relative error bounds, with u = 2^-53 and barring underflow and overflow, are:
+AccurateDWPlusDW (algorithm 6) 3u^2/(1 - 4u); DWPlusFP (algorithm 4) 2u^2; DWTimesFP1
+(algorithm 7) 3u^2/2 + 4u^3; DWTimesDW1 (algorithm 10) 7u^2/(1 + u)^2 (we compute its
+cross products without FMA, as that algorithm does); DWDivDW2 (algorithm 17) 15u^2 + 56u^3.
+The square root is the classical one Newton correction of sqrt(hi) (QD's ``sqrt``,
+analysed by Lefevre, Louvet, Muller, Picot and Rideau, "Accurate calculation of Euclidean
+norms using double-word arithmetic", ACM TOMS 49(1), 2023: 25u^2/8).
+:data:`DOUBLE_DOUBLE` states one bound for every operation, :data:`U_DD` = 16 u^2, above
+all of these, so that the error model of :mod:`radam_verify.tolerance` applies to a step
+evaluated here with ``fmt = DOUBLE_DOUBLE`` (derivations/error-model.md, section 6).
+
+Underflow: TwoSum and Fast2Sum stay exact; a product below the normal range loses at most
+half a subnormal unit, and every operation here makes at most eight such products or
+quotients whose errors reach its result undivided, or divided by the divisor's high part,
+which the error model's absolute terms already divide by (eta / den). :data:`ETA_DD` is eight
+subnormal units. Overflow: Veltkamp's split of a value above 2^996 overflows; such a value
+makes a NaN, in the low part or in both, which :func:`certified` detects so that the
+caller judges that tensor exactly instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from radam_verify.floats import Array, Format
+
+#: the relative error bound of every operation below: 16 u^2 = 2^-102 (module docstring)
+U_DD = 2.0**-102
+#: the absolute error of an operation whose low parts underflow: eight subnormal units
+ETA_DD = 8 * 2.0**-1074
+#: double-double as a format of the error model: its u and eta; its range is binary64's
+DOUBLE_DOUBLE = Format("double-double", U_DD, ETA_DD, np.float64)
+
+_SPLITTER = 2.0**27 + 1.0  # Veltkamp's constant for binary64: 53 = 26 + 27
+
+
+@dataclass(frozen=True)
+class DD:
+    """Arrays of double-double numbers: the value of element i is hi[i] + lo[i], exactly."""
+
+    hi: Array
+    lo: Array
+
+    @classmethod
+    def of(cls, values: npt.ArrayLike) -> DD:
+        """Binary64 values as double-doubles (exact: the low parts are zero)."""
+        hi = np.asarray(values, dtype=np.float64)
+        return cls(hi, np.zeros_like(hi))
+
+    def __neg__(self) -> DD:
+        return DD(-self.hi, -self.lo)
+
+
+def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """s + e = a + b exactly, s = fl(a + b) (Knuth; any magnitudes)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """s + e = a + b exactly, s = fl(a + b), where |a| >= |b| or a is 0 (Dekker)."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a: Array) -> tuple[Array, Array]:
+    """a = hi + lo exactly, each with at most 26 significant bits (Veltkamp)."""
+    c = _SPLITTER * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def two_prod(a: Array, b: Array) -> tuple[Array, Array]:
+    """p + e = a b exactly, p = fl(a b), barring underflow of e (Dekker)."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def add(x: DD, y: DD) -> DD:
+    """x + y (JMP algorithm 6, AccurateDWPlusDW)."""
+    sh, sl = two_sum(x.hi, y.hi)
+    th, tl = two_sum(x.lo, y.lo)
+    vh, vl = fast_two_sum(sh, sl + th)
+    return DD(*fast_two_sum(vh, tl + vl))
+
+
+def add_fp(x: DD, b: Array | float) -> DD:
+    """x + b for binary64 b (JMP algorithm 4, DWPlusFP)."""
+    sh, sl = two_sum(x.hi, np.asarray(b, dtype=np.float64))
+    return DD(*fast_two_sum(sh, x.lo + sl))
+
+
+def mul_fp(x: DD, b: Array | float) -> DD:
+    """x b for binary64 b (JMP algorithm 7, DWTimesFP1)."""
+    b = np.asarray(b, dtype=np.float64)
+    ch, cl1 = two_prod(x.hi, b)
+    th, tl1 = fast_two_sum(ch, x.lo * b)
+    return DD(*fast_two_sum(th, tl1 + cl1))
+
+
+def mul(x: DD, y: DD) -> DD:
+    """x y (JMP algorithm 10, DWTimesDW1)."""
+    ch, cl1 = two_prod(x.hi, y.hi)
+    cl2 = x.hi * y.lo + x.lo * y.hi
+    return DD(*fast_two_sum(ch, cl1 + cl2))
+
+
+def div(x: DD, y: DD) -> DD:
+    """x / y (JMP algorithm 17, DWDivDW2): one quotient, its residual, one correction."""
+    th = x.hi / y.hi
+    r = mul_fp(y, th)
+    delta = (x.hi - r.hi) + (x.lo - r.lo)
+    return DD(*fast_two_sum(th, delta / y.hi))
+
+
+def sqrt(x: DD) -> DD:
+    """sqrt(x) for x >= 0: sqrt(hi) and one Newton correction, (x - s^2) / (2 s)."""
+    s = np.sqrt(x.hi)
+    ph, pl = two_prod(s, s)
+    positive = s > 0
+    correction = np.where(positive, ((x.hi - ph) - pl + x.lo) / np.where(positive, 2 * s, 1.0),
+                          0.0)
+    return DD(*fast_two_sum(s, correction))
+
+
+def certified_elements(x: DD) -> npt.NDArray[np.bool_]:
+    """Per element, :func:`certified`."""
+    return ~(np.isnan(x.hi) | (np.isnan(x.lo) & np.isfinite(x.hi)))
+
+
+def certified(x: DD) -> bool:
+    """Whether no element is NaN, in its high part or beside a finite high part: from finite
+    inputs only an overflow in Veltkamp's split (a value above 2^996) makes one (the module
+    docstring); a result that really overflows is an infinite high part."""
+    return bool(certified_elements(x).all())
+
+
+def from_exact(value: object) -> DD:
+    """A scalar (an mpmath number of the exact schedule, or a float) as a double-double:
+    binary64's nearest value and the nearest to the rest, a relative error at most about
+    2^-106, below :data:`U_DD`."""
+    from radam_verify.precision import real
+
+    exact = real.mpf(value)
+    hi = float(exact)
+    return DD(np.asarray(hi), np.asarray(float(exact - hi)))
