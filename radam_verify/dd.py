@@ -25,9 +25,10 @@ Underflow: TwoSum and Fast2Sum stay exact; a product below the normal range lose
 half a subnormal unit, and every operation here makes at most eight such products or
 quotients whose errors reach its result undivided, or divided by the divisor's high part,
 which the error model's absolute terms already divide by (eta / den). :data:`ETA_DD` is eight
-subnormal units. Overflow: Veltkamp's split of a value above 2^996 overflows; such a value
-makes a NaN, in the low part or in both, which :func:`certified` detects so that the
-caller judges that tensor exactly instead.
+subnormal units. Overflow: Veltkamp's split of a value above 2^996 overflows, and so can a
+partial product of a product just below the largest binary64 number; either leaves a NaN
+or an infinity where the exact value may be finite, so a double-double that is not finite
+is not certified (:func:`certified`) and the caller judges that tensor exactly instead.
 """
 
 from __future__ import annotations
@@ -142,14 +143,16 @@ def sqrt(x: DD) -> DD:
 
 
 def certified_elements(x: DD) -> npt.NDArray[np.bool_]:
-    """Per element, :func:`certified`."""
-    return ~(np.isnan(x.hi) | (np.isnan(x.lo) & np.isfinite(x.hi)))
+    """Per element, whether the value is finite in both parts: from finite inputs, a NaN or
+    an infinity comes from an overflow inside an error-free transformation (Veltkamp's
+    split above 2^996, or a 26-bit partial product rounding above the largest binary64
+    number while the product itself does not), so a non-finite double-double says nothing
+    of the exact value (module docstring)."""
+    return np.isfinite(x.hi) & np.isfinite(x.lo)
 
 
 def certified(x: DD) -> bool:
-    """Whether no element is NaN, in its high part or beside a finite high part: from finite
-    inputs only an overflow in Veltkamp's split (a value above 2^996) makes one (the module
-    docstring); a result that really overflows is an infinite high part."""
+    """Whether every element is :func:`certified_elements`."""
     return bool(certified_elements(x).all())
 
 

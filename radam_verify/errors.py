@@ -44,4 +44,5 @@ class ImplementationError(RadamVerifyError):
 
 class UncertifiedError(RadamVerifyError, ArithmeticError):
     """The fast reference cannot certify its result for this input (a double-double value
-    beyond 2^996, where Veltkamp's split overflows): the caller judges it exactly instead."""
+    near the top of binary64's range, where its error-free transformations overflow): the
+    caller judges it exactly instead."""

@@ -22,9 +22,9 @@ Every correct implementation satisfies |impl_t - fast_t| <= A_t, so a rejection 
 an accepted implementation is within A_t + (the fast path's accumulated error) of exact, a
 margin below one part in 10^8 of the bound for float32 and narrower formats (binary64
 centre) and below one part in 10^14 for binary64 (double-double centre), plus a few
-subnormal units where values are that small. A double-double value beyond 2^996 (where
-Veltkamp's split overflows) raises :class:`UncertifiedError`, and the caller judges that
-tensor with the mpmath judge.
+subnormal units where values are that small. A double-double centre that is not finite
+(near the top of binary64's range its error-free transformations overflow) raises
+:class:`UncertifiedError`, and the caller judges that tensor with the mpmath judge.
 
 RAdam's step is elementwise: the failing element's exact value is then computed alone, in
 mpmath, so a counterexample shows the exact value, not the centre. For the same reason a
@@ -295,14 +295,15 @@ def _block(s: slice, state: tuple[Array, Array, Array], low: tuple[Array, Array,
     judgeable = np.isfinite(limits[0]) & np.isfinite(limits[1]) & np.isfinite(limits[2])
     # a NaN in the centre: where the bound is infinite (an exact value the step's arithmetic
     # cannot hold, e.g. v below binary64's range with eps = 0), nothing is judged there, as
-    # in the mpmath judge; elsewhere it is an overflow of the double-double split
+    # in the mpmath judge; elsewhere, and wherever a double-double centre is not finite, it
+    # is an overflow inside the double-double operations (dd.certified_elements)
     unknown = np.isnan(new[0]) | np.isnan(new[1]) | np.isnan(new[2])
     if wide is not None:
         unknown |= ~(dd.certified_elements(wide[0]) & dd.certified_elements(wide[1])
                      & dd.certified_elements(wide[2]))
     if bool((unknown & judgeable).any()):
-        raise UncertifiedError(f"a fast centre of step t={c.t} is not certified (a value "
-                               "beyond 2^996 in double-double)")
+        raise UncertifiedError(f"a fast centre of step t={c.t} is not certified (a "
+                               "double-double value near the top of binary64's range)")
     scales = impl.scale or (np.zeros_like(limits[0]),) * 3
     at: list[tuple[float, _At] | None] = []
     result_ulps, ulps = [], []

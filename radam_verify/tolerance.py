@@ -331,14 +331,16 @@ class StepTerms:
                 safe = np.where(slack > 0, slack, np.nan)
                 # r_t's error is absolute (r_t is 0 at rho_t = 4): coeff without r_t times it
                 base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
-                e_update = (c.coeff * (e_m / safe + self.m_new_abs * e_den / (den * safe))
+                # each product of two small quantities is formed after a quotient: in the
+                # order m e_den / (den safe) they underflow to 0 for subnormal v with eps = 0
+                e_update = (c.coeff * (e_m / safe + self.m_new_abs * (e_den / den) / safe)
                             + self.update_abs * (gam(K_UPDATE) + coeff_rel)
                             + base * (1 + coeff_rel) * self.m_new_abs / safe
                             * errors.r_error(c.r_t)
                             + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe)
                             # the coefficient rounded to the format: subnormal there, its
                             # absolute error eta (error-model.md, section 1)
-                            + eta * self.m_new_abs / safe)
+                            + eta * (self.m_new_abs / safe))
                 e_update = np.where(slack > 0, e_update, np.inf)
             elif c.updates:
                 e_update = (c.coeff * e_m + self.update_abs * (gam(K_SGD) + coeff_rel)

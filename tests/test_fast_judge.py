@@ -10,6 +10,7 @@ element of a 10^5-element tensor is found at that element with its exact value.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from radam_verify.conventions import PRESETS, Convention
 from radam_verify.dd import DOUBLE_DOUBLE
-from radam_verify.errors import OutOfDomainError
+from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import FAST_ABOVE, applies, centre_format, judge_trajectory_fast
 from radam_verify.floats import FLOAT32, FLOAT64
 from radam_verify.hyper import Hyper
@@ -158,7 +159,8 @@ def test_large_tensors_are_judged_fast_binary64_ones_around_a_double_double_cent
 
 
 def normal(values: np.ndarray) -> np.ndarray:
-    """The values with those below 2^-900 (subnormal ones among them) made 0."""
+    """The values with those below 2^-900 (subnormal ones among them) made 0 (a
+    hyperparameter too: every one may be 0)."""
     return np.where(np.abs(values) < 2.0**-900, 0.0, values)
 
 
@@ -181,6 +183,8 @@ def test_the_double_double_judge_agrees_with_the_exact_judge_on_binary64(
     accepts more, never less (a rejection stays sound)."""
     if not subnormal:
         theta, m, v, grads = normal(theta), normal(m), normal(v), [normal(g) for g in grads]
+        hyper = replace(hyper, **{name: float(normal(np.array(getattr(hyper, name))))
+                                  for name in ("lr", "beta1", "beta2", "eps", "weight_decay")})
     judged = judge_both(NumpyRAdam(hyper, convention, dtype=np.float64), theta, m, v, t,
                         grads[:steps], perturb)
     if judged is None:
@@ -293,3 +297,41 @@ def test_block_by_block_gives_the_verdict_of_the_whole_tensor_bit_for_bit(hyper:
         assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
     if hyper.weight_decay:
         assert whole.ambiguous_steps == (6,)
+
+
+def test_a_centre_the_double_double_cannot_certify_is_judged_exactly() -> None:
+    """A gradient whose square is just below the largest binary64 number: torch's float64
+    step is finite and correct, the double-double square's partial products overflow, so
+    the fast judge declines (UncertifiedError) and the suite's judge of a scenario falls
+    back to the exact judge, which accepts it."""
+    torch = pytest.importorskip("torch")
+    from radam_verify.adapters import GroupSpec, load_adapter
+    from radam_verify.suite import checks
+    from radam_verify.suite.scenario import Scenario
+
+    n = FAST_ABOVE + 1
+    hyper = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+    theta0 = np.linspace(-1.0, 1.0, n)
+    grad = np.full(n, 0.5)
+    grad[3] = np.nextafter(np.sqrt(np.finfo(np.float64).max), 0.0)
+    assert np.isfinite(grad[3] * grad[3])
+    param = torch.tensor(theta0, requires_grad=True)
+    optimizer = torch.optim.RAdam([param], lr=hyper.lr, foreach=False)
+    param.grad = torch.tensor(grad)
+    optimizer.step()
+    state = optimizer.state[param]
+    observed = [(param.detach().numpy().copy(), state["exp_avg"].numpy().copy(),
+                 state["exp_avg_sq"].numpy().copy())]
+    zeros = np.zeros(n)
+    with pytest.raises(UncertifiedError):
+        judge_trajectory_fast(observed, (theta0, zeros, zeros, 0), [grad], hyper,
+                              PRESETS["pytorch"], FLOAT64)
+    exact = judge_trajectory(observed, ExactState.from_floats(theta0, zeros, zeros, 0), [grad],
+                             hyper, PRESETS["pytorch"], FLOAT64)
+    assert exact.conforms
+    adapter = load_adapter("torch.optim:RAdam", {"foreach": False}, "cpu", "float64")
+    outcome = checks.exact(adapter, Scenario((GroupSpec(hyper, (theta0,)),), (((grad,),),)),
+                           PRESETS["pytorch"])
+    assert outcome.conforms
+    assert outcome.verdicts[0].judgement.worst is not None
+    assert outcome.verdicts[0].judgement.worst.reference == "mpmath"

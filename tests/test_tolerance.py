@@ -240,3 +240,23 @@ def test_a_learning_rate_subnormal_in_float16_may_be_rounded_to_the_format_and_n
     verdict = judge_trajectory(observed, ExactState.from_floats(theta, [0.0] * 3, [0.0] * 3, 0),
                                [grad], hyper, PRESETS["pytorch"], FLOAT16)
     assert verdict.conforms == (spacings == 0), verdict
+
+
+def test_a_float64_step_from_a_subnormal_second_moment_with_eps_zero_is_within_its_bound(
+        ) -> None:
+    """v of 33 subnormal units and eps = 0: the denominator sqrt(v) carries the rounding of
+    v on the subnormal grid (a relative 1e-3), and the bound must say so. Evaluated as
+    m e_den / (den safe), two products of small numbers underflowed to 0 and left a bound of
+    1e-28 relative, which rejected this correct binary64 step; the quotients first keep it."""
+    hyper = Hyper(lr=1.0, beta1=0.9, beta2=0.999, eps=0.0, weight_decay=1.0)
+    convention = PRESETS["paper"]
+    impl = NumpyRAdam(hyper, convention, dtype=np.float64)
+    state = impl.state_at(np.array([-3.869326328653804e-163, 0.5]), np.array([3e-323, 0.1]),
+                          np.array([1.63e-322, 0.01]), 126)
+    start = ExactState.from_floats(state.theta, state.m, state.v, 126)
+    after = impl.step(state, np.zeros(2))
+    verdict = judge_trajectory([(after.theta, after.m, after.v)], start, [np.zeros(2)], hyper,
+                               convention, FLOAT64)
+    assert verdict.conforms, verdict
+    # the subnormal grid's error is really there: billions of ulps of theta[0]
+    assert verdict.worst_error_ulps > 1e9
