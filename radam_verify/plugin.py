@@ -9,6 +9,7 @@ runs that do not verify anything pay nothing. State lives in ``config.stash``.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,8 +238,6 @@ def verify_target(request: pytest.FixtureRequest) -> Target:
     return run.target
 
 
-#: a property running longer than this shows a progress line (on a terminal)
-PROGRESS_AFTER_S = 2.0
 _CLEAR = pytest.StashKey["Callable[[], None]"]()
 
 
@@ -262,13 +261,15 @@ def verify_record(request: pytest.FixtureRequest) -> Generator[Record, None, Non
 
     started = time.monotonic()
     shown: list[bool] = []
+    run = request.config.stash.get(RUN_KEY, None)
+    after_s = run.options.progress_after_s if run is not None else math.inf
 
     from radam_verify import watchdog
 
     record_file = watchdog.current_record()  # an xdist worker: the controller shows the line
 
     def show(line: str) -> None:  # only properties that run for a while show a line
-        if time.monotonic() - started > PROGRESS_AFTER_S:
+        if time.monotonic() - started >= after_s:
             if record_file is not None:
                 record_file.progress(line)
                 return

@@ -155,16 +155,31 @@ def _run_on_a_terminal(argv: list[str]) -> str:
 
 
 def test_a_long_property_shows_progress_on_a_terminal_and_nothing_otherwise(tmp_path: Path) -> None:
+    """Progress lines appear on a terminal once a property has run --verify-progress-after
+    seconds (0 here, so the claim does not hang on this machine's speed), never when the
+    output is redirected, and not before that time."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", "/dev/null",
             f"--rootdir={tmp_path}", "--verify-impl=radam_verify.impls:ReferenceRAdam",
-            "--verify-convention=pytorch", "--verify-profile=ci", "-k", "trajectories"]
+            "--verify-convention=pytorch", "--verify-profile=ci", "-k", "trajectories",
+            "--verify-progress-after=0"]
     on_terminal = _run_on_a_terminal(argv)
-    assert "test_trajectories_stay_within_the_global_bound: " in on_terminal  # after 2 s
+    assert "test_trajectories_stay_within_the_global_bound: " in on_terminal
     assert " examples, worst error/bound " in on_terminal
     assert "\r\x1b[K" in on_terminal  # the line is rewritten in place, then erased
     quick = [a if a != "--verify-profile=ci" else "--verify-profile=quick" for a in argv]
     redirected = subprocess.run(quick, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "examples, worst error/bound" not in redirected.stdout + redirected.stderr
+    later = [a if a != "--verify-progress-after=0" else "--verify-progress-after=3600" for a in quick]
+    assert "examples, worst error/bound" not in _run_on_a_terminal(later)
+
+
+def test_progress_after_takes_a_non_negative_number_of_seconds(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", "/dev/null",
+            f"--rootdir={tmp_path}", "--verify-impl=radam_verify.impls:ReferenceRAdam",
+            "--verify-progress-after=-1"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert result.returncode == 4
+    assert "--verify-progress-after='-1' is not a non-negative number of seconds" in result.stderr
 
 
 def test_repro_writes_the_scripts_of_a_saved_verdict_that_show_its_failure(tmp_path: Path) -> None:

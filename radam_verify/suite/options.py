@@ -75,6 +75,10 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                               "constructor, state_dict) may take before the property fails as "
                               "hanging (default: 50 times its slowest call while probing, at "
                               "least 10 s)"),
+    "--verify-progress-after": ("verify_progress_after", "SECONDS",
+                                "a property running longer than this shows a progress line on a "
+                                "terminal: examples so far and the worst error/bound (default 2; "
+                                "0 shows it from the first examples)"),
 }
 
 
@@ -94,6 +98,8 @@ class VerifyOptions:
     subnormals: str = "platform"
     #: "textbook": every legitimate binary64 schedule; "accurate": within 2 ulps of exact
     schedule: str = "textbook"
+    #: a property running longer than this shows a progress line (on a terminal)
+    progress_after_s: float = 2.0
 
     @classmethod
     def parse(cls, values: dict[str, str | None]) -> VerifyOptions:
@@ -124,16 +130,8 @@ class VerifyOptions:
         shrink = (values.get("verify_shrink") or "yes").lower()
         if shrink not in ("yes", "no"):
             raise UsageError(f"--verify-shrink={shrink!r}: use yes or no")
-        raw_timeout = values.get("verify_step_timeout")
-        step_timeout = None
-        if raw_timeout:
-            try:
-                step_timeout = float(raw_timeout)
-            except ValueError:
-                step_timeout = math.nan
-            if not (math.isfinite(step_timeout) and step_timeout > 0):
-                raise UsageError(f"--verify-step-timeout={raw_timeout!r} is not a positive number "
-                                 "of seconds; e.g. 30")
+        step_timeout = _seconds(values, "verify_step_timeout", positive=True)
+        progress_after = _seconds(values, "verify_progress_after", positive=False)
         subnormals = (values.get("verify_subnormals") or "platform").lower()
         if subnormals not in ("platform", "ieee"):
             raise UsageError(f"--verify-subnormals={subnormals!r}: use platform (judge a platform "
@@ -151,7 +149,24 @@ class VerifyOptions:
             parse_convention(convention)
         return cls(impl, convention, kwargs, values.get("verify_device") or "cpu", dtype, profile,
                    values.get("verify_report") or None, seed, shrink == "yes", step_timeout,
-                   subnormals, schedule)
+                   subnormals, schedule, 2.0 if progress_after is None else progress_after)
+
+
+def _seconds(values: dict[str, str | None], name: str, *, positive: bool) -> float | None:
+    """The option ``name`` as a finite number of seconds (> 0 if ``positive``, else >= 0);
+    None where it is not given."""
+    raw = values.get(name)
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and (seconds > 0 if positive else seconds >= 0)):
+        flag = "--" + name.replace("_", "-")
+        kind = "positive" if positive else "non-negative"
+        raise UsageError(f"{flag}={raw!r} is not a {kind} number of seconds; e.g. 30")
+    return seconds
 
 
 def build_target(options: VerifyOptions, progress: Callable[[str], None] | None = None,
