@@ -67,40 +67,58 @@ class DD:
         return DD(-self.hi, -self.lo)
 
 
+def _rsub(a: Array, t: Array) -> Array:
+    """a - t, written over ``t`` where it is an array of its own (an intermediate)."""
+    if isinstance(t, np.ndarray) and t.ndim:
+        return np.subtract(a, t, out=t)
+    return a - t
+
+
 def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
     """s + e = a + b exactly, s = fl(a + b) (Knuth; any magnitudes)."""
     s = a + b
     bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
+    e = _rsub(a, s - bb)  # a - (s - bb)
+    e += _rsub(b, bb)  # b - bb
+    return s, e
 
 
 def fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
     """s + e = a + b exactly, s = fl(a + b), where |a| >= |b| or a is 0 (Dekker)."""
     s = a + b
-    return s, b - (s - a)
+    return s, _rsub(b, s - a)
 
 
-def _split(a: Array) -> tuple[Array, Array]:
+def split(a: Array) -> tuple[Array, Array]:
     """a = hi + lo exactly, each with at most 26 significant bits (Veltkamp)."""
     c = _SPLITTER * a
-    hi = c - (c - a)
+    hi = _rsub(c, c - a)  # c - (c - a)
     return hi, a - hi
 
 
-def two_prod(a: Array, b: Array) -> tuple[Array, Array]:
-    """p + e = a b exactly, p = fl(a b), barring underflow of e (Dekker)."""
+def two_prod(a: Array, b: Array, a_split: tuple[Array, Array] | None = None,
+             b_split: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+    """p + e = a b exactly, p = fl(a b), barring underflow of e (Dekker). ``a_split``,
+    ``b_split``: :func:`split` of a and of b where they are known already."""
     p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    ah, al = split(a) if a_split is None else a_split
+    bh, bl = split(b) if b_split is None else b_split
+    e = ah * bh
+    e -= p
+    e += ah * bl
+    e += al * bh
+    e += al * bl
+    return p, e
 
 
 def add(x: DD, y: DD) -> DD:
     """x + y (JMP algorithm 6, AccurateDWPlusDW)."""
     sh, sl = two_sum(x.hi, y.hi)
     th, tl = two_sum(x.lo, y.lo)
-    vh, vl = fast_two_sum(sh, sl + th)
-    return DD(*fast_two_sum(vh, tl + vl))
+    sl += th
+    vh, vl = fast_two_sum(sh, sl)
+    vl += tl  # tl + vl
+    return DD(*fast_two_sum(vh, vl))
 
 
 def add_fp(x: DD, b: Array | float) -> DD:
@@ -109,19 +127,45 @@ def add_fp(x: DD, b: Array | float) -> DD:
     return DD(*fast_two_sum(sh, x.lo + sl))
 
 
-def mul_fp(x: DD, b: Array | float) -> DD:
-    """x b for binary64 b (JMP algorithm 7, DWTimesFP1)."""
+def mul_fp(x: DD, b: Array | float, x_split: tuple[Array, Array] | None = None) -> DD:
+    """x b for binary64 b (JMP algorithm 7, DWTimesFP1); ``x_split``: :func:`split` of
+    x.hi where it is known."""
     b = np.asarray(b, dtype=np.float64)
-    ch, cl1 = two_prod(x.hi, b)
+    ch, cl1 = two_prod(x.hi, b, x_split)
     th, tl1 = fast_two_sum(ch, x.lo * b)
-    return DD(*fast_two_sum(th, tl1 + cl1))
+    tl1 += cl1
+    return DD(*fast_two_sum(th, tl1))
 
 
-def mul(x: DD, y: DD) -> DD:
-    """x y (JMP algorithm 10, DWTimesDW1)."""
-    ch, cl1 = two_prod(x.hi, y.hi)
-    cl2 = x.hi * y.lo + x.lo * y.hi
-    return DD(*fast_two_sum(ch, cl1 + cl2))
+def mul(x: DD, y: DD, x_split: tuple[Array, Array] | None = None,
+        y_split: tuple[Array, Array] | None = None) -> DD:
+    """x y (JMP algorithm 10, DWTimesDW1); ``x_split``, ``y_split``: :func:`split` of x.hi
+    and y.hi where they are known."""
+    ch, cl1 = two_prod(x.hi, y.hi, x_split, y_split)
+    cl2 = x.hi * y.lo
+    cl2 += x.lo * y.hi
+    cl1 += cl2
+    return DD(*fast_two_sum(ch, cl1))
+
+
+def mul_exact_lo(x: Array, y: DD, x_split: tuple[Array, Array] | None = None,
+                 y_split: tuple[Array, Array] | None = None) -> DD:
+    """:func:`mul` of the double-double x + 0 (its low part 0) and y, the same value bit
+    for bit with two operations fewer: its term 0 y.hi is +0 for a finite y.hi, and the
+    error term of TwoProd it is added to is never -0 (a sign of p and of ah bh agree), so
+    adding that zero changes nothing."""
+    ch, cl1 = two_prod(x, y.hi, x_split, y_split)
+    cl1 += x * y.lo
+    return DD(*fast_two_sum(ch, cl1))
+
+
+def square_exact_lo(x: Array, x_split: tuple[Array, Array] | None = None) -> DD:
+    """:func:`mul` of the double-double x + 0 by itself, bit for bit: its cross terms
+    x 0 + 0 x are zeros for a finite x (their sum added to the never -0 error term of
+    TwoProd changes nothing) and NaN only where x is not finite, where that error term is
+    NaN already."""
+    ch, cl1 = two_prod(x, x, x_split, x_split)
+    return DD(*fast_two_sum(ch, cl1))
 
 
 def div(x: DD, y: DD) -> DD:

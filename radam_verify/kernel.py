@@ -54,13 +54,18 @@ def apply_step_dd(theta: dd.DD, m: dd.DD, v: dd.DD, grad: FloatArray, s: ExactSc
     beta2 and 1 - beta1, 1 - beta2 are exact (a binary64 beta's complement is a
     double-double, by TwoSum)."""
     with np.errstate(all="ignore"):
-        g = dd.DD.of(-grad if hyper.maximize else grad)
-        if convention.weight_decay == "l2" and hyper.weight_decay != 0.0:
-            g = dd.add(g, dd.mul_fp(theta, hyper.weight_decay))
         c1 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta1)))
         c2 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta2)))
-        m = dd.add(dd.mul_fp(m, hyper.beta1), dd.mul(g, c1))
-        v = dd.add(dd.mul_fp(v, hyper.beta2), dd.mul(dd.mul(g, g), c2))
+        hi = np.asarray(-grad if hyper.maximize else grad, dtype=np.float64)
+        if convention.weight_decay == "l2" and hyper.weight_decay != 0.0:
+            g = dd.add(dd.DD.of(hi), dd.mul_fp(theta, hyper.weight_decay))
+            split = dd.split(g.hi)  # the gradient's halves, split once for its three products
+            g_c1, g_g = dd.mul(g, c1, split), dd.mul(g, g, split, split)
+        else:  # a binary64 gradient: the products of its low part, zeros, are left out
+            split = dd.split(hi)
+            g_c1, g_g = dd.mul_exact_lo(hi, c1, split), dd.square_exact_lo(hi, split)
+        m = dd.add(dd.mul_fp(m, hyper.beta1), g_c1)
+        v = dd.add(dd.mul_fp(v, hyper.beta2), dd.mul(g_g, c2))
         if s.decay is not None:
             theta = dd.mul(theta, dd.from_exact(s.decay))
         if s.rectified:

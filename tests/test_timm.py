@@ -45,7 +45,8 @@ def test_timm_radam_legacy_is_identified_and_conforms_in_float32_except_its_shar
     # torch.optim.Optimizer.load_state_dict keeps the loaded tensors (float32 moments of a
     # float32 parameter are not copied by timm's dtype-preserving load)
     assert found["test_a_loaded_state_dict_is_a_copy"] == "failed"
-    # every failure is one the matrix row explains (the other: decay with lr * wd near 1)
+    # every failure is one the matrix row explains (the others: decay with lr * wd near 1, and
+    # a float64 tensor in a group of float32 ones, stepped in float32)
     (row,) = [c for c in CONFIGURATIONS if c.spec == SPEC and c.dtype == "float32"]
     for prop in verdict["properties"]:
         if prop["outcome"] == "failed":

@@ -41,6 +41,14 @@ class GroupSpec:
     #: where each parameter and its gradients lie in memory (:mod:`radam_verify.views`);
     #: None: contiguous tensors of their own. Only with ``Capabilities.views``.
     placements: tuple[Placement, ...] | None = None
+    #: each parameter's dtype where it differs from the implementation's (a bfloat16 tensor
+    #: beside float32 ones); None: every parameter in the implementation's dtype. Only with
+    #: ``Capabilities.mixed_dtypes``; each tensor is judged in its own format.
+    dtypes: tuple[str, ...] | None = None
+
+    def format_name(self, p: int, default: str) -> str:
+        """The dtype parameter ``p`` is held in (``default``: the implementation's)."""
+        return default if self.dtypes is None else self.dtypes[p]
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class Capabilities:
     #: parameters can be strided views into a larger storage, gradients strided otherwise
     #: (``GroupSpec.placements``)
     views: bool = False
+    #: a group may hold parameters of several real dtypes (``GroupSpec.dtypes``)
+    mixed_dtypes: bool = False
     #: alternative code paths: name -> constructor keywords selecting it
     code_paths: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # capability -> why it is missing

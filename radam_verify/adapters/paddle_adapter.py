@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -303,23 +304,29 @@ class PaddleInstance(Instance):
         buffer = io.BytesIO()
         with self.call("state_dict()"):
             paddle.save(self.optimizer.state_dict(), buffer)
-        return buffer.getvalue()
+        # the steps counted beside it, for tensors whose powers no longer tell t (read())
+        return pickle.dumps((buffer.getvalue(), self.counts))
 
     def load(self, saved: bytes) -> None:
         import paddle
 
-        state = paddle.load(io.BytesIO(saved))
+        held, counts = pickle.loads(saved)  # written by save() above
+        state = paddle.load(io.BytesIO(held))
         with self.call("set_state_dict()"):
             self.optimizer.set_state_dict(state)
-        self._recount(state)
+        self._recount(state, counts)
 
-    def _recount(self, state: Mapping[str, Any]) -> None:
+    def _recount(self, state: Mapping[str, Any], counts: list[list[int | None]]) -> None:
+        """After loading ``state``: each tensor's t from its powers, else the steps the
+        saving instance counted (``counts``); Paddle's own state does not hold t there, and
+        nothing of its step depends on it."""
         self.pending = dict(state) if not self.accumulators(0, 0) else {}
         for g, group in enumerate(self.params):
             for p in range(len(group)):
                 held = self.accumulators(g, p)
                 if held:
-                    self.counts[g][p] = steps_from(held, self.hypers[g])
+                    t = steps_from(held, self.hypers[g])
+                    self.counts[g][p] = counts[g][p] if t is None else t
 
     def load_live(self, source: Instance) -> Callable[[], None]:
         assert isinstance(source, PaddleInstance)
@@ -327,7 +334,7 @@ class PaddleInstance(Instance):
             state = source.optimizer.state_dict()
         with self.call("set_state_dict()"):
             self.optimizer.set_state_dict(state)
-        self._recount(state)
+        self._recount(state, [list(row) for row in source.counts])
         return lambda: _disturb(state)
 
     def change_hyperparameters(self) -> None:

@@ -35,7 +35,7 @@ from radam_verify.adapters.base import (
 )
 from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
-from radam_verify.floats import Format
+from radam_verify.floats import FORMATS, Format
 from radam_verify.layout import Layout, Moments, identify_moments
 from radam_verify.views import Strided
 
@@ -86,8 +86,7 @@ class TorchAdapter(Adapter):
 
         self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
         self.device = check_device(device)
-        self.torch_dtype = {"float32": torch.float32, "float64": torch.float64,
-                            "bfloat16": torch.bfloat16, "float16": torch.float16}[fmt.name]
+        self.torch_dtype = getattr(torch, fmt.name)  # float32, float64, bfloat16, float16
         self.complex_params = complex_params
         self.names, accepted = constructor_names(cls)
         self._accepts = accepted
@@ -119,9 +118,13 @@ class TorchAdapter(Adapter):
             weight_decay=self.names.weight_decay,
             groups=True, add_group=True, save_load=True, code_paths=paths,
             closure=self.closure_note is None, live_state=True, views=not complex_params,
+            mixed_dtypes=not complex_params,
             notes={**notes, **({"closure": self.closure_note} if self.closure_note else {}),
                    **({"views": "complex parameters are stepped as pairs of reals; strided "
-                                "views are drawn for real dtypes"} if complex_params else {})})
+                                "views are drawn for real dtypes",
+                       "mixed_dtypes": "complex parameters are verified alone; groups of "
+                                       "several dtypes are drawn for real dtypes"}
+                      if complex_params else {})})
 
     @property
     def dtype(self) -> str:
@@ -138,12 +141,16 @@ class TorchAdapter(Adapter):
             entry["maximize"] = h.maximize
         return entry
 
-    def tensor(self, values: np.ndarray, leaf: bool = True, dtype: Any = None) -> Any:
-        """A tensor of the drawn values in the parameters' dtype (or ``dtype``, the real dtype
-        a state entry is held in: float64 values are rounded to it by torch)."""
+    def tensor(self, values: np.ndarray, leaf: bool = True, dtype: Any = None,
+               fmt: Format | None = None) -> Any:
+        """A tensor of the drawn values in the parameters' dtype (or ``fmt``'s, a parameter
+        of another dtype in its group; or ``dtype``, the real dtype a state entry is held
+        in: float64 values are rounded to it by torch)."""
         import torch
 
-        data = torch.tensor(self.carried(values), dtype=self.torch_dtype, device=self.device)
+        fmt = fmt or self.fmt
+        data = torch.tensor(self.carried(values, fmt), dtype=getattr(torch, fmt.name),
+                            device=self.device)
         if dtype is not None:
             data = data.to(dtype)
         if self.complex_params:
@@ -154,11 +161,16 @@ class TorchAdapter(Adapter):
         # differentiable optimizers update non-leaf tensors that carry autograd history
         return data.requires_grad_(True).clone()
 
-    def carried(self, values: object) -> np.ndarray:
-        """``values`` rounded to the format, in a numpy dtype torch takes (bfloat16 and
-        float16 values are carried exactly as float32)."""
-        rounded = np.asarray(values, dtype=np.float64).astype(self.fmt.numpy_type)
-        return rounded.astype(np.float32) if self.fmt.narrow else rounded
+    def carried(self, values: object, fmt: Format | None = None) -> np.ndarray:
+        """``values`` rounded to the format (``fmt``, default the parameters'), in a numpy
+        dtype torch takes (bfloat16 and float16 values are carried exactly as float32)."""
+        fmt = fmt or self.fmt
+        rounded = np.asarray(values, dtype=np.float64).astype(fmt.numpy_type)
+        return rounded.astype(np.float32) if fmt.narrow else rounded
+
+    def format_of(self, group: GroupSpec, p: int) -> Format:
+        """The format parameter ``p`` of ``group`` is held in."""
+        return self.fmt if group.dtypes is None else FORMATS[group.dtypes[p]]
 
     def placed(self, values: np.ndarray, view: Strided, leaf: bool = True) -> tuple[Any, Any]:
         """A parameter of the drawn values as the strided ``view`` into a storage whose other
@@ -173,10 +185,11 @@ class TorchAdapter(Adapter):
         base = storage.requires_grad_(True).clone()  # the differentiable path's non-leaf
         return base.as_strided(view.shape, view.strides, view.offset), base
 
-    def gradient(self, values: np.ndarray, view: Strided | None) -> Any:
-        """A gradient tensor of ``values``, laid out as ``view`` (None: contiguous)."""
+    def gradient(self, values: np.ndarray, view: Strided | None, fmt: Format | None = None) -> Any:
+        """A gradient tensor of ``values``, laid out as ``view`` (None: contiguous), in the
+        format ``fmt`` of its parameter (default the parameters')."""
         if view is None:
-            return self.tensor(values).detach()
+            return self.tensor(values, fmt=fmt).detach()
         tensor, _ = self.placed(values, view)
         return tensor.detach()
 
@@ -188,7 +201,8 @@ class TorchAdapter(Adapter):
         """A group's parameters (placed as its placements say), and their storages (None
         for a tensor of its own)."""
         if group.placements is None:
-            return [self.tensor(p, leaf) for p in group.params], [None] * len(group.params)
+            return ([self.tensor(p, leaf, fmt=self.format_of(group, i))
+                     for i, p in enumerate(group.params)], [None] * len(group.params))
         made = [self.placed(p, where.param, leaf)
                 for p, where in zip(group.params, group.placements, strict=True)]
         return [param for param, _ in made], [storage for _, storage in made]
@@ -293,6 +307,7 @@ class TorchAdapter(Adapter):
         optimizer = self.build(groups, tensors, kwargs)
         instance = TorchInstance(self, optimizer, tensors, [[p.size for p in g.params] for g in groups],
                                  dict(kwargs))
+        instance.formats = [[self.format_of(g, p) for p in range(len(g.params))] for g in groups]
         instance.place([storages for _, storages in made], groups)
         return instance
 
@@ -467,6 +482,8 @@ class TorchInstance(Instance):
         #: groups only)
         self.storages: list[list[Any]] = [[None] * len(group) for group in tensors]
         self.grad_views: list[list[Strided | None]] = [[None] * len(group) for group in tensors]
+        #: per tensor, the format it is held in (``GroupSpec.dtypes``)
+        self.formats: list[list[Format]] = [[adapter.fmt] * len(group) for group in tensors]
 
     def place(self, storages: list[list[Any]], groups: Sequence[GroupSpec]) -> None:
         """Record the storages of placed parameters and their gradients' layouts."""
@@ -476,10 +493,11 @@ class TorchInstance(Instance):
                 self.grad_views[g] = [where.grad for where in group.placements]
 
     def step(self, grads: StepGrads) -> None:
-        for group_tensors, group_grads, views in zip(self.tensors, grads, self.grad_views,
-                                                     strict=True):
-            for tensor, grad, view in zip(group_tensors, group_grads, views, strict=True):
-                tensor.grad = None if grad is None else self.adapter.gradient(grad, view)
+        for group_tensors, group_grads, views, formats in zip(self.tensors, grads, self.grad_views,
+                                                              self.formats, strict=True):
+            for tensor, grad, view, fmt in zip(group_tensors, group_grads, views, formats,
+                                               strict=True):
+                tensor.grad = None if grad is None else self.adapter.gradient(grad, view, fmt)
         with implementation_call("step()"):
             self.optimizer.step()
 
@@ -550,6 +568,7 @@ class TorchInstance(Instance):
             self.optimizer.add_param_group(self.adapter._group_dict(group, tensors))
         self.tensors.append(tensors)
         self.sizes.append([p.size for p in group.params])
+        self.formats.append([self.adapter.format_of(group, p) for p in range(len(group.params))])
         self.storages.append(storages)
         self.grad_views.append([w.grad for w in group.placements] if group.placements
                                else [None] * len(tensors))

@@ -357,6 +357,31 @@ class GradientStridesAssumed(Defect):
         return super().gradient(param, grad, h)
 
 
+class MomentsInTheGroupsFirstDtype(Defect):
+    """Keeps every tensor's moments in the dtype of its group's first tensor (as a
+    multi-tensor kernel that allocates its buffers per group, not per dtype): right for a
+    group of one dtype, and for a narrower tensor after a wider one, but a tensor after a
+    narrower first one loses its moments' precision."""
+
+    shows = Shows("test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format",
+                  ("m", "v", "theta"))
+
+    def begin(self, group: dict[str, Any]) -> None:
+        self.__dict__["held"] = group["params"][0].dtype
+
+    def init_state(self, param: torch.Tensor) -> dict[str, Any]:
+        held = self.__dict__["held"]
+        return {"step": 0, "exp_avg": torch.zeros_like(param, dtype=held),
+                "exp_avg_sq": torch.zeros_like(param, dtype=held)}
+
+    def moments(self, state: dict[str, Any], grad: torch.Tensor, h: Hyper) -> None:
+        super().moments(state, grad.to(state["exp_avg"].dtype), h)
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        super().update(param, {**state, **{key: state[key].to(param.dtype)
+                                           for key in ("exp_avg", "exp_avg_sq")}}, c, h)
+
+
 CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
@@ -365,5 +390,6 @@ CATALOGUE: dict[str, type[Defect]] = {
         GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
         OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
         TailWithoutRectifier, ContiguousWriteBack, GradientStridesAssumed,
+        MomentsInTheGroupsFirstDtype,
     )
 }

@@ -12,12 +12,12 @@ views into a larger storage, whose other elements keep their canaries after ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from radam_verify.adapters import Adapter, Instance, ParamState
+from radam_verify.adapters import Adapter, GroupSpec, Instance, ParamState
 from radam_verify.conventions import Convention
 from radam_verify.suite.scenario import Outcome, Scenario, judge, run
 from radam_verify.views import canaries
@@ -72,6 +72,14 @@ def _first_difference(left: list[list[ParamState]], right: list[list[ParamState]
     return None
 
 
+def _at(groups: tuple[GroupSpec, ...], states: list[list[ParamState]]) -> list[GroupSpec]:
+    """``groups`` over the parameter values ``states`` read (flat), each in its tensor's
+    shape and dtype (contiguous tensors of their own)."""
+    return [replace(g, params=tuple(s.theta.reshape(np.shape(p)) for s, p in
+                                    zip(group_states, g.params, strict=True)), placements=None)
+            for g, group_states in zip(groups, states, strict=True)]
+
+
 def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch | None:
     """Where a run reloaded after ``save_at`` steps first differs from the uninterrupted run."""
     straight = adapter.open(scenario.groups, scenario.path)
@@ -81,8 +89,7 @@ def reload(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch | Non
         straight.step(grads)
         interrupted.step(grads)
     saved = interrupted.save()
-    current = [type(g)(g.hyper, tuple(s.theta for s in states))
-               for g, states in zip(scenario.groups, interrupted.read(), strict=True)]
+    current = _at(scenario.groups, interrupted.read())
     resumed = adapter.open(current, scenario.path)
     resumed.load(saved)
     for k, grads in enumerate(scenario.steps[save_at:], start=save_at + 1):
@@ -102,8 +109,7 @@ def transplant(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch |
     source = adapter.open(scenario.groups, scenario.path)
     for grads in scenario.steps[:save_at]:
         source.step(grads)
-    current = [type(g)(g.hyper, tuple(s.theta for s in states))
-               for g, states in zip(scenario.groups, source.read(), strict=True)]
+    current = _at(scenario.groups, source.read())
     loaded, control = adapter.open(current, scenario.path), adapter.open(current, scenario.path)
     control.load(source.save())  # a serialized copy: independent of the source by construction
     change_loaded_dict = loaded.load_live(source)
@@ -132,8 +138,9 @@ def transplant(adapter: Adapter, scenario: Scenario, save_at: int) -> Mismatch |
 
 def _copies(grads: tuple[tuple[np.ndarray | None, ...], ...], adapter: Adapter
             ) -> list[list[np.ndarray | None]]:
-    return [[None if g is None else adapter.to_format(g).astype(np.float64) for g in group]
-            for group in grads]
+    # flat, as every adapter reads gradients back (row-major)
+    return [[None if g is None else adapter.to_format(g).astype(np.float64).reshape(-1)
+             for g in group] for group in grads]
 
 
 def unchanged(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
@@ -146,7 +153,7 @@ def unchanged(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
         held = instance.grads()
         for g, (group_given, group_held) in enumerate(zip(given, held, strict=False)):
             for p, (a, b) in enumerate(zip(group_given, group_held, strict=False)):
-                if not _same(a, b):
+                if not _same(a, None if b is None else np.asarray(b).reshape(-1)):
                     return Mismatch("gradient", f"step {k} changed the gradient of group {g}, "
                                     f"tensor {p}: {a} -> {b}")
         after = instance.hyperparameters()

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from radam_verify.adapters import GroupSpec, ParamState
+from radam_verify.floats import FORMATS
 from radam_verify.hyper import Hyper
 from radam_verify.precision import real
 from radam_verify.strategies import arrays, hypers, log_uniform, magnitudes
@@ -63,17 +64,18 @@ def _tensor(target: Target, lo_exp: int, hi_exp: int, size: int) -> st.SearchStr
 
 
 @st.composite
-def gradient_steps(draw: st.DrawFn, target: Target, shapes: list[int], steps: int,
+def gradient_steps(draw: st.DrawFn, target: Target, shapes: list[tuple[int, ...]], steps: int,
                    missing: bool = False) -> list[list[np.ndarray | None]]:
     """``steps`` gradients for tensors of ``shapes``; None sometimes where ``missing``."""
-    total = steps * sum(shapes)
+    sizes = [math.prod(shape) for shape in shapes]
+    total = steps * sum(sizes)
     if total <= ELEMENTWISE_LIMIT:
         out = []
         for _ in range(steps):
             row: list[np.ndarray | None] = []
-            for size in shapes:
+            for shape, size in zip(shapes, sizes, strict=True):
                 absent = missing and draw(st.integers(0, 4)) == 0
-                row.append(None if absent else draw(tensor(target, -6, 2, size)))
+                row.append(None if absent else draw(tensor(target, -6, 2, size)).reshape(shape))
             out.append(row)
         return out
     # long trajectories: a drawn recipe, expanded by numpy (shrinks by seed and range)
@@ -90,16 +92,48 @@ def gradient_steps(draw: st.DrawFn, target: Target, shapes: list[int], steps: in
         if rng.random() < p_flip:
             sign = -sign
         row = []
-        for size in shapes:
+        for shape, size in zip(shapes, sizes, strict=True):
             if missing and rng.random() < 0.1:
                 row.append(None)
                 continue
             values = sign * rng.choice([-1.0, 1.0], size, p=[0.3, 0.7]) * 10.0 ** rng.uniform(lo, hi, size)
             values[rng.random(size) < p_zero] = 0.0
             values[rng.random(size) < 0.02] = tiny * rng.integers(1, 100)
-            row.append(_typed(target, values))
+            row.append(_typed(target, values).reshape(shape))
         long_out.append(row)
     return long_out
+
+
+@st.composite
+def param(draw: st.DrawFn, target: Target, lo_exp: int, hi_exp: int, steps: int,
+          tensors: int = 1) -> np.ndarray:
+    """A parameter tensor for an example of ``steps`` steps over ``tensors`` such tensors:
+    usually the profile's small flat tensor, drawn element by element; one time in three a
+    shape from :func:`shapes_for` (0-d, one element, vector widths and their tails,
+    multi-dimensional, thousands, and in ci and thorough above torch's thread grain), as
+    large as the profile's element-step budget allows (``SuiteProfile.element_steps``), so
+    every numerical property reaches the code paths real sizes take. Shrinks towards the
+    small tensor, then towards the smallest shape that still fails."""
+    if draw(st.integers(0, 2)) < 2:
+        return draw(tensor(target, lo_exp, hi_exp))
+    largest = target.profile.element_steps // max(1, steps * tensors)
+    return draw(like(target, draw(_shapes_within(target, largest)), lo_exp, hi_exp))
+
+
+@cache
+def _shapes_within(target: Target, largest: int) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.sampled_from([s for s in shapes_for(target) if math.prod(s) <= max(largest, 1)])
+
+
+@cache  # one strategy object per shape and range
+def like(target: Target, shape: tuple[int, ...], lo_exp: int,
+         hi_exp: int) -> st.SearchStrategy[np.ndarray]:
+    """A tensor of ``shape``: drawn element by element up to the profile's small size,
+    else by :func:`values` (a drawn background and a few drawn elements)."""
+    size = math.prod(shape)
+    if size <= target.profile.size:
+        return tensor(target, lo_exp, hi_exp, size).map(lambda a: a.reshape(shape))
+    return values(target, shape, lo_exp, hi_exp)
 
 
 def _steps(grads: list[list[np.ndarray | None]]) -> tuple[Grads, ...]:
@@ -113,8 +147,8 @@ def trajectory(draw: st.DrawFn, target: Target, *, min_steps: int = 2, max_steps
     """One group with one tensor from a fresh state, for several to hundreds of steps."""
     h = draw(hyper if hyper is not None else hyper_for(target))
     steps = draw(st.integers(min_steps, max(min_steps, max_steps or target.profile.max_steps)))
-    theta0 = draw(tensor(target, -6, 3))
-    grads = draw(gradient_steps(target, [theta0.size], steps))
+    theta0 = draw(param(target, -6, 3, steps))
+    grads = draw(gradient_steps(target, [theta0.shape], steps))
     return Scenario((GroupSpec(h, (theta0,)),), _steps(grads), path=path)
 
 
@@ -124,10 +158,10 @@ def injected_step(draw: st.DrawFn, target: Target, steps: int = 1,
     """A step from an arbitrary state (theta, m, v >= 0) at any step count t up to 10^7."""
     h = draw(hyper if hyper is not None else hyper_for(target))
     t = draw(st.one_of(st.integers(0, 12), st.integers(0, 10**7)))
-    theta = draw(tensor(target, -8, 4))
-    m = draw(tensor(target, -8, 1))
-    v = np.abs(draw(tensor(target, -12, 2)))
-    grads = draw(gradient_steps(target, [theta.size], steps))
+    theta = draw(param(target, -8, 4, steps))
+    m = draw(like(target, theta.shape, -8, 1))
+    v = np.abs(draw(like(target, theta.shape, -12, 2)))
+    grads = draw(gradient_steps(target, [theta.shape], steps))
     start = ((ParamState(theta, m, v, t),),)
     return Scenario((GroupSpec(h, (theta,)),), _steps(grads), start=start)
 
@@ -169,8 +203,8 @@ def threshold_regime(draw: st.DrawFn, target: Target) -> tuple[Scenario, float]:
         rho = 2 / (1 - real.mpf(beta2)) - 1 - 2 * t_switch * p / (1 - p)
         distance = float(abs(rho - threshold))
     steps = t_switch + draw(st.integers(0, 2))
-    theta0 = draw(tensor(target, -6, 3, size=2))
-    grads = draw(gradient_steps(target, [theta0.size], steps))
+    theta0 = draw(param(target, -6, 3, steps))
+    grads = draw(gradient_steps(target, [theta0.shape], steps))
     return Scenario((GroupSpec(h, (theta0,)),), _steps(grads)), distance
 
 
@@ -184,17 +218,18 @@ def late_regime(draw: st.DrawFn, target: Target) -> Scenario:
         h = replace(h, beta2=b2)
         t = draw(st.integers(10**3, 10**7))
         g_scale = draw(log_uniform(-6, 1))
-        theta = draw(tensor(target, -4, 3))
-        m = _typed(target, draw(tensor(target, -1, 0)) * g_scale)
-        v = _typed(target, np.abs(draw(tensor(target, -1, 0))) * g_scale**2)
-        grads = draw(gradient_steps(target, [theta.size], draw(st.integers(1, 4))))
+        steps = draw(st.integers(1, 4))
+        theta = draw(param(target, -4, 3, steps))
+        m = _typed(target, draw(like(target, theta.shape, -1, 0)) * g_scale)
+        v = _typed(target, np.abs(draw(like(target, theta.shape, -1, 0))) * g_scale**2)
+        grads = draw(gradient_steps(target, [theta.shape], steps))
         start = ((ParamState(theta, m, v, t),),)
         return Scenario((GroupSpec(h, (theta,)),), _steps(grads), start=start)
     steps = target.profile.long_run
     largest = math.exp(math.log(1e-6) / steps)  # b2^steps < 1e-6: the corrections reach 1
     h = replace(draw(hyper_for(target)), beta2=draw(st.floats(0.67, largest)))
-    theta0 = draw(tensor(target, -3, 3, size=2))
-    grads = draw(gradient_steps(target, [theta0.size], steps))
+    theta0 = draw(param(target, -3, 3, steps))
+    grads = draw(gradient_steps(target, [theta0.shape], steps))
     return Scenario((GroupSpec(h, (theta0,)),), _steps(grads))
 
 
@@ -203,21 +238,24 @@ def groups_scenario(draw: st.DrawFn, target: Target) -> Scenario:
     """Several groups with their own hyperparameters, a group added later, missing gradients."""
     caps = target.adapter.capabilities
     n_groups = draw(st.integers(2, 3))
-    groups = [GroupSpec(draw(hyper_for(target)),
-                        tuple(draw(tensor(target, -6, 3, size=3)) for _ in range(draw(st.integers(1, 2)))))
-              for _ in range(n_groups)]
+    steps = draw(st.integers(2, min(12, max(2, target.profile.max_steps))))
+
+    def params() -> tuple[np.ndarray, ...]:  # at most 7 tensors share the element budget
+        return tuple(draw(param(target, -6, 3, steps, tensors=7))
+                     for _ in range(draw(st.integers(1, 2))))
+
+    groups = [GroupSpec(draw(hyper_for(target)), params()) for _ in range(n_groups)]
     if not caps.maximize_per_group:  # one constructor argument: every group shares it
         groups = [replace(g, hyper=replace(g.hyper, maximize=groups[0].hyper.maximize))
                   for g in groups]
-    steps = draw(st.integers(2, min(12, max(2, target.profile.max_steps))))
     added: list[tuple[int, GroupSpec]] = []
     if caps.add_group and draw(st.booleans()):
         at = draw(st.integers(1, steps - 1))
         hyper = draw(hyper_for(target))
         if not caps.maximize_per_group:
             hyper = replace(hyper, maximize=groups[0].hyper.maximize)
-        added.append((at, GroupSpec(hyper, (draw(tensor(target, -6, 3, size=3)),))))
-    shapes = [[p.size for p in g.params] for g in [*groups, *(g for _, g in added)]]
+        added.append((at, GroupSpec(hyper, (draw(param(target, -6, 3, steps, tensors=7)),))))
+    shapes = [[p.shape for p in g.params] for g in [*groups, *(g for _, g in added)]]
     flat = [s for group_shapes in shapes for s in group_shapes]
     grads = draw(gradient_steps(target, flat, steps, missing=caps.missing_grads))
     out = []
@@ -229,6 +267,35 @@ def groups_scenario(draw: st.DrawFn, target: Target) -> Scenario:
             i += len(group_shapes)
         out.append(tuple(per_group))
     return Scenario(tuple(groups), tuple(out), added=tuple(added))
+
+
+#: the real dtypes a group may mix (``GroupSpec.dtypes``)
+REAL_DTYPES = ("float32", "float64", "bfloat16", "float16")
+
+
+def rounded_to(dtype: str, values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to ``dtype``'s format, as float64 (what a tensor of it holds)."""
+    return np.asarray(values, dtype=np.float64).astype(FORMATS[dtype].numpy_type).astype(np.float64)
+
+
+@st.composite
+def mixed(draw: st.DrawFn, target: Target, path: str | None = None) -> Scenario:
+    """One group of two or three tensors from a fresh state, one of them (at a drawn
+    position) of another real dtype than the implementation's, for one to twelve steps on
+    code path ``path``; every value rounded to its own tensor's format."""
+    h = draw(hyper_for(target))
+    steps = draw(st.integers(1, min(12, max(1, target.profile.max_steps))))
+    own = target.adapter.fmt.name
+    other = draw(st.sampled_from([d for d in REAL_DTYPES if d != own]))
+    n = draw(st.integers(2, 3))
+    at = draw(st.integers(0, n - 1))
+    dtypes = tuple(other if i == at else own for i in range(n))
+    params = tuple(rounded_to(d, draw(param(target, -6, 3, steps, tensors=n))) for d in dtypes)
+    grads = draw(gradient_steps(target, [p.shape for p in params], steps))
+    rows = tuple(tuple(None if g is None else rounded_to(d, g)
+                       for g, d in zip(row, dtypes, strict=True)) for row in grads)
+    return Scenario((GroupSpec(h, params, dtypes=dtypes),), tuple((row,) for row in rows),
+                    path=path)
 
 
 #: shapes where kernels change code path, smallest first (Hypothesis shrinks towards the

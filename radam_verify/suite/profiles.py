@@ -17,6 +17,10 @@ class SuiteProfile:
     size: int  # elements per parameter tensor
     long_run: int  # steps of the late-regime run when the state cannot be injected
     path_examples: int  # examples per code path
+    #: the most elements times steps a drawn parameter of a numerical property may take
+    #: (radam_verify.suite.draws.param): one- and two-step examples reach the largest
+    #: shapes, long trajectories stay in the thousands
+    element_steps: int
 
     @property
     def contract_examples(self) -> int:
@@ -38,10 +42,12 @@ class SuiteProfile:
 
 
 PROFILES = {
-    "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15),
-    "ci": SuiteProfile("ci", examples=100, max_steps=60, size=6, long_run=1500, path_examples=40),
+    "quick": SuiteProfile("quick", examples=30, max_steps=12, size=4, long_run=300, path_examples=15,
+                           element_steps=40_000),
+    "ci": SuiteProfile("ci", examples=100, max_steps=60, size=6, long_run=1500, path_examples=40,
+                        element_steps=2_200_000),
     "thorough": SuiteProfile("thorough", examples=1000, max_steps=300, size=8, long_run=6000,
-                             path_examples=300),
+                             path_examples=300, element_steps=2_200_000),
 }
 
 

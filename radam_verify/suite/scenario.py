@@ -19,6 +19,7 @@ from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import applies as fast_applies
 from radam_verify.fast_judge import judge_trajectory_fast
+from radam_verify.floats import Format
 from radam_verify.judge import Judgement, judge_trajectory
 from radam_verify.layout import Layout
 from radam_verify.reference import ExactState
@@ -82,6 +83,8 @@ def run(adapter: Adapter, scenario: Scenario) -> tuple[list[list[ParamState]], l
 def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
           initial: list[list[ParamState]], observed: list[list[list[ParamState]]]) -> Outcome:
     """Judge every tensor's trajectory from the state it held at the start (exactly)."""
+    from radam_verify.floats import FORMATS
+
     outcome = Outcome()
     layout = adapter.state_layout
     first_step = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}
@@ -89,20 +92,25 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
         begin = first_step.get(g, 0)
         for p in range(len(group.params)):
             held = initial[g][p]
+            # a tensor of another dtype than the implementation's is judged in its own format
+            fmt = adapter.fmt
+            if group.dtypes is not None and group.dtypes[p] != fmt.name:
+                fmt = FORMATS[group.dtypes[p]]
+                fmt = fmt.flushing() if adapter.fmt.flushes else fmt
             grads = [_flat(scenario.steps[k][g][p]) for k in range(begin, len(scenario.steps))]
             seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
             try:
                 verdict = None
-                if _fast(adapter, held.theta.size, grads):
+                if _fast(adapter, fmt, held.theta.size, grads):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
-                                                        group.hyper, convention, adapter.fmt,
+                                                        group.hyper, convention, fmt,
                                                         schedule=adapter.schedule)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
                         verdict = None
                 if verdict is None:
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group),
-                                               grads, group.hyper, convention, adapter.fmt,
+                                               grads, group.hyper, convention, fmt,
                                                layout=layout, schedule=adapter.schedule)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
@@ -129,10 +137,10 @@ def _held(scenario: Scenario, g: int, p: int, held: ParamState
     return held.theta, zeros, zeros, 0
 
 
-def _fast(adapter: Adapter, size: int, grads: Sequence[np.ndarray | None]) -> bool:
+def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None]) -> bool:
     """Whether a tensor is judged by the certified fast reference (:mod:`radam_verify.fast_judge`):
     a large tensor, raw moments, a gradient on every step."""
-    return (fast_applies(adapter.fmt, size) and not adapter.state_layout.debiased
+    return (fast_applies(fmt, size) and not adapter.state_layout.debiased
             and all(grad is not None for grad in grads))
 
 
@@ -164,6 +172,8 @@ def scenario_json(scenario: Scenario) -> dict[str, object]:
         out: dict[str, object] = {"hyper": hyper(group), "params": [_floats(p) for p in group.params]}
         if any(np.ndim(p) != 1 for p in group.params):  # gradients take their tensor's shape
             out["shapes"] = [list(np.shape(p)) for p in group.params]
+        if group.dtypes is not None:
+            out["dtypes"] = list(group.dtypes)
         if group.placements is not None:
             out["placements"] = [{"param": w.param.json(), "grad": w.grad.json()}
                                  for w in group.placements]
@@ -199,9 +209,11 @@ def scenario_from_json(data: dict[str, object]) -> Scenario:
         placements = None if not isinstance(placed, list) else tuple(
             Placement(Strided.from_json(w["param"]), Strided.from_json(w["grad"]))
             for w in placed)
+        dtypes = entry.get("dtypes")
         return GroupSpec(Hyper(**raw), tuple(np.asarray(p, dtype=np.float64).reshape(shape)
                                              for p, shape in zip(params, shapes, strict=True)),
-                         placements)
+                         placements,
+                         None if not isinstance(dtypes, list) else tuple(map(str, dtypes)))
 
     groups = data["groups"]
     steps = data["steps"]

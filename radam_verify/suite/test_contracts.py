@@ -10,6 +10,7 @@ loss.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -94,14 +95,22 @@ def test_scalars_at_the_edges_of_their_domain_follow_the_exact_step(
 
 @st.composite
 def zero_elements(draw: st.DrawFn, scenarios: st.SearchStrategy[Scenario]) -> Scenario:
-    """A scenario with some elements' gradients (and injected m and v) zero at every step."""
+    """A scenario with some elements' gradients (and injected m and v) zero at every step:
+    drawn one by one in a small tensor, a drawn share of a large one (at least one)."""
     scenario = draw(scenarios)
-    size = scenario.groups[0].params[0].size
-    zero = np.asarray(draw(st.lists(st.booleans(), min_size=size, max_size=size)
-                           .filter(any)))
+    shape = np.shape(scenario.groups[0].params[0])
+    size = math.prod(shape)
+    if size <= ZERO_ELEMENTWISE:
+        zero = np.asarray(draw(st.lists(st.booleans(), min_size=size, max_size=size)
+                               .filter(any)))
+    else:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        zero = rng.random(size) < draw(st.sampled_from([0.01, 0.5]))
+        zero[draw(st.integers(0, size - 1))] = True
+    zero = zero.reshape(shape)
 
     def cleared(values: np.ndarray | None) -> np.ndarray | None:
-        if values is None or values.size != size:
+        if values is None or np.shape(values) != shape:
             return values
         out = np.array(values, dtype=np.float64)
         out[zero] = 0.0
@@ -113,6 +122,10 @@ def zero_elements(draw: st.DrawFn, scenarios: st.SearchStrategy[Scenario]) -> Sc
         tuple(replace(s, m=cleared(s.m), v=cleared(s.v)) for s in group)
         for group in scenario.start)
     return replace(scenario, steps=steps, start=start)
+
+
+#: up to this many elements, which are zero is drawn element by element
+ZERO_ELEMENTWISE = 64
 
 
 def test_step_calls_its_closure_once_and_returns_its_loss(verify_target: Target,

@@ -53,3 +53,23 @@ def test_maximize_ascends_as_the_exact_step(verify_target: Target, verify_record
 
     hyper = draws.hyper_for(verify_target, maximize=True)
     verify_target.verify(draws.trajectory(verify_target, hyper=hyper), prop)
+
+
+def test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format(
+        verify_target: Target, verify_record: Record, verify_path: str | None) -> None:
+    """A group that mixes dtypes (a bfloat16 tensor beside float32 ones, a float64 one beside
+    float16 ones, in any position), on each code path (multi-tensor paths group tensors by
+    dtype): every tensor follows the exact step within its own format's bound, so neither
+    the neighbour's dtype nor its position changes a result."""
+    caps = verify_target.adapter.capabilities
+    if not caps.mixed_dtypes:
+        pytest.skip(caps.notes.get("mixed_dtypes", "groups of several dtypes are drawn for "
+                                   "torch optimizers"))
+
+    what = "a group of mixed dtypes" + ("" if verify_path is None else f" on code path {verify_path}")
+
+    def prop(scenario: Scenario) -> None:
+        _exact(verify_target, verify_record, what, scenario)
+
+    verify_target.verify(draws.mixed(verify_target, path=verify_path), prop,
+                         verify_target.profile.contract_examples)
