@@ -404,10 +404,9 @@ def test_the_fused_evaluation_gives_the_error_models_own_numbers_bit_for_bit(
 
     fused, reference = judged(True), judged(False)
     assert repr(fused) == repr(reference)  # (an observed NaN is unequal to itself)
-    if isinstance(fused, Judgement) and isinstance(reference, Judgement):
-        if fused.worst is not None:
-            assert reference.worst is not None
-            for mine, theirs in ((fused.worst.exact_all, reference.worst.exact_all),
-                                 (fused.worst.bound_all, reference.worst.bound_all),
-                                 (fused.worst.exact_low, reference.worst.exact_low)):
-                assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
+    if isinstance(fused, Judgement) and isinstance(reference, Judgement) and fused.worst:
+        assert reference.worst is not None
+        for mine, theirs in ((fused.worst.exact_all, reference.worst.exact_all),
+                             (fused.worst.bound_all, reference.worst.bound_all),
+                             (fused.worst.exact_low, reference.worst.exact_low)):
+            assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
