@@ -277,6 +277,26 @@ def test_torch_for_loop_radam_conforms_in_bfloat16_and_float16_with_every_proper
                                  "auto")
 
 
+def test_kahan_compensated_bfloat16_updates_are_judged_by_the_formats_bound(
+        pytester: pytest.Pytester) -> None:
+    """torch-optimi steps bfloat16 parameters with Kahan-compensated updates by default; the
+    format's bound accepts that arithmetic without reading the compensation
+    (derivations/error-model.md, section 9), so the verdict shows only what is not
+    arithmetic: the scratch use of p.grad and the state a loaded state dict shares."""
+    result, verdict = run_suite(pytester, "--verify-impl=optimi:RAdam",
+                                '--verify-kwargs={"foreach": false, "triton": false}',
+                                "--verify-dtype=bfloat16")
+    failed = {k for k, v in outcomes(verdict).items() if v == "failed"}
+    assert failed == {SHARED_STATE, "test_state.py::test_step_leaves_gradients_and_"
+                      "hyperparameters_unchanged"}, result.outlines[-30:]
+    judged = [p for p in verdict["properties"] if p["outcome"] == "passed" and p["judged"]]
+    assert len(judged) >= 10
+    # the compensated update wrote p.grad (shrunk to no weight decay: not L2's in-place add)
+    (scratch,) = [p["failure"] for p in verdict["properties"]
+                  if p["property"] == "test_step_leaves_gradients_and_hyperparameters_unchanged"]
+    assert {g["hyper"]["weight_decay"] for g in scratch["case"]["scenario"]["groups"]} == {0.0}
+
+
 @pytest.mark.parametrize(("spec", "dtype"), [
     *(pytest.param("radam_verify.impls.variants:ChunkedRAdam", dtype, id=f"chunked-{dtype}")
       for dtype in ("float32", "float64", "bfloat16", "float16")),

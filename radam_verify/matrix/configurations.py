@@ -66,7 +66,9 @@ class Configuration:
 
 TORCH_FOREACH_EPS0 = Finding(
     "foreach evaluates m / (sqrt(v) + eps) on unrectified steps too: with eps = 0 an element "
-    "whose gradients were all zero becomes 0/0 = NaN where the exact step leaves it unchanged",
+    "whose gradients were all zero becomes 0/0 = NaN where the exact step leaves it unchanged; "
+    "a float16 tensor (alone or beside tensors of another dtype) does the same with eps = 1e-8, "
+    "which rounds to 0 in float16",
     "torch_foreach_eps_zero.py")
 TORCH_DIFFERENTIABLE_RELOAD = Finding(
     "with differentiable=True and weight decay, exp_avg and exp_avg_sq carry autograd history; "
@@ -115,6 +117,12 @@ OPTIMI_FOREACH_GRAD = Finding(
     "(torch._foreach_copy_(grads, exp_avg_sqs), sqrt, + eps), so after a rectified step "
     "p.grad holds sqrt(v_hat) + eps",
     "torch_optimi_foreach_grad_overwritten.py", "test_step_leaves_gradients")
+
+OPTIMI_KAHAN_GRAD = Finding(
+    "Kahan summation (on by default for bfloat16 and float16 parameters) uses p.grad as its "
+    "scratch buffer (grad.copy_(param), then grad.sub_(param) after the update), so after "
+    "step() the caller's gradient holds the parameter's change with its sign flipped",
+    "torch_optimi_kahan_grad_overwritten.py", "test_step_leaves_gradients")
 
 FASTAI_L2_GRAD = Finding(
     "decouple_wd=False (L2) runs the l2_reg callback, p.grad.data.add_(p.data, alpha=wd), so "
@@ -235,6 +243,11 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       {"foreach": False, "triton": False, "decouple_lr": True},
                       findings=(OPTIMI_DECAY_FACTOR_ZERO,)),
     ),
+    # bfloat16 parameters, stepped with optimi's Kahan-compensated updates (its default there)
+    Configuration("for-loop", "optimi:RAdam", {"foreach": False, "triton": False},
+                  dtype="bfloat16", findings=(OPTIMI_L2_GRAD, OPTIMI_KAHAN_GRAD)),
+    Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
+                  dtype="bfloat16", findings=(*_OPTIMI_FOREACH, OPTIMI_KAHAN_GRAD)),
     *_and_float64(
         Configuration("default", "fastai.optimizer:RAdam", environment="fastai"),
         Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
