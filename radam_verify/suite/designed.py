@@ -13,7 +13,10 @@ verdict, at every seed, looks there:
   before it, or from a fresh state for as many steps where the state cannot be injected;
 * :func:`crossing_placed` (views property): the same, with each parameter a strided view
   and each gradient laid out by other strides than its parameter, one of them not
-  contiguous (a kernel that assumes either contiguous reads or writes the wrong elements).
+  contiguous (a kernel that assumes either contiguous reads or writes the wrong elements);
+* :func:`narrow_first` (mixed-dtypes property): a group whose first tensor is of a narrower
+  format than the implementation's and the others of its own, stepped a few times (a kernel
+  that takes a group's dtype from its first tensor rounds the others to it).
 
 Their values are fixed (a seeded recipe, rounded to the implementation's format), so the
 counterexample a designed example gives is the same in every run.
@@ -87,3 +90,27 @@ def crossing_placed(target: Target, path: str | None = None) -> Scenario:
                        for shape, ((param_kind, param_where), (grad_kind, grad_where))
                        in zip(SHAPES, PLACEMENTS, strict=True))
     return replace(scenario, groups=(replace(group, placements=placements),))
+
+
+#: the narrower dtype put first in :func:`narrow_first`, per implementation dtype
+NARROWER = {"float32": "bfloat16", "float64": "float32", "float16": "bfloat16"}
+
+
+def narrow_first(target: Target, path: str | None = None) -> Scenario | None:
+    """Three steps of a group of a tensor of :data:`NARROWER`'s dtype followed by two of the
+    implementation's (17 and 1000 elements), at the default hyperparameters; None where no
+    format is narrower (bfloat16)."""
+    own = target.adapter.fmt.name
+    narrower = NARROWER.get(own)
+    if narrower is None:
+        return None
+    from radam_verify.suite.draws import rounded_to
+
+    shapes = ((5,), *SHAPES)
+    dtypes = (narrower, own, own)
+    params = tuple(rounded_to(d, _values(target, shape, -1, 0, 30 + k))
+                   for k, (d, shape) in enumerate(zip(dtypes, shapes, strict=True)))
+    grads = tuple((tuple(rounded_to(d, _values(target, shape, -3, -1, 130 + 10 * i + k))
+                         for k, (d, shape) in enumerate(zip(dtypes, shapes, strict=True))),)
+                  for i in range(3))
+    return Scenario((GroupSpec(_hyper(target), params, dtypes=dtypes),), grads, path=path)

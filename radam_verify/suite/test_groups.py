@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from radam_verify.suite import checks, draws
+from radam_verify.suite import checks, designed, draws
 from radam_verify.suite.scenario import Scenario
 from radam_verify.suite.target import Record, Target, calling, require_conforms
 
@@ -71,5 +71,7 @@ def test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format(
     def prop(scenario: Scenario) -> None:
         _exact(verify_target, verify_record, what, scenario)
 
+    narrow = designed.narrow_first(verify_target, verify_path)
     verify_target.verify(draws.mixed(verify_target, path=verify_path), prop,
-                         verify_target.profile.contract_examples)
+                         verify_target.profile.contract_examples,
+                         designed=[] if narrow is None else [narrow])
