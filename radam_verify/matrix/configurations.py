@@ -68,7 +68,8 @@ TORCH_FOREACH_EPS0 = Finding(
     "foreach evaluates m / (sqrt(v) + eps) on unrectified steps too: with eps = 0 an element "
     "whose gradients were all zero becomes 0/0 = NaN where the exact step leaves it unchanged; "
     "a float16 tensor (alone or beside tensors of another dtype) does the same with eps = 1e-8, "
-    "which rounds to 0 in float16",
+    "which rounds to 0 in float16, wherever its v is 0 in float16 (a zero gradient, or one so "
+    "small that (1 - b2) g^2 underflows)",
     "torch_foreach_eps_zero.py")
 TORCH_DIFFERENTIABLE_RELOAD = Finding(
     "with differentiable=True and weight decay, exp_avg and exp_avg_sq carry autograd history; "
