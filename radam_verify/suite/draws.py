@@ -117,7 +117,14 @@ def param(draw: st.DrawFn, target: Target, lo_exp: int, hi_exp: int, steps: int,
     if draw(st.integers(0, 2)) < 2:
         return draw(tensor(target, lo_exp, hi_exp))
     largest = target.profile.element_steps // max(1, steps * tensors)
+    if target.adapter.state_layout.debiased:  # every element judged by mpmath
+        largest = min(largest, EXACTLY_JUDGED_LARGEST)
     return draw(like(target, draw(_shapes_within(target, largest)), lo_exp, hi_exp))
+
+
+#: the largest tensor :func:`param` draws where the fast judge does not apply (a layout of
+#: bias-corrected moments, radam_verify.suite.scenario._fast) and mpmath judges every element
+EXACTLY_JUDGED_LARGEST = 1000
 
 
 @cache
