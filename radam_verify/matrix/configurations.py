@@ -70,7 +70,7 @@ TORCH_FOREACH_EPS0 = Finding(
     "a float16 tensor (alone or beside tensors of another dtype) does the same with eps = 1e-8, "
     "which rounds to 0 in float16, wherever its v is 0 in float16 (a zero gradient, or one so "
     "small that (1 - b2) g^2 underflows)",
-    "torch_foreach_eps_zero.py")
+    "torch_foreach_eps_zero.py", when=r"observed nan")
 TORCH_DIFFERENTIABLE_RELOAD = Finding(
     "with differentiable=True and weight decay, exp_avg and exp_avg_sq carry autograd history; "
     "saved by state_dict() they load as leaf tensors that require grad, and the next step's "
@@ -103,6 +103,12 @@ OPTAX_FLOAT32_SCHEDULE = Finding(
     "which cancels near the threshold: r_t, and with it the step, is off by far more than "
     "float32 arithmetic on the update allows",
     "optax_float32_rho_t.py")
+OPTAX_INT_POWER = Finding(
+    "b2^t is evaluated as b2 ** count with an integer count, which XLA computes by repeated "
+    "multiplication: in x64 hundreds of ulps off for t in the thousands, where a pow within "
+    "1 ulp is what a binary64 schedule allows; near b2 = 1, 1 - b2^t cancels and the step "
+    "moves by more than that allowance",
+    "optax_integer_power.py")
 OPTAX_FTZ = Finding(
     "XLA on the CPU flushes subnormal values (float32, and float64 with x64) to zero, so "
     "subnormal gradients, moments and updates are lost",
@@ -215,7 +221,9 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("capturable", "torch.optim:RAdam", {"capturable": True}, device="cuda"),
     Configuration("foreach", "torch.optim:RAdam", {"foreach": True}, device="cuda"),
     Configuration("default", "torch_optimizer:RAdam",
-                  findings=(TO_ADDED_GROUP_BUFFER, TO_DECAY_ROUNDING)),
+                  findings=(TO_ADDED_GROUP_BUFFER, TO_DECAY_ROUNDING,
+                            # a float64 tensor beside the float32 ones is stepped in float32
+                            TO_FLOAT32_ARITHMETIC.at("test_a_tensor_of_another_dtype"))),
     Configuration("default", "torch_optimizer:RAdam", dtype="float64", convention="official-sgd",
                   documented="the convention identify finds for the same code in float32; in "
                   "float64 no convention reproduces the probes, as the step runs in float32",
@@ -244,11 +252,13 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       {"foreach": False, "triton": False, "decouple_lr": True},
                       findings=(OPTIMI_DECAY_FACTOR_ZERO,)),
     ),
-    # bfloat16 parameters, stepped with optimi's Kahan-compensated updates (its default there)
+    # bfloat16 parameters, stepped with optimi's Kahan-compensated updates (its default
+    # there), which write p.grad whatever the weight decay: the property's minimal
+    # counterexample shows that, not the L2 or denominator writes of the float32 rows
     Configuration("for-loop", "optimi:RAdam", {"foreach": False, "triton": False},
-                  dtype="bfloat16", findings=(OPTIMI_L2_GRAD, OPTIMI_KAHAN_GRAD)),
+                  dtype="bfloat16", findings=(OPTIMI_KAHAN_GRAD,)),
     Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
-                  dtype="bfloat16", findings=(*_OPTIMI_FOREACH, OPTIMI_KAHAN_GRAD)),
+                  dtype="bfloat16", findings=(OPTIMI_KAHAN_GRAD, OPTIMI_FOREACH_EMPTY_GROUP)),
     *_and_float64(
         Configuration("default", "fastai.optimizer:RAdam", environment="fastai"),
         Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
@@ -279,10 +289,10 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
                   findings=(OPTAX_FLOAT32_SCHEDULE,)),
-    Configuration("x64", "optax:radam", dtype="float64"),
+    Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_INT_POWER,)),
     # the platform's flushing itself, judged strictly (--verify-subnormals=ieee)
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
-                  subnormals="ieee", findings=(OPTAX_FTZ,)),
+                  subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
     replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c

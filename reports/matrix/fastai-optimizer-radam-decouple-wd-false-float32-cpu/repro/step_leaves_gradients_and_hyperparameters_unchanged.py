@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fastai.optimizer:RAdam, the default path, float32 on cpu: step leaves its inputs alone: step
-1 changed the gradient of group 0, tensor 0: [-1.  0.  0.  0.  0. -1.] -> [-1. -1.  0. -1.
-0. -2.] with weight_decay = 1.0 (2 steps, 1 group, 1 tensor of 6 elements).
+1 changed the gradient of group 0, tensor 0: [-1.] -> [-2.] with weight_decay = 1.0 (2
+steps, 1 group, 1 tensor of shape ()).
 
 Found by the property "Step leaves gradients and hyperparameters unchanged" (convention
 paper,threshold=5,eps=hat) for fastai.optimizer:RAdam (fastai 2.8.12, torch 2.13.0+cpu),
@@ -37,18 +37,39 @@ M_KEY = 'grad_avg'
 V_KEY = 'sqr_avg'
 STEP_KEY = 'step'
 # the parameter groups: fastai's hyperparameter names and the initial values
-GROUPS = [
-    {'lr': 0.001, 'mom': 0.9, 'sqr_mom': 0.999, 'eps': 1e-08, 'wd': 1.0, 'params': [[0.0, -1.0, 0.0, -1.0, 0.0, -1.0]]},
-]
+GROUPS = [{'lr': 0.001, 'mom': 0.9, 'sqr_mom': 0.999, 'eps': 1e-08, 'wd': 1.0, 'params': [[-1.0]]}]
 # fastai optimizers take no groups after construction
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, 0.0, 0.0, 0.0, 0.0, -1.0],)], [([0.0, 0.0, 0.0, 0.0, 0.0, -1.0],)]]
+STEPS = [[([-1.0],)], [([-1.0],)]]
 # what is compared
 CHECK = {'kind': 'unchanged'}
 PRINTED = 24
+
+
+def disturb(found):
+    """Change in place every floating tensor in ``found`` (+ 1) and, in every dict, the
+    numbers under HYPER_KEYS (halved, so they stay legal)."""
+    if isinstance(found, torch.Tensor):
+        if found.is_floating_point() or found.is_complex():
+            with torch.no_grad():
+                found.add_(1.0)
+    elif isinstance(found, dict):
+        for key, value in list(found.items()):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numbers = isinstance(value, (tuple, list)) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+            if key in HYPER_KEYS and number:
+                found[key] = value * 0.5
+            elif key in HYPER_KEYS and numbers:
+                found[key] = type(value)(x * 0.5 for x in value)
+            else:
+                disturb(value)
+    elif isinstance(found, (list, tuple)):
+        for value in found:
+            disturb(value)
 
 
 def tensor(values):
@@ -91,6 +112,7 @@ class Run:
                 p.grad = None if g is None else tensor(g)
         self.optimizer.step()
 
+
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
@@ -99,10 +121,10 @@ class Run:
         state = self.optimizer.state.get(param, {})
         return None if key is None or key not in state else values(state[key], size)
 
-    def copy(self, factory):
+    def copy(self, cls):
         groups = [{**group, "params": [values(t, n).tolist() for t, n in zip(ts, sizes)]}
                   for group, ts, sizes in zip(self.groups, self.tensors, self.sizes)]
-        return Run(factory, groups)
+        return Run(cls, groups)
 
     def save(self):
         buffer = io.BytesIO()
@@ -115,9 +137,17 @@ class Run:
     def rounded(self, given):
         return values(tensor(given), len(given))
 
+    def load_live(self, source):
+        state = source.optimizer.state_dict()
+        self.optimizer.load_state_dict(state)
+        return lambda: disturb(state)
+
     def grads(self):
         return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
                 for ts, sizes in zip(self.tensors, self.sizes)]
+
+    def change_hypers(self):
+        disturb(self.optimizer.hypers)
 
     def hypers(self):
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in dict(h).items()}
@@ -200,6 +230,58 @@ def check_reload(cls):
     return False
 
 
+def read_all(state):
+    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+             for p in range(len(group))] for g, group in enumerate(state.sizes)]
+
+
+def first_difference(left, right, names):
+    """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
+    for g, (group_l, group_r) in enumerate(zip(left, right)):
+        for p, (a, b) in enumerate(zip(group_l, group_r)):
+            for name in ("theta", "m", "v"):
+                if not same(a[name], b[name]):
+                    return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
+                            f"{b[name]} {names[1]}")
+    return None
+
+
+def check_transplant(cls):
+    """An optimizer that loaded another's state dict object in process continues as one
+    loaded from a serialized copy, whatever that object and the other optimizer do next."""
+    save_at = CHECK["save_at"]
+    source = run(cls, save_at)
+    loaded, control = source.copy(cls), source.copy(cls)
+    control.load(source.save())
+    change_loaded_dict = loaded.load_live(source)
+    held = read_all(source)
+    loaded.step(STEPS[save_at])
+    control.step(STEPS[save_at])
+    found = first_difference(read_all(source), held, ("now", "before"))
+    if found is not None:
+        print(f"step {save_at + 1} of the optimizer that loaded the state dict changed the "
+              f"optimizer it came from: {found}")
+        return True
+    change_loaded_dict()
+    source.change_hypers()
+    source.step(STEPS[save_at])
+    for k in range(save_at, len(STEPS)):
+        if k > save_at:
+            loaded.step(STEPS[k])
+            control.step(STEPS[k])
+        found = first_difference(read_all(loaded), read_all(control),
+                                 ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            print(f"step {k + 1} (state dict loaded after step {save_at}; then the state dict "
+                  f"object, the source's hyperparameters and, by a step, its state were "
+                  f"changed): {found}")
+            return True
+    print("the optimizer that loaded the state dict object continues bit for bit as one "
+          "loaded from a serialized copy")
+    return False
+
+
 def check_unchanged(cls):
     state = Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -219,6 +301,48 @@ def check_unchanged(cls):
     return False
 
 
+def check_closure(cls):
+    through, plain = Run(cls), Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        calls, enabled, returned, loss = through.step_closure(grads)
+        plain.step(grads)
+        if calls != 1:
+            print(f"step {k} called its closure {calls} times")
+            return True
+        if not all(enabled):
+            print(f"step {k} called its closure with gradients disabled")
+            return True
+        if returned is not loss and (returned is None or float(returned) != float(loss)):
+            print(f"step {k} returned {returned!r}, not the closure's loss")
+            return True
+        for g, group in enumerate(plain.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = through.read(g, p, name), plain.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
+                              f"step(closure), {b} through step()")
+                        return True
+    print("each step called its closure once, with gradients enabled, returned its loss and "
+          "stepped as step() does")
+    return False
+
+
+def check_placed(cls):
+    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        found = state.canaries_changed()
+        if found is not None:
+            print(f"step {k} wrote outside the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged")
+    return check_exact(cls) if "quantity" in CHECK else False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -229,7 +353,8 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception,
+                    "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""optax:radam, the default path, float32 on cpu: theta[0] of group 0, tensor 0 after step 2 is
-0.0010059642372652888 where the exact value is 0.0014736842105263158263 (error 4.02e+06 ulps
-against a bound of 17.9 ulps of the operand scale) with group 0: beta2 = 0.9999 (2 steps, 2
-groups, 2 tensors of shape (3,)).
+"""optax:radam, the default path, float32 on cpu: theta[1] of group 2, tensor 0 after step 9 is
+-0.0008110855706036091 where the exact value is -0.00081157355988374365433 (error 8.38e+03
+ulps against a bound of 100 ulps of the operand scale) with the default hyperparameters (9
+steps, 3 groups, 3 tensors of shape (6,)).
 
 Found by the property "Parameter groups keep their own hyperparameters" (convention optax)
 for optax:radam (optax 0.2.8, jax 0.10.2), float32 on cpu. This script needs only JAX, optax
-and numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 2 step(s)
-and compares theta of group 0, tensor 0 (step count 2) with EXACT, element by element,
+and numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 9 step(s)
+and compares theta of group 2, tensor 0 (step count 9) with EXACT, element by element,
 within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -45,21 +45,46 @@ PATH = 'jit'
 KWARGS = {}
 # one transformation per group: its keywords and initial values
 GROUPS = [
-    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.9999, 'eps': 1e-08}, 'params': [[0.0, 0.0, 0.0]]},
-    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}, 'params': [[-1.0, 0.0, -1.0]]},
+    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}, 'params': [[-1.0, -1.0, -1.0, -1.0, -1.0, -1.0]]},
+    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}, 'params': [[-1.0, -1.0, 0.0, -1.0, -1.0, -1.0]]},
+    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}, 'params': [[-1.0, 0.0, -1.0, 0.0, 0.0, -1.0]]},
 ]
 # optax adds no groups later
 ADDED = []
 # the state injected into count/mu/nu before the first step (None: init)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, -1.0, -1.0],), ([-1.0, -1.0, -1.0],)], [([0.0, 0.0, 0.0],), ([-1.0, 0.0, 0.0],)]]
+STEPS = [
+    [([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, -1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, -1.0, 1.0, 1.0, -1.0, 1.0],), ([-1.0, 1.0, -1.0, -1.0, -1.0, 1.0],)],
+    [([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0],), ([1.0, 1.0, 1.0, 1.233142648605839e-43, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 8.127531093083939e-44, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, -1.0],), ([-1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0],), ([-1.0, -1.0, 1.0, 1.0, 1.0, -1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([-1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([-1.0, 1.0, -1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, -1.0, 1.0, 1.0],), ([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['0.0014736842105263158263', '0.0014736842105263158263', '0.0014736842105263158263']
+EXACT = [
+    '-1.0024983066057984934',
+    '-0.00081157355988374365433',
+    '-1.0008531753803671815',
+    '0.002337586090955048259',
+    '-0.00087973865412256135588',
+    '-1.0007821398556789652',
+]
 # the largest |observed - exact| a correct implementation may have
-BOUND = [2.0861630686308436e-09, 2.0861630686308436e-09, 2.0861630686308436e-09]
+BOUND = [
+    1.6167467296052126e-06,
+    5.83765392344822e-09,
+    1.614162058863368e-06,
+    8.051468393266084e-09,
+    4.9417632483266065e-09,
+    1.6141328128505917e-06,
+]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 2, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 9, 't': 9, 'group': 2, 'tensor': 0, 'quantity': 'theta', 'index': 1}
 PRINTED = 24
 
 

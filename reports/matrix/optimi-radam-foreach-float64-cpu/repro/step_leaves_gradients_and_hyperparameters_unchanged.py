@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """optimi:RAdam, the default path, float64 on cpu: step leaves its inputs alone: step 1 changed
-the gradient of group 0, tensor 0: [-1.  0.  0.  0.  0. -1.] -> [-1. -1.  0. -1.  0. -2.]
-with weight_decay = 1.0 (2 steps, 1 group, 1 tensor of 6 elements).
+the gradient of group 0, tensor 0: [-1.00e+000 -1.00e+000 -1.00e+000  1.00e+000  1.00e+000
+3.66e-322 with weight_decay = 1.0 (3 steps, 1 group, 1 tensor of shape (63,)).
 
 Found by the property "Step leaves gradients and hyperparameters unchanged" (convention
 paper,threshold=5,eps=hat) for optimi:RAdam (torch-optimi 0.3.3, torch 2.13.0+cpu), float64
@@ -49,17 +49,48 @@ STEP_DTYPE = 'int32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[0.0, -1.0, 0.0, -1.0, 0.0, -1.0]], 'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 1.0},
+    {'params': [[1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, -1.0, -1.0, -1.0, 1.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.001, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08, 'weight_decay': 1.0},
 ]
+# per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
+PLACEMENTS = [None]
+# per group (None: every parameter in REAL): a parameter's own dtype where it differs from REAL
+DTYPES = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, 0.0, 0.0, 0.0, 0.0, -1.0],)], [([0.0, 0.0, 0.0, 0.0, 0.0, -1.0],)]]
+STEPS = [
+    [([-1.0, -1.0, -1.0, 1.0, 1.0, 3.66e-322, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1e-322, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.83e-322, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0],)],
+]
 # what is compared
 CHECK = {'kind': 'unchanged'}
 PRINTED = 24
+
+
+def disturb(found):
+    """Change in place every floating tensor in ``found`` (+ 1) and, in every dict, the
+    numbers under HYPER_KEYS (halved, so they stay legal)."""
+    if isinstance(found, torch.Tensor):
+        if found.is_floating_point() or found.is_complex():
+            with torch.no_grad():
+                found.add_(1.0)
+    elif isinstance(found, dict):
+        for key, value in list(found.items()):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numbers = isinstance(value, (tuple, list)) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+            if key in HYPER_KEYS and number:
+                found[key] = value * 0.5
+            elif key in HYPER_KEYS and numbers:
+                found[key] = type(value)(x * 0.5 for x in value)
+            else:
+                disturb(value)
+    elif isinstance(found, (list, tuple)):
+        for value in found:
+            disturb(value)
 
 
 def tensor(values, dtype=None):
@@ -81,19 +112,66 @@ def values(data, size):
     return data.to(device="cpu", dtype=torch.float64, copy=True).numpy().reshape(-1)[:size]
 
 
-def parameter(values_):
+def own(values_, dtype=None):
+    """A tensor of ``values_`` in the parameters' dtype, or in ``dtype`` (a parameter of
+    another dtype in its group, and its gradients)."""
+    if dtype is None:
+        return tensor(values_)
+    return torch.tensor(np.asarray(values_, dtype=np.float64), dtype=getattr(torch, dtype),
+                        device=DEVICE)
+
+
+def parameter(values_, dtype=None):
     if LEAF:
-        return torch.nn.Parameter(tensor(values_))
-    return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
+        return torch.nn.Parameter(own(values_, dtype))
+    return own(values_, dtype).requires_grad_(True).clone()  # the differentiable path's non-leaf
+
+
+def view_indices(where):
+    """The storage index of every element of the view WHERE, in row-major order."""
+    index = np.arange(where["size"], dtype=np.int64)[where["offset"]:]
+    return np.lib.stride_tricks.as_strided(
+        index, where["shape"], [8 * s for s in where["strides"]]).reshape(-1).copy()
+
+
+def canaries(size):
+    """What a storage holds outside the views: -(17 + i mod 16) / 8 at element i."""
+    return -(17.0 + np.arange(size) % 16) / 8.0
+
+
+def placed(values_, where):
+    """A tensor of ``values_`` as the strided view WHERE (shape, strides and offset in
+    elements) into a storage of canaries; returns the tensor and its storage."""
+    storage = tensor(canaries(where["size"]))
+    storage[torch.as_tensor(view_indices(where))] = tensor(np.ravel(values_))
+    if not LEAF:  # the differentiable path's non-leaf
+        storage = storage.requires_grad_(True).clone()
+        return storage.as_strided(where["shape"], where["strides"], where["offset"]), storage
+    return torch.nn.Parameter(storage.as_strided(where["shape"], where["strides"],
+                                                 where["offset"])), storage
+
+
+def gradient(values_, where):
+    """A gradient tensor of ``values_``, laid out as the view WHERE (None: contiguous)."""
+    return (tensor(values_) if where is None else placed(values_, where)[0]).detach()
 
 
 class Run:
     """The optimizer over GROUPS and its parameter tensors."""
 
     def __init__(self, cls, groups=None):
+        placements = PLACEMENTS if groups is None else [None] * len(groups)
+        dtypes = DTYPES if groups is None else [None] * len(groups)
         groups = GROUPS if groups is None else groups
         self.cls = cls
-        self.tensors = [[parameter(p) for p in g["params"]] for g in groups]
+        wheres = [where or [None] * len(g["params"]) for g, where in zip(groups, placements)]
+        self.dtypes = [kinds or [None] * len(g["params"]) for g, kinds in zip(groups, dtypes)]
+        made = [[(parameter(p, d), None) if w is None else placed(p, w["param"])
+                 for p, w, d in zip(g["params"], row, kinds)]
+                for g, row, kinds in zip(groups, wheres, self.dtypes)]
+        self.tensors = [[t for t, _ in row] for row in made]
+        self.storages = [[s for _, s in row] for row in made]
+        self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
         self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
@@ -115,8 +193,9 @@ class Run:
         for g, (tensors, states) in enumerate(zip(self.tensors, start)):
             for p, s in zip(tensors, states):
                 with torch.no_grad():
-                    p.copy_(tensor(s["theta"]))
-                entry = {M_KEY: tensor(s["m"], m_dtype), V_KEY: tensor(s["v"], v_dtype)}
+                    p.copy_(tensor(s["theta"]).reshape(p.shape))
+                entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
+                         V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
@@ -133,12 +212,54 @@ class Run:
         self.tensors.append(tensors)
         self.sizes.append([len(p) for p in group["params"]])
         self.groups.append(dict(group))
+        self.storages.append([None] * len(tensors))
+        self.grad_views.append([None] * len(tensors))
+        self.dtypes.append([None] * len(tensors))
 
     def step(self, grads):
-        for tensors, group in zip(self.tensors, grads):
-            for p, g in zip(tensors, group):
-                p.grad = None if g is None else tensor(g).detach()
+        for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
+            for p, g, view, kind in zip(tensors, group, views, kinds):
+                p.grad = (None if g is None else gradient(g, view) if kind is None
+                          else own(g, kind).reshape(p.shape))
         self.optimizer.step()
+
+    def canaries_changed(self):
+        """The first storage element outside a parameter's view that no longer holds its
+        canary, in words (None: every canary is unchanged)."""
+        for g, row in enumerate(self.storages):
+            for p, storage in enumerate(row):
+                if storage is None:
+                    continue
+                where = PLACEMENTS[g][p]["param"]
+                inside = np.zeros(where["size"], dtype=bool)
+                inside[view_indices(where)] = True
+                held, canary = values(storage, where["size"]), canaries(where["size"])
+                changed = np.flatnonzero(~inside & (held != canary))
+                if changed.size:
+                    i = int(changed[0])
+                    return (f"group {g}, tensor {p} ({where['kind']} view, strides "
+                            f"{where['strides']}, offset {where['offset']}): storage[{i}] held "
+                            f"the canary {float(canary[i])!r} and now holds {float(held[i])!r}")
+        return None
+
+    def step_closure(self, grads):
+        """step(closure): (calls, gradients enabled in each, what it returned, the loss)."""
+        loss = torch.tensor(0.25, dtype=torch.float64)
+        enabled = []
+
+        def closure():
+            enabled.append(torch.is_grad_enabled())
+            for tensors, group in zip(self.tensors, grads):
+                for p, g in zip(tensors, group):
+                    p.grad = None if g is None else tensor(g).detach()
+            return loss
+
+        for tensors in self.tensors:
+            for p in tensors:
+                p.grad = None
+        returned = self.optimizer.step(closure)
+        return len(enabled), enabled, returned, loss
+
 
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
@@ -164,9 +285,17 @@ class Run:
     def rounded(self, given):
         return values(tensor(given), len(given))
 
+    def load_live(self, source):
+        state = source.optimizer.state_dict()
+        self.optimizer.load_state_dict(state)
+        return lambda: disturb(state)
+
     def grads(self):
         return [[None if t.grad is None else values(t.grad, n) for t, n in zip(ts, sizes)]
                 for ts, sizes in zip(self.tensors, self.sizes)]
+
+    def change_hypers(self):
+        disturb(self.optimizer.param_groups)
 
     def hypers(self):
         def plain(x):
@@ -252,6 +381,58 @@ def check_reload(cls):
     return False
 
 
+def read_all(state):
+    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+             for p in range(len(group))] for g, group in enumerate(state.sizes)]
+
+
+def first_difference(left, right, names):
+    """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
+    for g, (group_l, group_r) in enumerate(zip(left, right)):
+        for p, (a, b) in enumerate(zip(group_l, group_r)):
+            for name in ("theta", "m", "v"):
+                if not same(a[name], b[name]):
+                    return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
+                            f"{b[name]} {names[1]}")
+    return None
+
+
+def check_transplant(cls):
+    """An optimizer that loaded another's state dict object in process continues as one
+    loaded from a serialized copy, whatever that object and the other optimizer do next."""
+    save_at = CHECK["save_at"]
+    source = run(cls, save_at)
+    loaded, control = source.copy(cls), source.copy(cls)
+    control.load(source.save())
+    change_loaded_dict = loaded.load_live(source)
+    held = read_all(source)
+    loaded.step(STEPS[save_at])
+    control.step(STEPS[save_at])
+    found = first_difference(read_all(source), held, ("now", "before"))
+    if found is not None:
+        print(f"step {save_at + 1} of the optimizer that loaded the state dict changed the "
+              f"optimizer it came from: {found}")
+        return True
+    change_loaded_dict()
+    source.change_hypers()
+    source.step(STEPS[save_at])
+    for k in range(save_at, len(STEPS)):
+        if k > save_at:
+            loaded.step(STEPS[k])
+            control.step(STEPS[k])
+        found = first_difference(read_all(loaded), read_all(control),
+                                 ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            print(f"step {k + 1} (state dict loaded after step {save_at}; then the state dict "
+                  f"object, the source's hyperparameters and, by a step, its state were "
+                  f"changed): {found}")
+            return True
+    print("the optimizer that loaded the state dict object continues bit for bit as one "
+          "loaded from a serialized copy")
+    return False
+
+
 def check_unchanged(cls):
     state = Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -271,6 +452,48 @@ def check_unchanged(cls):
     return False
 
 
+def check_closure(cls):
+    through, plain = Run(cls), Run(cls)
+    for k, grads in enumerate(STEPS, start=1):
+        calls, enabled, returned, loss = through.step_closure(grads)
+        plain.step(grads)
+        if calls != 1:
+            print(f"step {k} called its closure {calls} times")
+            return True
+        if not all(enabled):
+            print(f"step {k} called its closure with gradients disabled")
+            return True
+        if returned is not loss and (returned is None or float(returned) != float(loss)):
+            print(f"step {k} returned {returned!r}, not the closure's loss")
+            return True
+        for g, group in enumerate(plain.sizes):
+            for p in range(len(group)):
+                for name in ("theta", "m", "v"):
+                    a, b = through.read(g, p, name), plain.read(g, p, name)
+                    if not same(a, b):
+                        print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
+                              f"step(closure), {b} through step()")
+                        return True
+    print("each step called its closure once, with gradients enabled, returned its loss and "
+          "stepped as step() does")
+    return False
+
+
+def check_placed(cls):
+    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    state = Run(cls)
+    if START is not None:
+        state.inject(START)
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        found = state.canaries_changed()
+        if found is not None:
+            print(f"step {k} wrote outside the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged")
+    return check_exact(cls) if "quantity" in CHECK else False
+
+
 def check_exception(cls):
     run(cls, len(STEPS))
     print("no exception")
@@ -281,7 +504,8 @@ def main():
     cls = load(sys.argv[1] if len(sys.argv) > 1 else SPEC)
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
-                    "exception": check_exception}[CHECK["kind"]](cls)
+                    "closure": check_closure, "exception": check_exception,
+                    "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

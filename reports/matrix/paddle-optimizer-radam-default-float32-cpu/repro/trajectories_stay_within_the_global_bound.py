@@ -159,6 +159,24 @@ class Run:
             self.optimizer.set_state_dict(state)
         self.pending = state
 
+    def load_live(self, source):
+        state = source.optimizer.state_dict()
+        with unique_name.guard(self.names):
+            self.optimizer.set_state_dict(state)
+        self.pending = dict(state)
+
+        def change():  # every tensor of that state dict object + 1, in place
+            for held in state.values():
+                if hasattr(held, "set_value"):
+                    held.set_value(np.asarray(held.numpy()) + 1)
+        return change
+
+    def change_hypers(self):
+        for group in self.optimizer._param_groups:
+            for key in ("beta1", "beta2", "epsilon"):
+                if isinstance(group.get(key), float):
+                    group[key] *= 0.5
+
     def rounded(self, given):
         return values(tensor(given))
 
@@ -246,6 +264,58 @@ def check_reload(cls):
     return False
 
 
+def read_all(state):
+    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+             for p in range(len(group))] for g, group in enumerate(state.sizes)]
+
+
+def first_difference(left, right, names):
+    """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
+    for g, (group_l, group_r) in enumerate(zip(left, right)):
+        for p, (a, b) in enumerate(zip(group_l, group_r)):
+            for name in ("theta", "m", "v"):
+                if not same(a[name], b[name]):
+                    return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
+                            f"{b[name]} {names[1]}")
+    return None
+
+
+def check_transplant(cls):
+    """An optimizer that loaded another's state dict object in process continues as one
+    loaded from a serialized copy, whatever that object and the other optimizer do next."""
+    save_at = CHECK["save_at"]
+    source = run(cls, save_at)
+    loaded, control = source.copy(cls), source.copy(cls)
+    control.load(source.save())
+    change_loaded_dict = loaded.load_live(source)
+    held = read_all(source)
+    loaded.step(STEPS[save_at])
+    control.step(STEPS[save_at])
+    found = first_difference(read_all(source), held, ("now", "before"))
+    if found is not None:
+        print(f"step {save_at + 1} of the optimizer that loaded the state dict changed the "
+              f"optimizer it came from: {found}")
+        return True
+    change_loaded_dict()
+    source.change_hypers()
+    source.step(STEPS[save_at])
+    for k in range(save_at, len(STEPS)):
+        if k > save_at:
+            loaded.step(STEPS[k])
+            control.step(STEPS[k])
+        found = first_difference(read_all(loaded), read_all(control),
+                                 ("in the loaded optimizer", "in one loaded from a serialized copy"))
+        if found is not None:
+            print(f"step {k + 1} (state dict loaded after step {save_at}; then the state dict "
+                  f"object, the source's hyperparameters and, by a step, its state were "
+                  f"changed): {found}")
+            return True
+    print("the optimizer that loaded the state dict object continues bit for bit as one "
+          "loaded from a serialized copy")
+    return False
+
+
 def check_unchanged(cls):
     state = Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -318,7 +388,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
-                    "placed": check_placed}[CHECK["kind"]](cls)
+                    "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
         print("the implementation raised the exception above")

@@ -1,26 +1,25 @@
 #!/usr/bin/env python3
-"""radam_verify.timm_optim:RAdamLegacy, the default path, float32 on cpu: theta[4] of group 0,
-tensor 0 after step 1 is -0.035338401794433594 where the exact value is
--0.035338380088800747103 (error 0.182 ulps against a bound of 0.0883 ulps of the operand
-scale) with lr = 1.0, weight_decay = 0.9646616199111993 (1 step, 1 group, 1 tensor of shape
-(6,)).
+"""optimi:RAdam, the default path, float64 on cpu: theta[4] of group 0, tensor 0 after step 26
+is -24.6436201507531 where the exact value is -0.7586527731242586877 (error 6.72e+15 ulps
+against a bound of 4.86 ulps of the operand scale) with lr = 1.0, beta2 =
+0.6667195753008556, weight_decay = 1.0 (27 steps, 1 group, 1 tensor of shape (6,)).
 
-Found by the property "One step from its own state matches the exact step" (convention
-official-sgd) for radam_verify.timm_optim:RAdamLegacy (timm 1.0.31, torch 2.13.0+cpu),
-float32 on cpu. This script needs only torch and numpy: not radam-verify and not Hypothesis.
-It runs the counterexample's first 1 step(s) and compares theta of group 0, tensor 0 (step
-count 1) with EXACT, element by element, within BOUND.
+Found by the property "Steps around the threshold follow the exact branch" (convention
+paper,threshold=5,eps=hat,weight_decay=decoupled) for optimi:RAdam (torch-optimi 0.3.3,
+torch 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy: not radam-verify
+and not Hypothesis. It runs the counterexample's first 26 step(s) and compares theta of
+group 0, tensor 0 (step count 26) with EXACT, element by element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-official-sgd convention's step in mpmath at 128 bits on the inputs as given (every float
-converts to a binary rational exactly; the result is exact to far beyond the 20 digits kept
-here). BOUND is radam-verify's error model (a running error analysis, derivations/error-
-model.md) for float32 arithmetic with the scalar schedule evaluated in binary64, accumulated
-over the steps taken: the largest distance from EXACT a correct implementation may have.
+paper,threshold=5,eps=hat,weight_decay=decoupled convention's step in mpmath at 128 bits on
+the inputs as given (every float converts to a binary rational exactly; the result is exact
+to far beyond the 20 digits kept here). BOUND is radam-verify's error model (a running error
+analysis, derivations/error-model.md) for float64 arithmetic with the scalar schedule
+evaluated in binary64, accumulated over the steps taken: the largest distance from EXACT a
+correct implementation may have.
 
-Run: python THIS_FILE [MODULE:ATTR] (default radam_verify.timm_optim:RAdamLegacy; any
-implementation with the same API, e.g. a fixed version). Exit status: 1 while the deviation
-is there, 0 once it is gone.
+Run: python THIS_FILE [MODULE:ATTR] (default optimi:RAdam; any implementation with the same
+API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is gone.
 """
 import importlib
 import io  # noqa: F401
@@ -33,64 +32,92 @@ from decimal import Decimal, getcontext
 import numpy as np
 import torch
 
-SPEC = 'radam_verify.timm_optim:RAdamLegacy'
+SPEC = 'optimi:RAdam'
 DEVICE = 'cpu'
 # the real dtype of the parameters
-REAL = torch.float32
+REAL = torch.float64
 # complex parameters hold consecutive pairs of the real values
 COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
-KWARGS = {}
+KWARGS = {'foreach': False, 'triton': False, 'decouple_wd': True}
 # constructor arguments without a default (from the first group)
-REQUIRED = {}
+REQUIRED = {'lr': 1.0}
 # the keys the optimizer keeps its hyperparameters under in each group
-HYPER_KEYS = ['lr', 'betas', 'eps', 'weight_decay']
+HYPER_KEYS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay']
 # where the optimizer keeps m, v and its step count
 M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
-STEP_IN_GROUP = False
+STEP_IN_GROUP = True
 # state entries a step creates empty (kept so, as the optimizer expects)
-EMPTY_KEYS = []
+EMPTY_KEYS = ['kahan_comp']
 # group entries the optimizer sets on its first step (set before injecting)
-GROUP_SET = {}
-STEP_DTYPE = None
+GROUP_SET = {'setup': True}
+STEP_DTYPE = 'int32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[0.0, 0.0, 0.0, -1.0, -1.0, 0.0]], 'lr': 1.0, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.9646616199111993},
+    {'params': [[-1.0, -1.0, 0.0, 0.0, -1.0, 0.0]], 'lr': 1.0, 'beta1': 0.9, 'beta2': 0.6667195753008556, 'eps': 1e-08, 'weight_decay': 1.0},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
+# per group (None: every parameter in REAL): a parameter's own dtype where it differs from REAL
+DTYPES = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
-START = [
-    [{'theta': [0.0, 0.0, 0.0, -1.0, -1.0, 0.0], 'm': [-1.0, -1.0, 0.0, -1.0, 0.0, 0.0], 'v': [1.0, 0.0, 1.0, 0.0, 0.0, 1.0], 't': 0}],
-]
+START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([0.0, -1.0, 0.0, 0.0, 0.0, 0.0],)]]
+STEPS = [
+    [([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, 2.1e-322, 1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([-1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 4.4e-323, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([1.5e-322, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, -1.0, -1.0, -1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, 3.26e-322, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, -1.0],)],
+    [([4.6e-322, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, -1.0, 1.0],)],
+]
 # the exact values (decimal, 20 significant digits)
 EXACT = [
-    '9.0000000000000022204',
-    '10.00000000000000222',
-    '0.0',
-    '8.9646616199112014733',
-    '-0.035338380088800747103',
-    '0.0',
+    '-0.37660137181504352513',
+    '-0.089191905327532531758',
+    '-0.26631172770264557728',
+    '-0.47103328925668716394',
+    '-0.7586527731242586877',
+    '-0.32151110438156259408',
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    1.0430815040541261e-05,
-    1.1563303529916175e-05,
-    5.044674476267562e-44,
-    1.0428708708644654e-05,
-    1.0531659927795276e-08,
-    5.044674476267562e-44,
+    1.1424473894988932e-14,
+    6.947474830676576e-15,
+    1.1054730333444991e-14,
+    1.0778461594926818e-14,
+    1.7258204894930576e-14,
+    9.259505383761567e-15,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 4}
+CHECK = {'kind': 'exact', 'steps': 26, 't': 26, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 4}
 PRINTED = 24
 
 
@@ -136,10 +163,19 @@ def values(data, size):
     return data.to(device="cpu", dtype=torch.float64, copy=True).numpy().reshape(-1)[:size]
 
 
-def parameter(values_):
+def own(values_, dtype=None):
+    """A tensor of ``values_`` in the parameters' dtype, or in ``dtype`` (a parameter of
+    another dtype in its group, and its gradients)."""
+    if dtype is None:
+        return tensor(values_)
+    return torch.tensor(np.asarray(values_, dtype=np.float64), dtype=getattr(torch, dtype),
+                        device=DEVICE)
+
+
+def parameter(values_, dtype=None):
     if LEAF:
-        return torch.nn.Parameter(tensor(values_))
-    return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
+        return torch.nn.Parameter(own(values_, dtype))
+    return own(values_, dtype).requires_grad_(True).clone()  # the differentiable path's non-leaf
 
 
 def view_indices(where):
@@ -176,11 +212,14 @@ class Run:
 
     def __init__(self, cls, groups=None):
         placements = PLACEMENTS if groups is None else [None] * len(groups)
+        dtypes = DTYPES if groups is None else [None] * len(groups)
         groups = GROUPS if groups is None else groups
         self.cls = cls
         wheres = [where or [None] * len(g["params"]) for g, where in zip(groups, placements)]
-        made = [[(parameter(p), None) if w is None else placed(p, w["param"])
-                 for p, w in zip(g["params"], row)] for g, row in zip(groups, wheres)]
+        self.dtypes = [kinds or [None] * len(g["params"]) for g, kinds in zip(groups, dtypes)]
+        made = [[(parameter(p, d), None) if w is None else placed(p, w["param"])
+                 for p, w, d in zip(g["params"], row, kinds)]
+                for g, row, kinds in zip(groups, wheres, self.dtypes)]
         self.tensors = [[t for t, _ in row] for row in made]
         self.storages = [[s for _, s in row] for row in made]
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
@@ -226,11 +265,13 @@ class Run:
         self.groups.append(dict(group))
         self.storages.append([None] * len(tensors))
         self.grad_views.append([None] * len(tensors))
+        self.dtypes.append([None] * len(tensors))
 
     def step(self, grads):
-        for tensors, group, views in zip(self.tensors, grads, self.grad_views):
-            for p, g, view in zip(tensors, group, views):
-                p.grad = None if g is None else gradient(g, view)
+        for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
+            for p, g, view, kind in zip(tensors, group, views, kinds):
+                p.grad = (None if g is None else gradient(g, view) if kind is None
+                          else own(g, kind).reshape(p.shape))
         self.optimizer.step()
 
     def canaries_changed(self):
