@@ -104,10 +104,10 @@ OPTAX_FLOAT32_SCHEDULE = Finding(
     "float32 arithmetic on the update allows",
     "optax_float32_rho_t.py")
 OPTAX_INT_POWER = Finding(
-    "b2^t is evaluated as b2 ** count with an integer count, which XLA computes by repeated "
-    "multiplication: in x64 hundreds of ulps off for t in the thousands, where a pow within "
-    "1 ulp is what a binary64 schedule allows; near b2 = 1, 1 - b2^t cancels and the step "
-    "moves by more than that allowance",
+    "run eagerly (without jax.jit), b2^t = b2 ** count with the count a concrete integer takes "
+    "jnp.power's integer-exponent path, repeated multiplication: in x64 hundreds of ulps off "
+    "for t in the thousands (under jit it is a pow within 1 ulp, what a binary64 schedule "
+    "allows); near b2 = 1, 1 - b2^t cancels and the eager step moves by more than that",
     "optax_integer_power.py")
 OPTAX_FTZ = Finding(
     "XLA on the CPU flushes subnormal values (float32, and float64 with x64) to zero, so "
