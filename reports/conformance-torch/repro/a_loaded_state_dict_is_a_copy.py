@@ -60,6 +60,8 @@ GROUPS = [
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
+# per group (None: every parameter in REAL): a parameter's own dtype where it differs from REAL
+DTYPES = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
@@ -113,10 +115,19 @@ def values(data, size):
     return data.to(device="cpu", dtype=torch.float64, copy=True).numpy().reshape(-1)[:size]
 
 
-def parameter(values_):
+def own(values_, dtype=None):
+    """A tensor of ``values_`` in the parameters' dtype, or in ``dtype`` (a parameter of
+    another dtype in its group, and its gradients)."""
+    if dtype is None:
+        return tensor(values_)
+    return torch.tensor(np.asarray(values_, dtype=np.float64), dtype=getattr(torch, dtype),
+                        device=DEVICE)
+
+
+def parameter(values_, dtype=None):
     if LEAF:
-        return torch.nn.Parameter(tensor(values_))
-    return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
+        return torch.nn.Parameter(own(values_, dtype))
+    return own(values_, dtype).requires_grad_(True).clone()  # the differentiable path's non-leaf
 
 
 def view_indices(where):
@@ -153,11 +164,14 @@ class Run:
 
     def __init__(self, cls, groups=None):
         placements = PLACEMENTS if groups is None else [None] * len(groups)
+        dtypes = DTYPES if groups is None else [None] * len(groups)
         groups = GROUPS if groups is None else groups
         self.cls = cls
         wheres = [where or [None] * len(g["params"]) for g, where in zip(groups, placements)]
-        made = [[(parameter(p), None) if w is None else placed(p, w["param"])
-                 for p, w in zip(g["params"], row)] for g, row in zip(groups, wheres)]
+        self.dtypes = [kinds or [None] * len(g["params"]) for g, kinds in zip(groups, dtypes)]
+        made = [[(parameter(p, d), None) if w is None else placed(p, w["param"])
+                 for p, w, d in zip(g["params"], row, kinds)]
+                for g, row, kinds in zip(groups, wheres, self.dtypes)]
         self.tensors = [[t for t, _ in row] for row in made]
         self.storages = [[s for _, s in row] for row in made]
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
@@ -203,11 +217,13 @@ class Run:
         self.groups.append(dict(group))
         self.storages.append([None] * len(tensors))
         self.grad_views.append([None] * len(tensors))
+        self.dtypes.append([None] * len(tensors))
 
     def step(self, grads):
-        for tensors, group, views in zip(self.tensors, grads, self.grad_views):
-            for p, g, view in zip(tensors, group, views):
-                p.grad = None if g is None else gradient(g, view)
+        for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
+            for p, g, view, kind in zip(tensors, group, views, kinds):
+                p.grad = (None if g is None else gradient(g, view) if kind is None
+                          else own(g, kind).reshape(p.shape))
         self.optimizer.step()
 
     def canaries_changed(self):

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""torch.optim:RAdam, the foreach path, float32 on cpu: theta[0] of group 0, tensor 1 after
-step 1 is nan where the exact value is 1.0 (error inf ulps against a bound of 1.5 ulps of
-the operand scale) with eps = 0.0 (1 step, 1 group, 2 tensors of shapes () and (1,)).
+"""torch.optim:RAdam, the foreach path, float32 on cpu: theta[0] of group 0, tensor 0 after
+step 1 is nan where the exact value is -1.0 (error inf ulps against a bound of 1.5 ulps of
+the operand scale) with eps = 0.0 (1 step, 1 group, 2 tensors of shape (4,)).
 
-Found by the property "Tensors of every size and shape follow the exact step: foreach"
-(convention pytorch) for torch.optim:RAdam (torch 2.13.0+cpu), float32 on cpu. This script
-needs only torch and numpy: not radam-verify and not Hypothesis. It runs the
-counterexample's first 1 step(s) and compares theta of group 0, tensor 1 (step count 1) with
+Found by the property "A tensor of another dtype in a group is judged in its own format:
+foreach" (convention pytorch) for torch.optim:RAdam (torch 2.13.0+cpu), float32 on cpu. This
+script needs only torch and numpy: not radam-verify and not Hypothesis. It runs the
+counterexample's first 1 step(s) and compares theta of group 0, tensor 0 (step count 1) with
 EXACT, element by element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -57,22 +57,24 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[1.0], [1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 0.0, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[-1.0, -1.0, 0.0, 0.0], [-1.0, -1.0, -1.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 0.0, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
+# per group (None: every parameter in REAL): a parameter's own dtype where it differs from REAL
+DTYPES = [['float64', None]]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([1.0], [0.0])]]
+STEPS = [[([0.0, 0.0, -1.0, 0.0], [0.0, 0.0, 0.0, 0.0])]]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['1.0']
+EXACT = ['-1.0', '-1.0', '0.0010000000000000000208', '0.0']
 # the largest |observed - exact| a correct implementation may have
-BOUND = [1.7881396646713418e-07]
+BOUND = [3.330669076977398e-16, 3.330669076977398e-16, 5.218048220597923e-18, 2.5e-323]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 1, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 
@@ -118,10 +120,19 @@ def values(data, size):
     return data.to(device="cpu", dtype=torch.float64, copy=True).numpy().reshape(-1)[:size]
 
 
-def parameter(values_):
+def own(values_, dtype=None):
+    """A tensor of ``values_`` in the parameters' dtype, or in ``dtype`` (a parameter of
+    another dtype in its group, and its gradients)."""
+    if dtype is None:
+        return tensor(values_)
+    return torch.tensor(np.asarray(values_, dtype=np.float64), dtype=getattr(torch, dtype),
+                        device=DEVICE)
+
+
+def parameter(values_, dtype=None):
     if LEAF:
-        return torch.nn.Parameter(tensor(values_))
-    return tensor(values_).requires_grad_(True).clone()  # the differentiable path's non-leaf
+        return torch.nn.Parameter(own(values_, dtype))
+    return own(values_, dtype).requires_grad_(True).clone()  # the differentiable path's non-leaf
 
 
 def view_indices(where):
@@ -158,11 +169,14 @@ class Run:
 
     def __init__(self, cls, groups=None):
         placements = PLACEMENTS if groups is None else [None] * len(groups)
+        dtypes = DTYPES if groups is None else [None] * len(groups)
         groups = GROUPS if groups is None else groups
         self.cls = cls
         wheres = [where or [None] * len(g["params"]) for g, where in zip(groups, placements)]
-        made = [[(parameter(p), None) if w is None else placed(p, w["param"])
-                 for p, w in zip(g["params"], row)] for g, row in zip(groups, wheres)]
+        self.dtypes = [kinds or [None] * len(g["params"]) for g, kinds in zip(groups, dtypes)]
+        made = [[(parameter(p, d), None) if w is None else placed(p, w["param"])
+                 for p, w, d in zip(g["params"], row, kinds)]
+                for g, row, kinds in zip(groups, wheres, self.dtypes)]
         self.tensors = [[t for t, _ in row] for row in made]
         self.storages = [[s for _, s in row] for row in made]
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
@@ -208,11 +222,13 @@ class Run:
         self.groups.append(dict(group))
         self.storages.append([None] * len(tensors))
         self.grad_views.append([None] * len(tensors))
+        self.dtypes.append([None] * len(tensors))
 
     def step(self, grads):
-        for tensors, group, views in zip(self.tensors, grads, self.grad_views):
-            for p, g, view in zip(tensors, group, views):
-                p.grad = None if g is None else gradient(g, view)
+        for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
+            for p, g, view, kind in zip(tensors, group, views, kinds):
+                p.grad = (None if g is None else gradient(g, view) if kind is None
+                          else own(g, kind).reshape(p.shape))
         self.optimizer.step()
 
     def canaries_changed(self):
