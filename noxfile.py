@@ -28,6 +28,16 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
                 "plum-dispatch<2.10", "pandas", "scipy", "matplotlib", "requests", "pyyaml"]),
     # PaddlePaddle's CPU wheel with its declared dependencies (numpy, protobuf, Pillow, ...)
     "paddle": ([], ["paddlepaddle==3.3.1"]),
+    # TensorFlow 2.15, the last release TensorFlow Addons supports; it pins numpy < 2, so
+    # radam-verify runs here with numpy 1.26
+    "tensorflow": ([], ["tensorflow-cpu==2.15.1", "tensorflow-addons==0.23.0"]),
+}
+#: radam-verify's own tests that need only numpy, run in a framework's environment as well
+#: (``tensorflow``'s has numpy 1.26, the main one numpy 2)
+OWN_TESTS: dict[str, list[str]] = {
+    "tensorflow": ["tests/test_floats.py", "tests/test_dd.py", "tests/test_fast_judge.py",
+                   "tests/test_tolerance.py", "tests/test_reference.py",
+                   "tests/test_schedule.py", "tests/test_conventions.py"],
 }
 #: the frameworks that need radam-verify's torch extra (fastai is built on torch; Paddle is not)
 TORCH = {"fastai"}
@@ -38,11 +48,10 @@ TORCH = {"fastai"}
 def framework(session: nox.Session, name: str) -> None:
     """One framework's environment, and its adapter's tests against the real package."""
     alone, together = FRAMEWORKS[name]
+    # one resolution: the framework's pins (numpy < 2 for TensorFlow) hold for radam-verify too
     session.install("-c", "constraints.txt", "-e", ".[torch]" if name in TORCH else ".",
-                    "pytest-xdist>=3.8")
+                    "pytest-xdist>=3.8", *together)
     if alone:
         session.install("--no-deps", *alone)
-    if together:
-        session.install("-c", "constraints.txt", *together)
     session.run("pytest", "-p", "no:cacheprovider", "-n", "2", f"frameworks/test_{name}.py",
-                *session.posargs)
+                *OWN_TESTS.get(name, []), *session.posargs)

@@ -302,7 +302,7 @@ def judge_trajectory(
     """
     stepped, t = [], start.t
     for grad in grads:
-        if grad is not None or layout.counter == "group":
+        if grad is not None or layout.shared:
             t += 1
             if grad is not None:
                 stepped.append(t)

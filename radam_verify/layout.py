@@ -10,7 +10,10 @@ Implementations keep different quantities, all legitimate readings of the same a
 
 and count steps per tensor (a tensor without a gradient is not stepped and keeps its count),
 per group (the group's counter advances on every ``step()``, so a tensor without a
-gradient keeps its stored state while t advances), or not at all: PaddlePaddle keeps, per
+gradient keeps its stored state while t advances), per optimizer call (Keras' ``iterations``
+advances on every ``apply_gradients`` call, which a user makes for a group only with at least
+one gradient: t advances for a tensor without a gradient where another tensor of its group
+has one), or not at all: PaddlePaddle keeps, per
 tensor, the running powers beta1^t and beta2^t and rho's term t b2^t / (1 - b2^t), each
 advanced by its own recursion, and t is implied by them (``powers``; a tensor without a
 gradient keeps them, as with a per-tensor count).
@@ -35,9 +38,9 @@ from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.reference import ExactState
 
 Moments = Literal["raw", "debiased"]
-Counter = Literal["tensor", "group", "powers"]
+Counter = Literal["tensor", "group", "call", "powers"]
 MOMENTS: tuple[Moments, ...] = ("raw", "debiased")
-COUNTERS: tuple[Counter, ...] = ("tensor", "group", "powers")
+COUNTERS: tuple[Counter, ...] = ("tensor", "group", "call", "powers")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class Layout:
     def debiased(self) -> bool:
         return self.moments == "debiased"
 
+    @property
+    def shared(self) -> bool:
+        """Whether the tensors of a group share one step count (a step without a gradient
+        advances a tensor's t)."""
+        return self.counter in ("group", "call")
+
     def describe(self) -> str:
         """One phrase for the header: ``bias-corrected moments m_hat, v_hat; one step count
         per group``."""
@@ -64,6 +73,8 @@ class Layout:
                    else "moments m, v")
         counter = {"group": "one step count per group (advances on every step)",
                    "tensor": "a step count per tensor",
+                   "call": ("one step count per group, advanced by each call that steps one "
+                            "of its tensors"),
                    "powers": ("no step count: running powers beta1^t, beta2^t and "
                               "t b2^t / (1 - b2^t) per tensor")}[self.counter]
         return f"{moments}; {counter}"
@@ -97,7 +108,7 @@ class Layout:
     def skip(self, state: ExactState, hyper: Hyper) -> ExactState:
         """A step on which the tensor has no gradient: it keeps its stored state; with a group
         counter t advances (so raw moments held as bias-corrected ones are rescaled)."""
-        if self.counter != "group":
+        if not self.shared:
             return state
         held = self.stored(state, hyper)
         return self.exact_state_from(held, state.t + 1, hyper)

@@ -80,7 +80,7 @@ def judge_both(impl: NumpyRAdam, theta: np.ndarray, m: np.ndarray, v: np.ndarray
     for grad in grads:
         state = impl.step(state, grad)
         th = state.theta.copy()
-        moved = (th[SIZE // 2].view(bits) + perturb).view(impl.dtype)
+        moved = (th[SIZE // 2].view(bits) + bits(perturb)).view(impl.dtype)
         if np.isfinite(th[SIZE // 2]) and np.isfinite(moved):  # a few ulps, not inf to NaN
             th[SIZE // 2] = moved
         observed.append((th.astype(np.float64), state.m.astype(np.float64),
@@ -280,7 +280,7 @@ def test_block_by_block_gives_the_verdict_of_the_whole_tensor_bit_for_bit(hyper:
         state = impl.step(state, grad.astype(np.float32))
         theta = state.theta.copy()
         if k == 5:  # off by a few ulps in the last block
-            theta[n - 3] = (theta[n - 3].view(np.int32) + 40).view(np.float32)
+            theta[n - 3] = (theta[n - 3].view(np.int32) + np.int32(40)).view(np.float32)
         observed.append(tuple(x.astype(np.float64) for x in (theta, state.m, state.v)))
     zeros = np.zeros(n)
     start = (theta0, zeros, zeros, 0)

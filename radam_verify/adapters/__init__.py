@@ -1,5 +1,5 @@
-"""Adapters: torch optimizers, optax transformations, fastai and PaddlePaddle optimizers and
-the plain-object protocol.
+"""Adapters: torch optimizers, optax transformations, fastai, PaddlePaddle, Keras and MindSpore
+optimizers and the plain-object protocol.
 
 :func:`load_adapter` resolves ``MODULE:ATTR`` and picks the adapter for what it finds;
 every problem with the user's input is a one-line :class:`~radam_verify.errors.UsageError`.
@@ -107,6 +107,18 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
         from radam_verify.adapters.optax_adapter import OptaxAdapter
 
         return OptaxAdapter(spec, obj, extra, device, fmt, version)
+    from radam_verify.adapters.mindspore_adapter import is_mindspore
+
+    if is_mindspore(obj):
+        from radam_verify.adapters.mindspore_adapter import MindSporeAdapter
+
+        return MindSporeAdapter(spec, obj, extra, device, fmt, version)
+    from radam_verify.adapters.keras_adapter import is_keras
+
+    if is_keras(obj):
+        from radam_verify.adapters.keras_adapter import KerasAdapter
+
+        return KerasAdapter(spec, obj, extra, device, fmt, version)
     from radam_verify.adapters.fastai_adapter import is_fastai
 
     if is_fastai(obj):
@@ -120,7 +132,9 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
     raise UsageError(f"{spec} is not an optimizer (it is {_kind_of(obj)}): expected a "
                      "torch.optim.Optimizer subclass, an optax factory such as optax:radam, a fastai "
                      "optimizer such as fastai.optimizer:RAdam, a paddle.optimizer.Optimizer "
-                     "subclass such as paddle.optimizer:RAdam, or a "
+                     "subclass such as paddle.optimizer:RAdam, a Keras optimizer such as "
+                     "tensorflow_addons.optimizers:RectifiedAdam, a MindSpore optimizer such as "
+                     "mindspore.experimental.optim:RAdam, or a "
                      "class with init(theta) and step(state, grad) (see the README's protocol "
                      "section)")
 

@@ -181,6 +181,17 @@ PADDLE_FLOAT32_SCALARS = Finding(
     "and in float32 rho_t = rho_inf - 2 (t b2^t / (1 - b2^t)) cancels near the threshold, "
     "off by far more than float32 arithmetic on the step allows",
     "paddle_float32_scalars.py")
+TFA_FLOAT32_HYPERPARAMETERS = Finding(
+    "RectifiedAdam's beta_1, beta_2 and learning rate are Keras hyperparameters, float32 "
+    "variables, cast to the parameters' dtype, and its schedule (beta^t, 1 - beta^t, sma_t, "
+    "r_t) is evaluated in that dtype: float64 parameters get float32 betas (after one step at "
+    "beta_2 = 0.999, v holds (1 - float32(0.999)) g^2), and in float32 sma_t cancels near the "
+    "threshold, off by far more than float32 arithmetic on the step allows",
+    "tfa_float32_hyperparameters.py")
+TFA_EPSILON_ZERO = Finding(
+    "RectifiedAdam sets self.epsilon = epsilon or tf.keras.backend.epsilon(): epsilon = 0 is "
+    "replaced by 1e-7 without a word, and every rectified step divides by sqrt(v_hat) + 1e-7",
+    "tfa_epsilon_zero_replaced.py", when=r"eps=0\.0[,)]")
 
 #: findings of a base class every configuration of the module inherits
 _INHERITED: Mapping[str, Finding] = {
@@ -285,6 +296,16 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       "weight_decay is L2Decay, added to the gradient (the pytorch preset)",
                       findings=(PADDLE_FLOAT32_SCALARS,)),
     ),
+    *_and_float64(
+        Configuration("default", "tensorflow_addons.optimizers:RectifiedAdam",
+                      environment="tensorflow", convention="optax,weight_decay=decoupled",
+                      documented="tensorflow_addons/optimizers/rectified_adam.py: "
+                      "'tf.where(sma_t >= sma_threshold, r_t * m_corr_t / (v_corr_t + "
+                      "epsilon_t), m_corr_t)' with sma_threshold = 5 and v_corr_t = "
+                      "sqrt(v_t / (1 - beta_2^t)), then 'var_t += wd_t * var' and 'var -= "
+                      "lr_t * var_t': decoupled decay scaled by lr on every step",
+                      findings=(TFA_FLOAT32_HYPERPARAMETERS, TFA_EPSILON_ZERO)),
+    ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
@@ -300,7 +321,5 @@ CONFIGURATIONS: tuple[Configuration, ...] = tuple(
 
 #: RAdam implementations that were considered and are not in the matrix, and why
 NOT_RUN: Mapping[str, str] = {
-    "tensorflow_addons.optimizers.RectifiedAdam (pip tensorflow-addons)": (
-        "needs TensorFlow 2.15 with numpy < 2; no Keras adapter yet"),
     "mindspore RAdam (pip mindspore)": "about 2.5 GB installed; no adapter yet",
 }

@@ -97,8 +97,10 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
             if group.dtypes is not None and group.dtypes[p] != fmt.name:
                 fmt = FORMATS[group.dtypes[p]]
                 fmt = fmt.flushing() if adapter.fmt.flushes else fmt
-            grads = [_flat(scenario.steps[k][g][p]) for k in range(begin, len(scenario.steps))]
-            seen = [_triple(observed[k][g][p]) for k in range(begin, len(scenario.steps))]
+            steps = [k for k in range(begin, len(scenario.steps))
+                     if layout.counter != "call" or _stepped(scenario.steps[k][g])]
+            grads = [_flat(scenario.steps[k][g][p]) for k in steps]
+            seen = [_triple(observed[k][g][p]) for k in steps]
             try:
                 verdict = None
                 if _fast(adapter, fmt, held.theta.size, grads):
@@ -117,6 +119,12 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 return outcome
             outcome.verdicts.append(TensorVerdict(g, p, verdict))
     return outcome
+
+
+def _stepped(grads: Sequence[np.ndarray | None]) -> bool:
+    """Whether a step gives one of a group's tensors a gradient (a call that steps the group:
+    without one, an implementation that counts calls is not called for that group)."""
+    return any(grad is not None for grad in grads)
 
 
 def _start(scenario: Scenario, layout: Layout, g: int, p: int, held: ParamState,

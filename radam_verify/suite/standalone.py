@@ -22,6 +22,7 @@ from radam_verify.adapters import Adapter, ParamState
 from radam_verify.adapters.script import Expected, ScriptCase, render
 from radam_verify.conventions import Convention, parse_convention
 from radam_verify.judge import Worst, listed
+from radam_verify.layout import RAW, Layout
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.suite import checks
 from radam_verify.suite.scenario import Outcome, Scenario, scenario_from_json
@@ -45,12 +46,17 @@ def case_of(failure: dict[str, Any]) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def _steps_until(scenario: Scenario, group: int, tensor: int, stepped: int) -> int:
-    """How many of the scenario's steps run until the tensor has taken ``stepped`` steps."""
+def _steps_until(scenario: Scenario, group: int, tensor: int, stepped: int,
+                 layout: Layout = RAW) -> int:
+    """How many of the scenario's steps run until the tensor's t has advanced ``stepped``
+    times (on its own steps, or on its group's where the layout shares one count)."""
     begin = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}.get(group, 0)
     count = 0
     for k in range(begin, len(scenario.steps)):
-        if scenario.steps[k][group][tensor] is not None:
+        row = scenario.steps[k][group]
+        advances = {"group": True, "call": any(g is not None for g in row)}.get(
+            layout.counter, row[tensor] is not None)
+        if advances:
             count += 1
             if count == stepped:
                 return k + 1
@@ -74,7 +80,8 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
     if scenario.start is not None and worst.group < len(scenario.groups):
         start_t = int(scenario.start[worst.group][worst.param].t or 0)
     steps = (len(scenario.steps) if read_back
-             else _steps_until(scenario, worst.group, worst.param, w.t - start_t))
+             else _steps_until(scenario, worst.group, worst.param, w.t - start_t,
+                               adapter.state_layout))
     how = (f"the exact values come from radam-verify's reference, which evaluates the "
            f"{convention.spec} convention's step in mpmath at {DEFAULT_PRECISION_BITS} bits on "
            f"the inputs as given (every float converts to a binary rational exactly; the "
