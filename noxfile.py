@@ -31,6 +31,8 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
     # TensorFlow 2.15, the last release TensorFlow Addons supports; it pins numpy < 2, so
     # radam-verify runs here with numpy 1.26
     "tensorflow": ([], ["tensorflow-cpu==2.15.1", "tensorflow-addons==0.23.0"]),
+    # MindSpore's CPU wheel (about 0.8 GB, 2.8 GB installed) with its declared dependencies
+    "mindspore": ([], ["mindspore==2.10.0"]),
 }
 #: radam-verify's own tests that need only numpy, run in a framework's environment as well
 #: (``tensorflow``'s has numpy 1.26, the main one numpy 2)

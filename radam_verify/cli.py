@@ -186,9 +186,10 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "matrix", help="run the suite on the RAdam implementations users install",
         description="Identify and verify every configuration of the compatibility matrix "
         "(torch.optim.RAdam, torch-optimizer, pytorch-optimizer, torch-optimi, optax, fastai, "
-        "PaddlePaddle, TensorFlow Addons; see radam_verify/matrix/configurations.py), each in "
-        "its own process (a framework whose dependencies conflict with this environment's runs "
-        "in its own nox environment, built once from noxfile.py and reused), and write OUT/README.md "
+        "PaddlePaddle, TensorFlow Addons, MindSpore; see radam_verify/matrix/configurations.py), "
+        "each in its own process (a framework whose dependencies conflict with this "
+        "environment's runs in its own nox environment, built once from noxfile.py and reused), "
+        "and write OUT/README.md "
         "(the table), OUT/matrix.json and one folder per run with identify.json and the verdict "
         "(JSON, Markdown, HTML). Configurations that cannot run here are listed with the reason.")
     matrix.add_argument("--out", default="reports/matrix", help="output directory (default reports/matrix)")

@@ -285,3 +285,14 @@ def flush_probe(multiply: Callable[[np.ndarray, np.ndarray], np.ndarray], fmt: F
     if not flushed:
         return None
     return f"{where} flushes {' and '.join(flushed)} to zero in {fmt.name}"
+
+
+def flushes_on_paths(found: Mapping[str, str | None]) -> str | None:
+    """What :func:`flush_probe` found on each of a framework's paths (path -> its words, or
+    None), in words: one text where every path flushes alike, else each path's own."""
+    texts = set(found.values()) - {None}
+    if not texts:
+        return None
+    if len(texts) == 1 and None not in found.values():
+        return f"{texts.pop()} ({' and '.join(found)})"
+    return "; ".join(f"{text} ({path})" for path, text in found.items() if text)

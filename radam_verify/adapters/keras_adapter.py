@@ -43,6 +43,7 @@ from radam_verify.adapters.base import (
     StepGrads,
     flat,
     flush_probe,
+    flushes_on_paths,
     implementation_call,
     refuse_drawn,
     required,
@@ -187,12 +188,7 @@ class KerasAdapter(Adapter):
 
         found = {path: flush_probe(multiply, self.fmt, "TensorFlow on the CPU")
                  for path, multiply in (("eager", eager), ("tf.function", function))}
-        texts = set(found.values()) - {None}
-        if not texts:
-            return None
-        if len(texts) == 1 and None not in found.values():
-            return f"{texts.pop()} (eager and tf.function)"
-        return "; ".join(f"{text} ({path})" for path, text in found.items() if text)
+        return flushes_on_paths(found)
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.keras_script import driver

@@ -32,6 +32,7 @@ from radam_verify.adapters.base import (
     StepGrads,
     flat,
     flush_probe,
+    flushes_on_paths,
     implementation_call,
     refuse_drawn,
     required,
@@ -59,8 +60,11 @@ def is_mindspore(obj: Any) -> bool:
 
 
 def _ms() -> Any:
-    """MindSpore, imported untyped and quiet (its C++ logging defaults to warnings)."""
+    """MindSpore, imported untyped and quiet (its C++ logging defaults to warnings), writing
+    the graph it dumps when a compilation fails (``rank_0/om/analyze_fail.ir``, in the working
+    directory by default) into a temporary folder."""
     os.environ.setdefault("GLOG_v", "3")  # errors only
+    os.environ.setdefault("MS_OM_PATH", tempfile.mkdtemp(prefix="radam-verify-mindspore-"))
     return importlib.import_module("mindspore")
 
 
@@ -130,10 +134,20 @@ class MindSporeAdapter(Adapter):
                               getattr(self.ms, self.fmt.name))
 
     def platform_flushes(self) -> str | None:
-        def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return flat(self.ms.ops.mul(self.tensor(a), self.tensor(b)).asnumpy())
+        """Probed eagerly and in a graph compiled by ``mindspore.jit``, where RAdam's
+        arithmetic runs (MindSpore's compiled CPU kernels flush where its eager ones do not)."""
+        ms = self.ms
 
-        return flush_probe(multiply, self.fmt, "MindSpore on the CPU")
+        def eager(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat(ms.ops.mul(self.tensor(a), self.tensor(b)).asnumpy())
+
+        def compiled(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat(ms.jit(_multiply, backend="ms_backend")(self.tensor(a),
+                                                                self.tensor(b)).asnumpy())
+
+        found = {path: flush_probe(multiply, self.fmt, "MindSpore on the CPU")
+                 for path, multiply in (("eager", eager), ("mindspore.jit", compiled))}
+        return flushes_on_paths(found)
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
         from radam_verify.adapters.mindspore_script import driver
@@ -165,10 +179,11 @@ class MindSporeInstance(Instance):
     def step(self, grads: StepGrads) -> None:
         self.last = []
         for group, group_grads in zip(self.params, grads, strict=True):
-            if any(grad is None for grad in group_grads):
+            given = [grad for grad in group_grads if grad is not None]
+            if len(given) != len(group):
                 raise UsageError("a MindSpore optimizer takes a gradient for every parameter")
             self.last.append([self.adapter.tensor(np.reshape(grad, param.shape))
-                              for param, grad in zip(group, group_grads, strict=True)])
+                              for param, grad in zip(group, given, strict=True)])
         with implementation_call("optimizer(gradients)"):
             self.optimizer(tuple(g for group in self.last for g in group))
 
@@ -220,3 +235,8 @@ def _plain(value: object) -> object:
     if hasattr(value, "asnumpy"):
         return np.asarray(value.asnumpy()).tolist()
     return value
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    """a * b, compiled by ``mindspore.jit`` for the platform probe."""
+    return a * b

@@ -24,6 +24,8 @@ IMPORTS = '''import os
 import tempfile
 
 os.environ.setdefault("GLOG_v", "3")
+# MindSpore writes the graph of a failed compilation there (else into ./rank_0)
+os.environ.setdefault("MS_OM_PATH", tempfile.mkdtemp())
 
 import mindspore  # noqa: E402
 '''

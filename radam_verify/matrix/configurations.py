@@ -192,6 +192,22 @@ TFA_EPSILON_ZERO = Finding(
     "RectifiedAdam sets self.epsilon = epsilon or tf.keras.backend.epsilon(): epsilon = 0 is "
     "replaced by 1e-7 without a word, and every rectified step divides by sqrt(v_hat) + 1e-7",
     "tfa_epsilon_zero_replaced.py", when=r"eps=0\.0[,)]")
+MINDSPORE_FLOAT32_SCALARS = Finding(
+    "RAdam passes beta1, beta2 and eps into a graph compiled by @jit as float32 scalars and "
+    "keeps each group's lr as a float32 Parameter: 1 - beta1, 1 - beta2, 1 - beta^t and rho_t "
+    "are float32 arithmetic, so float64 parameters get float32 betas (after one step at beta2 "
+    "= 0.999, v holds (1 - float32(0.999)) g^2), and in float32 rho_t cancels near the "
+    "threshold, off by far more than float32 arithmetic on the step allows",
+    "mindspore_float32_scalars.py", when="observed")
+MINDSPORE_BETA2_NEAR_ONE = Finding(
+    "beta2 above 1 - 2^-25 (accepted by the constructor) rounds to 1.0 as a float32 scalar, and "
+    "the first step raises ValueError ('The divisor could not be zero') computing "
+    "rho_inf = 2 / (1 - beta2) - 1",
+    "mindspore_beta2_near_one_raises.py", when=r"divisor could not be zero")
+MINDSPORE_ZERO_REFUSED = Finding(
+    "the constructor refuses lr = 0 and eps = 0 (ValueError: 'must be greater than 0.0'), both "
+    "legal: lr = 0 leaves theta unchanged, and eps = 0 is RAdam without its fuzz term",
+    "mindspore_zero_lr_eps_refused.py", when=r"must be greater than 0")
 
 #: findings of a base class every configuration of the module inherits
 _INHERITED: Mapping[str, Finding] = {
@@ -306,6 +322,17 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       "lr_t * var_t': decoupled decay scaled by lr on every step",
                       findings=(TFA_FLOAT32_HYPERPARAMETERS, TFA_EPSILON_ZERO)),
     ),
+    *_and_float64(
+        Configuration("default", "mindspore.experimental.optim:RAdam", environment="mindspore",
+                      convention="pytorch",
+                      documented="mindspore.experimental.optim.RAdam: 'If rho_t > 5: l_t <- "
+                      "sqrt(1 - beta_2^t) / (sqrt(v_t) + epsilon), theta_t <- theta_{t-1} - gamma "
+                      "m_hat_t r_t l_t; Else: theta_t <- theta_{t-1} - gamma m_hat_t', weight "
+                      "decay added to the gradient (the pytorch preset)",
+                      # what a step raises first, then its arithmetic
+                      findings=(MINDSPORE_BETA2_NEAR_ONE, MINDSPORE_ZERO_REFUSED,
+                                MINDSPORE_FLOAT32_SCALARS)),
+    ),
     Configuration("float32", "optax:radam", convention="optax",
                   documented="optax.radam: the RAdam of Liu et al. with threshold 5 and eps "
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
@@ -321,5 +348,6 @@ CONFIGURATIONS: tuple[Configuration, ...] = tuple(
 
 #: RAdam implementations that were considered and are not in the matrix, and why
 NOT_RUN: Mapping[str, str] = {
-    "mindspore RAdam (pip mindspore)": "about 2.5 GB installed; no adapter yet",
+    "Keras 3 (pip keras)": ("Keras 3 ships no RAdam, and TensorFlow Addons' RectifiedAdam is a "
+                            "Keras 2 optimizer (tf.keras on TensorFlow 2.15, in the matrix)"),
 }

@@ -36,7 +36,10 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                       "the implementation to verify: a torch.optim.Optimizer subclass "
                       "(torch.optim:RAdam), an optax factory (optax:radam), a fastai optimizer "
                       "(fastai.optimizer:RAdam), a paddle.optimizer.Optimizer subclass "
-                      "(paddle.optimizer:RAdam) or a class following the init/step protocol"),
+                      "(paddle.optimizer:RAdam), a Keras optimizer "
+                      "(tensorflow_addons.optimizers:RectifiedAdam), a MindSpore optimizer "
+                      "(mindspore.experimental.optim:RAdam) or a class following the init/step "
+                      "protocol"),
     "--verify-convention": ("verify_convention", "SPEC|auto",
                             "the convention to verify against: a preset (paper, pytorch, official, "
                             "official-sgd, optax) with axis=value overrides, or auto (default): "
