@@ -1,22 +1,21 @@
-"""Adapter for Keras optimizers on TensorFlow: ``tensorflow_addons.optimizers:RectifiedAdam``
-and any subclass of Keras' ``OptimizerV2`` (``tf.keras.optimizers.legacy``, the optimizer API
-of TensorFlow's Keras 2, which TensorFlow Addons builds on).
+"""Adapter for Keras optimizers: Keras 2's ``OptimizerV2`` on TensorFlow
+(``tensorflow_addons.optimizers:RectifiedAdam``, ``tf.keras.optimizers.legacy``) and Keras 3's
+optimizers on any backend (``keras.optimizers.Optimizer`` subclasses).
 
 A Keras optimizer has no parameter groups: each group is an optimizer of its own,
 constructed as a Keras user constructs one, ``cls(learning_rate=lr, beta_1=..., beta_2=...,
 epsilon=..., weight_decay=..., **kwargs)`` (the names found in the constructor's signature),
-over ``tf.Variable`` parameters. A step is ``apply_gradients(zip(grads, variables))`` with the
-tensors that have a gradient; a group without any gradient on a step is not called (Keras
-refuses an empty call), so the optimizer's one counter, ``iterations``, advances by calls
-(layout counter ``call``). Code paths: ``function`` (the call inside ``tf.function``, as
+over Keras variables. A step is ``apply_gradients(zip(grads, variables))`` with the tensors
+that have a gradient; a group without any gradient on a step is not called (Keras refuses an
+empty call), so the optimizer's one counter, ``iterations``, advances by calls (layout
+counter ``call``). Keras 2's code paths: ``function`` (the call inside ``tf.function``, as
 ``Model.fit`` and most training loops run it; every variable's slots are created before its
-first call, since ``tf.function`` creates variables on its first call only) and ``eager``.
+first call, since ``tf.function`` creates variables on its first call only) and ``eager``;
+Keras 3's: ``eager`` on the backend ``KERAS_BACKEND`` names.
 
-State: the slots ``m`` and ``v`` of each variable (``get_slot``) and ``iterations``; a
-variable whose slots do not exist yet holds Keras' initial zeros. It is saved and loaded as
-TensorFlow users save it, with ``tf.train.Checkpoint`` (slots that do not exist yet are
-restored when Keras creates them; loading creates them at once). Injection creates the
-slots (``_create_all_weights``, what Keras calls on the first step) and assigns them.
+State: the slots ``m`` and ``v`` (or ``momentum`` and ``velocity``) of each variable and
+``iterations``; a variable whose slots do not exist yet holds Keras' initial zeros. How the
+two APIs create, find, save and load them is in :class:`_Legacy` and :class:`_Keras3`.
 """
 
 from __future__ import annotations
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
     from radam_verify.suite.scenario import Scenario
 
-PATHS = ("function", "eager")
 #: the paper's names -> the constructor argument names Keras optimizers use, in order of
 #: preference (the first one the signature accepts is taken)
 CANDIDATES = {"lr": ("learning_rate", "lr"), "beta1": ("beta_1", "beta1", "b1"),
@@ -65,10 +63,14 @@ CANDIDATES = {"lr": ("learning_rate", "lr"), "beta1": ("beta_1", "beta1", "b1"),
               "weight_decay": ("weight_decay", "wd")}
 #: the slots that hold m and v, in order of preference
 M_SLOTS, V_SLOTS = ("m", "momentum"), ("v", "velocity")
-#: Keras' optimizer base classes: (top-level module, class name)
-BASES = {("keras", "OptimizerV2"), ("tf_keras", "OptimizerV2"), ("tensorflow", "OptimizerV2")}
-#: Keras' other optimizer bases, which this adapter does not drive yet
-NEWER = {("keras", "Optimizer"), ("keras", "BaseOptimizer"), ("tf_keras", "Optimizer")}
+#: Keras 2's optimizer base class (TensorFlow's tf.keras, TensorFlow Addons): (top-level module,
+#: class name)
+LEGACY = {("keras", "OptimizerV2"), ("tf_keras", "OptimizerV2"), ("tensorflow", "OptimizerV2")}
+#: Keras 3's optimizer base class, on every backend
+KERAS3 = {("keras", "BaseOptimizer")}
+#: Keras 2's newer optimizer API (``keras.optimizers.Optimizer`` in TensorFlow 2.11 to 2.15),
+#: which this adapter does not drive (it has no RAdam)
+NEWER = {("keras", "Optimizer"), ("tf_keras", "Optimizer")}
 
 
 def _bases(obj: Any) -> set[tuple[str, str]]:
@@ -78,7 +80,7 @@ def _bases(obj: Any) -> set[tuple[str, str]]:
 
 def is_keras(obj: Any) -> bool:
     """A subclass of a Keras optimizer base class (found without importing TensorFlow)."""
-    return isinstance(obj, type) and bool(_bases(obj) & (BASES | NEWER))
+    return isinstance(obj, type) and bool(_bases(obj) & (LEGACY | KERAS3 | NEWER))
 
 
 def _tf() -> Any:
@@ -90,23 +92,200 @@ def _tf() -> Any:
     return tf
 
 
+class _Legacy:
+    """Keras 2's ``OptimizerV2`` on TensorFlow: ``tf.Variable`` parameters, slots by
+    ``get_slot``, created by ``_create_all_weights`` (what the first step calls), state saved
+    with ``tf.train.Checkpoint``; code paths ``function`` (inside ``tf.function``) and
+    ``eager``."""
+
+    paths = ("function", "eager")
+
+    def __init__(self, fmt: Format) -> None:
+        self.tf, self.fmt = _tf(), fmt
+
+    @property
+    def framework(self) -> str:
+        return f"tensorflow {self.tf.__version__}"
+
+    def variable(self, values: np.ndarray, name: str) -> Any:
+        del name
+        return self.tf.Variable(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.fmt.name)
+
+    def constant(self, values: np.ndarray) -> Any:
+        return self.tf.constant(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.fmt.name)
+
+    def host(self, value: Any) -> np.ndarray:
+        """A variable's or tensor's value as a numpy array."""
+        return np.asarray(value.numpy())
+
+    def prepare(self, optimizer: Any, variables: list[Any], path: str) -> None:
+        """Right after construction: the hyperparameter variables the first step creates
+        (lazily, in Keras 2), so that what get_config reports does not change with that step;
+        on the ``function`` path every slot as well, since tf.function creates variables on
+        its first call only (zeros, as Keras creates them on a variable's first step)."""
+        optimizer._create_hypers()
+        if path == "function":
+            self.create_slots(optimizer, variables)
+
+    def create_slots(self, optimizer: Any, variables: list[Any]) -> None:
+        with implementation_call("_create_all_weights(...)"):
+            optimizer._create_all_weights(variables)
+
+    def slot_names(self, optimizer: Any, variables: list[Any]) -> list[str]:
+        del variables
+        return [str(n) for n in optimizer.get_slot_names()]
+
+    def slot(self, optimizer: Any, variable: Any, names: tuple[str, ...]) -> Any:
+        """The variable's slot of one of ``names`` (None: not created yet)."""
+        held = set(optimizer.get_slot_names())
+        for name in names:
+            if name in held:
+                try:
+                    return optimizer.get_slot(variable, name)
+                except KeyError:  # this variable has not been stepped yet
+                    return None
+        return None
+
+    def apply(self, optimizer: Any, path: str) -> Any:
+        def apply(pairs: list[tuple[Any, Any]]) -> None:
+            optimizer.apply_gradients(pairs)
+
+        return self.tf.function(apply) if path == "function" else apply
+
+    def save(self, optimizer: Any, variables: list[Any]) -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            with implementation_call("tf.train.Checkpoint.write"):
+                self.tf.train.Checkpoint(optimizer=optimizer, params=variables).write(
+                    str(Path(folder) / "state"))
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as archive:
+                archive.add(folder, arcname=".")
+            return buffer.getvalue()
+
+    def load(self, optimizer: Any, variables: list[Any], saved: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
+                archive.extractall(folder, filter="data")
+            with implementation_call("tf.train.Checkpoint.read"):
+                status = self.tf.train.Checkpoint(optimizer=optimizer, params=variables).read(
+                    str(Path(folder) / "state"))
+                self.create_slots(optimizer, variables)  # restores the saved slots into them
+                status.assert_existing_objects_matched()
+
+    def multiplies(self) -> dict[str, Any]:
+        tf = self.tf
+
+        def eager(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat(tf.multiply(self.constant(a), self.constant(b)).numpy())
+
+        def function(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat(tf.function(tf.multiply)(self.constant(a), self.constant(b)).numpy())
+
+        return {"eager": eager, "tf.function": function}
+
+
+class _Keras3:
+    """Keras 3 on its configured backend (``KERAS_BACKEND``): ``keras.Variable`` parameters,
+    built with ``optimizer.build`` (as ``Model.compile`` does, so that a variable first
+    stepped later is known), slots found by the name Keras gives them
+    (``<variable path>_<slot>``), state saved with ``save_own_variables`` /
+    ``load_own_variables`` (what ``Model.save`` calls); one code path, eager."""
+
+    paths = ("eager",)
+
+    def __init__(self, fmt: Format) -> None:
+        self.keras, self.fmt = importlib.import_module("keras"), fmt
+
+    @property
+    def framework(self) -> str:
+        backend = self.keras.backend.backend()
+        module = importlib.import_module(backend)
+        return f"keras {self.keras.__version__}, {backend} {module.__version__}"
+
+    def variable(self, values: np.ndarray, name: str) -> Any:
+        return self.keras.Variable(np.asarray(values, dtype=self.fmt.numpy_type),
+                                   dtype=self.fmt.name, name=name)
+
+    def constant(self, values: np.ndarray) -> Any:
+        return self.keras.ops.convert_to_tensor(np.asarray(values, dtype=self.fmt.numpy_type),
+                                                dtype=self.fmt.name)
+
+    def host(self, value: Any) -> np.ndarray:
+        """A variable's or tensor's value as a numpy array, through the backend tensor (on the
+        torch backend Keras converts with np.array(tensor), which warns under numpy 2)."""
+        if isinstance(value, self.keras.Variable):
+            value = value.value
+        if hasattr(value, "detach"):  # a torch tensor
+            return np.asarray(value.detach().cpu().numpy())
+        return np.asarray(self.keras.ops.convert_to_numpy(value))
+
+    def prepare(self, optimizer: Any, variables: list[Any], path: str) -> None:
+        del path
+        self.create_slots(optimizer, variables)
+
+    def create_slots(self, optimizer: Any, variables: list[Any]) -> None:
+        if not optimizer.built:
+            with implementation_call("build(...)"):
+                optimizer.build(variables)
+
+    def _slots(self, optimizer: Any, variable: Any) -> dict[str, Any]:
+        prefix = variable.path.replace("/", "_") + "_"
+        return {str(v.name)[len(prefix):]: v for v in optimizer.variables
+                if str(v.name).startswith(prefix)}
+
+    def slot_names(self, optimizer: Any, variables: list[Any]) -> list[str]:
+        return sorted({name for v in variables for name in self._slots(optimizer, v)})
+
+    def slot(self, optimizer: Any, variable: Any, names: tuple[str, ...]) -> Any:
+        held = self._slots(optimizer, variable)
+        return next((held[name] for name in names if name in held), None)
+
+    def apply(self, optimizer: Any, path: str) -> Any:
+        del path
+        return optimizer.apply_gradients
+
+    def save(self, optimizer: Any, variables: list[Any]) -> bytes:
+        del variables
+        # save_own_variables' store, {str(i): value} over optimizer.variables, read through
+        # host() (save_own_variables converts with np.array, which warns under numpy 2 on the
+        # torch backend); load_own_variables reads it back
+        with implementation_call("optimizer.variables"):
+            store = {str(i): self.host(v) for i, v in enumerate(optimizer.variables)}
+        return pickle.dumps(store)
+
+    def load(self, optimizer: Any, variables: list[Any], saved: bytes) -> None:
+        self.create_slots(optimizer, variables)
+        with implementation_call("load_own_variables"):
+            optimizer.load_own_variables(pickle.loads(saved))  # written by save() above
+
+    def multiplies(self) -> dict[str, Any]:
+        ops = self.keras.ops
+
+        def eager(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return flat(self.host(ops.multiply(self.constant(a), self.constant(b))))
+
+        return {"eager": eager}
+
+
 class KerasAdapter(Adapter):
     kind = "keras"
 
     def __init__(self, spec: str, cls: type, kwargs: Mapping[str, object], device: str,
                  fmt: Format, version: str) -> None:
-        if not _bases(cls) & BASES:
-            raise UsageError(f"{spec} is a Keras optimizer of the newer API (keras.optimizers."
-                             "Optimizer); the Keras adapter drives tf.keras.optimizers.legacy "
-                             "optimizers (OptimizerV2), such as tensorflow_addons.optimizers:"
-                             "RectifiedAdam; verify another through the plain protocol")
+        bases = _bases(cls)
+        if not bases & (LEGACY | KERAS3):
+            raise UsageError(f"{spec} is an optimizer of Keras 2's newer API (keras.optimizers."
+                             "Optimizer before Keras 3); the Keras adapter drives Keras 2's "
+                             "tf.keras.optimizers.legacy optimizers (OptimizerV2, such as "
+                             "tensorflow_addons.optimizers:RectifiedAdam) and Keras 3's; verify "
+                             "another through the plain protocol")
         if device != "cpu":
-            raise UsageError(f"--verify-device={device}: the Keras adapter verifies TensorFlow's "
-                             "CPU kernels; use --verify-device=cpu")
+            raise UsageError(f"--verify-device={device}: the Keras adapter verifies the CPU "
+                             "kernels; use --verify-device=cpu")
         self.spec, self.cls, self.kwargs, self.fmt, self.version = (
             spec, cls, dict(kwargs), fmt, version)
         self.device = device
-        self.tf = _tf()
+        self.flavour: _Legacy | _Keras3 = _Legacy(fmt) if bases & LEGACY else _Keras3(fmt)
         accepted = set(inspect.signature(cls).parameters)
         self.names = {ours: next((n for n in names if n in accepted), None)
                       for ours, names in CANDIDATES.items()}
@@ -119,21 +298,24 @@ class KerasAdapter(Adapter):
         refuse_drawn(self.kwargs, [n for n in self.names.values() if n is not None])
         self._probe()
         self.state_layout = Layout("raw", "call")
+        saved = ("tf.train.Checkpoint" if isinstance(self.flavour, _Legacy)
+                 else "save_own_variables")
         notes = {"maximize": f"{cls.__name__} takes no maximize",
                  "add_group": "a Keras optimizer has no parameter groups (each group is an "
                               "optimizer of its own)",
-                 "closure": "a Keras optimizer applies given gradients; minimize(loss, var_list) "
-                            "differentiates the loss itself",
-                 "live_state": "a Keras optimizer's state is its variables, saved by "
-                               "tf.train.Checkpoint; there is no state dict object to share",
-                 "views": "tf.Variable has no strides: every parameter is a tensor of its own"}
+                 "closure": "a Keras optimizer applies given gradients; it does not "
+                            "differentiate a loss of its own",
+                 "live_state": f"a Keras optimizer's state is its variables, saved by {saved}; "
+                               "there is no state dict object to share",
+                 "views": "a Keras variable has no strides: every parameter is a tensor of "
+                          "its own"}
         if self.names["weight_decay"] is None:
             notes["weight_decay"] = f"{cls.__name__} takes no weight decay"
         self.capabilities = Capabilities(
             read_state=True, inject_state=True, maximize=False,
             weight_decay=self.names["weight_decay"] is not None, groups=True, add_group=False,
             save_load=True, missing_grads=True, closure=False, live_state=False,
-            code_paths={p: {"path": p} for p in PATHS}, notes=notes)
+            code_paths={p: {"path": p} for p in self.flavour.paths}, notes=notes)
 
     def _probe(self) -> None:
         """Construct and step once: rejects bad keywords early, checks the slots hold raw
@@ -149,11 +331,12 @@ class KerasAdapter(Adapter):
         names = instance.slot_names(0)
         if not any(n in names for n in M_SLOTS) or not any(n in names for n in V_SLOTS):
             raise UsageError(f"{self.spec}: its slots after a step are {', '.join(names)}; the "
-                             "Keras adapter reads RAdam's moments from slots m and v")
+                             "Keras adapter reads RAdam's moments from slots m (or momentum) "
+                             "and v (or velocity)")
         held = instance.read()[0][0]
         m, v = held.m, held.v
         if m is None or v is None or identify_moments(m.tolist(), v.tolist(), grad, hyper.beta1,
-                            hyper.beta2) != "raw":
+                                                      hyper.beta2) != "raw":
             raise UsageError(f"{self.spec}: its slots m and v after a first step hold neither m "
                              "nor v; the Keras adapter reads raw moments only")
 
@@ -169,87 +352,47 @@ class KerasAdapter(Adapter):
 
     @property
     def framework(self) -> str:
-        return f"tensorflow {self.tf.__version__}"
-
-    def variable(self, values: np.ndarray) -> Any:
-        return self.tf.Variable(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.fmt.name)
-
-    def constant(self, values: np.ndarray) -> Any:
-        return self.tf.constant(np.asarray(values, dtype=self.fmt.numpy_type), dtype=self.fmt.name)
+        return self.flavour.framework
 
     def platform_flushes(self) -> str | None:
-        tf = self.tf
-
-        def eager(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return flat(tf.multiply(self.constant(a), self.constant(b)).numpy())
-
-        def function(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return flat(tf.function(tf.multiply)(self.constant(a), self.constant(b)).numpy())
-
-        found = {path: flush_probe(multiply, self.fmt, "TensorFlow on the CPU")
-                 for path, multiply in (("eager", eager), ("tf.function", function))}
-        return flushes_on_paths(found)
+        where = ("TensorFlow on the CPU" if isinstance(self.flavour, _Legacy)
+                 else f"Keras' {self.flavour.keras.backend.backend()} backend on the CPU")
+        return flushes_on_paths({path: flush_probe(multiply, self.fmt, where)
+                                 for path, multiply in self.flavour.multiplies().items()})
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
+        if not isinstance(self.flavour, _Legacy):
+            return None
         from radam_verify.adapters.keras_script import driver
 
         return driver(self, scenario)
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> KerasInstance:
-        return KerasInstance(self, groups, path or "function")
+        return KerasInstance(self, groups, path or self.flavour.paths[0])
 
 
 class KerasInstance(Instance):
     def __init__(self, adapter: KerasAdapter, groups: Sequence[GroupSpec], path: str) -> None:
-        self.adapter, self.tf, self.path = adapter, adapter.tf, path
-        self.hypers = [g.hyper for g in groups]
-        self.variables = [[adapter.variable(p) for p in g.params] for g in groups]
+        self.adapter, self.flavour, self.path = adapter, adapter.flavour, path
+        self.variables = [[self.flavour.variable(p, f"g{k}_p{i}") for i, p in enumerate(g.params)]
+                          for k, g in enumerate(groups)]
         self.shapes = [[np.shape(p) for p in g.params] for g in groups]
         self.optimizers = []
-        for group in groups:
+        for group, variables in zip(groups, self.variables, strict=True):
             with implementation_call(f"{adapter.cls.__name__}(...)"):
                 optimizer = adapter.cls(**adapter.arguments(group.hyper), **adapter.kwargs)
-                # the hyperparameter variables the first step creates (Keras creates them
-                # lazily): what get_config reports no longer changes with that first step
-                optimizer._create_hypers()
+                self.flavour.prepare(optimizer, variables, path)
             self.optimizers.append(optimizer)
-        if path == "function":
-            # tf.function creates variables only on its first call, so a variable first
-            # stepped on a later call could not get its slots there: they are created before
-            # (zeros, as Keras creates them on a variable's first step)
-            for k in range(len(groups)):
-                self._create_slots(k)
-        self.applies = [self._apply(k) for k in range(len(groups))]
+        self.applies = [self.flavour.apply(o, path) for o in self.optimizers]
         self.last: list[list[Any]] = [[None] * len(g.params) for g in groups]
 
-    def _apply(self, k: int) -> Any:
-        optimizer = self.optimizers[k]
-
-        def apply(pairs: list[tuple[Any, Any]]) -> None:
-            optimizer.apply_gradients(pairs)
-
-        return self.tf.function(apply) if self.path == "function" else apply
-
     def slot_names(self, k: int) -> list[str]:
-        return [str(n) for n in self.optimizers[k].get_slot_names()]
-
-    def _slot(self, k: int, variable: Any, names: tuple[str, ...]) -> Any:
-        """The variable's slot of one of ``names`` (None: not created yet)."""
-        optimizer = self.optimizers[k]
-        held = set(self.slot_names(k))
-        for name in names:
-            if name in held:
-                try:
-                    return optimizer.get_slot(variable, name)
-                except KeyError:  # this variable has not been stepped yet
-                    return None
-        return None
+        return self.flavour.slot_names(self.optimizers[k], self.variables[k])
 
     def step(self, grads: StepGrads) -> None:
         for k, (variables, group_grads) in enumerate(zip(self.variables, grads, strict=True)):
-            pairs = [(self.adapter.constant(g), v)
-                     for g, v in zip(group_grads, variables, strict=True) if g is not None]
-            self.last[k] = [None if g is None else self.adapter.constant(g) for g in group_grads]
+            self.last[k] = [None if g is None else self.flavour.constant(g) for g in group_grads]
+            pairs = [(g, v) for g, v in zip(self.last[k], variables, strict=True) if g is not None]
             if not pairs:  # Keras refuses a call without gradients; a user makes none
                 continue
             with implementation_call("apply_gradients(...)"):
@@ -257,70 +400,48 @@ class KerasInstance(Instance):
 
     def read(self) -> list[list[ParamState]]:
         out = []
-        for k, variables in enumerate(self.variables):
-            t = int(self.optimizers[k].iterations.numpy())
+        for optimizer, variables in zip(self.optimizers, self.variables, strict=True):
+            host = self.flavour.host
+            t = int(host(optimizer.iterations))
             row = []
             for variable in variables:
-                theta = flat(variable.numpy())
-                m, v = self._slot(k, variable, M_SLOTS), self._slot(k, variable, V_SLOTS)
+                theta = flat(host(variable))
+                m = self.flavour.slot(optimizer, variable, M_SLOTS)
+                v = self.flavour.slot(optimizer, variable, V_SLOTS)
                 # a slot not created yet: Keras creates it as zeros on the variable's first step
-                row.append(ParamState(theta, np.zeros_like(theta) if m is None else flat(m.numpy()),
-                                      np.zeros_like(theta) if v is None else flat(v.numpy()), t))
+                row.append(ParamState(theta, np.zeros_like(theta) if m is None else flat(host(m)),
+                                      np.zeros_like(theta) if v is None else flat(host(v)), t))
             out.append(row)
         return out
 
-    def _create_slots(self, k: int) -> None:
-        """Every variable's slots (and the hyperparameters), as the first step creates them."""
-        with implementation_call("_create_all_weights(...)"):
-            self.optimizers[k]._create_all_weights(self.variables[k])
-
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         a = self.adapter
-        for k, group_states in enumerate(states):
-            self._create_slots(k)
-            self.optimizers[k].iterations.assign(int(group_states[0].t or 0))
-            for variable, shape, state in zip(self.variables[k], self.shapes[k], group_states,
-                                              strict=True):
+        for optimizer, variables, shapes, group_states in zip(
+                self.optimizers, self.variables, self.shapes, states, strict=True):
+            self.flavour.create_slots(optimizer, variables)
+            optimizer.iterations.assign(int(group_states[0].t or 0))
+            for variable, shape, state in zip(variables, shapes, group_states, strict=True):
                 variable.assign(a.to_format(np.asarray(state.theta).reshape(shape)))
                 for names, values in ((M_SLOTS, state.m), (V_SLOTS, state.v)):
-                    self._slot(k, variable, names).assign(
+                    self.flavour.slot(optimizer, variable, names).assign(
                         a.to_format(np.asarray(required(values)).reshape(shape)))
 
-    def _checkpoint(self, k: int) -> Any:
-        return self.tf.train.Checkpoint(optimizer=self.optimizers[k], params=self.variables[k])
-
     def save(self) -> bytes:
-        files = []
-        for k in range(len(self.optimizers)):
-            with tempfile.TemporaryDirectory() as folder:
-                with implementation_call("tf.train.Checkpoint.write"):
-                    self._checkpoint(k).write(str(Path(folder) / "state"))
-                buffer = io.BytesIO()
-                with tarfile.open(fileobj=buffer, mode="w") as archive:
-                    archive.add(folder, arcname=".")
-                files.append(buffer.getvalue())
-        return pickle.dumps(files)
+        return pickle.dumps([self.flavour.save(o, vs)
+                             for o, vs in zip(self.optimizers, self.variables, strict=True)])
 
     def load(self, saved: bytes) -> None:
-        files = pickle.loads(saved)  # written by save() above
-        for k, blob in enumerate(files):
-            with tempfile.TemporaryDirectory() as folder:
-                with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-                    archive.extractall(folder, filter="data")
-                with implementation_call("tf.train.Checkpoint.read"):
-                    status = self._checkpoint(k).read(str(Path(folder) / "state"))
-                    self._create_slots(k)  # restores the saved slots into them
-                    status.assert_existing_objects_matched()
+        held = pickle.loads(saved)  # written by save() above
+        for optimizer, variables, blob in zip(self.optimizers, self.variables, held, strict=True):
+            self.flavour.load(optimizer, variables, blob)
 
     def grads(self) -> list[list[np.ndarray | None]]:
-        return [[None if g is None else flat(g.numpy()) for g in group] for group in self.last]
+        return [[None if g is None else flat(self.flavour.host(g)) for g in group]
+                for group in self.last]
 
     def hyperparameters(self) -> list[dict[str, object]]:
-        out = []
-        for optimizer in self.optimizers:
-            config = optimizer.get_config()
-            out.append({k: _plain(v) for k, v in config.items() if k != "name"})
-        return out
+        return [{k: _plain(v) for k, v in optimizer.get_config().items() if k != "name"}
+                for optimizer in self.optimizers]
 
 
 def _plain(value: object) -> object:

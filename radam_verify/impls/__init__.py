@@ -2,7 +2,8 @@
 
 ``ReferenceRAdam`` follows the plain-object protocol; ``torch_radam.ConventionRAdam`` is a
 ``torch.optim.Optimizer`` for any convention; ``defects`` is the catalogue of deliberately
-defective variants the suite must reject (both import torch, so they load on demand).
+defective variants the suite must reject (both import torch, so they load on demand);
+``keras3.KerasRAdam`` is RAdam as a Keras 3 optimizer (it imports keras, on demand too).
 """
 
 from radam_verify.impls.numpy_radam import NumpyRAdam

@@ -1,0 +1,93 @@
+"""The Keras adapter's Keras 3 path (keras.optimizers.Optimizer on any backend), against
+Keras 3 itself: Keras 3 ships no RAdam, so the optimizers verified are RAdam written the
+way a Keras user writes one (radam_verify/impls/keras3.py), one correct and one defective."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# the backend is chosen when keras is first imported (this worker imports it only here)
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+from radam_verify.adapters import GroupSpec, load_adapter  # noqa: E402
+from radam_verify.conventions import parse_convention  # noqa: E402
+from radam_verify.hyper import Hyper  # noqa: E402
+from radam_verify.suite import checks  # noqa: E402
+from radam_verify.suite.scenario import Scenario  # noqa: E402
+
+CORRECT = "radam_verify.impls.keras3:KerasRAdam"
+DEFECTIVE = "radam_verify.impls.keras3:KerasRAdamStaleStep"
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_correct_keras3_radam_conforms_through_keras_own_api_on_each_backend(
+    backend: str, tmp_path: Path
+) -> None:
+    report = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "radam_verify.cli", "check", CORRECT,
+                           "--profile", "quick", "--report", str(report), "-n", "0"],
+                          capture_output=True, text=True, check=False, timeout=600,
+                          env={**os.environ, "KERAS_BACKEND": backend})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    verdict = json.loads((report / "verdict.json").read_text())
+    implementation = verdict["implementation"]
+    assert implementation["kind"] == "keras"
+    assert f", {backend} " in implementation["framework"]
+    assert implementation["state_layout"]["counter"] == "call"
+    found = {p["property"]: p["outcome"] for p in verdict["properties"]}
+    for name in ("test_state_dict_round_trip_continues_exactly",
+                 "test_parameter_groups_keep_their_own_hyperparameters",
+                 "test_tensors_of_every_size_and_shape_follow_the_exact_step[eager]",
+                 "test_steps_around_the_threshold_follow_the_exact_branch"):
+        assert found[name] == "passed", name
+    # the convention identified from its probes is its reading: threshold 5 with >, an SGD
+    # step below, eps beside sqrt(v) (and, without weight decay, any decay reading)
+    axes = verdict["convention"]["axes"]
+    assert (axes["threshold"], axes["comparison"], axes["below"], axes["eps"]) == (5.0, ">", "sgd",
+                                                                                  "raw")
+
+
+def test_a_schedule_read_one_step_late_is_rejected() -> None:
+    adapter = load_adapter(DEFECTIVE)
+    hyper = Hyper(lr=1e-2, beta2=0.99)
+    rng = np.random.default_rng(5)
+    scenario = Scenario((GroupSpec(hyper, (rng.normal(size=5), rng.normal(size=(2, 3)))),),
+                        tuple(((rng.normal(size=5), rng.normal(size=(2, 3))),) for _ in range(8)))
+    outcome = checks.exact(adapter, scenario, parse_convention("pytorch"))
+    assert not outcome.conforms
+    assert load_adapter(CORRECT).capabilities.code_paths.keys() == {"eager"}
+    assert checks.exact(load_adapter(CORRECT), scenario, parse_convention("pytorch")).conforms
+
+
+def test_a_group_without_gradients_is_not_called_and_a_tensor_stepped_later_starts_from_zero() -> None:
+    adapter = load_adapter(CORRECT, dtype="float64")
+    instance = adapter.open([GroupSpec(Hyper(), (np.array([1.0, 2.0]), np.array(3.0)))])
+    instance.step([[np.array([0.5, 0.5]), None]])
+    instance.step([[None, None]])
+    held = instance.read()[0]
+    assert [s.t for s in held] == [1, 1]
+    assert np.array_equal(held[1].m, [0.0])
+    instance.step([[None, np.array(0.5)]])
+    held = instance.read()[0]
+    assert [s.t for s in held] == [2, 2]
+    assert np.array_equal(held[1].m, [(1.0 - 0.9) * 0.5])  # its first step: (1 - beta1) g
+
+
+def test_keras3_keeps_the_learning_rate_in_float32_for_float64_parameters() -> None:
+    """Keras 3 holds the learning rate in a variable of its floatx, float32: a float64
+    parameter's first step (an SGD step, m_hat = g) moves it by float32(lr) * g."""
+    adapter = load_adapter(CORRECT, dtype="float64")
+    lr = 1e-3
+    instance = adapter.open([GroupSpec(Hyper(lr=lr), (np.array([1.0]),))])
+    instance.step([[np.array([1.0])]])
+    moved = 1.0 - float(instance.read()[0][0].theta[0])
+    assert moved == pytest.approx(float(np.float32(lr)), rel=1e-15)
+    assert abs(moved - lr) > 1e-12
