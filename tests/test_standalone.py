@@ -38,6 +38,16 @@ class EpsOnVHat(ReferenceRAdam):
         super().__init__(**kwargs, convention="pytorch,eps=hat")
 
 
+class MovesAtZeroLearningRate(ReferenceRAdam):
+    """Flushes a subnormal parameter to zero on every step, as a platform that flushes
+    subnormals does: with lr = 0 the parameter still changes."""
+
+    def step(self, state, grad):
+        state = super().step(state, grad)
+        state.theta[abs(state.theta) < 2.0**-1022] = 0.0
+        return state
+
+
 class RaisesOnThirdStep(ConventionRAdam):
     def step(self, closure=None):
         self.__dict__["calls"] = self.__dict__.get("calls", 0) + 1
@@ -161,6 +171,29 @@ def test_an_unchanged_inputs_script_finds_the_gradient_a_step_modified(tmp_path:
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert "changed the gradient" in shown.stdout
     assert _run(script, tmp_path, CORRECT).returncode == 0
+
+
+def test_a_frozen_script_finds_the_parameter_a_step_with_zero_learning_rate_changed(
+    impls: Path, tmp_path: Path
+) -> None:
+    target = _target("standalone_impls:MovesAtZeroLearningRate", dtype="float64")
+    scenario = _scenario(Hyper(lr=0.0), steps=3)
+    tiny = np.array([5e-324, -1e-310, 1.0, 0.0, 2.0])
+    scenario = Scenario((GroupSpec(Hyper(lr=0.0), (tiny,)),),
+                        tuple(((step[0][0],),) for step in scenario.steps))
+    found = checks.frozen(target.adapter, scenario)
+    assert found is not None
+    assert found.where == {"group": 0, "tensor": 0, "index": 0, "t": 1}
+    error = fail(target, "scalars at the edges", scenario, found.text,
+                 {"quantity": "theta", **found.where}, {"kind": "frozen"})
+    script = _written(target, _property(target, error, "frozen"), tmp_path)
+    shown = _run(script, impls)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "with lr = 0, step 1 changed theta[0]" in shown.stdout
+    assert _run(script, impls, "radam_verify.impls:ReferenceRAdam").returncode == 0
+    # judged as a platform that flushes subnormals, the same steps change nothing it owns
+    target.adapter.fmt = target.adapter.fmt.flushing()
+    assert checks.frozen(target.adapter, scenario) is None
 
 
 def test_an_exception_script_reruns_the_steps_that_raised(impls: Path, tmp_path: Path) -> None:

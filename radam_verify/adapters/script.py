@@ -109,6 +109,11 @@ def _docstring(case: ScriptCase, driver: Driver) -> str:
     elif kind == "unchanged":
         what = ("It checks after every step that the gradients and the groups' "
                 "hyperparameters are what they were before the step.")
+    elif kind == "frozen":
+        what = ("Every group's learning rate is 0: it checks after every step that each "
+                "parameter is bit for bit what it was before the first step"
+                + (" (a subnormal parameter may become zero: the platform flushes subnormals "
+                   "and is judged as such)." if case.check.get("flushes") else "."))
     elif kind == "placed":
         what = ("Every parameter is a strided view into a larger storage whose other elements "
                 "hold canaries (PLACEMENTS), and every gradient has the strides PLACEMENTS "
@@ -288,6 +293,27 @@ def check_unchanged(cls):
     return False
 
 
+def check_frozen(cls):
+    state = Run(cls)
+    before = [[state.read(g, p, "theta") for p in range(len(sizes))]
+              for g, sizes in enumerate(state.sizes)]
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        for g, sizes in enumerate(state.sizes):
+            for p in range(len(sizes)):
+                now, was = state.read(g, p, "theta"), before[g][p]
+                changed = now != was
+                if CHECK.get("flushes"):  # a subnormal may become zero
+                    changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+                if changed.any():
+                    i = int(np.argmax(changed))
+                    print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                          f"from {float(was[i])!r} to {float(now[i])!r}")
+                    return True
+    print("no step changed a parameter")
+    return False
+
+
 def check_closure(cls):
     through, plain = Run(cls), Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -341,6 +367,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
+                    "frozen": check_frozen,
                     "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()

@@ -108,11 +108,12 @@ OPTAX_INT_POWER = Finding(
     "jnp.power's integer-exponent path, repeated multiplication: in x64 hundreds of ulps off "
     "for t in the thousands (under jit it is a pow within 1 ulp, what a binary64 schedule "
     "allows); near b2 = 1, 1 - b2^t cancels and the eager step moves by more than that",
-    "optax_integer_power.py")
+    "optax_integer_power.py", when="observed")
 OPTAX_FTZ = Finding(
     "XLA on the CPU flushes subnormal values (float32, and float64 with x64) to zero, so "
     "subnormal gradients, moments and updates are lost",
-    "optax_subnormal_flush.py", when=r"observed -?0\.0;")
+    # a moment or parameter observed as zero; with lr = 0, a subnormal parameter stepped to zero
+    "optax_subnormal_flush.py", when=r"observed -?0\.0;| to -?0\.0$")
 
 OPTIMI_L2_GRAD = Finding(
     "L2 weight decay (neither decouple_wd nor decouple_lr) is added to p.grad in place "

@@ -8,10 +8,12 @@ gradients and the per-group hyperparameters as they were. ``closure``: ``step(cl
 calls its closure once, with gradients enabled, returns its loss, and steps bit for bit as
 a step after setting the gradients. ``placed``: ``exact`` for parameters that are strided
 views into a larger storage, whose other elements keep their canaries after every step.
+``frozen``: with lr = 0 every step leaves theta bit for bit as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -39,8 +41,10 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
 class Mismatch:
     """What a bitwise check found different: which quantity, and where, in words."""
 
-    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure", "canary"]
+    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure", "canary", "theta"]
     text: str
+    #: the element it is about, where there is one: group, tensor, index and step t
+    where: Mapping[str, int] | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -160,6 +164,27 @@ def unchanged(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
         if before != after:
             return Mismatch("hyperparameters",
                             f"step {k} changed the group hyperparameters: {before} -> {after}")
+    return None
+
+
+def frozen(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
+    """Where a step with lr = 0 first changed theta (the scenario's groups all have lr = 0).
+    Where the format is judged flushing subnormals, a subnormal theta may become zero."""
+    initial, observed = run(adapter, scenario)
+    for k, states in enumerate(observed, start=1):
+        for g, group in enumerate(states):
+            for p, state in enumerate(group):
+                before = initial[g][p].theta
+                changed = state.theta != before
+                if adapter.fmt.flushes:
+                    changed &= ~((np.abs(before) < adapter.fmt.smallest_normal)
+                                 & (state.theta == 0.0))
+                if changed.any():
+                    i = int(np.argmax(changed))
+                    return Mismatch("theta", f"with lr = 0, step {k} changed theta[{i}] of group "
+                                    f"{g}, tensor {p} from {float(before[i])!r} to "
+                                    f"{float(state.theta[i])!r}",
+                                    {"group": g, "tensor": p, "index": i, "t": k})
     return None
 
 

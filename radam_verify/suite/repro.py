@@ -25,11 +25,12 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
     scenario = scenario_from_json(case["scenario"])
     check = dict(case.get("check") or {"kind": "exact"})
     kind = check["kind"]
-    if kind in ("reload", "transplant", "unchanged", "closure"):
+    if kind in ("reload", "transplant", "unchanged", "closure", "frozen"):
         found = (checks.reload(adapter, scenario, int(check["save_at"])) if kind == "reload"
                  else checks.transplant(adapter, scenario, int(check["save_at"]))
                  if kind == "transplant"
                  else checks.unchanged(adapter, scenario) if kind == "unchanged"
+                 else checks.frozen(adapter, scenario) if kind == "frozen"
                  else checks.closure(adapter, scenario))
         if not quiet:
             print(f"{adapter.describe()}, check {check['kind']}: {found or 'no difference'}")

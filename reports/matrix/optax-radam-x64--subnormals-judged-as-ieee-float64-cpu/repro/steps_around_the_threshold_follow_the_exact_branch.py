@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""optax:radam, the default path, float64 on cpu: m[1] of group 0, tensor 0 after step 1 is 0.0
-where the exact value is 1.7786363250284871641e-323 (error 4 ulps against a bound of 3 ulps
-of the operand scale) with beta2 = 0.839768574865979 (6 steps, 1 group, 1 tensor of shape
-(2,)).
+"""optax:radam, the default path, float64 on cpu: m[3] of group 0, tensor 0 after step 1 is 0.0
+where the exact value is 3.0138004396316032503e-323 (error 6 ulps against a bound of 3 ulps
+of the operand scale) with beta2 = 0.6667195753008556 (27 steps, 1 group, 1 tensor of shape
+(6,)).
 
 Found by the property "Steps around the threshold follow the exact branch" (convention
 optax) for optax:radam (optax 0.2.8, jax 0.10.2), float64 on cpu. This script needs only
@@ -45,7 +45,7 @@ PATH = 'jit'
 KWARGS = {}
 # one transformation per group: its keywords and initial values
 GROUPS = [
-    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.839768574865979, 'eps': 1e-08}, 'params': [[-1.0, 0.0]]},
+    {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.6667195753008556, 'eps': 1e-08}, 'params': [[-1.0, 0.0, -1.0, 0.0, -1.0, 0.0]]},
 ]
 # optax adds no groups later
 ADDED = []
@@ -53,19 +53,54 @@ ADDED = []
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [
-    [([0.0, 1.8e-322],)],
-    [([-1.0, -1.0],)],
-    [([0.0, 0.0],)],
-    [([-1.0, -1.0],)],
-    [([-1.0, 0.0],)],
-    [([-1.0, 0.0],)],
+    [([-1.0, 1.0, -1.0, 3e-322, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, -1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, -1.0, -1.0],)],
+    [([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, -1.0, 1.1e-322, 1.0, 1.0],)],
+    [([1.0, -1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, -1.0, -1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, -1.0, 1.0, -1.0, 1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, -1.0, -1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, -1.0, -1.0, -1.0, -1.0, 1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, -1.0],)],
+    [([-1.0, -1.0, 1.0, 1.0, -1.0, -1.0],)],
+    [([-1.0, 1.0, 1.0, 1.0, -1.0, 1.0],)],
+    [([1.0, 3.46e-322, 1.0, 1.0, 1.0, 1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
+    [([1.0, 1.0, -1.0, 1.0, -1.0, -1.0],)],
+    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],)],
 ]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['0.0', '1.7786363250284871641e-323']
+EXACT = [
+    '-0.099999999999999977796',
+    '0.099999999999999977796',
+    '-0.099999999999999977796',
+    '3.0138004396316032503e-323',
+    '0.099999999999999977796',
+    '-0.099999999999999977796',
+]
 # the largest |observed - exact| a correct implementation may have
-BOUND = [1.5e-323, 1.5e-323]
+BOUND = [
+    8.88178420527306e-17,
+    8.88178420527306e-17,
+    8.88178420527306e-17,
+    1.5e-323,
+    8.88178420527306e-17,
+    8.88178420527306e-17,
+]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'm', 'index': 1}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'm', 'index': 3}
 PRINTED = 24
 
 
@@ -306,6 +341,27 @@ def check_unchanged(cls):
     return False
 
 
+def check_frozen(cls):
+    state = Run(cls)
+    before = [[state.read(g, p, "theta") for p in range(len(sizes))]
+              for g, sizes in enumerate(state.sizes)]
+    for k, grads in enumerate(STEPS, start=1):
+        state.step(grads)
+        for g, sizes in enumerate(state.sizes):
+            for p in range(len(sizes)):
+                now, was = state.read(g, p, "theta"), before[g][p]
+                changed = now != was
+                if CHECK.get("flushes"):  # a subnormal may become zero
+                    changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+                if changed.any():
+                    i = int(np.argmax(changed))
+                    print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                          f"from {float(was[i])!r} to {float(now[i])!r}")
+                    return True
+    print("no step changed a parameter")
+    return False
+
+
 def check_closure(cls):
     through, plain = Run(cls), Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -359,6 +415,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
+                    "frozen": check_frozen,
                     "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
