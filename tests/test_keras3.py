@@ -4,6 +4,7 @@ way a Keras user writes one (radam_verify/impls/keras3.py), one correct and one 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -91,3 +92,15 @@ def test_keras3_keeps_the_learning_rate_in_float32_for_float64_parameters() -> N
     moved = 1.0 - float(instance.read()[0][0].theta[0])
     assert moved == pytest.approx(float(np.float32(lr)), rel=1e-15)
     assert abs(moved - lr) > 1e-12
+
+
+def test_a_keras_backend_that_is_not_installed_is_a_one_line_usage_error_naming_it() -> None:
+    pytest.importorskip("torch")  # this environment's Keras runs on torch or jax, not tensorflow
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("tensorflow is installed here: KERAS_BACKEND=tensorflow would load")
+    done = subprocess.run([sys.executable, "-m", "radam_verify.cli", "check", CORRECT],
+                          capture_output=True, text=True, check=False, timeout=300,
+                          env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "KERAS_BACKEND=tensorflow" in done.stderr
+    assert "Traceback" not in done.stderr

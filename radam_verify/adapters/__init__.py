@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +38,15 @@ def resolve(spec: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as error:
-        raise UsageError(f"cannot import module {module_name!r} ({error}); install it or "
-                         "check the name") from None
+        hint = "install it or check the name"
+        if any(name.split(".")[0] == "keras" for name in sys.modules) and \
+                error.name in ("tensorflow", "jax", "torch"):
+            backend = os.environ.get("KERAS_BACKEND")
+            named = (f"KERAS_BACKEND={backend}" if backend else
+                     "KERAS_BACKEND is unset, so ~/.keras/keras.json's, tensorflow by default")
+            hint = (f"Keras 3 imports the backend it is configured with ({named}); install it "
+                    "or set KERAS_BACKEND to an installed one (torch, jax or tensorflow)")
+        raise UsageError(f"cannot import module {module_name!r} ({error}); {hint}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise UsageError(f"module {module_name!r} has no attribute {attr!r}; check the "
