@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from radam_verify.adapters import GroupSpec, load_adapter
+from radam_verify.adapters import GroupSpec, ParamState, load_adapter
 from radam_verify.conventions import parse_convention
 from radam_verify.hyper import Hyper
 from radam_verify.suite import checks
@@ -192,8 +192,26 @@ def test_a_frozen_script_finds_the_parameter_a_step_with_zero_learning_rate_chan
     assert "with lr = 0, step 1 changed theta[0]" in shown.stdout
     assert _run(script, impls, "radam_verify.impls:ReferenceRAdam").returncode == 0
     # judged as a platform that flushes subnormals, the same steps change nothing it owns
-    target.adapter.fmt = target.adapter.fmt.flushing()
+    flushing = target.adapter.fmt.flushing()
+    target.adapter.fmt = flushing
     assert checks.frozen(target.adapter, scenario) is None
+    # from an injected state, the script steps from that state too: there a parameter
+    # becomes subnormal only after the injection, so a script that ignored START would
+    # find nothing
+    target.adapter.fmt = load_adapter("standalone_impls:MovesAtZeroLearningRate", {}, "cpu",
+                                      "float64").fmt
+    start = ((ParamState(np.array([1.0, 1e-310, 2.0]), np.zeros(3), np.ones(3), 7),),)
+    injected = Scenario((GroupSpec(Hyper(lr=0.0), (np.array([1.0, 1.0, 2.0]),)),),
+                        tuple(((np.ones(3),),) for _ in range(2)), start=start)
+    found = checks.frozen(target.adapter, injected)
+    assert found is not None
+    assert found.where == {"group": 0, "tensor": 0, "index": 1, "t": 1}
+    error = fail(target, "scalars at the edges", injected, found.text,
+                 {"quantity": "theta", **found.where}, {"kind": "frozen"})
+    script = _written(target, _property(target, error, "frozen"), tmp_path)
+    shown = _run(script, impls)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "step 1 changed theta[1]" in shown.stdout
 
 
 def test_an_exception_script_reruns_the_steps_that_raised(impls: Path, tmp_path: Path) -> None:

@@ -418,8 +418,12 @@ class KerasInstance(Instance):
         a = self.adapter
         for optimizer, variables, shapes, group_states in zip(
                 self.optimizers, self.variables, self.shapes, states, strict=True):
+            counts = {int(state.t or 0) for state in group_states}
+            if len(counts) != 1:
+                raise UsageError("a Keras optimizer has one step count (iterations) for all "
+                                 "of its tensors")
             self.flavour.create_slots(optimizer, variables)
-            optimizer.iterations.assign(int(group_states[0].t or 0))
+            optimizer.iterations.assign(counts.pop())
             for variable, shape, state in zip(variables, shapes, group_states, strict=True):
                 variable.assign(a.to_format(np.asarray(state.theta).reshape(shape)))
                 for names, values in ((M_SLOTS, state.m), (V_SLOTS, state.v)):
