@@ -76,7 +76,7 @@ def exact_scalars(t: int, hyper: Hyper, convention: Convention,
     updates = branch or convention.below == "sgd"
     if branch:
         rho, inf = s.rho_t, s.rho_inf
-        r = (max((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho), 0)) ** 0.5
+        r = 1 if convention.is_adam else (max((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho), 0)) ** 0.5
         scale = s.bias_correction2**0.5 if convention.eps == "raw" else 1
         coeff, r_t = hyper.lr * r * scale / s.bias_correction1, r
     else:
@@ -96,12 +96,17 @@ def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coeff
     bc2 = 1.0 - b2**t
     rho_inf = 2.0 / (1.0 - b2) - 1.0
     rho_t = rho_inf - 2.0 * t * b2**t / bc2 if b2 > 0 else rho_inf
-    if convention.comparison == ">":
+    if convention.is_adam:
+        rectified = True
+    elif convention.comparison == ">":
         rectified = rho_t > convention.threshold
     else:
         rectified = rho_t >= convention.threshold
     updates = rectified or convention.below == "sgd"
-    if rectified:
+    if rectified and convention.is_adam:
+        r = 1.0
+        coeff = hyper.lr * (math.sqrt(bc2) if convention.eps == "raw" else 1.0) / bc1
+    elif rectified:
         r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         scale = math.sqrt(bc2) if convention.eps == "raw" else 1.0
         coeff = hyper.lr * r * scale / bc1

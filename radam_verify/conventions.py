@@ -20,6 +20,21 @@ Sources of the presets (read in the code they name):
 * ``optax``: ``optax/_src/transform.py`` ``scale_by_radam`` (``jnp.where(ro >= threshold,
   rectified, mu_hat)`` with threshold 5, ``m_hat / (sqrt(v_hat + eps_root) + eps)``), no
   weight decay in ``optax.radam``.
+
+Adam is RAdam with r_t = 1 on every step and no warm-up phase (``algorithm=adam``); only
+the ``eps`` and ``weight_decay`` axes apply to it:
+
+* ``adam``: ``torch/optim/adam.py`` (``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt)
+  .add_(eps)``, ``step_size = lr / bias_correction1``; ``grad = grad.add(param,
+  alpha=weight_decay)``), which is Kingma & Ba 2015, Algorithm 1, with L2.
+* ``adamw``: ``torch/optim/adamw.py`` (the same step after ``param.mul_(1 - lr *
+  weight_decay)``), Loshchilov & Hutter 2019 with the decay scaled by lr.
+* ``keras-adam``: ``keras/src/optimizers/adam.py`` (``alpha = lr * sqrt(1 - beta_2_power) /
+  (1 - beta_1_power)``, ``m * alpha / (sqrt(v) + epsilon)``: eps beside the raw root, Kingma &
+  Ba's "more efficient" order of Section 2), with the base optimizer's decoupled decay
+  ``variable - variable * weight_decay * lr``.
+* ``optax-adam``: ``optax/_src/transform.py`` ``scale_by_adam`` (``mu_hat / (sqrt(nu_hat +
+  eps_root) + eps)`` with ``eps_root = 0``), no weight decay in ``optax.adam``.
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ from radam_verify.errors import ConventionError
 Comparison = Literal[">", ">="]
 Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
+Algorithm = Literal["radam", "adam"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "none"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -40,12 +56,19 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "eps": ("hat", "raw"),
     "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "none"),
     "decay_on_skip": ("true", "false"),
+    "algorithm": ("radam", "adam"),
+}
+
+#: The axes each algorithm reads; the others keep their defaults and are not shown.
+ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
+    "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip"),
+    "adam": ("eps", "weight_decay"),
 }
 
 
 @dataclass(frozen=True)
 class Convention:
-    """One reading of RAdam: the five axes (plus whether decay runs on skipped steps).
+    """One reading of RAdam or Adam: the five axes (plus whether decay runs on skipped steps).
 
     ``threshold``: the number rho_t is compared with (at least 4, where r_t is real).
     ``comparison``: rectify when ``rho_t > threshold`` or ``rho_t >= threshold``.
@@ -56,6 +79,8 @@ class Convention:
     ``decoupled`` multiplies theta by ``1 - lr * wd`` before the update;
     ``decoupled-unscaled`` by ``1 - wd``; ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
+    ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
+    no warm-up), where only ``eps`` and ``weight_decay`` apply.
     """
 
     threshold: float = 5.0
@@ -65,8 +90,15 @@ class Convention:
     weight_decay: WeightDecay = "l2"
     decay_on_skip: bool = True
     name: str | None = None
+    algorithm: Algorithm = "radam"
 
     def __post_init__(self) -> None:
+        if self.algorithm not in _CHOICES["algorithm"]:
+            raise ConventionError(_bad_value("algorithm", str(self.algorithm)))
+        if self.algorithm != "radam":
+            for axis in _RADAM_ONLY:
+                if getattr(self, axis) != getattr(_DEFAULT, axis):
+                    raise ConventionError(_foreign_axis(axis, self.algorithm))
         if not self.threshold >= 4:
             raise ConventionError(
                 f"threshold={self.threshold!r} is below 4, where r_t is not real; use a value >= 4"
@@ -76,8 +108,15 @@ class Convention:
             if value not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(value)))
 
+    @property
+    def is_adam(self) -> bool:
+        """Adam's reading: every step is rectified with r_t = 1 exactly."""
+        return self.algorithm == "adam"
+
     def rectifies(self, rho_minus_threshold_sign: int) -> bool:
-        """The branch for the sign (-1, 0, +1) of ``rho_t - threshold``."""
+        """The branch for the sign (-1, 0, +1) of ``rho_t - threshold`` (Adam: always)."""
+        if self.is_adam:
+            return True
         if rho_minus_threshold_sign == 0:
             return self.comparison == ">="
         return rho_minus_threshold_sign > 0
@@ -85,18 +124,25 @@ class Convention:
     @property
     def spec(self) -> str:
         """The canonical ``NAME[,axis=value]`` string of this convention."""
-        base_name = self.name if self.name in PRESETS else "paper"
+        default = "paper" if self.algorithm == "radam" else self.algorithm
+        named = self.name in PRESETS and PRESETS[self.name].algorithm == self.algorithm
+        base_name = self.name if named and self.name is not None else default
         base = PRESETS[base_name]
         parts = [base_name]
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name != "name" and value != getattr(base, field.name):
+            if field.name not in ("name", "algorithm") and value != getattr(base, field.name):
                 parts.append(f"{field.name}={_format(value)}")
         return ",".join(parts)
 
     def axes(self) -> dict[str, object]:
-        """The axis values as plain JSON-ready data."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        """The algorithm and the values of the axes it reads, as plain JSON-ready data."""
+        return {"algorithm": self.algorithm,
+                **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]}}
+
+
+_DEFAULT = Convention()
+_RADAM_ONLY = tuple(a for a in ALGORITHM_AXES["radam"] if a not in ALGORITHM_AXES["adam"])
 
 
 def _format(value: object) -> str:
@@ -105,6 +151,11 @@ def _format(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _foreign_axis(axis: str, algorithm: str) -> str:
+    return (f"axis {axis!r} is RAdam's and does not apply to {algorithm}; {algorithm} reads "
+            f"only: {', '.join(ALGORITHM_AXES[algorithm])}")
 
 
 def _bad_value(axis: str, value: str) -> str:
@@ -117,17 +168,24 @@ PRESETS: dict[str, Convention] = {
     "official": Convention(5.0, ">=", "skip", "raw", "decoupled", False, "official"),
     "official-sgd": Convention(5.0, ">=", "sgd", "raw", "decoupled", True, "official-sgd"),
     "optax": Convention(5.0, ">=", "sgd", "hat", "none", True, "optax"),
+    "adam": Convention(eps="hat", weight_decay="l2", name="adam", algorithm="adam"),
+    "adamw": Convention(eps="hat", weight_decay="decoupled", name="adamw", algorithm="adam"),
+    "keras-adam": Convention(eps="raw", weight_decay="decoupled", name="keras-adam",
+                             algorithm="adam"),
+    "optax-adam": Convention(eps="hat", weight_decay="none", name="optax-adam", algorithm="adam"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip")
 
 
+
 def parse_convention(spec: str) -> Convention:
     """Parse ``NAME[,axis=value...]``, e.g. ``pytorch,weight_decay=decoupled``.
 
-    ``NAME`` is a preset (``paper``, ``pytorch``, ``official``, ``official-sgd``, ``optax``);
-    each ``axis=value`` overrides one axis. Raises :class:`ConventionError` naming the
-    problem and the accepted values.
+    ``NAME`` is a preset (RAdam's ``paper``, ``pytorch``, ``official``, ``official-sgd``,
+    ``optax``; Adam's ``adam``, ``adamw``, ``keras-adam``, ``optax-adam``); each
+    ``axis=value`` overrides one axis the preset's algorithm reads. Raises
+    :class:`ConventionError` naming the problem and the accepted values.
     """
     parts = [part.strip() for part in spec.split(",")]
     name, overrides = parts[0], parts[1:]
@@ -144,6 +202,8 @@ def parse_convention(spec: str) -> Convention:
             raise ConventionError(f"expected axis=value after the preset, got {override!r}")
         if axis not in AXES:
             raise ConventionError(f"unknown axis {axis!r}; axes are: {', '.join(AXES)}")
+        if axis not in ALGORITHM_AXES[convention.algorithm]:
+            raise ConventionError(_foreign_axis(axis, convention.algorithm))
         if axis == "threshold":
             try:
                 changes[axis] = float(value)

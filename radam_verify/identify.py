@@ -1,10 +1,11 @@
-"""Identify an implementation's convention from a few diagnostic probes.
+"""Identify an implementation's algorithm (RAdam or Adam) and convention from a few probes.
 
 Each probe is a short deterministic run chosen to separate axes: the early steps with
 b2 = 0.999 (steps 1-4 are below either threshold, step 5 has rho_5 between 4 and 5: ``sgd``
 against ``skip`` and threshold 4 against 5), tiny gradients with a large eps (where eps sits),
 weight decay on non-zero parameters (L2, decoupled or unscaled decay, and decay on skipped
-steps) and b2 = 0.5 (rho_inf < 4: no convention ever rectifies). Every candidate
+steps) and b2 = 0.5 (rho_inf < 4: no RAdam convention ever rectifies). Adam rectifies every
+step with r_t = 1, so the early steps alone already set it apart from RAdam. Every candidate
 convention, one per combination of axis values, is judged on every probe with the exact
 reference and the error model; the axes are read off the candidates that survive. An axis
 whose values no probe can separate is reported as undetermined, with the reason.
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec
-from radam_verify.conventions import PRESETS, Convention
+from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Convention
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
 
-AXES_REPORTED = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip")
+AXES_REPORTED = ("algorithm", "threshold", "comparison", "below", "eps", "weight_decay",
+                 "decay_on_skip")
 
 _COMPARISON_REASON = (
     "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
@@ -59,7 +61,7 @@ class Identification:
     def summary(self) -> str:
         known = ", ".join(f"{k}={_text(v)}" for k, v in self.axes.items() if v is not None)
         if not self.consistent:
-            return "no consistent RAdam convention matches (see the evidence)"
+            return "no consistent RAdam or Adam convention matches (see the evidence)"
         name = self.preset or "no preset"
         return f"{name} ({known}; undetermined: {', '.join(self.undetermined) or 'none'})"
 
@@ -85,14 +87,16 @@ def probes(adapter: Adapter) -> list[Probe]:
     base = [0.3, -0.2, 0.05, 1.0]
     early = [[g * (1 + 0.25 * k) * (-1) ** (k // 3) for g in base] for k in range(7)]
     found = [
-        Probe("early steps", "below the threshold (sgd or skip), and threshold 4 or 5 at step 5",
+        Probe("early steps", "RAdam or Adam (Adam rectifies from step 1); below RAdam's threshold "
+              "(sgd or skip), and threshold 4 or 5 at step 5",
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
                        [0.5, -1.25, 2.0, 0.0], early)),
         Probe("eps placement", "eps on sqrt(v) (raw) or on sqrt(v_hat) (hat)",
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-3),
                        [0.5, -1.25, 2.0, 0.0], [[g * 1e-3 for g in row] for row in early] + [
                            [2e-3, -1e-3, 5e-4, 1e-3]])),
-        Probe("small beta2", "b2 = 0.5: rho_inf = 3 < 4, so no convention ever rectifies",
+        Probe("small beta2", "b2 = 0.5: rho_inf = 3 < 4, so no RAdam convention ever rectifies "
+              "(Adam still does)",
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.5, eps=1e-8),
                        [0.5, -1.25, 2.0, 0.0], early)),
     ]
@@ -107,12 +111,16 @@ def probes(adapter: Adapter) -> list[Probe]:
 
 
 def candidates(adapter: Adapter) -> list[Convention]:
-    """Every combination of axis values (decay modes only where weight decay is accepted)."""
+    """Every combination of axis values, RAdam's and Adam's (decay modes only where weight
+    decay is accepted)."""
     decays = ("l2", "decoupled", "decoupled-unscaled", "none") if adapter.capabilities.weight_decay \
         else ("none",)
-    return [Convention(threshold, comparison, below, eps, wd, on_skip)  # type: ignore[arg-type]
-            for threshold, comparison, below, eps, wd, on_skip in itertools.product(
-                (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays, (True, False))]
+    radam = [Convention(threshold, comparison, below, eps, wd, on_skip)  # type: ignore[arg-type]
+             for threshold, comparison, below, eps, wd, on_skip in itertools.product(
+                 (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays, (True, False))]
+    adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam")  # type: ignore[arg-type]
+            for eps, wd in itertools.product(("raw", "hat"), decays)]
+    return radam + adam
 
 
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
@@ -157,13 +165,18 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
 def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str, object], dict[str, str]]:
     axes: dict[str, object] = {}
     undetermined: dict[str, str] = {}
+    algorithms = {c.algorithm for c in survivors}
     for axis in AXES_REPORTED:
+        if axis != "algorithm" and not any(axis in ALGORITHM_AXES[a] for a in algorithms):
+            continue  # an axis no surviving algorithm reads (RAdam's threshold for Adam)
         values = {getattr(c, axis) for c in survivors}
         if len(values) == 1:
             axes[axis] = values.pop()
             continue
         axes[axis] = None
-        if axis == "comparison":
+        if axis == "algorithm":
+            undetermined[axis] = f"{' and '.join(sorted(values))} both reproduce every probe"
+        elif axis == "comparison":
             undetermined[axis] = _COMPARISON_REASON
         elif axis == "decay_on_skip":
             undetermined[axis] = "not applicable: no step is skipped or there is no decoupled decay"
@@ -193,7 +206,11 @@ def _eliminations(alive: list[Convention], rejected_by: dict[int, tuple[str, flo
         if value is None:
             continue
         for other in sorted({getattr(c, axis) for c in alive} - {value}, key=_text):
-            neighbour = index.get(replace(base, **{axis: other}))
+            if axis == "algorithm":  # the other algorithm's closest candidate
+                near = [i for i, c in enumerate(alive) if c.algorithm == other and i in rejected_by]
+                neighbour = min(near, key=lambda i: rejected_by[i][1]) if near else None
+            else:
+                neighbour = index.get(replace(base, **{axis: other}))
             if neighbour is None or neighbour not in rejected_by:
                 continue
             probe, ratio, where = rejected_by[neighbour]

@@ -1,4 +1,5 @@
-"""The exact scalar schedule of RAdam: rho_inf, rho_t, r_t, bias corrections and the branch.
+"""The exact scalar schedule of RAdam: rho_inf, rho_t, r_t, bias corrections and the branch
+(Adam's: the same bias corrections, every step rectified with r_t = 1 exactly).
 
 Hyperparameters are taken at their exact binary value (binary64, or binary32 when the
 caller says so). Every quantity is enclosed by interval arithmetic, and the working
@@ -42,6 +43,9 @@ class ScheduleStep:
     bias_correction1: mpmath.mpf
     bias_correction2: mpmath.mpf
     precision_bits: int
+    #: RAdam's: r_t is computed from rho_t and the branch from the threshold; Adam's r_t is
+    #: exactly 1 on every step, so neither carries an evaluation error
+    rectifier: bool = True
 
 
 def _check_betas(beta1: float, beta2: float) -> None:
@@ -99,7 +103,9 @@ def schedule_step(
             rho = rho_inf - 2 * t * p2 / bc2 if b2 > 0 else rho_inf
             bc1 = 1 - ib1**t
             lo, hi = interval_bounds(rho - convention.threshold)
-            if lo > 0:
+            if convention.is_adam:  # no threshold: every step is rectified
+                sign = 1
+            elif lo > 0:
                 sign = 1
             elif hi < 0:
                 sign = -1
@@ -112,7 +118,9 @@ def schedule_step(
     rectified = convention.rectifies(sign)
     with interval_precision(bits):
         r_t = None
-        if rectified:
+        if convention.is_adam:
+            r_t = real.one
+        elif rectified:
             square = (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
             s_lo, s_hi = interval_bounds(square)
             r_t = real.sqrt(max((s_lo + s_hi) / 2, real.zero))
@@ -130,6 +138,7 @@ def schedule_step(
             bias_correction1=mid(bc1),
             bias_correction2=mid(bc2),
             precision_bits=precision_bits,
+            rectifier=not convention.is_adam,
         )
 
 
@@ -145,11 +154,14 @@ def rho_inf(beta2: float, *, precision_bits: int = DEFAULT_PRECISION_BITS) -> mp
 def first_rectified_step(
     beta2: float, convention: Convention, *, limit: int = 1 << 40
 ) -> int | None:
-    """The first t whose branch is rectified, or None when rho_inf never passes the threshold.
+    """The first t whose branch is rectified, or None when rho_inf never passes the threshold
+    (Adam: step 1).
 
     rho_t increases in t (derivation claim ``rho-increasing``), so a bisection on the
     certified decision finds it.
     """
+    if convention.is_adam:
+        return 1
     inf = rho_inf(beta2)
     if inf < convention.threshold or (inf == convention.threshold and convention.comparison == ">"):
         return None

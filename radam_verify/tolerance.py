@@ -49,6 +49,8 @@ class ScheduleErrors:
     #: the unit roundoff the scalars are formed in: binary64's, or double-double's for the
     #: float64 fast reference (its r_t and decay factor are rounded there)
     schedule_u: float = U64
+    #: r_t is exactly 1 (Adam): it is neither evaluated nor rounded
+    r_exact: bool = False
 
     @classmethod
     def rounded_only(cls, fmt: Format = FLOAT64) -> ScheduleErrors:
@@ -57,7 +59,9 @@ class ScheduleErrors:
         return cls(0.0, 0.0, 0.0, 0.0, fmt.u, min(fmt.u, U64))
 
     def r_error(self, r_t: float) -> float:
-        """Absolute error of r_t: the schedule's, plus the final rounding."""
+        """Absolute error of r_t: the schedule's, plus the final rounding (0 for Adam)."""
+        if self.r_exact:
+            return 0.0
         return self.r_abs + self.schedule_u * r_t
 
     @classmethod
@@ -71,6 +75,8 @@ class ScheduleErrors:
         second = 2 * t * p2 / max(1 - p2, 1e-300)
         inf_abs = 4 * U64 * (abs(inf) + 1)
         rho_abs = inf_abs + abs(second) * (5 * U64 + bc2_rel) + U64 * abs(rho)
+        if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
+            return cls(0.0, 0.0, bc1_rel, bc2_rel, fmt.u + 8 * U64, r_exact=True)
         r_abs = _r_absolute_error(rho, inf, rho_abs, inf_abs)
         return cls(rho_abs, r_abs, bc1_rel, bc2_rel, fmt.u + 8 * U64)
 
@@ -82,6 +88,8 @@ class ScheduleErrors:
         rel = 2 * ACCURATE_ULPS * U64  # one ulp is at most 2 u64 relative
         rho, inf = float(sched.rho_t), float(sched.rho_inf)
         rho_abs, inf_abs = rel * abs(rho), rel * abs(inf)
+        if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
+            return cls(0.0, 0.0, rel, rel, fmt.u + 8 * U64, r_exact=True)
         return cls(rho_abs, _r_absolute_error(rho, inf, rho_abs, inf_abs), rel, rel,
                    fmt.u + 8 * U64)
 
@@ -95,8 +103,9 @@ class ScheduleErrors:
         return cls.binary64(sched, hyper, fmt)
 
     def ambiguous(self, sched: ScheduleStep, threshold: float) -> bool:
-        """The exact rho_t is within the schedule's evaluation error of the threshold."""
-        return bool(abs(float(sched.rho_t - threshold)) <= self.rho_abs)
+        """The exact rho_t is within the schedule's evaluation error of the threshold
+        (never for Adam, which has none)."""
+        return sched.rectifier and bool(abs(float(sched.rho_t - threshold)) <= self.rho_abs)
 
 
 def _r_squared(rho: float, inf: float) -> float:

@@ -54,9 +54,22 @@ def test_optax_state_is_read_and_injected() -> None:
 def test_identify_names_the_preset_of_each_reimplementation(preset: str) -> None:
     found = identify(load_adapter("radam_verify.impls:ReferenceRAdam", {"convention": preset}))
     assert found.preset == preset
+    expected = PRESETS[preset].axes()
+    assert found.axes["algorithm"] == expected["algorithm"]
+    if PRESETS[preset].is_adam:  # RAdam's axes are not Adam's: neither shown nor undetermined
+        assert found.axes == expected
+        assert found.undetermined == {}
+        return
     assert found.axes["threshold"] == PRESETS[preset].threshold
     assert found.axes["comparison"] is None  # no probe can separate > from >=
     assert "comparison" in found.undetermined
+
+
+@pytest.mark.parametrize(("kwargs", "preset"), [({}, "adam"), ({"foreach": True}, "adam"),
+                                                 ({"fused": True}, "adam")])
+def test_identify_names_torch_adam(kwargs: dict[str, object], preset: str) -> None:
+    assert identify(load_adapter("torch.optim:Adam", kwargs)).preset == preset
+    assert identify(load_adapter("torch.optim:AdamW", kwargs)).preset == preset + "w"
 
 
 @pytest.mark.parametrize(("kwargs", "preset"), [({}, "pytorch"),

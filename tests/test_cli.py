@@ -77,7 +77,7 @@ def test_schedule_starts_anywhere() -> None:
     [
         ["schedule", "--beta2", "1.5", "--steps", "3"],
         ["schedule", "--beta2", "0.9", "--steps", "0"],
-        ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "adamw"],
+        ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "nadam"],
         ["schedule", "--beta2", "0.9", "--steps", "3", "--convention", "paper,eps=inside"],
         ["schedule", "--steps", "3"],
         ["nonsense"],

@@ -23,6 +23,30 @@ def test_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     assert (c.threshold, c.comparison, c.below, c.eps, c.weight_decay) == EXPECTED[name]
 
 
+# Adam's presets: eps placement and weight decay, from the code each names (conventions.py).
+EXPECTED_ADAM = {
+    "adam": ("hat", "l2"),
+    "adamw": ("hat", "decoupled"),
+    "keras-adam": ("raw", "decoupled"),
+    "optax-adam": ("hat", "none"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ADAM))
+def test_adam_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
+    c = parse_convention(name)
+    assert c.algorithm == "adam"
+    assert (c.eps, c.weight_decay) == EXPECTED_ADAM[name]
+    assert c.axes() == {"algorithm": "adam", "eps": c.eps, "weight_decay": c.weight_decay}
+
+
+def test_an_adam_convention_rejects_the_axes_only_radam_reads() -> None:
+    with pytest.raises(ConventionError, match="does not apply to adam"):
+        Convention(threshold=4.0, algorithm="adam")
+    with pytest.raises(ConventionError, match="unknown value 'nadam' for axis 'algorithm'"):
+        Convention(algorithm="nadam")  # type: ignore[arg-type]
+
+
 def test_official_skips_decay_on_skipped_steps_and_its_sgd_variant_does_not() -> None:
     assert PRESETS["official"].decay_on_skip is False
     assert PRESETS["official-sgd"].decay_on_skip is True
@@ -36,7 +60,8 @@ def test_an_override_changes_only_its_axis() -> None:
 
 
 def test_spec_round_trips_through_the_parser() -> None:
-    for spec in ["paper", "official,threshold=4,comparison=>", "optax,decay_on_skip=false"]:
+    for spec in ["paper", "official,threshold=4,comparison=>", "optax,decay_on_skip=false",
+                 "adamw,eps=raw", "keras-adam,weight_decay=l2"]:
         c = parse_convention(spec)
         assert parse_convention(c.spec) == c
 
@@ -44,7 +69,9 @@ def test_spec_round_trips_through_the_parser() -> None:
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("adam", "unknown convention 'adam'"),
+        ("nadam", "unknown convention 'nadam'"),
+        ("adam,threshold=4", "'threshold' is RAdam's and does not apply to adam"),
+        ("adamw,below=skip", "'below' is RAdam's and does not apply to adam"),
         ("pytorch,thresh=4", "unknown axis 'thresh'"),
         ("pytorch,eps=inside", "unknown value 'inside' for axis 'eps'"),
         ("pytorch,threshold=3", "below 4"),
