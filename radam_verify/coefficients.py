@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mpmath
+
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
 from radam_verify.precision import real
@@ -76,7 +78,7 @@ def exact_scalars(t: int, hyper: Hyper, convention: Convention,
     updates = branch or convention.below == "sgd"
     if branch:
         rho, inf = s.rho_t, s.rho_inf
-        r = 1 if convention.is_adam else (max((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho), 0)) ** 0.5
+        r = 1 if convention.is_adam else _rectifier(rho, inf)
         scale = s.bias_correction2**0.5 if convention.eps == "raw" else 1
         coeff, r_t = hyper.lr * r * scale / s.bias_correction1, r
     else:
@@ -87,6 +89,12 @@ def exact_scalars(t: int, hyper: Hyper, convention: Convention,
         decay = 1 - (real.mpf(hyper.lr) * wd if convention.weight_decay == "decoupled" else wd)
     return ExactScalars(t, branch, updates, coeff, r_t, 1 / s.bias_correction2, decay,
                         decay64)
+
+
+def _rectifier(rho: mpmath.mpf, inf: mpmath.mpf) -> mpmath.mpf:
+    """r_t from rho_t and rho_inf (mpmath numbers), 0 where rounding puts its square below 0."""
+    square = (rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho)
+    return max(square, 0) ** 0.5
 
 
 def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:

@@ -103,9 +103,7 @@ def schedule_step(
             rho = rho_inf - 2 * t * p2 / bc2 if b2 > 0 else rho_inf
             bc1 = 1 - ib1**t
             lo, hi = interval_bounds(rho - convention.threshold)
-            if convention.is_adam:  # no threshold: every step is rectified
-                sign = 1
-            elif lo > 0:
+            if convention.is_adam or lo > 0:  # Adam has no threshold: always rectified
                 sign = 1
             elif hi < 0:
                 sign = -1
