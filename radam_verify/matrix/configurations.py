@@ -1,4 +1,5 @@
-"""The RAdam implementations users install, in their documented configurations.
+"""The RAdam implementations users install, in their documented configurations (Adam's
+in :mod:`radam_verify.matrix.adam_rows`).
 
 Each configuration names the convention to verify against: ``auto`` (identified by the
 probes) or, where the implementation documents a behaviour the probes cannot confirm
@@ -10,58 +11,13 @@ exact value; a deviation without an entry is shown as unexplained.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
+from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
-@dataclass(frozen=True)
-class Finding:
-    """Why a property fails for a configuration (a defect of the implementation or platform).
-
-    It explains a failed property whose name starts with ``properties`` and whose
-    counterexample matches the regular expression ``when``.
-    """
-
-    explanation: str
-    repro: str  # file name in reports/repro/
-    properties: str = "test_"
-    when: str = ""
-
-    def explains(self, prop: str, message: str) -> bool:
-        return prop.startswith(self.properties) and re.search(self.when, message) is not None
-
-    def at(self, properties: str) -> Finding:
-        """The same finding, for the properties whose names start with ``properties``."""
-        return replace(self, properties=properties)
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """One row of the matrix: an implementation, its keywords, dtype and device."""
-
-    label: str  # the configuration, e.g. "foreach" or "degenerated_to_sgd=True"
-    spec: str
-    kwargs: Mapping[str, object] = field(default_factory=dict)
-    dtype: str = "float32"
-    device: str = "cpu"
-    convention: str = "auto"
-    documented: str = ""  # where the convention is given: the documentation it follows
-    findings: tuple[Finding, ...] = ()
-    #: how a platform that flushes subnormals is judged (``--verify-subnormals``)
-    subnormals: str = "platform"
-    #: the environment it runs in: a ``framework(name=...)`` session of ``noxfile.py`` with
-    #: exactly the packages that framework needs ("": the environment radam-verify runs in)
-    environment: str = ""
-
-    @property
-    def slug(self) -> str:
-        text = f"{self.spec}-{self.label}-{self.dtype}-{self.device}"
-        return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()
-
-    @property
-    def module(self) -> str:
-        return self.spec.split(":")[0]
+__all__ = ["CONFIGURATIONS", "NOT_RUN", "Configuration", "Finding"]
 
 
 TORCH_FOREACH_EPS0 = Finding(
@@ -222,19 +178,8 @@ _PO_FINDINGS = (PO_MAXIMIZE_IN_PLACE.at("test_step_leaves_gradients"),)
 _OPTIMI_FOREACH = (replace(OPTIMI_L2_GRAD, when=r"step [1-5] changed the gradient"),
                    OPTIMI_FOREACH_GRAD, OPTIMI_FOREACH_EMPTY_GROUP)
 
-#: the float32 (complex64) dtypes and their double-precision twins
-_DOUBLE = {"float32": "float64", "complex64": "complex128"}
-
-
-def _and_float64(*configs: Configuration) -> tuple[Configuration, ...]:
-    """Each configuration, then the same in float64 (complex128): the adapter reads state
-    in every dtype, and double precision runs other kernels and other roundings."""
-    return tuple(c for config in configs
-                 for c in (config, replace(config, dtype=_DOUBLE[config.dtype])))
-
-
 _CONFIGURATIONS: tuple[Configuration, ...] = (
-    *_and_float64(
+    *and_float64(
         Configuration("for-loop", "torch.optim:RAdam", {"foreach": False}),
         Configuration("foreach", "torch.optim:RAdam", {"foreach": True},
                       findings=(TORCH_FOREACH_EPS0,)),
@@ -256,7 +201,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   documented="the convention identify finds for the same code in float32; in "
                   "float64 no convention reproduces the probes, as the step runs in float32",
                   findings=(TO_FLOAT32_ARITHMETIC,)),
-    *_and_float64(
+    *and_float64(
         Configuration("default", "pytorch_optimizer:RAdam", findings=_PO_FINDINGS),
         Configuration("degenerated_to_sgd=True", "pytorch_optimizer:RAdam",
                       {"degenerated_to_sgd": True}, findings=_PO_FINDINGS),
@@ -268,7 +213,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       findings=(replace(PO_L2_DROPPED, when=r"weight_decay=(?!0\.0\b)"),
                                 *_PO_FINDINGS)),
     ),
-    *_and_float64(
+    *and_float64(
         Configuration("for-loop", "optimi:RAdam", {"foreach": False, "triton": False},
                       findings=(OPTIMI_L2_GRAD,)),
         Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
@@ -287,7 +232,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   dtype="bfloat16", findings=(OPTIMI_KAHAN_GRAD,)),
     Configuration("foreach", "optimi:RAdam", {"foreach": True, "triton": False},
                   dtype="bfloat16", findings=(OPTIMI_KAHAN_GRAD, OPTIMI_FOREACH_EMPTY_GROUP)),
-    *_and_float64(
+    *and_float64(
         Configuration("default", "fastai.optimizer:RAdam", environment="fastai"),
         Configuration("decouple_wd=False", "fastai.optimizer:RAdam", {"decouple_wd": False},
                       environment="fastai", findings=(FASTAI_L2_GRAD,)),
@@ -304,7 +249,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   documented="the convention identify finds for the same code in float32; in "
                   "float64 no convention reproduces the probes, as the step runs in float32",
                   findings=(TIMM_FLOAT32_ARITHMETIC,)),
-    *_and_float64(
+    *and_float64(
         Configuration("default", "paddle.optimizer:RAdam", environment="paddle",
                       convention="pytorch",
                       documented="paddle.optimizer.RAdam: 'if rho_t > 5: theta_t <- theta_t - "
@@ -313,7 +258,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       "weight_decay is L2Decay, added to the gradient (the pytorch preset)",
                       findings=(PADDLE_FLOAT32_SCALARS,)),
     ),
-    *_and_float64(
+    *and_float64(
         Configuration("default", "tensorflow_addons.optimizers:RectifiedAdam",
                       environment="tensorflow", convention="optax,weight_decay=decoupled",
                       documented="tensorflow_addons/optimizers/rectified_adam.py: "
@@ -323,7 +268,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                       "lr_t * var_t': decoupled decay scaled by lr on every step",
                       findings=(TFA_FLOAT32_HYPERPARAMETERS, TFA_EPSILON_ZERO)),
     ),
-    *_and_float64(
+    *and_float64(
         Configuration("default", "mindspore.experimental.optim:RAdam", environment="mindspore",
                       convention="pytorch",
                       documented="mindspore.experimental.optim.RAdam: 'If rho_t > 5: l_t <- "
@@ -342,6 +287,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     # the platform's flushing itself, judged strictly (--verify-subnormals=ieee)
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
+    *ADAM_CONFIGURATIONS,
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
     replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
@@ -351,4 +297,5 @@ CONFIGURATIONS: tuple[Configuration, ...] = tuple(
 NOT_RUN: Mapping[str, str] = {
     "Keras 3 (pip keras)": ("Keras 3 ships no RAdam, and TensorFlow Addons' RectifiedAdam is a "
                             "Keras 2 optimizer (tf.keras on TensorFlow 2.15, in the matrix)"),
+    **ADAM_NOT_RUN,
 }
