@@ -10,13 +10,17 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radam_verify.derivation import Claim, formulas, sma, variance
+from radam_verify.derivation import Claim, adam, formulas, sma, variance
 from radam_verify.derivation.document import render_markdown
 
 ISSUE_CLAIMS = {
     "sma-length", "rho-inf", "rho-one", "rho-increasing", "rho-below-t", "rho-series",
     "rho-cancellation-free", "psi-moments", "psi-variance-ratio", "rectifier",
     "rectification-possible", "first-rectified-step", "late-regime", "false-statements",
+    # RAdam's family (a chapter per algorithm)
+    "bias-correction-unbiased", "adam-first-step-sign", "adam-scale-invariance",
+    "radam-tends-to-adam", "amsgrad-paper-step-non-increasing",
+    "amsgrad-bias-corrected-step-can-grow", "lamb-step-norm", "lookahead-closed-form",
 }
 
 
@@ -30,6 +34,13 @@ def test_claim_is_verified_step_by_step(claims: dict[str, Claim], claim_id: str)
     failed = [step.description for step in item.steps if not step.verified]
     assert item.steps, f"{claim_id} has no steps"
     assert not failed, f"{claim_id}: unverified steps {failed}"
+
+
+def test_claims_come_in_chapters_one_per_algorithm(claims: dict[str, Claim]) -> None:
+    order = [item.algorithm for item in claims.values()]
+    chapters = list(dict.fromkeys(order))
+    assert chapters == ["RAdam", "Adam", "AMSGrad", "LAMB", "Lookahead"]
+    assert order == sorted(order, key=chapters.index)  # each chapter's claims together
 
 
 def test_every_claim_names_how_it_was_checked(claims: dict[str, Claim]) -> None:
@@ -70,7 +81,9 @@ def _wrong_r_squared(rho: sp.Expr, rho_inf: sp.Expr) -> sp.Expr:
         ("rho_inf", _wrong_rho_inf, [sma.claim_rho_inf, sma.claim_rectification_possible]),
         ("variance_psi_first_order", _wrong_variance,
          [variance.claim_moments, variance.claim_rectifier]),
-        ("r_t_squared", _wrong_r_squared, [variance.claim_rectifier]),
+        ("r_t_squared", _wrong_r_squared, [variance.claim_rectifier,
+                                           adam.claim_radam_tends_to_adam]),
+        ("rho_t", _wrong_rho_t, [adam.claim_radam_tends_to_adam]),
     ],
 )
 def test_a_changed_formula_makes_its_claims_fail(

@@ -26,13 +26,14 @@ class Step:
 
 @dataclass(frozen=True)
 class Claim:
-    """A statement about RAdam and the checked steps that establish it."""
+    """A statement about an algorithm of RAdam's family and the checked steps that establish it."""
 
     id: str
     title: str
     statement: str
     latex: str
     steps: tuple[Step, ...]
+    algorithm: str = "RAdam"  # the chapter it belongs to
 
     @property
     def verified(self) -> bool:
@@ -47,6 +48,7 @@ class Claim:
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.id,
+            "algorithm": self.algorithm,
             "title": self.title,
             "statement": self.statement,
             "latex": self.latex,
@@ -139,7 +141,8 @@ def numeric(
 
 
 def claim(
-    id: str, title: str, statement: str, latex: str, steps: Sequence[Step]
+    id: str, title: str, statement: str, latex: str, steps: Sequence[Step],
+    algorithm: str = "RAdam",
 ) -> Claim:
-    """Assemble a claim from its checked steps."""
-    return Claim(id, title, statement, latex, tuple(steps))
+    """Assemble a claim from its checked steps (``algorithm``: its chapter)."""
+    return Claim(id, title, statement, latex, tuple(steps), algorithm)

@@ -12,7 +12,17 @@ import re
 from html import escape
 
 from radam_verify.report.mathml import latex_to_mathml
-from radam_verify.report.model import Block, ClaimBlock, Figure, Formula, Paragraph, Report, Section, Table
+from radam_verify.report.model import (
+    Block,
+    Chapter,
+    ClaimBlock,
+    Figure,
+    Formula,
+    Paragraph,
+    Report,
+    Section,
+    Table,
+)
 
 STYLE = """
 body { font-family: system-ui, "DejaVu Sans", sans-serif; line-height: 1.5; color: #1b1f24;
@@ -124,6 +134,8 @@ def _block(block: Block, section_number: int, counter: _Counter) -> str:
         return _formula(block.latex)
     if isinstance(block, ClaimBlock):
         return _claim(block, section_number)
+    if isinstance(block, Chapter):
+        return f'<h3 class="chapter">{escape(block.title)}</h3>'
     if isinstance(block, Table):
         counter.tables += 1
         return _table(block, counter.tables)

@@ -29,9 +29,11 @@ def claims_markdown(blocks: Sequence[ClaimBlock]) -> list[str]:
     pending = iter(blocks)
     started = False
     for line in document.splitlines():
-        if line.startswith("## "):
-            started = True
+        if line.startswith("### "):  # a claim
             lines += [f'<a id="claim-{next(pending).claim.id}"></a>', "", "#" + line]
+        elif line.startswith("## "):  # a chapter: an algorithm's claims
+            started = True
+            lines.append("#" + line)
         elif started:
             lines.append(line)
     if next(pending, None) is not None:

@@ -51,7 +51,14 @@ class ClaimBlock:
     claim: Claim
 
 
-Block = Paragraph | Formula | Table | Figure | ClaimBlock
+@dataclass(frozen=True)
+class Chapter:
+    """The heading of one algorithm's claims (RAdam, Adam, AMSGrad, LAMB, Lookahead)."""
+
+    title: str
+
+
+Block = Paragraph | Formula | Table | Figure | ClaimBlock | Chapter
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from radam_verify.derivation.variance import exact_variance_psi
 from radam_verify.precision import real
 from radam_verify.report import figures, series
 from radam_verify.report.float32 import Float32Rho, float32_rows
-from radam_verify.report.model import Block, ClaimBlock, Figure, Formula, Paragraph, Section, Table
+from radam_verify.report.model import Block, Chapter, ClaimBlock, Figure, Formula, Paragraph, Section, Table
 from radam_verify.schedule import first_rectified_step, rho_inf, schedule_step
 
 SectionBuilder = Callable[[Sequence[Claim]], Section]
@@ -55,7 +55,13 @@ def claims_section(claims: Sequence[Claim]) -> Section:
         "mpmath at a stated precision, or exact rational arithmetic) and whether the check "
         "succeeded when this report was written."
     )
-    blocks = [ClaimBlock(number, item) for number, item in enumerate(claims, start=1)]
+    blocks: list[Block] = []
+    chapter = None
+    for number, item in enumerate(claims, start=1):
+        if item.algorithm != chapter:  # a chapter per algorithm of the family
+            chapter = item.algorithm
+            blocks.append(Chapter(chapter))
+        blocks.append(ClaimBlock(number, item))
     return Section("claims", "The claims, checked step by step", (intro, *blocks))
 
 
