@@ -19,7 +19,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from radam_verify.impls.defects import CATALOGUE
+from radam_verify.impls.catalogue import CATALOGUE
 
 
 def _seeds(text: str) -> list[int]:
@@ -34,12 +34,13 @@ def _seeds(text: str) -> list[int]:
 
 
 def run(defect: str, seed: int) -> dict[str, object]:
-    shows = CATALOGUE[defect].shows
+    cls = CATALOGUE[defect]
+    shows = cls.shows
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "verdict.json"
         subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--assert=plain",
-             f"--verify-impl=radam_verify.impls.defects:{defect}", "--verify-convention=pytorch",
+             f"--verify-impl={cls.spec()}", f"--verify-convention={cls.verify_convention}",
              "--verify-profile=quick", "--verify-shrink=no", f"--verify-seed={seed}",
              f"--verify-report={report}", "-n", "0", "-k", shows.property],
             cwd=folder, capture_output=True, text=True, check=False)

@@ -19,26 +19,26 @@ from pathlib import Path
 
 import pytest
 
-from radam_verify.impls.defects import CATALOGUE
+from radam_verify.impls.catalogue import ADAM_CATALOGUE, CATALOGUE, RADAM_CATALOGUE
 
 KILLED = "catalogue_defect_rejected"
-#: the correct implementation every defect is a variation of (the repro scripts exit 0 on it)
-CORRECT = "radam_verify.impls.torch_radam:ConventionRAdam"
 SUITE = Path(__file__).parents[1] / "radam_verify" / "suite"
 
 
 @pytest.mark.parametrize("defect", list(CATALOGUE))
 def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Pytester, defect: str,
                                                             record_property: object) -> None:
-    shows = CATALOGUE[defect].shows
+    cls = CATALOGUE[defect]
+    shows = cls.shows
     report = pytester.path / "verdict.json"
     # in pytest's own process (-n 0): which property rejects a defect does not depend on
     # where it runs, and a worker process per defect would add its start-up 17 times
     # (tests/test_watchdog.py runs the default worker process)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--assert=plain",
-        f"--verify-impl=radam_verify.impls.defects:{defect}",
-        "--verify-convention=pytorch", "--verify-profile=quick", "--verify-shrink=no",
+        f"--verify-impl={cls.spec()}",
+        f"--verify-convention={cls.verify_convention}", "--verify-profile=quick",
+        "--verify-shrink=no",
         f"--verify-report={report}", "-n", "0", "-k", shows.property)
     verdict = json.loads(report.read_text())
     seen = shows.seen_in(verdict)
@@ -62,10 +62,10 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
     script = pytester.path / failure["script"]
     # both runs at once: each spends most of its time importing torch
     runs = [subprocess.Popen([sys.executable, str(script), *spec], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True) for spec in ((), (CORRECT,))]
+                             stderr=subprocess.STDOUT, text=True) for spec in ((), (cls.correct,))]
     (shown, _), (correct, _) = (run.communicate(timeout=300) for run in runs)
     assert runs[0].returncode == 1, f"{script.name} on {defect}:\n{shown}"
-    assert runs[1].returncode == 0, f"{script.name} on {CORRECT}:\n{correct}"
+    assert runs[1].returncode == 0, f"{script.name} on {cls.correct}:\n{correct}"
 
 
 def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
@@ -74,7 +74,8 @@ def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
                   for line in path.read_text().splitlines() if line.startswith("def test_")}
     quantities = {"theta", "m", "v", "state_dict", "gradient", "hyperparameters", "closure",
                   "canary"}
-    assert len(CATALOGUE) >= 15
+    assert len(RADAM_CATALOGUE) >= 15
+    assert len(ADAM_CATALOGUE) >= 5
     for cls in CATALOGUE.values():
         assert cls.__doc__
         assert cls.__doc__.strip()

@@ -59,9 +59,19 @@ class Seen:
 
 
 class Defect(ConventionRAdam):
-    """A catalogue entry: wrong in exactly one way, which ``shows`` says how to see."""
+    """A catalogue entry: wrong in exactly one way, which ``shows`` says how to see.
+
+    ``verify_convention`` is the reading it is verified against; ``correct`` the correct
+    implementation it varies (its repro scripts exit 0 there)."""
 
     shows: ClassVar[Shows]
+    verify_convention: ClassVar[str] = "pytorch"
+    correct: ClassVar[str] = "radam_verify.impls.torch_radam:ConventionRAdam"
+
+    @classmethod
+    def spec(cls) -> str:
+        """``MODULE:ATTR`` of this defect, for ``--verify-impl``."""
+        return f"{cls.__module__}:{cls.__name__}"
 
 
 class AdamStepBelowThreshold(Defect):

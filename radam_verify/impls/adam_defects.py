@@ -1,0 +1,122 @@
+"""Adam's part of the defect catalogue, and the correct Adam and AdamW each defect varies.
+
+:class:`ConventionAdam` and :class:`ConventionAdamW` are
+:class:`~radam_verify.impls.torch_radam.ConventionRAdam` under Adam's presets (``adam``:
+torch.optim.Adam's reading; ``adamw``: torch.optim.AdamW's): every step rectified with r_t
+= 1. Each defect overrides one stage of one of them; ``shows`` names the property that must
+reject it and the quantity it must find different, as for RAdam's defects
+(``tests/test_catalogue.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from radam_verify.coefficients import Coefficients
+from radam_verify.hyper import Hyper
+from radam_verify.impls.defects import Defect, Shows
+from radam_verify.impls.torch_radam import ConventionRAdam
+
+
+class ConventionAdam(ConventionRAdam):
+    """Adam as torch.optim.Adam reads it (the ``adam`` preset), or any Adam ``convention``."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str = "adam") -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
+class ConventionAdamW(ConventionAdam):
+    """AdamW as torch.optim.AdamW reads it (the ``adamw`` preset: decay 1 - lr wd)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, maximize: bool = False,
+                 convention: str = "adamw") -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
+class AdamDefect(ConventionAdam, Defect):
+    """An Adam defect: verified against the ``adam`` preset, shown against ConventionAdam."""
+
+    verify_convention: ClassVar[str] = "adam"
+    correct: ClassVar[str] = f"{__name__}:ConventionAdam"
+
+
+class AdamWDefect(ConventionAdamW, Defect):
+    """An AdamW defect: verified against the ``adamw`` preset, shown against ConventionAdamW."""
+
+    verify_convention: ClassVar[str] = "adamw"
+    correct: ClassVar[str] = f"{__name__}:ConventionAdamW"
+
+
+class AdamNoSecondBiasCorrection(AdamDefect):
+    """v is not divided by 1 - beta2^t: m_hat / (sqrt(v) + eps)."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
+
+    def coefficients(self, t: int, h: Hyper) -> Coefficients:
+        return replace(super().coefficients(t, h), inv_bc2=1.0)
+
+
+class AdamEpsBesideRawRoot(AdamDefect):
+    """eps added to sqrt(v) with the step scaled by sqrt(1 - beta2^t) (Keras' order) where
+    the reading verified puts it on sqrt(v_hat): a different eps, sqrt(1 - beta2^t) eps."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
+
+    def coefficients(self, t: int, h: Hyper) -> Coefficients:
+        c = super().coefficients(t, h)
+        return replace(c, coeff=c.coeff * float(np.sqrt(1 - h.beta2**t)))
+
+    def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
+        return v.sqrt().add_(h.eps)
+
+
+class AdamBiasCorrectionsInFloat32(AdamDefect):
+    """1 - beta1^t and 1 - beta2^t formed in float32 from float32 betas (as a float32 step
+    count tensor gives them), whatever the parameters' dtype."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
+
+    def coefficients(self, t: int, h: Hyper) -> Coefficients:
+        c = super().coefficients(t, h)
+        b1, b2, one = np.float32(h.beta1), np.float32(h.beta2), np.float32(1)
+        bc1, bc2 = one - b1 ** np.float32(t), one - b2 ** np.float32(t)
+        return replace(c, coeff=h.lr / float(bc1), inv_bc2=1.0 / float(bc2))
+
+
+class AdamWDecayUnscaled(AdamWDefect):
+    """Decoupled decay multiplies theta by 1 - wd, without lr."""
+
+    shows = Shows("test_weight_decay_follows_the_convention", ("theta",))
+
+    def coefficients(self, t: int, h: Hyper) -> Coefficients:
+        c = super().coefficients(t, h)
+        return c if c.decay is None else replace(c, decay=1.0 - h.weight_decay)
+
+
+class AdamWDecayAfterUpdate(AdamWDefect):
+    """theta is decayed after the Adam update instead of before it."""
+
+    shows = Shows("test_weight_decay_follows_the_convention", ("theta",))
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        super().update(param, state, replace(c, decay=None), h)
+        if c.decay is not None:
+            param.mul_(c.decay)
+
+
+ADAM_CATALOGUE: dict[str, type[Defect]] = {
+    cls.__name__: cls for cls in (
+        AdamNoSecondBiasCorrection, AdamEpsBesideRawRoot, AdamBiasCorrectionsInFloat32,
+        AdamWDecayUnscaled, AdamWDecayAfterUpdate,
+    )
+}
