@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from radam_verify.conventions import PRESETS
+from radam_verify.conventions import PRESETS, parse_convention
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
 
@@ -312,6 +312,29 @@ def test_implementations_that_compute_differently_but_correctly_conform(
     conforms_with_every_property(pytester, spec, {}, dtype)
 
 
+#: the threshold property, which Adam skips (it has none), and Adam's scale invariance,
+#: which RAdam skips
+THRESHOLD = "test_steps.py::test_steps_around_the_threshold_follow_the_exact_branch"
+SCALE = "test_family.py::test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale"
+
+
+@pytest.mark.parametrize(("spec", "kwargs", "convention", "dtype"), [
+    pytest.param("torch.optim:Adam", {"foreach": False}, "adam", "float32", id="torch-adam"),
+    pytest.param("torch.optim:AdamW", {"foreach": False}, "adamw", "float64", id="torch-adamw"),
+    pytest.param("radam_verify.impls.adam_defects:ConventionAdam", {"convention": "keras-adam"},
+                 "keras-adam", "float32", id="keras-reading"),
+    pytest.param("radam_verify.impls.variants:ChunkedRAdam", {"convention": "adamw"}, "adamw",
+                 "bfloat16", id="chunked-adamw-bfloat16"),
+])
+def test_correct_adam_implementations_conform_with_every_property(
+        pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
+        dtype: str) -> None:
+    """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
+    and AdamW stepped in chunks in bfloat16: every property accepts them (torch's apart from
+    the state a loaded state dict shares), and the threshold property does not apply."""
+    conforms_with_every_property(pytester, spec, kwargs, dtype, convention)
+
+
 def test_an_accurate_schedule_is_required_only_when_asked_and_the_textbook_allowance_is_shown(
         pytester: pytest.Pytester) -> None:
     """In float64 the textbook formulas (the catalogue's base class) take nearly the whole bound
@@ -349,7 +372,7 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
     result, verdict = run_suite(pytester, f"--verify-impl={spec}", f"--verify-kwargs={json.dumps(kwargs)}",
                                 f"--verify-convention={convention}", f"--verify-dtype={dtype}",
                                 "--verify-profile=quick")
-    assert verdict["convention"]["spec"] == "pytorch"
+    assert verdict["convention"]["spec"] == convention
     # the project's own RAdam loads a copy of a state dict; torch's keeps its tensors
     known = {SHARED_STATE} if spec.startswith("torch.optim") else set()
     failed = {k for k, v in outcomes(verdict).items() if v == "failed"}
@@ -357,12 +380,14 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
     assert verdict["dtype"] == dtype
     skipped = {k for k, v in outcomes(verdict).items() if v == "skipped"}
     # one path chosen; complex parameters, stepped as pairs of reals, are neither placed as
-    # views nor mixed with other dtypes
+    # views nor mixed with other dtypes; Adam has no threshold
     views = "test_views.py::test_strided_views_follow_the_exact_step_and_write_only_inside_them"
     mixed = "test_groups.py::test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format"
+    adam = parse_convention(convention).is_adam
     assert skipped == {"test_paths.py::test_every_code_path_conforms[default]",
                        *([f"{views}[default]", f"{mixed}[default]"] if dtype.startswith("complex")
-                         else [])}
+                         else []),
+                       THRESHOLD if adam else SCALE}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]

@@ -114,9 +114,19 @@ class AdamWDecayAfterUpdate(AdamWDefect):
             param.mul_(c.decay)
 
 
+class AdamEpsZeroReplaced(AdamDefect):
+    """eps = 0 is replaced by 1e-7 (as Keras' ``epsilon or backend.epsilon()`` does)."""
+
+    shows = Shows("test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale",
+                  ("theta",))
+
+    def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
+        return super().denominator(v, c, replace(h, eps=h.eps or 1e-7))
+
+
 ADAM_CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamNoSecondBiasCorrection, AdamEpsBesideRawRoot, AdamBiasCorrectionsInFloat32,
-        AdamWDecayUnscaled, AdamWDecayAfterUpdate,
+        AdamWDecayUnscaled, AdamWDecayAfterUpdate, AdamEpsZeroReplaced,
     )
 }

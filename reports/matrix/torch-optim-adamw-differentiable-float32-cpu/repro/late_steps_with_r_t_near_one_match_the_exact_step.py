@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""torch.optim:AdamW, the default path, float32 on cpu: v[0] (element () of shape ()) of group
-0, tensor 0 after step 1001 is 1.0 where the exact value is 1.2999999999999999334 (error
-2.52e+06 ulps against a bound of 7 ulps of the operand scale) with beta2 = 0.9, weight_decay
-= 1.0 (1 step, 1 group, 1 tensor of shape ()).
+"""torch.optim:AdamW, the default path, float32 on cpu: theta[3] of group 0, tensor 0 after
+step 1001 is 0.0025152876041829586 where the exact value is 0.0025152971044830874307 (error
+40.8 ulps against a bound of 22.5 ulps of the operand scale) with the default
+hyperparameters (1 step, 1 group, 1 tensor of shape (6,)).
 
-Found by the property "Late steps with r_t near one match the exact step" (convention adam)
+Found by the property "Late steps with r_t near one match the exact step" (convention adamw)
 for torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu. This script needs only torch and
 numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1 step(s) and
-compares v of group 0, tensor 0 (step count 1001) with EXACT, element by element, within
+compares theta of group 0, tensor 0 (step count 1001) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the
@@ -58,7 +58,7 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0]], 'lr': 0.001, 'betas': (0.9, 0.9), 'eps': 1e-08, 'weight_decay': 1.0, 'maximize': False},
+    {'params': [[0.0, 0.0, -1.0, 0.0, -1.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
@@ -67,15 +67,31 @@ DTYPES = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
-START = [[{'theta': [-1.0], 'm': [-1.0], 'v': [1.0], 't': 1000}]]
+START = [
+    [{'theta': [0.0, 0.0, -1.0, 0.0, -1.0, 0.0], 'm': [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0], 'v': [1.0, 0.0, 0.0, 0.0, 1.0, 1.0], 't': 1000}],
+]
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0],)]]
+STEPS = [[([-1.0, 0.0, -1.0, -1.0, 0.0, 0.0],)]]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['1.2999999999999999334']
+EXACT = [
+    '0.00079540697796107404773',
+    '0.0',
+    '-0.99748470289551691257',
+    '0.0025152971044830874307',
+    '-1.0',
+    '0.0',
+]
 # the largest |observed - exact| a correct implementation may have
-BOUND = [8.34465272059387e-07]
+BOUND = [
+    1.6785030025476225e-09,
+    5.61290173630502e-37,
+    1.8316174774410052e-07,
+    5.247321781158165e-09,
+    1.7881396646713418e-07,
+    1.0778226056296278e-44,
+]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'v', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 3}
 PRINTED = 24
 
 

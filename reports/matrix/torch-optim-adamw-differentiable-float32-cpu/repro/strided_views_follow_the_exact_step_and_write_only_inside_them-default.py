@@ -5,7 +5,7 @@ step 2 is 0.00017253780970349908 where the exact value is 0.00017255202018356330
 (2 steps, 1 group, 2 tensors of shapes (17,) and (1000,)).
 
 Found by the property "Strided views follow the exact step and write only inside them:
-default" (convention adam) for torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu. This
+default" (convention adamw) for torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu. This
 script needs only torch and numpy: not radam-verify and not Hypothesis. Every parameter is a
 strided view into a larger storage whose other elements hold canaries (PLACEMENTS), and
 every gradient has the strides PLACEMENTS gives it. It checks after every step that each
@@ -13,10 +13,10 @@ canary is unchanged, then compares theta of group 0, tensor 1 after the first 2 
 (step count 2) with EXACT, element by element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have. The tensor
 has 1000 elements, so EXACT is the certified fast reference (binary64 with the exact
 coefficients rounded once, or double-double for a binary64 implementation) and BOUND adds

@@ -4,17 +4,17 @@ step 2 is -0.001999983564019203 where the exact value is -0.00199999998000000024
 70.5 ulps against a bound of 20.7 ulps of the operand scale) with the default
 hyperparameters (27 steps, 1 group, 1 tensor of shape (6,)).
 
-Found by the property "Trajectories stay within the global bound" (convention adam) for
+Found by the property "Trajectories stay within the global bound" (convention adamw) for
 torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu. This script needs only torch and
 numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 2 step(s) and
 compares theta of group 0, tensor 0 (step count 2) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the

@@ -4,17 +4,17 @@ step 1001 is -0.9989999999625025 where the exact value is -0.9990000000099999998
 2.14e+05 ulps against a bound of 1.52 ulps of the operand scale) with beta2 = 0.9 (1 step, 1
 group, 1 tensor of shape (6,)).
 
-Found by the property "Late steps with r_t near one match the exact step" (convention adam)
+Found by the property "Late steps with r_t near one match the exact step" (convention adamw)
 for torch.optim:AdamW (torch 2.13.0+cpu), float64 on cpu. This script needs only torch and
 numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1 step(s) and
 compares theta of group 0, tensor 0 (step count 1001) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the

@@ -4,17 +4,17 @@ step 1 is -0.9996837743093329 where the exact value is -0.99968377223408316185 (
 9.35e+06 ulps against a bound of 1.83 ulps of the operand scale) with the default
 hyperparameters (1 step, 1 group, 1 tensor of shape (6,)).
 
-Found by the property "One step from its own state matches the exact step" (convention adam)
-for torch.optim:AdamW (torch 2.13.0+cpu), float64 on cpu. This script needs only torch and
-numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1 step(s) and
-compares theta of group 0, tensor 0 (step count 1) with EXACT, element by element, within
-BOUND.
+Found by the property "One step from its own state matches the exact step" (convention
+adamw) for torch.optim:AdamW (torch 2.13.0+cpu), float64 on cpu. This script needs only
+torch and numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1
+step(s) and compares theta of group 0, tensor 0 (step count 1) with EXACT, element by
+element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the

@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""torch.optim:AdamW, the default path, float64 on cpu: v[0] of group 0, tensor 0 after step 1
-is 0.0010000000000000009 where the exact value is 0.0040000000000000035527 (error 3.46e+15
-ulps against a bound of 8.19 ulps of the operand scale) with weight_decay = 1.0 (2 steps, 1
-group, 1 tensor of shape (6,)).
+"""torch.optim:AdamW, the default path, float64 on cpu: theta[0] of group 0, tensor 0 after
+step 2 is -0.9960020165464645 where the exact value is -0.99600200001998999972 (error
+1.49e+08 ulps against a bound of 15.1 ulps of the operand scale) with weight_decay = 1.0 (2
+steps, 1 group, 1 tensor of shape (6,)).
 
-Found by the property "Weight decay follows the convention" (convention adam) for
+Found by the property "Weight decay follows the convention" (convention adamw) for
 torch.optim:AdamW (torch 2.13.0+cpu), float64 on cpu. This script needs only torch and
-numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1 step(s) and
-compares v of group 0, tensor 0 (step count 1) with EXACT, element by element, within BOUND.
+numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 2 step(s) and
+compares theta of group 0, tensor 0 (step count 2) with EXACT, element by element, within
+BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adam convention's step in mpmath at 128 bits on the inputs as given (every float converts to
-a binary rational exactly; the result is exact to far beyond the 20 digits kept here). BOUND
-is radam-verify's error model (a running error analysis, derivations/error-model.md) for
-float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
+adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
+to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
+BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
+for float64 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
 steps taken: the largest distance from EXACT a correct implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the
@@ -71,24 +72,24 @@ START = None
 STEPS = [[([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)], [([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)]]
 # the exact values (decimal, 20 significant digits)
 EXACT = [
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
-    '0.0040000000000000035527',
+    '-0.99600200001998999972',
+    '-0.99600200001998999972',
+    '-0.99600200001998999972',
+    '-0.99600200001998999972',
+    '-0.99600200001998999972',
+    '-0.99600200001998999972',
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    7.105427364218457e-18,
-    7.105427364218457e-18,
-    7.105427364218457e-18,
-    7.105427364218457e-18,
-    7.105427364218457e-18,
-    7.105427364218457e-18,
+    1.6749910931803626e-15,
+    1.6749910931803626e-15,
+    1.6749910931803626e-15,
+    1.6749910931803626e-15,
+    1.6749910931803626e-15,
+    1.6749910931803626e-15,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'v', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 2, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 

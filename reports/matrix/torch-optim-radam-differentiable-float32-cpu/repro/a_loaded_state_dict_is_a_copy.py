@@ -459,6 +459,31 @@ def check_unchanged(cls):
     return False
 
 
+def check_frozen(cls):
+    state = run(cls, 0)  # START injected, no step yet
+    before = {}  # (group, tensor) -> theta as held before its first step
+    for k, grads in enumerate(STEPS, start=1):
+        for added_before, group in ADDED:
+            if added_before == k - 1:
+                state.add_group(group)
+        for g, sizes in enumerate(state.sizes):
+            for p in range(len(sizes)):
+                before.setdefault((g, p), state.read(g, p, "theta"))
+        state.step(grads)
+        for (g, p), was in before.items():
+            now = state.read(g, p, "theta")
+            changed = now != was
+            if CHECK.get("flushes"):  # a subnormal may become zero
+                changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+            if changed.any():
+                i = int(np.argmax(changed))
+                print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                      f"from {float(was[i])!r} to {float(now[i])!r}")
+                return True
+    print("no step changed a parameter")
+    return False
+
+
 def check_closure(cls):
     through, plain = Run(cls), Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -512,6 +537,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
+                    "frozen": check_frozen,
                     "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()

@@ -1,0 +1,71 @@
+"""Properties of RAdam's family beyond RAdam's own: Adam's invariance to the gradients' scale.
+
+With eps = 0, Adam's exact trajectory does not change when every gradient is multiplied by
+c > 0 (derivation claim ``adam-scale-invariance``), and its first step is exactly +-lr per
+element (``adam-first-step-sign``). The property draws trajectories with eps = 0 whose
+gradients are scaled by a power of two (exact in every binary format, so the inputs are
+the same reals times c), and judges each against the exact trajectory: an implementation
+that replaces eps = 0, clamps v or otherwise depends on the gradients' size fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import hypothesis
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from radam_verify.suite import checks, draws
+from radam_verify.suite.scenario import Scenario
+from radam_verify.suite.target import Record, Target, calling, require_conforms
+
+#: the powers of two the gradients are scaled by: far apart, and inside every format's range
+SCALES = st.integers(-12, 12)
+
+
+@st.composite
+def _scaled_trajectories(draw: st.DrawFn, target: Target) -> Scenario:
+    hyper = draws.hyper_for(target).map(lambda h: replace(h, eps=0.0))
+    scenario = draw(draws.trajectory(target, min_steps=1, max_steps=8, hyper=hyper))
+    scale = 2.0 ** draw(SCALES)
+    steps = []
+    for step in scenario.steps:
+        scaled = []
+        for group in step:
+            grads: list[np.ndarray | None] = []
+            for grad in group:
+                if grad is None:
+                    grads.append(None)
+                    continue
+                # a power of two keeps every value exact unless it leaves the format's
+                # normal range, where the inputs would no longer be the same reals times c
+                value = np.asarray(grad) * scale
+                exact = target.adapter.to_format(value).astype(np.float64)
+                normal = target.adapter.fmt.smallest_normal
+                hypothesis.assume(np.array_equal(exact, value))
+                hypothesis.assume(bool(np.all((value == 0) | (np.abs(value) >= normal))))
+                grads.append(value)
+            scaled.append(tuple(grads))
+        steps.append(tuple(scaled))
+    return replace(scenario, steps=tuple(steps))
+
+
+def test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale(
+        verify_target: Target, verify_record: Record) -> None:
+    """Adam with eps = 0 and gradients scaled by 2^-12 to 2^12 follows the exact trajectory,
+    which is the unscaled one (claim adam-scale-invariance)."""
+    if not verify_target.convention.is_adam:
+        pytest.skip("RAdam's steps below the threshold are lr * m_hat: they scale with the "
+                    "gradients (only Adam's readings are invariant)")
+
+    def prop(scenario: Scenario) -> None:
+        what = "scaled gradients with eps = 0"
+        outcome = calling(verify_target, what, scenario,
+                          lambda: checks.exact(verify_target.adapter, scenario,
+                                               verify_target.convention),
+                          {"kind": "exact", "local": False})
+        require_conforms(verify_target, what, scenario, outcome, verify_record)
+
+    verify_target.verify(_scaled_trajectories(verify_target), prop)
