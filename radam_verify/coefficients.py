@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import mpmath
+import numpy as np
 
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
@@ -98,7 +99,10 @@ def _rectifier(rho: mpmath.mpf, inf: mpmath.mpf) -> mpmath.mpf:
 
 
 def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
-    """Coefficients as implementations compute them: the textbook formulas in binary64."""
+    """Coefficients as implementations compute them: the textbook formulas in binary64 (in
+    binary32 from binary32 betas and lr where the convention's scalars are float32)."""
+    if convention.float32_scalars:
+        return _textbook_float32(t, hyper, convention)
     b1, b2 = hyper.beta1, hyper.beta2
     bc1 = 1.0 - b1**t
     bc2 = 1.0 - b2**t
@@ -121,4 +125,31 @@ def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coeff
     else:
         r, coeff = 1.0, hyper.lr / bc1 if updates else 0.0
     return Coefficients(t, rectified, updates, coeff, r, 1.0 / bc2,
+                        decay_factor(hyper, convention, updates))
+
+
+def _textbook_float32(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
+    """The textbook formulas in binary32 arithmetic, from beta1, beta2 and lr rounded to
+    binary32, as a float32 step count tensor (or float32 scalars) gives them."""
+    f = np.float32
+    b1, b2, one, two = f(hyper.beta1), f(hyper.beta2), f(1), f(2)
+    bc1, p2 = one - b1 ** f(t), b2 ** f(t)
+    bc2 = one - p2
+    rho_inf = two / (one - b2) - one
+    rho_t = rho_inf - two * f(t) * p2 / bc2 if b2 > 0 else rho_inf
+    if convention.is_adam:
+        rectified = True
+    elif convention.comparison == ">":
+        rectified = bool(rho_t > convention.threshold)
+    else:
+        rectified = bool(rho_t >= convention.threshold)
+    updates = rectified or convention.below == "sgd"
+    r = one
+    if rectified and not convention.is_adam:
+        four = f(4)
+        r = np.sqrt((rho_t - four) * (rho_t - two) * rho_inf
+                    / ((rho_inf - four) * (rho_inf - two) * rho_t))
+    scale = np.sqrt(bc2) if rectified and convention.eps == "raw" else one
+    coeff = f(hyper.lr) * r * scale / bc1 if updates else f(0)
+    return Coefficients(t, rectified, updates, float(coeff), float(r), float(one / bc2),
                         decay_factor(hyper, convention, updates))

@@ -48,6 +48,7 @@ Comparison = Literal[">", ">="]
 Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
 Algorithm = Literal["radam", "adam"]
+Scalars = Literal["float64", "float32"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "none"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -57,12 +58,14 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "none"),
     "decay_on_skip": ("true", "false"),
     "algorithm": ("radam", "adam"),
+    "scalars": ("float64", "float32"),
 }
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
-    "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip"),
-    "adam": ("eps", "weight_decay"),
+    "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
+              "scalars"),
+    "adam": ("eps", "weight_decay", "scalars"),
 }
 
 
@@ -80,7 +83,11 @@ class Convention:
     ``decoupled-unscaled`` by ``1 - wd``; ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
     ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
-    no warm-up), where only ``eps`` and ``weight_decay`` apply.
+    no warm-up), where only ``eps``, ``weight_decay`` and ``scalars`` apply.
+    ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
+    formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
+    beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
+    float32): exact arithmetic on the rounded betas, judged with binary32's error model.
     """
 
     threshold: float = 5.0
@@ -91,10 +98,12 @@ class Convention:
     decay_on_skip: bool = True
     name: str | None = None
     algorithm: Algorithm = "radam"
+    scalars: Scalars = "float64"
 
     def __post_init__(self) -> None:
-        if self.algorithm not in _CHOICES["algorithm"]:
-            raise ConventionError(_bad_value("algorithm", str(self.algorithm)))
+        for axis in ("algorithm", "scalars"):
+            if getattr(self, axis) not in _CHOICES[axis]:
+                raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         if self.algorithm != "radam":
             for axis in _RADAM_ONLY:
                 if getattr(self, axis) != getattr(_DEFAULT, axis):
@@ -107,6 +116,11 @@ class Convention:
             value = getattr(self, axis)
             if value not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(value)))
+
+    @property
+    def float32_scalars(self) -> bool:
+        """The per-step scalars are formed in binary32 from betas rounded to binary32."""
+        return self.scalars == "float32"
 
     @property
     def is_adam(self) -> bool:
@@ -175,7 +189,7 @@ PRESETS: dict[str, Convention] = {
     "optax-adam": Convention(eps="hat", weight_decay="none", name="optax-adam", algorithm="adam"),
 }
 
-AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip")
+AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars")
 
 
 

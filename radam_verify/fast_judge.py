@@ -593,7 +593,7 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
             e_root += eta
         e_den = u * t.den
         e_den += e_root
-        e_den += u * hyper.eps
+        e_den += (u + errors.eps_rel) * hyper.eps
         if not zero:
             e_den += eta
         slack = t.den - e_den

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec
-from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Convention
+from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Convention, Scalars
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
 
 AXES_REPORTED = ("algorithm", "threshold", "comparison", "below", "eps", "weight_decay",
-                 "decay_on_skip")
+                 "decay_on_skip", "scalars")
 
 _COMPARISON_REASON = (
     "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
@@ -115,11 +115,15 @@ def candidates(adapter: Adapter) -> list[Convention]:
     decay is accepted)."""
     decays = ("l2", "decoupled", "decoupled-unscaled", "none") if adapter.capabilities.weight_decay \
         else ("none",)
-    radam = [Convention(threshold, comparison, below, eps, wd, on_skip)  # type: ignore[arg-type]
-             for threshold, comparison, below, eps, wd, on_skip in itertools.product(
-                 (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays, (True, False))]
-    adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam")  # type: ignore[arg-type]
-            for eps, wd in itertools.product(("raw", "hat"), decays)]
+    scalars: tuple[Scalars, ...] = ("float64", "float32")
+    radam = [Convention(threshold, comparison, below, eps, wd, on_skip,  # type: ignore[arg-type]
+                        scalars=kind)
+             for kind, threshold, comparison, below, eps, wd, on_skip in itertools.product(
+                 scalars, (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays,
+                 (True, False))]
+    adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam",  # type: ignore[arg-type]
+                       scalars=kind)
+            for kind, eps, wd in itertools.product(scalars, ("raw", "hat"), decays)]
     return radam + adam
 
 
@@ -158,6 +162,9 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     axes, undetermined = _read_axes(survivors, adapter)
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
+    if preset and axes.get("scalars") == "float32":  # a preset's reading, scalars in binary32
+        chosen = replace(chosen, scalars="float32")
+        preset = chosen.spec
     evidence += _eliminations(alive, rejected_by, axes, chosen)
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
 
@@ -176,6 +183,9 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
         axes[axis] = None
         if axis == "algorithm":
             undetermined[axis] = f"{' and '.join(sorted(values))} both reproduce every probe"
+        elif axis == "scalars":
+            undetermined[axis] = ("the probes' betas give the same scalars in binary32 and "
+                                  "binary64 within their evaluation errors")
         elif axis == "comparison":
             undetermined[axis] = _COMPARISON_REASON
         elif axis == "decay_on_skip":
@@ -188,10 +198,11 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
 
 
 def _matching_preset(axes: dict[str, object]) -> str | None:
-    """The preset agreeing with every determined axis (and unique), else None."""
+    """The preset agreeing with every determined axis (and unique), else None; the scalars'
+    format is not a preset's choice (every preset forms them in binary64)."""
     matches = [name for name, preset in PRESETS.items()
                if all(value is None or getattr(preset, axis) == value
-                      for axis, value in axes.items())]
+                      for axis, value in axes.items() if axis != "scalars")]
     return matches[0] if len(matches) == 1 else None
 
 

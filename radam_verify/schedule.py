@@ -17,7 +17,7 @@ from fractions import Fraction
 import mpmath
 
 from radam_verify.conventions import Convention
-from radam_verify.errors import UndecidedError, UsageError
+from radam_verify.errors import OutOfDomainError, UndecidedError, UsageError
 from radam_verify.precision import (
     DEFAULT_PRECISION_BITS,
     HyperRounding,
@@ -46,6 +46,8 @@ class ScheduleStep:
     #: RAdam's: r_t is computed from rho_t and the branch from the threshold; Adam's r_t is
     #: exactly 1 on every step, so neither carries an evaluation error
     rectifier: bool = True
+    #: the convention's scalars are formed in binary32 (from betas rounded to binary32)
+    float32_scalars: bool = False
 
 
 def _check_betas(beta1: float, beta2: float) -> None:
@@ -90,8 +92,13 @@ def schedule_step(
     if t < 1:
         raise UsageError(f"step t={t} must be >= 1 (steps are 1-based)")
     _check_betas(beta1, beta2)
+    if convention.float32_scalars:  # the reading forms its scalars from binary32 betas
+        hyper_rounding = "float32"
     b1 = as_binary(beta1, hyper_rounding)
     b2 = as_binary(beta2, hyper_rounding)
+    if b1 >= 1.0 or b2 >= 1.0:
+        raise OutOfDomainError(f"beta1={beta1!r}, beta2={beta2!r}: a beta rounds to 1 in "
+                               "binary32, where 1 - beta^t = 0 and the step is undefined")
     bits = precision_bits + 32
     sign: int | None = None
     while True:
@@ -137,6 +144,7 @@ def schedule_step(
             bias_correction2=mid(bc2),
             precision_bits=precision_bits,
             rectifier=not convention.is_adam,
+            float32_scalars=convention.float32_scalars,
         )
 
 
@@ -160,7 +168,7 @@ def first_rectified_step(
     """
     if convention.is_adam:
         return 1
-    inf = rho_inf(beta2)
+    inf = rho_inf(as_binary(beta2, "float32") if convention.float32_scalars else beta2)
     if inf < convention.threshold or (inf == convention.threshold and convention.comparison == ">"):
         return None
     lo, hi = 1, 2

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from radam_verify.coefficients import Coefficients
 from radam_verify.conventions import Convention
-from radam_verify.floats import FLOAT64, Array, Format
+from radam_verify.floats import FLOAT32, FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.schedule import ScheduleStep
 
@@ -51,6 +51,9 @@ class ScheduleErrors:
     schedule_u: float = U64
     #: r_t is exactly 1 (Adam): it is neither evaluated nor rounded
     r_exact: bool = False
+    #: relative error of eps as the update receives it, beyond its rounding to the format:
+    #: binary32's for a reading whose scalars are float32 (eps / step size in binary32)
+    eps_rel: float = 0.0
 
     @classmethod
     def rounded_only(cls, fmt: Format = FLOAT64) -> ScheduleErrors:
@@ -66,32 +69,41 @@ class ScheduleErrors:
 
     @classmethod
     def binary64(cls, sched: ScheduleStep, hyper: Hyper, fmt: Format) -> ScheduleErrors:
-        """A textbook binary64 evaluation (pow within 1 ulp), then rounding to ``fmt``."""
+        """A textbook evaluation (pow within 1 ulp), then rounding to ``fmt``: in binary64,
+        or in binary32 where the reading's scalars are float32 (the same analysis with
+        binary32's unit roundoff, error-model.md, section 2)."""
+        us = _scalars_u(sched)
         t = sched.t
         p1, p2 = float(1 - sched.bias_correction1), float(1 - sched.bias_correction2)
-        bc1_rel = U64 * (1 + 2 * p1 / max(1 - p1, 1e-300)) + U64
-        bc2_rel = U64 * (1 + 2 * p2 / max(1 - p2, 1e-300)) + U64
+        bc1_rel = us * (1 + 2 * p1 / max(1 - p1, 1e-300)) + us
+        bc2_rel = us * (1 + 2 * p2 / max(1 - p2, 1e-300)) + us
         rho, inf = float(sched.rho_t), float(sched.rho_inf)
         second = 2 * t * p2 / max(1 - p2, 1e-300)
-        inf_abs = 4 * U64 * (abs(inf) + 1)
-        rho_abs = inf_abs + abs(second) * (5 * U64 + bc2_rel) + U64 * abs(rho)
-        if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
-            return cls(0.0, 0.0, bc1_rel, bc2_rel, fmt.u + 8 * U64, r_exact=True)
-        r_abs = _r_absolute_error(rho, inf, rho_abs, inf_abs)
-        return cls(rho_abs, r_abs, bc1_rel, bc2_rel, fmt.u + 8 * U64)
+        inf_abs = 4 * us * (abs(inf) + 1)
+        rho_abs = inf_abs + abs(second) * (5 * us + bc2_rel) + us * abs(rho)
+        return cls._of(sched, fmt, rho_abs, inf_abs, bc1_rel, bc2_rel)
 
     @classmethod
     def accurate(cls, sched: ScheduleStep, fmt: Format) -> ScheduleErrors:
         """An accurate evaluation: rho_t, rho_inf and the bias corrections each within
-        :data:`ACCURATE_ULPS` binary64 ulps of exact (error-model.md, section 2, "An accurate
+        :data:`ACCURATE_ULPS` ulps of exact in the scalars' format (binary64, or binary32
+        where the reading's scalars are float32; error-model.md, section 2, "An accurate
         schedule"), then rounding to ``fmt``."""
-        rel = 2 * ACCURATE_ULPS * U64  # one ulp is at most 2 u64 relative
+        rel = 2 * ACCURATE_ULPS * _scalars_u(sched)  # one ulp is at most 2 u relative
         rho, inf = float(sched.rho_t), float(sched.rho_inf)
-        rho_abs, inf_abs = rel * abs(rho), rel * abs(inf)
+        return cls._of(sched, fmt, rel * abs(rho), rel * abs(inf), rel, rel)
+
+    @classmethod
+    def _of(cls, sched: ScheduleStep, fmt: Format, rho_abs: float, inf_abs: float,
+            bc1_rel: float, bc2_rel: float) -> ScheduleErrors:
+        us = _scalars_u(sched)
+        eps_rel = us if sched.float32_scalars else 0.0
         if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
-            return cls(0.0, 0.0, rel, rel, fmt.u + 8 * U64, r_exact=True)
-        return cls(rho_abs, _r_absolute_error(rho, inf, rho_abs, inf_abs), rel, rel,
-                   fmt.u + 8 * U64)
+            return cls(0.0, 0.0, bc1_rel, bc2_rel, fmt.u + 8 * us, us, r_exact=True,
+                       eps_rel=eps_rel)
+        rho, inf = float(sched.rho_t), float(sched.rho_inf)
+        return cls(rho_abs, _r_absolute_error(rho, inf, rho_abs, inf_abs, us), bc1_rel,
+                   bc2_rel, fmt.u + 8 * us, us, eps_rel=eps_rel)
 
     @classmethod
     def allowed(cls, schedule: str, sched: ScheduleStep, hyper: Hyper, fmt: Format
@@ -114,7 +126,13 @@ def _r_squared(rho: float, inf: float) -> float:
     return (rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho)
 
 
-def _r_absolute_error(rho: float, inf: float, rho_abs: float, inf_abs: float) -> float:
+def _scalars_u(sched: ScheduleStep) -> float:
+    """The unit roundoff the reading forms its scalars in: binary64's, or binary32's."""
+    return FLOAT32.u if sched.float32_scalars else U64
+
+
+def _r_absolute_error(rho: float, inf: float, rho_abs: float, inf_abs: float,
+                      unit: float = U64) -> float:
     """How far r_t moves when rho_t and rho_inf move within their evaluation errors.
 
     r_t^2 increases in rho_t (claim ``rectifier``), so the extremes lie at the corners
@@ -130,7 +148,7 @@ def _r_absolute_error(rho: float, inf: float, rho_abs: float, inf_abs: float) ->
         for d_inf in (-inf_abs, inf_abs):
             shifted = math.sqrt(_r_squared(rho + d_rho, inf + d_inf))
             worst = max(worst, abs(shifted - exact))
-    return worst * (1 + 1e-6) + 10 * U64 * exact
+    return worst * (1 + 1e-6) + 10 * unit * exact
 
 
 @dataclass(frozen=True)
@@ -335,7 +353,7 @@ class StepTerms:
                     e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
                 e_root = (np.fmin(np.where(self.root_positive, e_q / root, np.inf), np.sqrt(e_q))
                           + u * root + eta)
-                e_den = e_root + u * den + u * hyper.eps + eta
+                e_den = e_root + u * den + (u + errors.eps_rel) * hyper.eps + eta
                 slack = den - e_den
                 safe = np.where(slack > 0, slack, np.nan)
                 # r_t's error is absolute (r_t is 0 at rho_t = 4): coeff without r_t times it

@@ -37,7 +37,16 @@ def test_adam_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     c = parse_convention(name)
     assert c.algorithm == "adam"
     assert (c.eps, c.weight_decay) == EXPECTED_ADAM[name]
-    assert c.axes() == {"algorithm": "adam", "eps": c.eps, "weight_decay": c.weight_decay}
+    assert c.axes() == {"algorithm": "adam", "eps": c.eps, "weight_decay": c.weight_decay,
+                        "scalars": "float64"}
+
+
+def test_scalars_in_binary32_are_a_reading_of_either_algorithm() -> None:
+    assert parse_convention("adam,scalars=float32").float32_scalars
+    assert parse_convention("pytorch,scalars=float32").spec == "pytorch,scalars=float32"
+    assert not PRESETS["pytorch"].float32_scalars
+    with pytest.raises(ConventionError, match="unknown value 'bfloat16' for axis 'scalars'"):
+        parse_convention("adam,scalars=bfloat16")
 
 
 def test_an_adam_convention_rejects_the_axes_only_radam_reads() -> None:
@@ -61,7 +70,8 @@ def test_an_override_changes_only_its_axis() -> None:
 
 def test_spec_round_trips_through_the_parser() -> None:
     for spec in ["paper", "official,threshold=4,comparison=>", "optax,decay_on_skip=false",
-                 "adamw,eps=raw", "keras-adam,weight_decay=l2"]:
+                 "adamw,eps=raw", "keras-adam,weight_decay=l2", "adam,scalars=float32",
+                 "pytorch,scalars=float32"]:
         c = parse_convention(spec)
         assert parse_convention(c.spec) == c
 

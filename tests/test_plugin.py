@@ -315,7 +315,7 @@ def test_implementations_that_compute_differently_but_correctly_conform(
 #: the threshold property, which Adam skips (it has none), and Adam's scale invariance,
 #: which RAdam skips
 THRESHOLD = "test_steps.py::test_steps_around_the_threshold_follow_the_exact_branch"
-SCALE = "test_family.py::test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale"
+SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale"
 
 
 @pytest.mark.parametrize(("spec", "kwargs", "convention", "dtype"), [
@@ -325,13 +325,22 @@ SCALE = "test_family.py::test_adams_steps_with_eps_zero_do_not_depend_on_the_gra
                  "keras-adam", "float32", id="keras-reading"),
     pytest.param("radam_verify.impls.variants:ChunkedRAdam", {"convention": "adamw"}, "adamw",
                  "bfloat16", id="chunked-adamw-bfloat16"),
+    # the per-step scalars in binary32 from binary32 betas: a reading, judged as one
+    pytest.param("radam_verify.impls.adam_defects:ConventionAdam",
+                 {"convention": "adamw,scalars=float32"}, "adamw,scalars=float32", "float64",
+                 id="adamw-float32-scalars-float64"),
+    pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
+                 {"convention": "pytorch,scalars=float32"}, "pytorch,scalars=float32",
+                 "float32", id="radam-float32-scalars"),
 ])
 def test_correct_adam_implementations_conform_with_every_property(
         pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
         dtype: str) -> None:
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
-    and AdamW stepped in chunks in bfloat16: every property accepts them (torch's apart from
-    the state a loaded state dict shares), and the threshold property does not apply."""
+    AdamW stepped in chunks in bfloat16, and scalars formed in binary32 (the textbook
+    schedule in float32, from binary32 betas, for RAdam and AdamW): every property accepts them
+    under their reading (torch's apart from the state a loaded state dict shares), and the
+    threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)
 
 

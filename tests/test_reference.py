@@ -47,8 +47,11 @@ def test_a_single_step_from_an_injected_late_state_matches_the_fast_path(
     v = m * m + 1e-12
     start = ExactState.from_floats(theta, m, v, t)
     fast = fast_step(FastState(theta, m, v, t), grad, hyper, convention)
-    verdict = judge_trajectory([(fast.theta, fast.m, fast.v)], start, [grad], hyper, convention,
-                               FLOAT64, exact_scalars=True)
+    try:  # (Adam rectifies every step: with b2 = 0, eps = 0 and g = 0 it divides m by 0)
+        verdict = judge_trajectory([(fast.theta, fast.m, fast.v)], start, [grad], hyper,
+                                   convention, FLOAT64, exact_scalars=True)
+    except OutOfDomainError:
+        return
     assert verdict.conforms, verdict
 
 

@@ -7,12 +7,13 @@ import time
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from radam_verify.conventions import PRESETS, parse_convention
-from radam_verify.errors import UsageError
+from radam_verify.errors import OutOfDomainError, UsageError
 from radam_verify.schedule import first_rectified_step, schedule_step
 
 _CTX = mpmath.MPContext()
@@ -143,3 +144,18 @@ def test_the_global_mpmath_precision_is_never_changed() -> None:
 def test_bad_steps_or_betas_are_usage_errors(t: int, beta2: float) -> None:
     with pytest.raises(UsageError):
         schedule_step(t, 0.9, beta2, PRESETS["paper"])
+
+
+def test_a_reading_with_float32_scalars_forms_the_schedule_from_binary32_betas() -> None:
+    convention = parse_convention("adam,scalars=float32")
+    step = schedule_step(1, 0.9, 0.999, convention)
+    assert step.float32_scalars
+    assert step.bias_correction1 == 1 - mpmath.mpf(float(np.float32(0.9)))
+    assert step.bias_correction2 == 1 - mpmath.mpf(float(np.float32(0.999)))
+    assert schedule_step(1, 0.9, 0.999, PRESETS["adam"]).bias_correction1 == 1 - mpmath.mpf(0.9)
+
+
+def test_a_beta_that_rounds_to_one_in_binary32_is_out_of_the_float32_readings_domain() -> None:
+    with pytest.raises(OutOfDomainError, match="rounds to 1 in binary32"):
+        schedule_step(3, 0.9, 1 - 2.0**-30, parse_convention("pytorch,scalars=float32"))
+    assert not schedule_step(3, 0.9, 1 - 2.0**-30, PRESETS["pytorch"]).rectified

@@ -117,7 +117,7 @@ class AdamWDecayAfterUpdate(AdamWDefect):
 class AdamEpsZeroReplaced(AdamDefect):
     """eps = 0 is replaced by 1e-7 (as Keras' ``epsilon or backend.epsilon()`` does)."""
 
-    shows = Shows("test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale",
+    shows = Shows("test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale",
                   ("theta",))
 
     def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:

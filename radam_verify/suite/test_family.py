@@ -52,7 +52,7 @@ def _scaled_trajectories(draw: st.DrawFn, target: Target) -> Scenario:
     return replace(scenario, steps=tuple(steps))
 
 
-def test_adams_steps_with_eps_zero_do_not_depend_on_the_gradients_scale(
+def test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale(
         verify_target: Target, verify_record: Record) -> None:
     """Adam with eps = 0 and gradients scaled by 2^-12 to 2^12 follows the exact trajectory,
     which is the unscaled one (claim adam-scale-invariance)."""
