@@ -159,6 +159,12 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         evidence += _inconsistency(alive, rejected_by)
         return Identification(dict.fromkeys(AXES_REPORTED), None, None, False, {}, tuple(evidence),
                               closest)
+    if {c.scalars for c in survivors} == {"float64", "float32"}:
+        # binary32's allowance is the looser: where binary64 scalars reproduce every probe,
+        # the stricter reading is the one verified (and the probes read the other axes in it)
+        survivors = [c for c in survivors if c.scalars == "float64"]
+        evidence.append("scalars=float64: binary64 scalars reproduce every probe (binary32's "
+                        "looser allowance does too; the stricter reading is verified)")
     axes, undetermined = _read_axes(survivors, adapter)
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
@@ -183,9 +189,6 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
         axes[axis] = None
         if axis == "algorithm":
             undetermined[axis] = f"{' and '.join(sorted(values))} both reproduce every probe"
-        elif axis == "scalars":
-            undetermined[axis] = ("the probes' betas give the same scalars in binary32 and "
-                                  "binary64 within their evaluation errors")
         elif axis == "comparison":
             undetermined[axis] = _COMPARISON_REASON
         elif axis == "decay_on_skip":

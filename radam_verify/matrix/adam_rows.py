@@ -1,4 +1,5 @@
-"""Adam's implementations in the matrix: torch.optim.Adam and AdamW on every CPU code path.
+"""Adam's implementations in the matrix: torch.optim.Adam and AdamW on every CPU code path,
+and optax's adam and adamw.
 
 The convention is identified (``auto``): the probes name the algorithm (RAdam or Adam) and
 then its reading, the format of its per-step scalars included (torch's differentiable path
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from radam_verify.matrix.optax_findings import OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
 TORCH_ADAM_FUSED_STRIDES = Finding(
@@ -47,9 +49,17 @@ def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration
     )
 
 
+def _optax(factory: str) -> tuple[Configuration, ...]:
+    """optax's float32 run (its scalars float32: identified as such) and its x64 run."""
+    spec = f"optax:{factory}"
+    return (Configuration("float32", spec),
+            Configuration("x64", spec, dtype="float64", findings=(OPTAX_INT_POWER,)))
+
+
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_torch("Adam", (TORCH_ADAM_DIFFERENTIABLE_RELOAD,)),
     *_torch("AdamW", ()),  # decoupled decay: the moments carry no history
+    *_optax("adam"), *_optax("adamw"),
 )
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
+from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
 __all__ = ["CONFIGURATIONS", "NOT_RUN", "Configuration", "Finding"]
@@ -54,23 +55,6 @@ PO_L2_DROPPED = Finding(
     "weight_decouple=False is documented to add weight decay to the gradient (L2), but the "
     "decay is applied with grad=None and so never happens: the update has no weight decay",
     "pytorch_optimizer_l2_dropped.py")
-OPTAX_FLOAT32_SCHEDULE = Finding(
-    "rho_t is evaluated in float32 with the textbook formula rho_inf - 2 t b2^t / (1 - b2^t), "
-    "which cancels near the threshold: r_t, and with it the step, is off by far more than "
-    "float32 arithmetic on the update allows",
-    "optax_float32_rho_t.py")
-OPTAX_INT_POWER = Finding(
-    "run eagerly (without jax.jit), b2^t = b2 ** count with the count a concrete integer takes "
-    "jnp.power's integer-exponent path, repeated multiplication: in x64 hundreds of ulps off "
-    "for t in the thousands (under jit it is a pow within 1 ulp, what a binary64 schedule "
-    "allows); near b2 = 1, 1 - b2^t cancels and the eager step moves by more than that",
-    "optax_integer_power.py", when="observed")
-OPTAX_FTZ = Finding(
-    "XLA on the CPU flushes subnormal values (float32, and float64 with x64) to zero, so "
-    "subnormal gradients, moments and updates are lost",
-    # a moment or parameter observed as zero; with lr = 0, a subnormal parameter stepped to zero
-    "optax_subnormal_flush.py", when=r"observed -?0\.0;| to -?0\.0$")
-
 OPTIMI_L2_GRAD = Finding(
     "L2 weight decay (neither decouple_wd nor decouple_lr) is added to p.grad in place "
     "(grad.add_(param, alpha=weight_decay)), so after step() the caller's gradient holds "
