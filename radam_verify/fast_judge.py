@@ -615,7 +615,7 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
         x = 1 / slack
         x += 1
         _add_product(e_update, K_UPDATE * eta * (1 + c.coeff), x)
-        _add_product(e_update, eta, t.m_new_abs / slack)
+        _add_product(e_update, eta + errors.coeff_eta, t.m_new_abs / slack)
     elif c.updates:
         e_update = c.coeff * e_m
         e_update += t.update_abs * (gam(K_SGD) + coeff_rel)
@@ -623,6 +623,8 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
                                         eta * top(t.m_new_abs)):
             e_update += K_SGD * eta * max(1.0, c.coeff)
             e_update += eta * t.m_new_abs
+        if errors.coeff_eta:  # the coefficient formed in binary32 may underflow there
+            e_update += errors.coeff_eta * t.m_new_abs
     else:
         e_update = np.zeros_like(t.m_new)
     e_theta = e_update if e_theta is None else e_theta + e_update

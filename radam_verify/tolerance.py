@@ -54,6 +54,9 @@ class ScheduleErrors:
     #: relative error of eps as the update receives it, beyond its rounding to the format:
     #: binary32's for a reading whose scalars are float32 (eps / step size in binary32)
     eps_rel: float = 0.0
+    #: absolute error of the step's coefficient where it underflows in the scalars' format
+    #: (binary32's eta for a reading whose scalars are float32; the format's own is ``eta``)
+    coeff_eta: float = 0.0
 
     @classmethod
     def rounded_only(cls, fmt: Format = FLOAT64) -> ScheduleErrors:
@@ -98,12 +101,13 @@ class ScheduleErrors:
             bc1_rel: float, bc2_rel: float) -> ScheduleErrors:
         us = _scalars_u(sched)
         eps_rel = us if sched.float32_scalars else 0.0
+        coeff_eta = FLOAT32.eta if sched.float32_scalars else 0.0
         if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
             return cls(0.0, 0.0, bc1_rel, bc2_rel, fmt.u + 8 * us, us, r_exact=True,
-                       eps_rel=eps_rel)
+                       eps_rel=eps_rel, coeff_eta=coeff_eta)
         rho, inf = float(sched.rho_t), float(sched.rho_inf)
         return cls(rho_abs, _r_absolute_error(rho, inf, rho_abs, inf_abs, us), bc1_rel,
-                   bc2_rel, fmt.u + 8 * us, us, eps_rel=eps_rel)
+                   bc2_rel, fmt.u + 8 * us, us, eps_rel=eps_rel, coeff_eta=coeff_eta)
 
     @classmethod
     def allowed(cls, schedule: str, sched: ScheduleStep, hyper: Hyper, fmt: Format
@@ -367,12 +371,13 @@ class StepTerms:
                             + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe)
                             # the coefficient rounded to the format: subnormal there, its
                             # absolute error eta (error-model.md, section 1)
-                            + eta * (self.m_new_abs / safe))
+                            + (eta + errors.coeff_eta) * (self.m_new_abs / safe))
                 e_update = np.where(slack > 0, e_update, np.inf)
             elif c.updates:
                 e_update = (c.coeff * e_m + self.update_abs * (gam(K_SGD) + coeff_rel)
                             + K_SGD * eta * max(1.0, c.coeff)
-                            + eta * self.m_new_abs)  # the coefficient rounded, as above
+                            # the coefficient rounded, as above
+                            + (eta + errors.coeff_eta) * self.m_new_abs)
             else:
                 e_update = np.zeros_like(m_new)
             e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta

@@ -4,12 +4,13 @@ implementation raised RuntimeError: a leaf Variable that requires grad is being 
 in-place operation. (in step()) with weight_decay = 1.0 (2 steps, 1 group, 1 tensor of shape
 ()).
 
-Found by the property "State dict round trip continues exactly" (convention adam) for
-torch.optim:Adam (torch 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy:
-not radam-verify and not Hypothesis. It saves the optimizer's state after step 1, loads it
-into a new optimizer over the same parameter values, and compares every later step bit for
-bit with the uninterrupted run. There the implementation raised: RuntimeError: a leaf
-Variable that requires grad is being used in an in-place operation. (in step()).
+Found by the property "State dict round trip continues exactly" (convention
+adam,scalars=float32) for torch.optim:Adam (torch 2.13.0+cpu), float64 on cpu. This script
+needs only torch and numpy: not radam-verify and not Hypothesis. It saves the optimizer's
+state after step 1, loads it into a new optimizer over the same parameter values, and
+compares every later step bit for bit with the uninterrupted run. There the implementation
+raised: RuntimeError: a leaf Variable that requires grad is being used in an in-place
+operation. (in step()).
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:Adam; any implementation with the
 same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is

@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """torch.optim:AdamW, the default path, float32 on cpu: theta[3] of group 0, tensor 0 after
-step 1 is nan where the exact value is 0.0 (error inf ulps against a bound of 4e+08 ulps of
+step 1 is nan where the exact value is -1.0 (error inf ulps against a bound of 1.5 ulps of
 the operand scale) with lr = 0.0 (2 steps, 1 group, 1 tensor of shape (6,)).
 
 Found by the property "Scalars at the edges of their domain follow the exact step"
-(convention adamw) for torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu. This script
-needs only torch and numpy: not radam-verify and not Hypothesis. It runs the
+(convention adamw,scalars=float32) for torch.optim:AdamW (torch 2.13.0+cpu), float32 on cpu.
+This script needs only torch and numpy: not radam-verify and not Hypothesis. It runs the
 counterexample's first 1 step(s) and compares theta of group 0, tensor 0 (step count 1) with
 EXACT, element by element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
-adamw convention's step in mpmath at 128 bits on the inputs as given (every float converts
-to a binary rational exactly; the result is exact to far beyond the 20 digits kept here).
-BOUND is radam-verify's error model (a running error analysis, derivations/error-model.md)
-for float32 arithmetic with the scalar schedule evaluated in binary64, accumulated over the
-steps taken: the largest distance from EXACT a correct implementation may have.
+adamw,scalars=float32 convention's step in mpmath at 128 bits on the inputs as given (every
+float converts to a binary rational exactly; the result is exact to far beyond the 20 digits
+kept here). BOUND is radam-verify's error model (a running error analysis,
+derivations/error-model.md) for float32 arithmetic with the scalar schedule evaluated in
+binary64, accumulated over the steps taken: the largest distance from EXACT a correct
+implementation may have.
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch.optim:AdamW; any implementation with the
 same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is
@@ -57,7 +58,7 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0, -1.0, 0.0, 0.0, -1.0, -1.0]], 'lr': 0.0, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[0.0, 0.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.0, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
@@ -68,15 +69,15 @@ ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, -1.0, -1.0, 0.0, -1.0, -1.0],)], [([-1.0, 0.0, -1.0, -1.0, 0.0, 0.0],)]]
+STEPS = [[([-1.0, -1.0, -1.0, 0.0, 0.0, -1.0],)], [([0.0, 0.0, -1.0, 0.0, 0.0, 0.0],)]]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['-1.0', '-1.0', '0.0', '0.0', '-1.0', '-1.0']
+EXACT = ['0.0', '0.0', '-1.0', '-1.0', '-1.0', '-1.0']
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
+    1.1981745979691108e-44,
+    1.1981745979691108e-44,
     1.7881396646713418e-07,
     1.7881396646713418e-07,
-    1.1981105883649094e-44,
-    5.6051945937701384e-37,
     1.7881396646713418e-07,
     1.7881396646713418e-07,
 ]

@@ -5,7 +5,7 @@ the optimizer it came from: group 0, tensor 0: m[0] = -0.18999999999999995 now,
 -0.09999999999999998 before with the default hyperparameters (3 steps, 1 group, 1 tensor of
 shape (6,)).
 
-Found by the property "A loaded state dict is a copy" (convention adamw) for
+Found by the property "A loaded state dict is a copy" (convention adamw,scalars=float32) for
 torch.optim:AdamW (torch 2.13.0+cpu), float64 on cpu. This script needs only torch and
 numpy: not radam-verify and not Hypothesis. After step 1 a new optimizer loads the state
 dict object of the first one in process (load_state_dict(source.state_dict()), no
