@@ -1,4 +1,5 @@
-"""Time a verdict against the issue's budget: ``radam-verify check`` on torch.optim.RAdam.
+"""Time a verdict against the issue's budget: ``radam-verify check`` on one implementation
+per algorithm of the family (torch.optim.RAdam and torch.optim.Adam by default).
 
 Each profile's wall-clock time (the whole command: start-up, identification, every
 property) is reported as a fraction of its budget (quick: 30 s, ci: 120 s on a 2-core
@@ -30,10 +31,13 @@ def measure(spec: str, profile: str) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="torch.optim:RAdam")
+    parser.add_argument("--spec", action="append",
+                        help="MODULE:ATTR (repeatable; default torch.optim:RAdam and "
+                        "torch.optim:Adam, one per algorithm)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rows = [measure(args.spec, profile) for profile in BUDGETS]
+    specs = args.spec or ["torch.optim:RAdam", "torch.optim:Adam"]
+    rows = [measure(spec, profile) for spec in specs for profile in BUDGETS]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
