@@ -1,5 +1,5 @@
 """Adam's implementations in the matrix: torch.optim.Adam and AdamW on every CPU code path,
-and optax's adam and adamw.
+optax's adam and adamw, and Keras 3's Adam and AdamW on the torch and jax backends.
 
 The convention is identified (``auto``): the probes name the algorithm (RAdam or Adam) and
 then its reading, the format of its per-step scalars included (torch's differentiable path
@@ -56,10 +56,20 @@ def _optax(factory: str) -> tuple[Configuration, ...]:
             Configuration("x64", spec, dtype="float64", findings=(OPTAX_INT_POWER,)))
 
 
+def _keras(cls: str) -> tuple[Configuration, ...]:
+    """Keras 3's optimizer on the torch backend (float32 and float64) and the jax backend
+    (float32: JAX without x64 has no float64)."""
+    spec = f"keras.optimizers:{cls}"
+    torch, jax = {"KERAS_BACKEND": "torch"}, {"KERAS_BACKEND": "jax"}
+    return (*and_float64(Configuration("torch backend", spec, variables=torch)),
+            Configuration("jax backend", spec, variables=jax))
+
+
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_torch("Adam", (TORCH_ADAM_DIFFERENTIABLE_RELOAD,)),
     *_torch("AdamW", ()),  # decoupled decay: the moments carry no history
     *_optax("adam"), *_optax("adamw"),
+    *_keras("Adam"), *_keras("AdamW"),
 )
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why

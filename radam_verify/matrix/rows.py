@@ -45,6 +45,8 @@ class Configuration:
     #: the environment it runs in: a ``framework(name=...)`` session of ``noxfile.py`` with
     #: exactly the packages that framework needs ("": the environment radam-verify runs in)
     environment: str = ""
+    #: environment variables the run needs, e.g. ``{"KERAS_BACKEND": "torch"}``
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -91,8 +92,9 @@ def run_one(config: Configuration, out: Path, profile: str, workers: int | None,
     common = ["--kwargs", json.dumps(dict(config.kwargs)), "--device", config.device,
               "--dtype", config.dtype]
     python = interpreter(config)
+    env = {**os.environ, **config.variables}
     identified = subprocess.run(_command(python, "identify", config.spec, *common, "--json"),
-                                capture_output=True, text=True, check=False)
+                                capture_output=True, text=True, check=False, env=env)
     if identified.returncode != 0:
         return f"identify failed: {identified.stderr.strip().splitlines()[-1:]}"
     (folder / "identify.json").write_text(identified.stdout)
@@ -102,7 +104,7 @@ def run_one(config: Configuration, out: Path, profile: str, workers: int | None,
     if workers:
         check += ["-n", str(workers)]
     # on a terminal the check's own progress line shows through; its table goes to check.log
-    done = subprocess.run(check, stdout=subprocess.PIPE, text=True, check=False,
+    done = subprocess.run(check, stdout=subprocess.PIPE, text=True, check=False, env=env,
                           stderr=None if sys.stderr.isatty() else subprocess.STDOUT)
     (folder / "check.log").write_text(done.stdout)
     if not (folder / "verdict.json").exists():
