@@ -36,7 +36,7 @@ def decay_factor(hyper: Hyper, convention: Convention, updates: bool) -> float |
     """The factor decoupled weight decay multiplies theta by on this step (binary64), or None."""
     if hyper.weight_decay == 0.0 or not (updates or convention.decay_on_skip):
         return None
-    if convention.weight_decay == "decoupled":
+    if convention.decays_with_lr:
         return 1.0 - hyper.lr * hyper.weight_decay
     if convention.weight_decay == "decoupled-unscaled":
         return 1.0 - hyper.weight_decay
@@ -87,7 +87,7 @@ def exact_scalars(t: int, hyper: Hyper, convention: Convention,
     decay, decay64 = None, decay_factor(hyper, convention, updates)
     if decay64 is not None:
         wd = real.mpf(hyper.weight_decay)
-        decay = 1 - (real.mpf(hyper.lr) * wd if convention.weight_decay == "decoupled" else wd)
+        decay = 1 - (real.mpf(hyper.lr) * wd if convention.decays_with_lr else wd)
     return ExactScalars(t, branch, updates, coeff, r_t, 1 / s.bias_correction2, decay,
                         decay64)
 

@@ -49,13 +49,13 @@ Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
 Algorithm = Literal["radam", "adam"]
 Scalars = Literal["float64", "float32"]
-WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "none"]
+WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "comparison": (">", ">="),
     "below": ("sgd", "skip"),
     "eps": ("hat", "raw"),
-    "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "none"),
+    "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "merged", "none"),
     "decay_on_skip": ("true", "false"),
     "algorithm": ("radam", "adam"),
     "scalars": ("float64", "float32"),
@@ -80,7 +80,10 @@ class Convention:
     ``sqrt(1 - beta2^t) m_hat / (sqrt(v_t) + eps)``.
     ``weight_decay``: ``l2`` adds ``wd * theta`` to the gradient before the moments;
     ``decoupled`` multiplies theta by ``1 - lr * wd`` before the update;
-    ``decoupled-unscaled`` by ``1 - wd``; ``none`` ignores weight decay.
+    ``decoupled-unscaled`` by ``1 - wd``; ``merged`` is decoupled decay merged into the
+    update, ``theta - lr (u + wd theta)`` (optax's ``add_decayed_weights`` before
+    ``scale_by_learning_rate``): exactly ``decoupled``, evaluated with other roundings (the
+    bound adds them); ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
     ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
     no warm-up), where only ``eps``, ``weight_decay`` and ``scalars`` apply.
@@ -116,6 +119,11 @@ class Convention:
             value = getattr(self, axis)
             if value not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(value)))
+
+    @property
+    def decays_with_lr(self) -> bool:
+        """Decoupled decay scaled by lr: ``theta (1 - lr wd)``, multiplied or merged."""
+        return self.weight_decay in ("decoupled", "merged")
 
     @property
     def float32_scalars(self) -> bool:

@@ -570,6 +570,8 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
         x = ((gam(2) + errors.schedule_u * (1 + 2 * hyper.lr * wd) / max(decay, 1e-300))
              * decay) * theta_abs_in
         e_theta = x if a is None else decay * a[0] + x
+        if convention.weight_decay == "merged":  # lr (u + wd theta): 3 roundings
+            e_theta += gam(3) * hyper.lr * wd * theta_abs_in
         if not zero:
             e_theta += eta
     coeff_rel = errors.scalar_rel + errors.bc1_rel

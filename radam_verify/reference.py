@@ -116,7 +116,7 @@ def exact_step(
         updates = branch or convention.below == "sgd"
         decay: RawMpf | None = None
         if hyper.weight_decay != 0.0 and (updates or convention.decay_on_skip):
-            if convention.weight_decay == "decoupled":
+            if convention.decays_with_lr:
                 decay = libmp.mpf_sub(libmp.fone, mul(lr, wd, prec, _RND), prec, _RND)
             elif convention.weight_decay == "decoupled-unscaled":
                 decay = libmp.mpf_sub(libmp.fone, wd, prec, _RND)

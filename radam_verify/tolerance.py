@@ -343,6 +343,8 @@ class StepTerms:
             if c.decay is not None:
                 e_theta = e_theta + (gam(2) + errors.schedule_u * (1 + 2 * hyper.lr * wd)
                                      / max(abs(decay), 1e-300)) * abs(decay) * theta_abs + eta
+                if convention.weight_decay == "merged":  # lr (u + wd theta): 3 roundings
+                    e_theta = e_theta + gam(3) * hyper.lr * wd * theta_abs
             coeff_rel = errors.scalar_rel + errors.bc1_rel
             if c.rectified:
                 assert self.q is not None

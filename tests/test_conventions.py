@@ -49,6 +49,14 @@ def test_scalars_in_binary32_are_a_reading_of_either_algorithm() -> None:
         parse_convention("adam,scalars=bfloat16")
 
 
+def test_decay_merged_into_the_update_is_decoupled_decay_scaled_by_lr() -> None:
+    merged = parse_convention("optax-adam,weight_decay=merged")
+    assert merged.decays_with_lr
+    assert PRESETS["adamw"].decays_with_lr
+    assert not PRESETS["pytorch"].decays_with_lr
+    assert parse_convention(merged.spec) == merged
+
+
 def test_an_adam_convention_rejects_the_axes_only_radam_reads() -> None:
     with pytest.raises(ConventionError, match="does not apply to adam"):
         Convention(threshold=4.0, algorithm="adam")

@@ -260,3 +260,37 @@ def test_a_float64_step_from_a_subnormal_second_moment_with_eps_zero_is_within_i
     assert verdict.conforms, verdict
     # the subnormal grid's error is really there: billions of ulps of theta[0]
     assert verdict.worst_error_ulps > 1e9
+
+
+def _merged_adamw_step(theta: np.ndarray, m: np.ndarray, v: np.ndarray, t: int, g: np.ndarray,
+                       hyper: Hyper) -> tuple[np.ndarray, ...]:
+    """One float32 AdamW step as optax evaluates it: theta - lr (u + wd theta)."""
+    f = np.float32
+    b1, b2, lr, wd, eps = (f(x) for x in (hyper.beta1, hyper.beta2, hyper.lr,
+                                          hyper.weight_decay, hyper.eps))
+    theta, m, v, g = (x.astype(f) for x in (theta, m, v, g))
+    # the moments take 1 - beta formed from the hyperparameter (as optax's Python floats do),
+    # the bias corrections the binary32 betas (scalars=float32)
+    m = b1 * m + f(1 - hyper.beta1) * g
+    v = b2 * v + f(1 - hyper.beta2) * g * g
+    u = (m / (f(1) - b1 ** f(t))) / (np.sqrt(v / (f(1) - b2 ** f(t))) + eps)
+    return ((theta - lr * (u + wd * theta)).astype(np.float64), m.astype(np.float64),
+            v.astype(np.float64))
+
+
+def test_decay_merged_into_the_update_has_its_own_roundings_where_lr_times_wd_is_one() -> None:
+    """With lr * wd = 1 the decayed parameter is exactly 0 and the step is -lr u: theta *
+    (1 - lr wd) rounds nothing, but lr (u + wd theta) rounds u + theta, an error of order
+    u |theta| that decoupled decay's bound does not allow and the merged reading does."""
+    theta = np.array([3.0e3, -7.5e2, 1.0e4, 250.0])
+    m, v = np.array([1e-3, -2e-2, 0.5, -1e-4]), np.array([1e-6, 4e-4, 0.25, 1e-8])
+    g = np.array([2e-3, -1e-2, 0.25, -3e-4])
+    theta, m, v, g = (x.astype(np.float32).astype(np.float64) for x in (theta, m, v, g))
+    hyper = Hyper(lr=1.0, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1.0)
+    t = 5000  # both bias corrections near 1: the schedule's allowance is small
+    observed = [_merged_adamw_step(theta, m, v, t + 1, g, hyper)]
+    start = ExactState.from_floats(theta, m, v, t)
+    merged = Convention(eps="hat", weight_decay="merged", algorithm="adam", scalars="float32")
+    decoupled = replace(merged, weight_decay="decoupled")
+    assert judge_trajectory(observed, start, [g], hyper, merged, FLOAT32).conforms
+    assert not judge_trajectory(observed, start, [g], hyper, decoupled, FLOAT32).conforms

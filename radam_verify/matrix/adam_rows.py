@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from radam_verify.matrix.optax_findings import OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
 TORCH_ADAM_FUSED_STRIDES = Finding(
@@ -52,8 +51,22 @@ def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration
 def _optax(factory: str) -> tuple[Configuration, ...]:
     """optax's float32 run (its scalars float32: identified as such) and its x64 run."""
     spec = f"optax:{factory}"
-    return (Configuration("float32", spec),
-            Configuration("x64", spec, dtype="float64", findings=(OPTAX_INT_POWER,)))
+    return Configuration("float32", spec), Configuration("x64", spec, dtype="float64")
+
+
+#: optax.adamw merges the decay into the update, which no probe tells from decoupled decay
+_OPTAX_ADAMW = ("optax/_src/alias.py: adamw = chain(scale_by_adam(b1, b2, eps, eps_root), "
+                "add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate)):"
+                " theta - lr (u + wd theta), decoupled decay merged into the update; its "
+                "scalars are float32 in the float32 run (identified as such for optax.adam)")
+
+
+def _optax_adamw() -> tuple[Configuration, ...]:
+    spec = "optax:adamw"
+    return (Configuration("float32", spec, convention="optax-adam,weight_decay=merged,"
+                          "scalars=float32", documented=_OPTAX_ADAMW),
+            Configuration("x64", spec, dtype="float64",
+                          convention="optax-adam,weight_decay=merged", documented=_OPTAX_ADAMW))
 
 
 def _keras(cls: str) -> tuple[Configuration, ...]:
@@ -68,7 +81,7 @@ def _keras(cls: str) -> tuple[Configuration, ...]:
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_torch("Adam", (TORCH_ADAM_DIFFERENTIABLE_RELOAD,)),
     *_torch("AdamW", ()),  # decoupled decay: the moments carry no history
-    *_optax("adam"), *_optax("adamw"),
+    *_optax("adam"), *_optax_adamw(),
     *_keras("Adam"), *_keras("AdamW"),
 )
 

@@ -37,7 +37,7 @@ def edge_scalars(target: Target) -> st.SearchStrategy[Hyper]:
         st.builds(lambda h, eps: replace(h, eps=eps), base, epss),
     ]
     caps = target.adapter.capabilities
-    if caps.weight_decay and target.convention.weight_decay == "decoupled":
+    if caps.weight_decay and target.convention.decays_with_lr:
         # lr = 2^-k and weight decay 2^k: their binary64 product is exactly 1
         edges.append(st.builds(lambda h, k: replace(h, lr=2.0**-k, weight_decay=2.0**k), base,
                                st.integers(0, 10)))
