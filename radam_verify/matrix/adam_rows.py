@@ -70,12 +70,10 @@ def _optax_adamw() -> tuple[Configuration, ...]:
 
 
 def _keras(cls: str) -> tuple[Configuration, ...]:
-    """Keras 3's optimizer on the torch backend (float32 and float64) and the jax backend
-    (float32: JAX without x64 has no float64)."""
+    """Keras 3's optimizer on the torch and jax backends, float32 (see ADAM_NOT_RUN)."""
     spec = f"keras.optimizers:{cls}"
-    torch, jax = {"KERAS_BACKEND": "torch"}, {"KERAS_BACKEND": "jax"}
-    return (*and_float64(Configuration("torch backend", spec, variables=torch)),
-            Configuration("jax backend", spec, variables=jax))
+    return (Configuration("torch backend", spec, variables={"KERAS_BACKEND": "torch"}),
+            Configuration("jax backend", spec, variables={"KERAS_BACKEND": "jax"}))
 
 
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
@@ -89,4 +87,9 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 ADAM_NOT_RUN: Mapping[str, str] = {
     "torch.optim.Adam(amsgrad=True)": ("AMSGrad's running maximum of the second moment is "
                                        "not yet a reading of the exact reference"),
+    "Keras 3 Adam and AdamW on float64 parameters": (
+        "Keras 3 forms part of its scalars in binary32 (its learning rate is a float32 "
+        "variable, tests/test_keras3.py) and part in the parameters' dtype; identify finds "
+        "the float32-scalars reading closest, which that mix exceeds by up to 5x late in "
+        "training, and no reading expresses the mix yet"),
 }
