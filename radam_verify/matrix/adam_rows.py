@@ -45,6 +45,8 @@ def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration
         # identified with its scalars in binary32 (a float32 step count tensor)
         Configuration("differentiable", spec, {"differentiable": True},
                       findings=(TORCH_ADAM_DIFFERENTIABLE_LR_ZERO, *differentiable)),
+        Configuration("maximize=True", spec, {"foreach": False, "maximize": True}),
+        Configuration("complex parameters", spec, {"foreach": False}, dtype="complex64"),
     )
 
 
