@@ -46,7 +46,6 @@ def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration
         Configuration("differentiable", spec, {"differentiable": True},
                       findings=(TORCH_ADAM_DIFFERENTIABLE_LR_ZERO, *differentiable)),
         Configuration("maximize=True", spec, {"foreach": False, "maximize": True}),
-        Configuration("complex parameters", spec, {"foreach": False}, dtype="complex64"),
     )
 
 
@@ -87,6 +86,10 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why
 ADAM_NOT_RUN: Mapping[str, str] = {
+    "torch.optim.Adam and AdamW on complex parameters": (
+        "the first run showed NaN where eps = 0 and an element's gradient and parameter are "
+        "zero in one component; whether that is torch's or the adapter's packing of an odd "
+        "number of reals into complex elements is not yet settled, so the rows are held back"),
     "torch.optim.Adam(amsgrad=True)": ("AMSGrad's running maximum of the second moment is "
                                        "not yet a reading of the exact reference"),
     "Keras 3 Adam and AdamW on float64 parameters": (
