@@ -87,9 +87,10 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 #: Adam's implementations that were considered and are not in the matrix yet, and why
 ADAM_NOT_RUN: Mapping[str, str] = {
     "torch.optim.Adam and AdamW on complex parameters": (
-        "the first run showed NaN where eps = 0 and an element's gradient and parameter are "
-        "zero in one component; whether that is torch's or the adapter's packing of an odd "
-        "number of reals into complex elements is not yet settled, so the rows are held back"),
+        "held back: the torch adapter packs an odd number of reals into complex elements with "
+        "a zero imaginary part, which Adam (rectified from step 1) divides 0 by 0 in when "
+        "eps = 0; L2's grad + wd theta, a complex product, then carries that NaN into the "
+        "real part. The padding must first become a component that is never 0/0"),
     "torch.optim.Adam(amsgrad=True)": ("AMSGrad's running maximum of the second moment is "
                                        "not yet a reading of the exact reference"),
     "Keras 3 Adam and AdamW on float64 parameters": (
