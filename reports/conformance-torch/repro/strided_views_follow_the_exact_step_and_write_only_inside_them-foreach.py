@@ -466,22 +466,26 @@ def check_unchanged(cls):
 
 
 def check_frozen(cls):
-    state = Run(cls)
-    before = [[state.read(g, p, "theta") for p in range(len(sizes))]
-              for g, sizes in enumerate(state.sizes)]
+    state = run(cls, 0)  # START injected, no step yet
+    before = {}  # (group, tensor) -> theta as held before its first step
     for k, grads in enumerate(STEPS, start=1):
-        state.step(grads)
+        for added_before, group in ADDED:
+            if added_before == k - 1:
+                state.add_group(group)
         for g, sizes in enumerate(state.sizes):
             for p in range(len(sizes)):
-                now, was = state.read(g, p, "theta"), before[g][p]
-                changed = now != was
-                if CHECK.get("flushes"):  # a subnormal may become zero
-                    changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
-                if changed.any():
-                    i = int(np.argmax(changed))
-                    print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
-                          f"from {float(was[i])!r} to {float(now[i])!r}")
-                    return True
+                before.setdefault((g, p), state.read(g, p, "theta"))
+        state.step(grads)
+        for (g, p), was in before.items():
+            now = state.read(g, p, "theta")
+            changed = now != was
+            if CHECK.get("flushes"):  # a subnormal may become zero
+                changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+            if changed.any():
+                i = int(np.argmax(changed))
+                print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                      f"from {float(was[i])!r} to {float(now[i])!r}")
+                return True
     print("no step changed a parameter")
     return False
 
