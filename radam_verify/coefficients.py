@@ -8,7 +8,9 @@ The element update is the same everywhere:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -100,39 +102,17 @@ def _rectifier(rho: mpmath.mpf, inf: mpmath.mpf) -> mpmath.mpf:
 
 def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
     """Coefficients as implementations compute them: the textbook formulas in binary64 (in
-    binary32 from binary32 betas and lr where the convention's scalars are float32)."""
+    binary32 from binary32 betas and lr where the convention's scalars are float32, as a
+    float32 step count tensor or float32 scalars give them)."""
     if convention.float32_scalars:
-        return _textbook_float32(t, hyper, convention)
-    b1, b2 = hyper.beta1, hyper.beta2
-    bc1 = 1.0 - b1**t
-    bc2 = 1.0 - b2**t
-    rho_inf = 2.0 / (1.0 - b2) - 1.0
-    rho_t = rho_inf - 2.0 * t * b2**t / bc2 if b2 > 0 else rho_inf
-    if convention.is_adam:
-        rectified = True
-    elif convention.comparison == ">":
-        rectified = rho_t > convention.threshold
-    else:
-        rectified = rho_t >= convention.threshold
-    updates = rectified or convention.below == "sgd"
-    if rectified and convention.is_adam:
-        r = 1.0
-        coeff = hyper.lr * (math.sqrt(bc2) if convention.eps == "raw" else 1.0) / bc1
-    elif rectified:
-        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        scale = math.sqrt(bc2) if convention.eps == "raw" else 1.0
-        coeff = hyper.lr * r * scale / bc1
-    else:
-        r, coeff = 1.0, hyper.lr / bc1 if updates else 0.0
-    return Coefficients(t, rectified, updates, coeff, r, 1.0 / bc2,
-                        decay_factor(hyper, convention, updates))
+        return _textbook(t, hyper, convention, np.float32, np.sqrt)
+    return _textbook(t, hyper, convention, float, math.sqrt)
 
 
-def _textbook_float32(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
-    """The textbook formulas in binary32 arithmetic, from beta1, beta2 and lr rounded to
-    binary32, as a float32 step count tensor (or float32 scalars) gives them."""
-    f = np.float32
-    b1, b2, one, two = f(hyper.beta1), f(hyper.beta2), f(1), f(2)
+def _textbook(t: int, hyper: Hyper, convention: Convention, f: Callable[[float], Any],
+              sqrt: Callable[[Any], Any]) -> Coefficients:
+    """The textbook formulas with every scalar of type ``f`` (float or numpy.float32)."""
+    b1, b2, one, two, four = f(hyper.beta1), f(hyper.beta2), f(1), f(2), f(4)
     bc1, p2 = one - b1 ** f(t), b2 ** f(t)
     bc2 = one - p2
     rho_inf = two / (one - b2) - one
@@ -146,10 +126,9 @@ def _textbook_float32(t: int, hyper: Hyper, convention: Convention) -> Coefficie
     updates = rectified or convention.below == "sgd"
     r = one
     if rectified and not convention.is_adam:
-        four = f(4)
-        r = np.sqrt((rho_t - four) * (rho_t - two) * rho_inf
-                    / ((rho_inf - four) * (rho_inf - two) * rho_t))
-    scale = np.sqrt(bc2) if rectified and convention.eps == "raw" else one
+        r = sqrt((rho_t - four) * (rho_t - two) * rho_inf
+                 / ((rho_inf - four) * (rho_inf - two) * rho_t))
+    scale = sqrt(bc2) if rectified and convention.eps == "raw" else one
     coeff = f(hyper.lr) * r * scale / bc1 if updates else f(0)
     return Coefficients(t, rectified, updates, float(coeff), float(r), float(one / bc2),
                         decay_factor(hyper, convention, updates))
