@@ -22,7 +22,7 @@ Sources of the presets (read in the code they name):
   weight decay in ``optax.radam``.
 
 Adam is RAdam with r_t = 1 on every step and no warm-up phase (``algorithm=adam``); only
-the ``eps`` and ``weight_decay`` axes apply to it:
+the ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` axes apply to it:
 
 * ``adam``: ``torch/optim/adam.py`` (``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt)
   .add_(eps)``, ``step_size = lr / bias_correction1``; ``grad = grad.add(param,
@@ -35,6 +35,19 @@ the ``eps`` and ``weight_decay`` axes apply to it:
   ``variable - variable * weight_decay * lr``.
 * ``optax-adam``: ``optax/_src/transform.py`` ``scale_by_adam`` (``mu_hat / (sqrt(nu_hat +
   eps_root) + eps)`` with ``eps_root = 0``), no weight decay in ``optax.adam``.
+
+AMSGrad (Reddi et al. 2018) is Adam whose denominator reads a running maximum of the second
+moment (the ``amsgrad`` axis):
+
+* ``amsgrad``: ``torch/optim/adam.py`` with ``amsgrad=True`` (``torch.maximum(
+  max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])``, then ``denom =
+  (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)``): the maximum of the raw v,
+  then bias-corrected (``amsgrad=v``). Keras 3's ``Adam(amsgrad=True)`` keeps the same maximum
+  (``v_hat.assign(ops.maximum(v_hat, v))``) with its eps beside the raw root.
+* ``optax-amsgrad``: ``optax/_src/transform.py`` ``scale_by_amsgrad`` (``nu_hat =
+  bias_correction(nu, b2, count_inc)``, ``nu_max = jnp.maximum(state.nu_max, nu_hat)``,
+  ``mu_hat / (sqrt(nu_max + eps_root) + eps)``): the maximum of the bias-corrected v_hat
+  (``amsgrad=v_hat``), no weight decay in ``optax.amsgrad``.
 """
 
 from __future__ import annotations
@@ -48,6 +61,7 @@ Comparison = Literal[">", ">="]
 Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
 Algorithm = Literal["radam", "adam"]
+Amsgrad = Literal["none", "v", "v_hat"]
 Scalars = Literal["float64", "float32"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none"]
 
@@ -59,13 +73,17 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "decay_on_skip": ("true", "false"),
     "algorithm": ("radam", "adam"),
     "scalars": ("float64", "float32"),
+    "amsgrad": ("none", "v", "v_hat"),
 }
+
+AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
+        "amsgrad")
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
     "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
               "scalars"),
-    "adam": ("eps", "weight_decay", "scalars"),
+    "adam": ("eps", "weight_decay", "amsgrad", "scalars"),
 }
 
 
@@ -86,7 +104,11 @@ class Convention:
     bound adds them); ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
     ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
-    no warm-up), where only ``eps``, ``weight_decay`` and ``scalars`` apply.
+    no warm-up), where only ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` apply.
+    ``amsgrad`` (Adam only): ``none``; ``v``: the root is taken of the running maximum
+    v_max = max(v_max, v_t) of the raw second moment, bias-corrected as ``eps`` says (torch,
+    Keras); ``v_hat``: of the running maximum of v_hat_t = v_t / (1 - beta2^t), eps beside
+    its root (optax; only with ``eps=hat``).
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
@@ -102,15 +124,19 @@ class Convention:
     name: str | None = None
     algorithm: Algorithm = "radam"
     scalars: Scalars = "float64"
+    amsgrad: Amsgrad = "none"
 
     def __post_init__(self) -> None:
-        for axis in ("algorithm", "scalars"):
+        for axis in ("algorithm", "scalars", "amsgrad"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
-        if self.algorithm != "radam":
-            for axis in _RADAM_ONLY:
-                if getattr(self, axis) != getattr(_DEFAULT, axis):
-                    raise ConventionError(_foreign_axis(axis, self.algorithm))
+        for axis in AXES:
+            if (axis not in ALGORITHM_AXES[self.algorithm]
+                    and getattr(self, axis) != _DEFAULTS[axis]):
+                raise ConventionError(_foreign_axis(axis, self.algorithm))
+        if self.amsgrad == "v_hat" and self.eps != "hat":
+            raise ConventionError("amsgrad=v_hat takes the root of the running maximum of "
+                                  "v_hat, so eps sits beside sqrt(v_hat): use eps=hat")
         if not self.threshold >= 4:
             raise ConventionError(
                 f"threshold={self.threshold!r} is below 4, where r_t is not real; use a value >= 4"
@@ -129,6 +155,11 @@ class Convention:
     def float32_scalars(self) -> bool:
         """The per-step scalars are formed in binary32 from betas rounded to binary32."""
         return self.scalars == "float32"
+
+    @property
+    def keeps_max(self) -> bool:
+        """AMSGrad: the state holds a running maximum of the second moment (v_max)."""
+        return self.amsgrad != "none"
 
     @property
     def is_adam(self) -> bool:
@@ -163,8 +194,8 @@ class Convention:
                 **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]}}
 
 
-_DEFAULT = Convention()
-_RADAM_ONLY = tuple(a for a in ALGORITHM_AXES["radam"] if a not in ALGORITHM_AXES["adam"])
+#: each axis's default value (what an algorithm that does not read the axis keeps)
+_DEFAULTS = {field.name: field.default for field in fields(Convention)}
 
 
 def _format(value: object) -> str:
@@ -176,8 +207,12 @@ def _format(value: object) -> str:
 
 
 def _foreign_axis(axis: str, algorithm: str) -> str:
-    return (f"axis {axis!r} is RAdam's and does not apply to {algorithm}; {algorithm} reads "
-            f"only: {', '.join(ALGORITHM_AXES[algorithm])}")
+    owner = next(a for a, axes in ALGORITHM_AXES.items() if axis in axes)
+    return (f"axis {axis!r} is {_NAMES[owner]}'s and does not apply to {algorithm}; "
+            f"{algorithm} reads only: {', '.join(ALGORITHM_AXES[algorithm])}")
+
+
+_NAMES = {"radam": "RAdam", "adam": "Adam"}
 
 
 def _bad_value(axis: str, value: str) -> str:
@@ -195,9 +230,11 @@ PRESETS: dict[str, Convention] = {
     "keras-adam": Convention(eps="raw", weight_decay="decoupled", name="keras-adam",
                              algorithm="adam"),
     "optax-adam": Convention(eps="hat", weight_decay="none", name="optax-adam", algorithm="adam"),
+    "amsgrad": Convention(eps="hat", weight_decay="l2", name="amsgrad", algorithm="adam",
+                          amsgrad="v"),
+    "optax-amsgrad": Convention(eps="hat", weight_decay="none", name="optax-amsgrad",
+                                algorithm="adam", amsgrad="v_hat"),
 }
-
-AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars")
 
 
 

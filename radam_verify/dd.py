@@ -186,6 +186,13 @@ def sqrt(x: DD) -> DD:
     return DD(*fast_two_sum(s, correction))
 
 
+def maximum(x: DD, y: DD) -> DD:
+    """The larger of x and y, elementwise (exact: one of them). Normalised double-doubles
+    (hi = RN(hi + lo)) compare as (hi, lo) pairs, since rounding to nearest is monotonic."""
+    first = (x.hi > y.hi) | ((x.hi == y.hi) & (x.lo >= y.lo))
+    return DD(np.where(first, x.hi, y.hi), np.where(first, x.lo, y.lo))
+
+
 def certified_elements(x: DD) -> npt.NDArray[np.bool_]:
     """Per element, whether the value is finite in both parts: from finite inputs, a NaN or
     an infinity comes from an overflow inside an error-free transformation (Veltkamp's

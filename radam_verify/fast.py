@@ -16,7 +16,7 @@ import numpy as np
 from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
-from radam_verify.kernel import apply_step
+from radam_verify.kernel import apply_step_max
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class FastState:
     m: np.ndarray
     v: np.ndarray
     t: int
+    v_max: np.ndarray | None = None  # AMSGrad's running maximum (None: zeros, or none)
 
     @classmethod
     def initial(cls, theta: Sequence[float] | np.ndarray) -> FastState:
@@ -38,9 +39,9 @@ def fast_step(state: FastState, grad: np.ndarray | None, hyper: Hyper,
     if grad is None:
         return state
     c = exact_coefficients(state.t + 1, hyper, convention, rectified)
-    theta, m, v = apply_step(state.theta, state.m, state.v, np.asarray(grad, np.float64), c,
-                             hyper, convention)
-    return FastState(theta, m, v, state.t + 1)
+    theta, m, v, v_max = apply_step_max(state.theta, state.m, state.v, state.v_max,
+                                        np.asarray(grad, np.float64), c, hyper, convention)
+    return FastState(theta, m, v, state.t + 1, v_max)
 
 
 def fast_trajectory(theta0: Sequence[float] | np.ndarray,

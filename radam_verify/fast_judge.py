@@ -56,7 +56,7 @@ from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.judge import Judgement, Worst, ambiguous_steps, element_errors
-from radam_verify.kernel import FloatArray, apply_step, apply_step_dd
+from radam_verify.kernel import FloatArray, apply_step_dd, apply_step_dd_max, apply_step_max
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
@@ -77,7 +77,7 @@ FAST_ABOVE = 64
 #: elements evaluated together: a block's intermediates (a few dozen arrays) stay in cache
 BLOCK = 1 << 15
 
-_QUANTITIES = ("theta", "m", "v")
+_QUANTITIES = ("theta", "m", "v", "v_max")
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def centre_format(fmt: Format) -> Format:
 
 def judge_trajectory_fast(
     observed: Sequence[Sequence[Array | None]],
-    start: tuple[Array, Array, Array, int],
+    start: tuple[Array, Array, Array, int] | tuple[Array, Array, Array, int, Array | None],
     grads: Sequence[Array | None],
     hyper: Hyper,
     convention: Convention,
@@ -127,18 +127,25 @@ def judge_trajectory_fast(
     schedule: str = "textbook",
 ) -> Judgement:
     """Compare (theta, m, v) after each step from ``start`` (theta, m, v as the
-    implementation holds them, raw moments, and the step count t) with the certified fast
-    trajectory; the same verdict fields as the mpmath judge (a gradient on every step).
+    implementation holds them, raw moments, and the step count t; then AMSGrad's running
+    maximum v_max where the reading keeps one, zeros if it is not given) with the certified
+    fast trajectory; the same verdict fields as the mpmath judge (a gradient on every step).
+    An observed fourth quantity is v_max, compared where the reading keeps one.
     ``block``: elements evaluated together (the verdict does not depend on it).
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
     the bound the textbook allowance takes is not computed here: it is reported from the
     tensors the mpmath judge judges)."""
-    theta, m, v = (np.asarray(x, dtype=np.float64).reshape(-1) for x in start[:3])
+    n = 4 if convention.keeps_max else 3
+    state = tuple(np.asarray(x, dtype=np.float64).reshape(-1) for x in start[:3])
+    if n == 4:
+        given = start[4] if len(start) > 4 else None
+        state += (np.zeros_like(state[0]) if given is None
+                  else np.asarray(given, dtype=np.float64).reshape(-1),)
     wide = centre_format(fmt) is dd.DOUBLE_DOUBLE
-    low: tuple[Array, Array, Array] | None = (
-        (np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)) if wide else None)
+    low: tuple[Array, ...] | None = (
+        tuple(np.zeros_like(state[0]) for _ in range(n)) if wide else None)
     t0 = int(start[3])
-    bound = (np.zeros_like(theta),) * 3
+    bound: tuple[Array, ...] = (np.zeros_like(state[0]),) * n
     steps = list(range(t0 + 1, t0 + len(grads) + 1))
     band = set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
@@ -154,16 +161,16 @@ def judge_trajectory_fast(
         assert grad is not None, "the fast judge takes a gradient on every step"
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
         seen = tuple(None if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
-                     for x in obs)
+                     for x in (list(obs) + [None] * n)[:n])
         sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
         errors = ScheduleErrors.allowed(schedule, sched, hyper, fmt)
         # inside the band either branch is legitimate: follow the one the implementation took
         best: _Step | None = None
         for branch in ([False, True] if t in band else [None]):
             scalars = exact_scalars(t, hyper, convention, branch)
-            arrays = free.pop() if free else _Arrays.empty(theta.size, wide)
+            arrays = free.pop() if free else _Arrays.empty(state[0].size, wide, n)
             model = _Model(scalars.rounded(), scalars, hyper, convention, fmt, errors)
-            step = _step((theta, m, v), low, g, bound, seen, model, block, branch, arrays)
+            step = _step(state, low, g, bound, seen, model, block, branch, arrays)
             if best is None or step.compared.ratio < best.compared.ratio:
                 if best is not None:
                     free.append(best.arrays)
@@ -171,15 +178,14 @@ def judge_trajectory_fast(
             else:
                 free.append(step.arrays)
         assert best is not None
-        compared, (theta, m, v), bound = best.compared, best.centre, best.bound
+        compared, state, bound = best.compared, best.centre, best.bound
         low = best.arrays.low
         branches.append(best.branch)
         if not best.in_range:
-            _require_in_range((theta, m, v), t, fmt)
+            _require_in_range(state, t, fmt)
         if compared.at is not None and (where is None or compared.ratio > worst):
             k = compared.at.quantity
-            where = (t, compared.at, (theta, m, v)[k], None if low is None else low[k],
-                     bound[k])
+            where = (t, compared.at, state[k], None if low is None else low[k], bound[k])
             if pinned is not None and pinned is not current:
                 free.append(pinned)
             pinned = best.arrays
@@ -221,15 +227,17 @@ class _Arrays:
     """Where one step's results go: the fast centre (theta, m, v), its low parts where it
     is double-double (None: binary64), and the tolerance on each."""
 
-    centre: tuple[Array, Array, Array]
-    bound: tuple[Array, Array, Array]
-    low: tuple[Array, Array, Array] | None = None
+    centre: tuple[Array, ...]
+    bound: tuple[Array, ...]
+    low: tuple[Array, ...] | None = None
 
     @classmethod
-    def empty(cls, n: int, wide: bool = False) -> _Arrays:
-        low = (np.empty(n), np.empty(n), np.empty(n)) if wide else None
-        return cls((np.empty(n), np.empty(n), np.empty(n)), (np.empty(n), np.empty(n),
-                                                              np.empty(n)), low)
+    def empty(cls, n: int, wide: bool = False, quantities: int = 3) -> _Arrays:
+        """Arrays for ``n`` elements of ``quantities`` quantities (4: AMSGrad's v_max)."""
+        def fresh() -> tuple[Array, ...]:
+            return tuple(np.empty(n) for _ in range(quantities))
+
+        return cls(fresh(), fresh(), fresh() if wide else None)
 
 
 @dataclass(frozen=True)
@@ -244,11 +252,11 @@ class _Step:
     branch: bool | None
 
     @property
-    def centre(self) -> tuple[Array, Array, Array]:
+    def centre(self) -> tuple[Array, ...]:
         return self.arrays.centre
 
     @property
-    def bound(self) -> tuple[Array, Array, Array]:
+    def bound(self) -> tuple[Array, ...]:
         return self.arrays.bound
 
 
@@ -264,8 +272,8 @@ class _Block:
     in_range: bool
 
 
-def _step(state: tuple[Array, Array, Array], low: tuple[Array, Array, Array] | None, g: Array,
-          bound: tuple[Array, Array, Array], observed: Sequence[Array | None], model: _Model,
+def _step(state: tuple[Array, ...], low: tuple[Array, ...] | None, g: Array,
+          bound: tuple[Array, ...], observed: Sequence[Array | None], model: _Model,
           block: int, branch: bool | None, arrays: _Arrays) -> _Step:
     """Centre, tolerance and comparison of one step, written into ``arrays`` and evaluated
     block by block: every quantity is elementwise, so the blocks give the same numbers as
@@ -275,67 +283,78 @@ def _step(state: tuple[Array, Array, Array], low: tuple[Array, Array, Array] | N
     return _Step(_combine(blocks, observed), arrays, all(b.in_range for b in blocks), branch)
 
 
-def _block(s: slice, state: tuple[Array, Array, Array], low: tuple[Array, Array, Array] | None,
-           g: Array, bound: tuple[Array, Array, Array], observed: Sequence[Array | None],
+def _block(s: slice, state: tuple[Array, ...], low: tuple[Array, ...] | None,
+           g: Array, bound: tuple[Array, ...], observed: Sequence[Array | None],
            model: _Model, arrays: _Arrays) -> _Block:
     """Evaluate the elements ``s``: the fast step and both bounds, written into ``arrays``,
     and their comparison with the observed values. The fused evaluation
     (:func:`_fused_block`) gives the numbers of :func:`_reference_block` where every value
     is finite and nothing underflows; a block where it cannot tell is evaluated again by
-    the reference."""
-    fused = _fused_block(s, state, low, g, bound, observed, model, arrays)
-    if fused is not None:
-        return fused
+    the reference (which alone carries AMSGrad's running maximum)."""
+    if not model.convention.keeps_max:
+        fused = _fused_block(s, state, low, g, bound, observed, model, arrays)
+        if fused is not None:
+            return fused
     return _reference_block(s, state, low, g, bound, observed, model, arrays)
 
 
-def _reference_block(s: slice, state: tuple[Array, Array, Array],
-                     low: tuple[Array, Array, Array] | None, g: Array,
-                     bound: tuple[Array, Array, Array], observed: Sequence[Array | None],
+def _reference_block(s: slice, state: tuple[Array, ...],
+                     low: tuple[Array, ...] | None, g: Array,
+                     bound: tuple[Array, ...], observed: Sequence[Array | None],
                      model: _Model, arrays: _Arrays) -> _Block:
     """:func:`_block` from the error model's own evaluation (:func:`tolerance.step_terms`,
     ``StepTerms.bound``), every element, every case (non-finite values, underflow)."""
     c, hyper, convention, fmt = model.c, model.hyper, model.convention, model.fmt
     centre, total = arrays.centre, arrays.bound
-    theta, m, v = (x[s] for x in state)
+    n = len(state)
+    theta, m, v = (x[s] for x in state[:3])
+    v_max = state[3][s] if n == 4 else None
     grad = g[s]
-    new: tuple[FloatArray, FloatArray, FloatArray]
-    new_low: tuple[Array, Array, Array] | None = None
-    wide: tuple[dd.DD, dd.DD, dd.DD] | None = None
+    new: tuple[FloatArray, ...]
+    new_low: tuple[Array, ...] | None = None
+    wide: tuple[dd.DD, ...] | None = None
     if low is not None:  # double-double: the centre of a binary64 implementation
-        wide = apply_step_dd(dd.DD(theta, low[0][s]), dd.DD(m, low[1][s]), dd.DD(v, low[2][s]),
-                             grad, model.scalars, hyper, convention)
-        new = (wide[0].hi, wide[1].hi, wide[2].hi)
-        new_low = (wide[0].lo, wide[1].lo, wide[2].lo)
+        held = dd.DD(v_max, low[3][s]) if v_max is not None else None
+        stepped = apply_step_dd_max(dd.DD(theta, low[0][s]), dd.DD(m, low[1][s]),
+                                    dd.DD(v, low[2][s]), held, grad, model.scalars, hyper,
+                                    convention)
+        wide = tuple(x for x in stepped if x is not None)
+        new = tuple(x.hi for x in wide)
+        new_low = tuple(x.lo for x in wide)
     else:
-        new = apply_step(theta, m, v, grad, c, hyper, convention)
+        new = tuple(x for x in apply_step_max(theta, m, v, v_max, grad, c, hyper, convention)
+                    if x is not None)
     own_fmt = centre_format(fmt)
-    terms = step_terms(theta, m, v, grad, c, hyper, convention)
-    impl = terms.bound(fmt, model.errors, bound[0][s], bound[1][s], bound[2][s])
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, v_max=v_max)
+    impl = terms.bound(fmt, model.errors, bound[0][s], bound[1][s], bound[2][s],
+                       a_vmax=bound[3][s] if n == 4 else 0.0)
     if new_low is not None:  # double-double: its absolute error only where it underflows
         own_fmt = replace(own_fmt, eta=cast(float, np.where(
             _underflows(terms, new, hyper, convention), own_fmt.eta, 0.0)))
     own = terms.bound(own_fmt, ScheduleErrors.rounded_only(own_fmt), scale=False)
-    for k, (limit, mine) in enumerate(((impl.theta, own.theta), (impl.m, own.m),
-                                       (impl.v, own.v))):
+    for k, (limit, mine) in enumerate(zip(impl.quantities(), own.quantities(), strict=True)):
         centre[k][s] = new[k]
         if new_low is not None and arrays.low is not None:
             arrays.low[k][s] = new_low[k]
         np.add(limit, mine, out=total[k][s])
-    limits = (total[0][s], total[1][s], total[2][s])
+    limits = tuple(x[s] for x in total)
     judgeable = np.isfinite(limits[0]) & np.isfinite(limits[1]) & np.isfinite(limits[2])
+    if n == 4:
+        judgeable &= np.isfinite(limits[3])
     # a NaN in the centre: where the bound is infinite (an exact value the step's arithmetic
     # cannot hold, e.g. v below binary64's range with eps = 0), nothing is judged there, as
     # in the mpmath judge; elsewhere, and wherever a double-double centre is not finite, it
     # is an overflow inside the double-double operations (dd.certified_elements)
-    unknown = np.isnan(new[0]) | np.isnan(new[1]) | np.isnan(new[2])
+    unknown = np.zeros(theta.shape, dtype=bool)
+    for x in new:
+        unknown |= np.isnan(x)
     if wide is not None:
-        unknown |= ~(dd.certified_elements(wide[0]) & dd.certified_elements(wide[1])
-                     & dd.certified_elements(wide[2]))
+        for y in wide:
+            unknown |= ~dd.certified_elements(y)
     if bool((unknown & judgeable).any()):
         raise UncertifiedError(f"a fast centre of step t={c.t} is not certified (a "
                                "double-double value near the top of binary64's range)")
-    scales = impl.scale or (np.zeros_like(limits[0]),) * 3
+    scales = impl.scale or (np.zeros_like(limits[0]),) * n
     at: list[tuple[float, _At] | None] = []
     result_ulps, ulps = [], []
     for k, (got, limit, size) in enumerate(zip(observed, limits, scales, strict=True)):
@@ -639,9 +658,9 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
     return e_theta, e_m, e_v
 
 
-def _fused_block(s: slice, state: tuple[Array, Array, Array],
-                 low: tuple[Array, Array, Array] | None, g: Array,
-                 bound: tuple[Array, Array, Array], observed: Sequence[Array | None],
+def _fused_block(s: slice, state: tuple[Array, ...],
+                 low: tuple[Array, ...] | None, g: Array,
+                 bound: tuple[Array, ...], observed: Sequence[Array | None],
                  model: _Model, arrays: _Arrays) -> _Block | None:
     """:func:`_reference_block` where every centre, bound and observed value of the block
     is finite, every bound positive and, for a double-double centre, no value of the step
@@ -829,7 +848,8 @@ def _underflows(terms: StepTerms, new: Sequence[FloatArray], hyper: Hyper,
             terms.update_abs, terms.c.coeff * terms.m_new_abs, *new]
         if convention.weight_decay == "l2" and hyper.weight_decay != 0.0:
             values.append(hyper.weight_decay * terms.theta_abs)
-        values += [x for x in (terms.q, terms.root, terms.den) if x is not None]
+        values += [x for x in (terms.q, terms.root, terms.den, terms.v_max, terms.v_max_new)
+                   if x is not None]
         out = np.zeros(terms.theta.shape, dtype=bool)
         for x in values:
             magnitude = np.abs(x)
@@ -867,11 +887,11 @@ def _frozen(values: Array) -> Array:
     return view
 
 
-def _require_in_range(state: tuple[Array, Array, Array], t: int, fmt: Format) -> None:
+def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format) -> None:
     """As the mpmath judge: a value beyond the format's range is out of the error model's
     domain (the centre is within a few binary64 ulps of the exact value)."""
     largest = fmt.largest
-    for name, values in zip(_QUANTITIES, state, strict=True):
+    for name, values in zip(_QUANTITIES, state, strict=False):
         beyond = np.flatnonzero(np.abs(values) > largest)
         if not beyond.size:
             beyond = np.flatnonzero(~(np.abs(values) <= largest))
@@ -882,14 +902,18 @@ def _require_in_range(state: tuple[Array, Array, Array], t: int, fmt: Format) ->
                 f"largest {fmt.name} ({largest:.6g}): the error model assumes no overflow")
 
 
-def _exact_element(start: tuple[Array, Array, Array, int], grads: Sequence[Array | None],
+def _exact_element(start: tuple[Array, Array, Array, int]
+                   | tuple[Array, Array, Array, int, Array | None],
+                   grads: Sequence[Array | None],
                    branches: Sequence[bool | None], index: int, t: int, hyper: Hyper,
                    convention: Convention, quantity: int) -> object:
     """The exact value of one element's quantity after step ``t`` (mpmath, elementwise),
     on the branches the judgement followed."""
     theta, m, v = (float(np.asarray(x).reshape(-1)[index]) for x in start[:3])
-    state = ExactState.from_floats([theta], [m], [v], int(start[3]))
+    given = start[4] if len(start) > 4 else None
+    v_max = None if given is None else [float(np.asarray(given).reshape(-1)[index])]
+    state = ExactState.from_floats([theta], [m], [v], int(start[3]), v_max)
     for grad, branch in zip(grads[:t - int(start[3])], branches, strict=False):
         state = exact_step(state, [float(np.asarray(grad).reshape(-1)[index])], hyper,
                            convention, rectified=branch)
-    return (state.theta, state.m, state.v)[quantity][0]
+    return (state.theta, state.m, state.v, state.maxima())[quantity][0]

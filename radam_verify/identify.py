@@ -5,10 +5,12 @@ b2 = 0.999 (steps 1-4 are below either threshold, step 5 has rho_5 between 4 and
 against ``skip`` and threshold 4 against 5), tiny gradients with a large eps (where eps sits),
 weight decay on non-zero parameters (L2, decoupled or unscaled decay, and decay on skipped
 steps) and b2 = 0.5 (rho_inf < 4: no RAdam convention ever rectifies). Adam rectifies every
-step with r_t = 1, so the early steps alone already set it apart from RAdam. Every candidate
-convention, one per combination of axis values, is judged on every probe with the exact
-reference and the error model; the axes are read off the candidates that survive. An axis
-whose values no probe can separate is reported as undetermined, with the reason.
+step with r_t = 1, so the early steps alone already set it apart from RAdam; large gradients
+followed by small ones let v fall below its earlier values, which AMSGrad's running maximum
+(of v, or of v_hat) does not follow. Every candidate convention, one per combination of axis
+values, is judged on every probe with the exact reference and the error model; the axes are
+read off the candidates that survive. An axis whose values no probe can separate is reported
+as undetermined, with the reason.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec
-from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Convention, Scalars
-from radam_verify.errors import ImplementationError, UsageError
+from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Amsgrad, Convention, Scalars
+from radam_verify.errors import ConventionError, ImplementationError, UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
 
 AXES_REPORTED = ("algorithm", "threshold", "comparison", "below", "eps", "weight_decay",
-                 "decay_on_skip", "scalars")
+                 "decay_on_skip", "amsgrad", "scalars")
 
 _COMPARISON_REASON = (
     "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
@@ -99,6 +101,11 @@ def probes(adapter: Adapter) -> list[Probe]:
               "(Adam still does)",
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.5, eps=1e-8),
                        [0.5, -1.25, 2.0, 0.0], early)),
+        Probe("falling gradients", "two large gradients, then small ones: v falls, AMSGrad's "
+              "running maximum (of v, or of v_hat) does not",
+              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-8),
+                       [0.5, -1.25, 2.0, 0.0],
+                       [base, [-g for g in base]] + [[g * 1e-2 for g in base]] * 5)),
     ]
     if adapter.capabilities.weight_decay:
         found.append(Probe(
@@ -110,9 +117,13 @@ def probes(adapter: Adapter) -> list[Probe]:
     return found
 
 
+_AMSGRAD: tuple[Amsgrad, ...] = ("none", "v", "v_hat")
+
+
 def candidates(adapter: Adapter) -> list[Convention]:
     """Every combination of axis values, RAdam's and Adam's (decay modes only where weight
-    decay is accepted)."""
+    decay is accepted; AMSGrad's maxima only beside raw moments, the layout they are mapped
+    in)."""
     decays = ("l2", "decoupled", "decoupled-unscaled", "none") if adapter.capabilities.weight_decay \
         else ("none",)
     scalars: tuple[Scalars, ...] = ("float64", "float32")
@@ -122,8 +133,11 @@ def candidates(adapter: Adapter) -> list[Convention]:
                  scalars, (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays,
                  (True, False))]
     adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam",  # type: ignore[arg-type]
-                       scalars=kind)
-            for kind, eps, wd in itertools.product(scalars, ("raw", "hat"), decays)]
+                       scalars=kind, amsgrad=amsgrad)
+            for kind, eps, wd, amsgrad in itertools.product(
+                scalars, ("raw", "hat"), decays, _AMSGRAD)
+            if (amsgrad != "v_hat" or eps == "hat")  # the maximum of v_hat: eps on its root
+            and (amsgrad == "none" or not adapter.state_layout.debiased)]
     return radam + adam
 
 
@@ -224,7 +238,10 @@ def _eliminations(alive: list[Convention], rejected_by: dict[int, tuple[str, flo
                 near = [i for i, c in enumerate(alive) if c.algorithm == other and i in rejected_by]
                 neighbour = min(near, key=lambda i: rejected_by[i][1]) if near else None
             else:
-                neighbour = index.get(replace(base, **{axis: other}))
+                try:
+                    neighbour = index.get(replace(base, **{axis: other}))
+                except ConventionError:  # no such reading (eps=raw beside amsgrad=v_hat)
+                    neighbour = None
             if neighbour is None or neighbour not in rejected_by:
                 continue
             probe, ratio, where = rejected_by[neighbour]

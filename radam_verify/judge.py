@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -152,17 +153,21 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     t = state.t + 1
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
     c = exact_coefficients(t, hyper, convention, rectified)
-    theta, m, v = (np.asarray(x, dtype=np.float64) for x in layout.stored(state, hyper).floats())
+    held = layout.stored(state, hyper)
+    theta, m, v = (np.asarray(x, dtype=np.float64) for x in held.floats())
+    v_max = np.asarray(held.max_floats(), dtype=np.float64) if convention.keeps_max else None
     a = inputs if inputs is not None else StepBound(*(np.zeros_like(theta),) * 3)
+    a_vmax = 0.0 if a.v_max is None else a.v_max
     moments = MomentRecursion.debiased(hyper, t) if layout.debiased else None
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max)
     if exact_scalars:
-        return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v), 0.0
+        return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v,
+                           a_vmax=a_vmax), 0.0
     accurate = schedule == "accurate"
     textbook_bound = terms.bound(fmt, ScheduleErrors.binary64(sched, hyper, fmt), a.theta, a.m,
-                                 a.v, scale=not accurate)
+                                 a.v, scale=not accurate, a_vmax=a_vmax)
     accurate_bound = terms.bound(fmt, ScheduleErrors.accurate(sched, fmt), a.theta, a.m, a.v,
-                                 scale=accurate)
+                                 scale=accurate, a_vmax=a_vmax)
     share = allowance_share(textbook_bound, accurate_bound)
     return (accurate_bound if accurate else textbook_bound), share
 
@@ -182,10 +187,15 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
     ratio, ulps, result_ulps, worst = 0.0, 0.0, 0.0, None
     judgeable = bound.judgeable
     out = int(np.sum(~judgeable))
-    exact_values = (exact.theta, exact.m, exact.v)
-    scales = bound.scale or (np.zeros_like(bound.theta),) * 3
-    for k, (got, want, limit, size) in enumerate(zip(observed, exact.floats(),
-                                                     (bound.theta, bound.m, bound.v), scales,
+    limits = bound.quantities()
+    exact_values: tuple[tuple[Any, ...], ...] = (exact.theta, exact.m, exact.v)
+    wanted: list[list[float]] = list(exact.floats())
+    if bound.v_max is not None:
+        exact_values += (exact.maxima(),)
+        wanted.append(exact.max_floats())
+    scales = bound.scale or (np.zeros_like(bound.theta),) * len(limits)
+    seen = (list(observed) + [None] * len(limits))[:len(limits)]
+    for k, (got, want, limit, size) in enumerate(zip(seen, wanted, limits, scales,
                                                      strict=True)):
         if got is None:
             continue
@@ -206,7 +216,7 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
     return _Compared(ratio, ulps, result_ulps, out, worst)
 
 
-_QUANTITIES = ("theta", "m", "v")
+_QUANTITIES = ("theta", "m", "v", "v_max")
 
 
 @dataclass(frozen=True)
@@ -266,7 +276,7 @@ def _require_in_range(state: ExactState, fmt: Format) -> None:
     value the correctly rounded result is an infinity and nothing later is comparable.
     """
     largest = fmt.largest
-    for name, values in zip(_QUANTITIES, state.floats(), strict=True):
+    for name, values in zip(_QUANTITIES, (*state.floats(), state.max_floats()), strict=True):
         for i, value in enumerate(values):
             if not abs(value) <= largest:
                 raise OutOfDomainError(
@@ -288,7 +298,9 @@ def judge_trajectory(
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
-    ``m`` or ``v`` may be ``None`` where the implementation's state cannot be read.
+    ``m`` or ``v`` may be ``None`` where the implementation's state cannot be read; a fourth
+    quantity, AMSGrad's running maximum v_max, is compared where the reading keeps one and
+    it is given (not None).
     ``start`` is the state both began from (a fresh state, or one injected at any t);
     the bound accumulates along the way (global error). With one step it is the local check.
     ``exact_scalars``: the implementation received exactly rounded coefficients (the fast

@@ -28,7 +28,25 @@ def apply_step(
     hyper: Hyper,
     convention: Convention,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """New (theta, m, v) after one step with coefficients ``c``; the inputs are not changed."""
+    """New (theta, m, v) after one step with coefficients ``c``; the inputs are not changed
+    (AMSGrad from a zero maximum: :func:`apply_step_max` carries it)."""
+    theta, m, v, _ = apply_step_max(theta, m, v, None, grad, c, hyper, convention)
+    return theta, m, v
+
+
+def apply_step_max(
+    theta: FloatArray,
+    m: FloatArray,
+    v: FloatArray,
+    v_max: FloatArray | None,
+    grad: FloatArray,
+    c: Coefficients,
+    hyper: Hyper,
+    convention: Convention,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None]:
+    """New (theta, m, v, v_max) after one step with coefficients ``c``: v_max is AMSGrad's
+    running maximum (of v, or of v_hat = v / (1 - beta2^t); None: zeros, or no AMSGrad, when
+    None is returned too)."""
     dtype = theta.dtype.type
     with np.errstate(all="ignore"):
         g = -grad if hyper.maximize else grad.copy()
@@ -37,22 +55,39 @@ def apply_step(
         m = dtype(hyper.beta1) * m + dtype(1.0 - hyper.beta1) * g
         v = dtype(hyper.beta2) * v + dtype(1.0 - hyper.beta2) * (g * g)
         theta = theta if c.decay is None else dtype(c.decay) * theta
+        read: FloatArray = v
+        new_max: FloatArray | None = None
+        if convention.amsgrad != "none":
+            held = np.zeros_like(v) if v_max is None else v_max
+            mine = v if convention.amsgrad == "v" else v * dtype(c.inv_bc2)
+            read = new_max = np.maximum(held, mine).astype(dtype)
         if c.rectified:
-            root = np.sqrt(v * dtype(c.inv_bc2)) if convention.eps == "hat" else np.sqrt(v)
+            hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
+            root = np.sqrt(read * dtype(c.inv_bc2)) if hat else np.sqrt(read)
             theta = theta - dtype(c.coeff) * m / (root + dtype(hyper.eps))
         elif c.updates:
             theta = theta - dtype(c.coeff) * m
-    return theta.astype(dtype), m.astype(dtype), v.astype(dtype)
+    return theta.astype(dtype), m.astype(dtype), v.astype(dtype), new_max
 
 
 def apply_step_dd(theta: dd.DD, m: dd.DD, v: dd.DD, grad: FloatArray, s: ExactScalars, hyper: Hyper,
-                  convention: Convention) -> tuple[dd.DD, dd.DD, dd.DD]:
+                  convention: Convention, v_max: dd.DD | None = None,
+                  ) -> tuple[dd.DD, dd.DD, dd.DD]:
     """:func:`apply_step` in double-double arithmetic (:mod:`radam_verify.dd`), with the
     step's exact scalars rounded once to double-double: the same operations in the same
     order, each with a relative error at most ``dd.U_DD``, so the error model bounds this
     step with ``fmt = dd.DOUBLE_DOUBLE`` (derivations/error-model.md, section 6). beta1,
     beta2 and 1 - beta1, 1 - beta2 are exact (a binary64 beta's complement is a
-    double-double, by TwoSum)."""
+    double-double, by TwoSum). AMSGrad's running maximum: :func:`apply_step_dd_max`."""
+    theta, m, v, _ = apply_step_dd_max(theta, m, v, v_max, grad, s, hyper, convention)
+    return theta, m, v
+
+
+def apply_step_dd_max(theta: dd.DD, m: dd.DD, v: dd.DD, v_max: dd.DD | None, grad: FloatArray,
+                      s: ExactScalars, hyper: Hyper, convention: Convention,
+                      ) -> tuple[dd.DD, dd.DD, dd.DD, dd.DD | None]:
+    """:func:`apply_step_dd` with AMSGrad's running maximum (None: zeros, or no AMSGrad);
+    the maximum is exact, so it adds no error of its own."""
     with np.errstate(all="ignore"):
         c1 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta1)))
         c2 = dd.DD(*dd.two_sum(np.asarray(1.0), np.asarray(-hyper.beta2)))
@@ -68,10 +103,16 @@ def apply_step_dd(theta: dd.DD, m: dd.DD, v: dd.DD, grad: FloatArray, s: ExactSc
         v = dd.add(dd.mul_fp(v, hyper.beta2), dd.mul(g_g, c2))
         if s.decay is not None:
             theta = dd.mul(theta, dd.from_exact(s.decay))
+        read, new_max = v, None
+        if convention.amsgrad != "none":
+            held = v_max if v_max is not None else dd.DD.of(np.zeros_like(v.hi))
+            mine = v if convention.amsgrad == "v" else dd.mul(v, dd.from_exact(s.inv_bc2))
+            read = new_max = dd.maximum(held, mine)
         if s.rectified:
-            q = dd.mul(v, dd.from_exact(s.inv_bc2)) if convention.eps == "hat" else v
+            hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
+            q = dd.mul(read, dd.from_exact(s.inv_bc2)) if hat else read
             den = dd.add_fp(dd.sqrt(q), hyper.eps)
             theta = dd.add(theta, -dd.div(dd.mul(dd.from_exact(s.coeff), m), den))
         elif s.updates:
             theta = dd.add(theta, -dd.mul(dd.from_exact(s.coeff), m))
-    return theta, m, v
+    return theta, m, v, new_max

@@ -84,19 +84,20 @@ class Layout:
 
     # -- the exact map ---------------------------------------------------------------------
     def exact_state(self, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int,
-                    hyper: Hyper) -> ExactState:
+                    hyper: Hyper, v_max: Iterable[float] | None = None) -> ExactState:
         """The raw state (theta, m, v, t) of a tensor holding ``m``, ``v`` in this layout.
 
         Raw moments are taken exactly. Bias-corrected ones are multiplied by 1 - b^t at the
         reference's working precision (at t = 0 that is zero whatever is held: the first
         debiased step gives the held value the weight beta_hat_1 = 0).
         """
-        return self.exact_state_from(ExactState.from_floats(theta, m, v, t), t, hyper)
+        return self.exact_state_from(ExactState.from_floats(theta, m, v, t, v_max), t, hyper)
 
     def stored(self, state: ExactState, hyper: Hyper) -> ExactState:
         """The state in this layout's coordinates: what a correct implementation holds."""
         if not self.debiased:
             return state
+        _no_maximum(state)
         if state.t == 0:
             zeros = tuple(real.zero for _ in state.m)
             return ExactState(state.theta, zeros, zeros, 0)
@@ -116,7 +117,8 @@ class Layout:
     def exact_state_from(self, held: ExactState, t: int, hyper: Hyper) -> ExactState:
         """:meth:`exact_state` of an exact stored state (no rounding to floats)."""
         if not self.debiased:
-            return ExactState(held.theta, held.m, held.v, t)
+            return ExactState(held.theta, held.m, held.v, t, held.v_max)
+        _no_maximum(held)
         bc1, bc2 = corrections(hyper, t)
         with real.workprec(DEFAULT_PRECISION_BITS):
             return ExactState(held.theta, tuple(x * bc1 for x in held.m),
@@ -124,6 +126,12 @@ class Layout:
 
 
 RAW = Layout()
+
+
+def _no_maximum(state: ExactState) -> None:
+    if state.v_max:
+        raise UsageError("AMSGrad's running maximum beside bias-corrected moments is not a "
+                         "layout radam-verify maps; verify with raw moments")
 
 
 def corrections(hyper: Hyper, t: int) -> tuple[mpmath.mpf, mpmath.mpf]:

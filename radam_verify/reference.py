@@ -29,12 +29,15 @@ _ZERO: RawMpf = libmp.fzero
 
 @dataclass(frozen=True)
 class ExactState:
-    """theta, m (first moment), v (second moment) and the step count t of one tensor."""
+    """theta, m (first moment), v (second moment) and the step count t of one tensor, and
+    AMSGrad's running maximum v_max (in the reading's coordinates: of v or of v_hat; empty
+    where the reading keeps none, or where it starts at zero)."""
 
     theta: tuple[mpmath.mpf, ...]
     m: tuple[mpmath.mpf, ...]
     v: tuple[mpmath.mpf, ...]
     t: int
+    v_max: tuple[mpmath.mpf, ...] = ()
 
     @classmethod
     def initial(cls, theta: Iterable[float]) -> ExactState:
@@ -44,7 +47,8 @@ class ExactState:
 
     @classmethod
     def from_floats(
-        cls, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int
+        cls, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int,
+        v_max: Iterable[float] | None = None,
     ) -> ExactState:
         """A state an implementation holds (its float values, exactly), e.g. at t = 10^6."""
         return cls(
@@ -52,7 +56,16 @@ class ExactState:
             tuple(real.mpf(float(x)) for x in m),
             tuple(real.mpf(float(x)) for x in v),
             t,
+            () if v_max is None else tuple(real.mpf(float(x)) for x in v_max),
         )
+
+    def maxima(self) -> tuple[mpmath.mpf, ...]:
+        """v_max, zeros where the state has none yet (AMSGrad starts its maximum at 0)."""
+        return self.v_max or tuple(real.zero for _ in self.v)
+
+    def max_floats(self) -> list[float]:
+        """v_max rounded to binary64 (zeros where the state has none yet)."""
+        return [float(x) for x in self.maxima()]
 
     def floats(self) -> tuple[list[float], list[float], list[float]]:
         """theta, m, v rounded to binary64 (for display and the error model)."""
@@ -86,6 +99,8 @@ def exact_step(
     ``rectified`` forces the branch (to follow an implementation through an ambiguous
     step); by default the certified decision of the schedule is used.
     Raises :class:`OutOfDomainError` where exact arithmetic is undefined (0/0 with eps = 0).
+    With AMSGrad (``convention.amsgrad``) the root is taken of the running maximum: of v
+    (``v``), bias-corrected as the eps placement says, or of v_hat (``v_hat``).
     """
     if grad is None:
         return state
@@ -120,9 +135,12 @@ def exact_step(
                 decay = libmp.mpf_sub(libmp.fone, mul(lr, wd, prec, _RND), prec, _RND)
             elif convention.weight_decay == "decoupled-unscaled":
                 decay = libmp.mpf_sub(libmp.fone, wd, prec, _RND)
-    thetas, ms, vs = [], [], []
+    thetas, ms, vs, maxima = [], [], [], []
     hat = convention.eps == "hat"
-    for theta_x, m_x, v_x, g_float in zip(state.theta, state.m, state.v, grad, strict=True):
+    amsgrad = convention.amsgrad
+    held = state.maxima() if amsgrad != "none" else state.v
+    for theta_x, m_x, v_x, max_x, g_float in zip(state.theta, state.m, state.v, held, grad,
+                                                 strict=True):
         theta, m, v = theta_x._mpf_, m_x._mpf_, v_x._mpf_
         g = f(float(g_float))
         if hyper.maximize:
@@ -133,8 +151,19 @@ def exact_step(
         v = add(mul(b2, v, prec, _RND), mul(one_b2, mul(g, g, prec, _RND), prec, _RND), prec, _RND)
         if decay is not None:
             theta = mul(decay, theta, prec, _RND)
+        read = v
+        if amsgrad == "v":
+            read = _larger(max_x._mpf_, v)
+            maxima.append(real.make_mpf(read))
+        elif amsgrad == "v_hat":
+            v_hat = mul(v, inv_bc2, prec, _RND)
+            read = _larger(max_x._mpf_, v_hat)
+            maxima.append(real.make_mpf(read))
         if branch:
-            root = sqrt(mul(v, inv_bc2, prec, _RND) if hat else v, prec, _RND)
+            if amsgrad == "v_hat":
+                root = sqrt(read, prec, _RND)
+            else:
+                root = sqrt(mul(read, inv_bc2, prec, _RND) if hat else read, prec, _RND)
             den = add(root, eps, prec, _RND)
             if den == _ZERO:
                 raise OutOfDomainError("0/0: eps = 0 and the second moment is exactly zero")
@@ -144,7 +173,12 @@ def exact_step(
         thetas.append(real.make_mpf(theta))
         ms.append(real.make_mpf(m))
         vs.append(real.make_mpf(v))
-    return ExactState(tuple(thetas), tuple(ms), tuple(vs), t)
+    return ExactState(tuple(thetas), tuple(ms), tuple(vs), t, tuple(maxima))
+
+
+def _larger(x: RawMpf, y: RawMpf) -> RawMpf:
+    """max(x, y) of two raw mpmath numbers (exact: one of them)."""
+    return x if libmp.mpf_cmp(x, y) >= 0 else y
 
 
 def _forced_r(sched: ScheduleStep) -> mpmath.mpf:

@@ -162,15 +162,23 @@ class StepBound:
     theta: Array
     m: Array
     v: Array
-    #: the operand scale of theta, m and v: the largest magnitude among the quantity before
-    #: the step, what the step adds to it, and the result (error-model.md, "The scale of the
-    #: bound"); errors and bounds are reported in ulps of the format at this magnitude
-    scale: tuple[Array, Array, Array] | None = None
+    #: the operand scale of theta, m and v (and v_max): the largest magnitude among the
+    #: quantity before the step, what the step adds to it, and the result (error-model.md,
+    #: "The scale of the bound"); errors and bounds are reported in ulps of the format at
+    #: this magnitude
+    scale: tuple[Array, ...] | None = None
+    #: AMSGrad's running maximum (None: the reading keeps none)
+    v_max: Array | None = None
 
     @property
     def judgeable(self) -> npt.NDArray[np.bool_]:
         """Elements whose bound is finite: the others are out of the format's domain."""
-        return np.isfinite(self.theta) & np.isfinite(self.m) & np.isfinite(self.v)
+        finite = np.isfinite(self.theta) & np.isfinite(self.m) & np.isfinite(self.v)
+        return finite if self.v_max is None else finite & np.isfinite(self.v_max)
+
+    def quantities(self) -> tuple[Array, ...]:
+        """The bounds of theta, m, v (and v_max where the reading keeps it), in that order."""
+        return (self.theta, self.m, self.v) + (() if self.v_max is None else (self.v_max,))
 
 
 def _coeff_without_r(c: Coefficients, hyper: Hyper, convention: Convention) -> float:
@@ -240,16 +248,18 @@ def step_bound(
     errors: ScheduleErrors,
     a_theta: Array | float = 0.0, a_m: Array | float = 0.0, a_v: Array | float = 0.0,
     moments: MomentRecursion | None = None, *, scale: bool = True,
+    v_max: Array | None = None, a_vmax: Array | float = 0.0,
 ) -> StepBound:
     """Bound the error of one step from (theta, m, v) (exact values, as float64 arrays).
 
     ``c`` holds the exact coefficients of the branch being judged. ``m``, ``v``, their input
     bounds and the returned bounds on them are in the coordinates of ``moments`` (the state
     layout; raw by default). ``scale``: whether to return the operand scale (without it,
-    ``StepBound.scale`` is None).
+    ``StepBound.scale`` is None). ``v_max``, ``a_vmax``: AMSGrad's running maximum and its
+    input bound (None: zeros).
     """
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments)
-    return terms.bound(fmt, errors, a_theta, a_m, a_v, scale=scale)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max)
+    return terms.bound(fmt, errors, a_theta, a_m, a_v, scale=scale, a_vmax=a_vmax)
 
 
 @dataclass(frozen=True)
@@ -288,23 +298,31 @@ class StepTerms:
     update_abs: Array
     theta_new: Array
     results_abs: Array  # |theta_new| + |update|
+    #: AMSGrad's running maximum before and after the step (None: the reading keeps none)
+    v_max: Array | None = None
+    v_max_new: Array | None = None
 
-    def scales(self) -> tuple[Array, Array, Array]:
-        """The operand scale of theta, m and v (error-model.md, "The scale of the bound")."""
+    def scales(self) -> tuple[Array, ...]:
+        """The operand scale of theta, m and v (error-model.md, "The scale of the bound"),
+        and of v_max (the new maximum, the largest value it combines)."""
         c2, g = self.rec.one_minus_beta2, self.g
         with np.errstate(all="ignore"):
-            return (_like(np.fmax(np.fmax(self.theta_abs, self.update_abs),
-                                  np.abs(self.theta_new)), self.theta),
-                    _like(np.fmax(np.fmax(self.m_abs, self.c1_g_abs), self.m_stored_abs),
-                          self.theta),
-                    _like(np.fmax(np.fmax(np.abs(self.v), c2 * g * g), np.abs(self.v_stored)),
-                          self.theta))
+            found = (_like(np.fmax(np.fmax(self.theta_abs, self.update_abs),
+                                   np.abs(self.theta_new)), self.theta),
+                     _like(np.fmax(np.fmax(self.m_abs, self.c1_g_abs), self.m_stored_abs),
+                           self.theta),
+                     _like(np.fmax(np.fmax(np.abs(self.v), c2 * g * g), np.abs(self.v_stored)),
+                           self.theta))
+            if self.v_max_new is None:
+                return found
+            return (*found, _like(np.abs(self.v_max_new), self.theta))
 
     def bound(self, fmt: Format, errors: ScheduleErrors,
               a_theta: Array | float = 0.0, a_m: Array | float = 0.0,
-              a_v: Array | float = 0.0, *, scale: bool = True) -> StepBound:
+              a_v: Array | float = 0.0, *, scale: bool = True,
+              a_vmax: Array | float = 0.0) -> StepBound:
         """The bound of this step for ``fmt`` with the schedule's ``errors`` and the input
-        bounds ``a_theta, a_m, a_v``."""
+        bounds ``a_theta, a_m, a_v`` (and ``a_vmax``, AMSGrad's running maximum's)."""
         u, eta = fmt.u, fmt.eta
         gam = fmt.gamma
         c, hyper, convention, rec = self.c, self.hyper, self.convention, self.rec
@@ -346,6 +364,16 @@ class StepTerms:
                 if convention.weight_decay == "merged":  # lr (u + wd theta): 3 roundings
                     e_theta = e_theta + gam(3) * hyper.lr * wd * theta_abs
             coeff_rel = errors.scalar_rel + errors.bc1_rel
+            e_max: Array | None = None
+            if self.v_max_new is not None:
+                # max(x~, y~) is within max(|x~ - x|, |y~ - y|) of max(x, y): the maximum adds
+                # no rounding (error-model.md, section 2, "AMSGrad")
+                e_mine = e_v
+                if convention.amsgrad == "v_hat":  # v / (1 - b2^t): two roundings, bc2's error
+                    e_mine = (e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * self.v_new
+                              * c.inv_bc2 + eta)
+                e_max = np.fmax(a_vmax, e_mine)
+                e_v = e_max  # the update reads the maximum
             if c.rectified:
                 assert self.q is not None
                 assert self.root is not None
@@ -355,6 +383,8 @@ class StepTerms:
                 if convention.eps == "raw":
                     e_q = e_v
                     coeff_rel += errors.bc2_rel / 2
+                elif convention.amsgrad == "v_hat":  # the root of the maximum of v_hat itself
+                    e_q = e_v
                 else:
                     e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
                 e_root = (np.fmin(np.where(self.root_positive, e_q / root, np.inf), np.sqrt(e_q))
@@ -388,13 +418,16 @@ class StepTerms:
             np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
             np.asarray(e_v_stored * EVALUATION_SLACK, dtype=np.float64),
             self.scales() if scale else None,
+            None if e_max is None else np.asarray(e_max * EVALUATION_SLACK, dtype=np.float64),
         )
 
 
 def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, hyper: Hyper,
-               convention: Convention, moments: MomentRecursion | None = None) -> StepTerms:
+               convention: Convention, moments: MomentRecursion | None = None,
+               v_max: Array | None = None) -> StepTerms:
     """The exact values of one step from (theta, m, v) that its bound reads (evaluated in
-    binary64 along the exact values, as :func:`step_bound`)."""
+    binary64 along the exact values, as :func:`step_bound`); ``v_max``: AMSGrad's running
+    maximum (None: zeros, where the reading keeps one)."""
     rec = moments if moments is not None else MomentRecursion.raw(hyper)
     with np.errstate(all="ignore"):
         b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
@@ -413,8 +446,14 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
         theta_in = decay * theta
         m_new_abs = np.abs(m_new)
         q = root = den = root_positive = None
+        read, v_max_new = v_new, None
+        if convention.keeps_max:
+            held = np.zeros_like(v_new) if v_max is None else v_max
+            mine = v_new if convention.amsgrad == "v" else v_new * c.inv_bc2
+            read = v_max_new = np.fmax(held, mine)
         if c.rectified:
-            q = v_new if convention.eps == "raw" else v_new * c.inv_bc2
+            raw_root = convention.eps == "raw" or convention.amsgrad == "v_hat"
+            q = read if raw_root else read * c.inv_bc2
             root = np.sqrt(q)
             root_positive = root > 0
             den = root + hyper.eps
@@ -428,7 +467,8 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
         return StepTerms(theta, m, v, c, hyper, convention, rec, theta_abs, np.abs(m), g, g_abs,
                          2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
                          m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
-                         update, update_abs, theta_new, np.abs(theta_new) + update_abs)
+                         update, update_abs, theta_new, np.abs(theta_new) + update_abs,
+                         None if v_max_new is None else held, v_max_new)
 
 
 def _like(values: object, shape_of: Array) -> Array:

@@ -23,12 +23,15 @@ def test_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     assert (c.threshold, c.comparison, c.below, c.eps, c.weight_decay) == EXPECTED[name]
 
 
-# Adam's presets: eps placement and weight decay, from the code each names (conventions.py).
+# Adam's presets: eps placement, weight decay and AMSGrad's maximum, from the code each
+# names (conventions.py).
 EXPECTED_ADAM = {
-    "adam": ("hat", "l2"),
-    "adamw": ("hat", "decoupled"),
-    "keras-adam": ("raw", "decoupled"),
-    "optax-adam": ("hat", "none"),
+    "adam": ("hat", "l2", "none"),
+    "adamw": ("hat", "decoupled", "none"),
+    "keras-adam": ("raw", "decoupled", "none"),
+    "optax-adam": ("hat", "none", "none"),
+    "amsgrad": ("hat", "l2", "v"),
+    "optax-amsgrad": ("hat", "none", "v_hat"),
 }
 
 
@@ -36,9 +39,21 @@ EXPECTED_ADAM = {
 def test_adam_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     c = parse_convention(name)
     assert c.algorithm == "adam"
-    assert (c.eps, c.weight_decay) == EXPECTED_ADAM[name]
+    assert (c.eps, c.weight_decay, c.amsgrad) == EXPECTED_ADAM[name]
     assert c.axes() == {"algorithm": "adam", "eps": c.eps, "weight_decay": c.weight_decay,
-                        "scalars": "float64"}
+                        "amsgrad": c.amsgrad, "scalars": "float64"}
+    assert c.keeps_max == (c.amsgrad != "none")
+
+
+def test_amsgrad_is_adams_axis_and_its_maximum_of_v_hat_takes_eps_on_that_root() -> None:
+    assert parse_convention("keras-adam,amsgrad=v").spec == "keras-adam,amsgrad=v"
+    with pytest.raises(ConventionError, match="axis 'amsgrad' is Adam's and does not apply "
+                                              "to radam"):
+        parse_convention("pytorch,amsgrad=v")
+    with pytest.raises(ConventionError, match="use eps=hat"):
+        parse_convention("keras-adam,amsgrad=v_hat")
+    with pytest.raises(ConventionError, match="unknown value 'max' for axis 'amsgrad'"):
+        parse_convention("adam,amsgrad=max")
 
 
 def test_scalars_in_binary32_are_a_reading_of_either_algorithm() -> None:

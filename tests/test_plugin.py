@@ -332,13 +332,21 @@ SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_grad
     pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
                  {"convention": "pytorch,scalars=float32"}, "pytorch,scalars=float32",
                  "float32", id="radam-float32-scalars"),
+    # AMSGrad: torch's running maximum of v (its max_exp_avg_sq read and injected), and
+    # optax's maximum of v_hat in the project's reimplementation, with AdamW's decay
+    pytest.param("torch.optim:Adam", {"foreach": False, "amsgrad": True}, "amsgrad", "float64",
+                 id="torch-amsgrad"),
+    pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
+                 {"convention": "optax-amsgrad,weight_decay=decoupled"},
+                 "optax-amsgrad,weight_decay=decoupled", "float32", id="amsgrad-max-of-v-hat"),
 ])
 def test_correct_adam_implementations_conform_with_every_property(
         pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
         dtype: str) -> None:
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
-    AdamW stepped in chunks in bfloat16, and scalars formed in binary32 (the textbook
-    schedule in float32, from binary32 betas, for RAdam and AdamW): every property accepts them
+    AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
+    schedule in float32, from binary32 betas, for RAdam and AdamW), and AMSGrad's two
+    maxima (torch's of v, optax's of v_hat): every property accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)

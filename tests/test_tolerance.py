@@ -33,12 +33,13 @@ def run_impl(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray]) -> li
     out = []
     for grad in grads:
         state = impl.step(state, grad)
-        out.append((state.theta, state.m, state.v))
+        out.append((state.theta, state.m, state.v)
+                   + (() if state.v_max is None else (state.v_max,)))
     return out
 
 
 def judge(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray], fmt: Format) -> Judgement:
-    start = ExactState.from_floats(state.theta, state.m, state.v, state.t)
+    start = ExactState.from_floats(state.theta, state.m, state.v, state.t, state.v_max)
     return judge_trajectory(run_impl(impl, state, grads), start, grads, impl.hyper,
                             impl.convention, fmt)
 

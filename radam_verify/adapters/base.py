@@ -62,6 +62,9 @@ class ParamState:
     #: the whole storage the parameter is a view into (placed parameters only): its
     #: elements outside the view must keep their canaries
     storage: FloatArray | None = None
+    #: AMSGrad's running maximum of the second moment, where the implementation keeps one
+    #: and it can be read; to inject, None sets it to v (a state whose v is at its largest)
+    v_max: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Capabilities:
 
     read_state: bool = False  # m and v can be read after a step
     inject_state: bool = False  # (theta, m, v, t) can be set before a step
+    #: AMSGrad's running maximum v_max is read and injected with m and v
+    max_state: bool = False
     maximize: bool = False
     #: maximize is one constructor argument for the whole optimizer, not a per-group option
     maximize_per_group: bool = True

@@ -79,6 +79,8 @@ class Run:
         param = self.params[g][p]
         if quantity == "theta":
             return flat(param.asnumpy())
+        if quantity == "v_max":  # no AMSGrad maximum in MindSpore's RAdam
+            return None
         return flat(self.held("exp_avg" if quantity == "m" else "exp_avg_sq", param).asnumpy())
 
     def copy(self, cls):

@@ -66,6 +66,8 @@ class OptaxAdapter(Adapter):
             instance = OptaxInstance(self, [GroupSpec(Hyper(), (np.linspace(-1, 1, 3),))], "jit")
             instance.step([[np.full(3, 0.5)]])
             readable = instance.read()[0][0].m is not None
+            # amsgrad's ScaleByAmsgradState: the running maximum of nu_hat in ``nu_max``
+            maxima = readable and hasattr(_find_moments(instance.groups[0]["state"]), "nu_max")
         except ImplementationError as error:
             raise UsageError(f"{spec} is not an optax transformation factory taking "
                              f"(learning_rate, b1, b2, eps) with kwargs {dict(kwargs)}: "
@@ -76,7 +78,8 @@ class OptaxAdapter(Adapter):
         if not self._wd:
             notes["weight_decay"] = f"{spec} takes no weight_decay argument"
         self.capabilities = Capabilities(
-            read_state=readable, inject_state=readable, maximize=False, weight_decay=self._wd,
+            read_state=readable, inject_state=readable, max_state=maxima, maximize=False,
+            weight_decay=self._wd,
             groups=True, add_group=False, save_load=True, missing_grads=False,
             code_paths={p: {"path": p} for p in PATHS}, notes=notes)
 
@@ -182,8 +185,10 @@ class OptaxInstance(Instance):
                 if moments is None:
                     row.append(ParamState(flat(theta)))
                 else:
+                    v_max = getattr(moments, "nu_max", None)
                     row.append(ParamState(flat(theta), flat(moments.mu[k]), flat(moments.nu[k]),
-                                          int(moments.count)))
+                                          int(moments.count),
+                                          v_max=None if v_max is None else flat(v_max[k])))
             out.append(row)
         return out
 
@@ -196,6 +201,10 @@ class OptaxInstance(Instance):
                 count=jnp.asarray(t, dtype=moments.count.dtype),
                 mu=[self._array(required(s.m)) for s in group_states],
                 nu=[self._array(required(s.v)) for s in group_states])
+            if hasattr(new, "nu_max"):  # amsgrad's maximum: v where none is given
+                new = new._replace(nu_max=[self._array(required(s.v) if s.v_max is None
+                                                       else s.v_max)
+                                           for s in group_states])
             group["state"] = _replace_moments(group["state"], new)
             group["params"] = [self._array(s.theta) for s in group_states]
 

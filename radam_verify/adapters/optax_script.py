@@ -80,6 +80,9 @@ class Run:
             new = held._replace(count=jax.numpy.asarray(states[0]["t"], dtype=held.count.dtype),
                                 mu=[array(s["m"]) for s in states],
                                 nu=[array(s["v"]) for s in states])
+            if hasattr(new, "nu_max"):  # amsgrad's running maximum: v where none is given
+                new = new._replace(nu_max=[array(s["v"] if s.get("v_max") is None
+                                                 else s["v_max"]) for s in states])
             group["state"] = replaced(group["state"], new)
             group["params"] = [array(s["theta"]) for s in states]
 
@@ -95,6 +98,9 @@ class Run:
         if quantity == "theta":
             return flat(group["params"][p])
         held = moments(group["state"])
+        if quantity == "v_max":  # amsgrad's running maximum of nu_hat
+            found = getattr(held, "nu_max", None)
+            return None if found is None else flat(found[p])
         return None if held is None else flat((held.mu if quantity == "m" else held.nu)[p])
 
     def copy(self, cls):

@@ -90,6 +90,8 @@ class Run:
     def read(self, g, p, quantity):
         if quantity == "theta":
             return values(self.tensors[g][p])
+        if quantity == "v_max":  # no AMSGrad maximum in PaddlePaddle's RAdam
+            return None
         held = self.state(g, p, "moment1" if quantity == "m" else "moment2")
         return None if held is None else values(held)
 

@@ -23,6 +23,13 @@ def array(values):
     return np.asarray(values, dtype=np.float64).astype(DTYPE)
 
 
+def maximum(s):
+    """AMSGrad's running maximum as state_at takes it (nothing where the state has none)."""
+    if not MAXIMA:
+        return {}
+    return {"v_max": array(s["v"] if s.get("v_max") is None else s["v_max"])}
+
+
 def flat(values):
     return np.asarray(values).astype(np.float64, copy=True).reshape(-1)
 
@@ -45,8 +52,8 @@ class Run:
 
     def inject(self, start):
         for k, (impl, states) in enumerate(zip(self.impls, start)):
-            self.states[k] = [impl.state_at(array(s["theta"]), array(s["m"]), array(s["v"]), s["t"])
-                              for s in states]
+            self.states[k] = [impl.state_at(array(s["theta"]), array(s["m"]), array(s["v"]), s["t"],
+                                            **maximum(s)) for s in states]
 
     def step(self, grads):
         for k, (impl, group) in enumerate(zip(self.impls, grads)):
@@ -94,6 +101,8 @@ def driver(adapter: ProtocolAdapter, scenario: Scenario) -> Driver:
     text = "".join([
         f"# the dtype of the parameters\nDTYPE = np.{adapter.fmt.name}\n",
         literal("KWARGS", kwargs, "constructor keywords beside each group's (the code path)"),
+        literal("MAXIMA", adapter.capabilities.max_state,
+                "whether state_at takes AMSGrad's running maximum v_max"),
         literal("GROUPS", [entry(g) for g in scenario.groups],
                 "one implementation object per group: its keywords and initial values"),
         literal("ADDED", [[k, entry(g)] for k, g in scenario.added],

@@ -12,10 +12,11 @@ found and how the expected values were computed, the scenario's gradients, the c
 ``Run`` as every driver defines it::
 
     Run(cls)                    # construct over GROUPS (hyperparameters in the library's names)
-    run.inject(START)           # START[group][tensor] = {"theta", "m", "v", "t"}
+    run.inject(START)           # START[group][tensor] = {"theta", "m", "v", "t"[, "v_max"]}
     run.add_group(group)        # one entry like those of GROUPS
     run.step(grads)             # grads[group][tensor]: list of floats or None
-    run.read(g, p, quantity)    # "theta", "m" or "v" as a float64 numpy array (None: unreadable)
+    run.read(g, p, quantity)    # "theta", "m", "v" or "v_max" (AMSGrad's running maximum) as a
+                                # float64 numpy array (None: unreadable)
     run.copy(cls)               # a new Run over the same groups, from this run's current theta
     run.save() / run.load(s)    # the library's own state saving
     run.load_live(other)        # load other's state dict object itself; returns what changes
@@ -43,7 +44,7 @@ class Expected:
     t: int  # the tensor's step count after them
     group: int
     tensor: int
-    quantity: str  # "theta", "m" or "v"
+    quantity: str  # "theta", "m", "v" or "v_max"
     index: int  # the worst element
     exact: tuple[str, ...]  # exact values, decimal strings
     bound: tuple[float, ...]  # absolute bounds on |observed - exact|
@@ -168,6 +169,10 @@ def run(cls, steps):
     return state
 
 
+#: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
+QUANTITIES = ("theta", "m", "v", "v_max")
+
+
 def same(a, b):
     if a is None or b is None:
         return a is None and b is None
@@ -212,7 +217,7 @@ def check_reload(cls):
         resumed.step(STEPS[k])
         for g, group in enumerate(straight.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = resumed.read(g, p, name), straight.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
@@ -223,8 +228,8 @@ def check_reload(cls):
 
 
 def read_all(state):
-    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
-    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+    """theta, m, v and v_max of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in QUANTITIES}
              for p in range(len(group))] for g, group in enumerate(state.sizes)]
 
 
@@ -232,7 +237,7 @@ def first_difference(left, right, names):
     """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
     for g, (group_l, group_r) in enumerate(zip(left, right)):
         for p, (a, b) in enumerate(zip(group_l, group_r)):
-            for name in ("theta", "m", "v"):
+            for name in QUANTITIES:
                 if not same(a[name], b[name]):
                     return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
                             f"{b[name]} {names[1]}")
@@ -334,7 +339,7 @@ def check_closure(cls):
             return True
         for g, group in enumerate(plain.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = through.read(g, p, name), plain.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m")
 V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v")
 STEP_NAMES = ("step", "t", "count", "n_step")
+#: AMSGrad's running maximum of the second moment (torch.optim.Adam's ``max_exp_avg_sq``)
+MAX_NAMES = ("max_exp_avg_sq", "max_exp_avg_sqs", "v_max", "max_v", "nu_max", "exp_avg_sq_max")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class StateKeys:
     group_set: tuple[tuple[str, Any], ...] = ()  # group entries (not hyperparameters) a step sets
     #: what m and v hold (raw or bias-corrected), found from their values after the probe step
     moments: Moments | None = "raw"
+    #: where AMSGrad's running maximum is kept (None: no such entry)
+    max_key: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -113,6 +117,7 @@ class TorchAdapter(Adapter):
                                    "group" if base.step_in_group else "tensor")
         self.capabilities = Capabilities(
             read_state=base.readable, inject_state=base.injectable,
+            max_state=base.injectable and base.max_key is not None,
             maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
             maximize_fixed=None if fixed is None else bool(fixed),
             weight_decay=self.names.weight_decay,
@@ -357,7 +362,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
                 return name
         return None
 
-    m_key, v_key = find(M_NAMES), find(V_NAMES)
+    m_key, v_key, max_key = find(M_NAMES), find(V_NAMES), find(MAX_NAMES)
     step_key = next((n for n in STEP_NAMES if n in state and _is_count(state[n])), None)
     in_group = False
     sample: Any = None
@@ -366,7 +371,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
     else:
         step_key = next((n for n in STEP_NAMES if n in group and _is_count(group[n])), None)
         in_group, sample = step_key is not None, group.get(step_key or "", None)
-    known = {m_key, v_key, None if in_group else step_key}
+    known = {m_key, v_key, max_key, None if in_group else step_key}
     empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
     others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
     # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
@@ -379,7 +384,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
         return None if dtype is None or dtype == param.dtype else _real(dtype)
 
     return StateKeys(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key),
-                     empty, group_set)
+                     empty, group_set, max_key=max_key)
 
 
 def _real(dtype: Any) -> Any:
@@ -512,10 +517,12 @@ class TorchInstance(Instance):
             row: list[ParamState] = []
             for tensor, size in zip(group_tensors, self.sizes[group_index], strict=True):
                 state = self.optimizer.state.get(tensor, {})
-                m = v = None
+                m = v = v_max = None
                 t: int | None = None
                 if layout.readable and state:
                     m, v = values(state[layout.m_key], size), values(state[layout.v_key], size)
+                    if layout.max_key is not None and layout.max_key in state:
+                        v_max = values(state[layout.max_key], size)
                 if layout.step_key is not None:
                     holder = (self.optimizer.param_groups[group_index] if layout.step_in_group
                               else state)
@@ -525,7 +532,7 @@ class TorchInstance(Instance):
                         t = 0
                 storage = self.storages[group_index][len(row)]
                 row.append(ParamState(values(tensor, size), m, v, t,
-                                      None if storage is None else snapshot(storage)))
+                                      None if storage is None else snapshot(storage), v_max))
             out.append(row)
         return out
 
@@ -551,6 +558,10 @@ class TorchInstance(Instance):
                     layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype)
                     .detach().reshape(shape),
                 }
+                if layout.max_key is not None:  # AMSGrad's maximum: v where none is given
+                    held = wanted.v if wanted.v_max is None else wanted.v_max
+                    entry[layout.max_key] = (self.adapter.tensor(held, dtype=layout.v_dtype)
+                                             .detach().reshape(shape))
                 entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)
                 group = self.optimizer.param_groups[group_index]

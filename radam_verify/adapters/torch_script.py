@@ -50,7 +50,7 @@ STATE_METHODS = '''
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
             return values(param, size)
-        key = M_KEY if quantity == "m" else V_KEY
+        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY}[quantity]
         state = self.optimizer.state.get(param, {})
         return None if key is None or key not in state else values(state[key], size)
 
@@ -185,6 +185,9 @@ class Run:
                     p.copy_(tensor(s["theta"]).reshape(p.shape))
                 entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
                          V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
+                if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
+                    held = s["v"] if s.get("v_max") is None else s["v_max"]
+                    entry[MAX_KEY] = tensor(held, v_dtype).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
@@ -303,6 +306,7 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         literal("M_KEY", layout.m_key, "where the optimizer keeps m, v and its step count"),
         literal("V_KEY", layout.v_key),
         literal("STEP_KEY", layout.step_key),
+        literal("MAX_KEY", layout.max_key, "AMSGrad's running maximum (None: not kept)"),
         literal("STEP_IN_GROUP", layout.step_in_group),
         literal("EMPTY_KEYS", list(layout.empty_keys),
                 "state entries a step creates empty (kept so, as the optimizer expects)"),

@@ -43,6 +43,17 @@ class ConventionAdamW(ConventionAdam):
         super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
 
 
+class ConventionAMSGrad(ConventionAdam):
+    """AMSGrad as torch.optim.Adam(amsgrad=True) reads it (the ``amsgrad`` preset: the running
+    maximum of v in ``max_exp_avg_sq``, bias-corrected in the denominator)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str = "amsgrad") -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
 class AdamDefect(ConventionAdam, Defect):
     """An Adam defect: verified against the ``adam`` preset, shown against ConventionAdam."""
 
@@ -55,6 +66,14 @@ class AdamWDefect(ConventionAdamW, Defect):
 
     verify_convention: ClassVar[str] = "adamw"
     correct: ClassVar[str] = f"{__name__}:ConventionAdamW"
+
+
+class AMSGradDefect(ConventionAMSGrad, Defect):
+    """An AMSGrad defect: verified against the ``amsgrad`` preset, shown against
+    ConventionAMSGrad."""
+
+    verify_convention: ClassVar[str] = "amsgrad"
+    correct: ClassVar[str] = f"{__name__}:ConventionAMSGrad"
 
 
 class AdamNoSecondBiasCorrection(AdamDefect):
@@ -124,9 +143,54 @@ class AdamEpsZeroReplaced(AdamDefect):
         return super().denominator(v, c, replace(h, eps=h.eps or 1e-7))
 
 
+class AMSGradMaximumNotRead(AMSGradDefect):
+    """The running maximum is kept, but the denominator reads v itself: Adam's step, which
+    differs once v falls below its earlier maximum (and, with L2 decay, theta's error reaches
+    the moments)."""
+
+    shows = Shows("test_trajectories_stay_within_the_global_bound", ("theta", "m", "v"))
+
+    def maximum(self, state: dict[str, Any], c: Coefficients) -> torch.Tensor:
+        super().maximum(state, c)
+        v: torch.Tensor = state["exp_avg_sq"]
+        return v
+
+
+class AMSGradMaximumOfVHat(AMSGradDefect):
+    """The maximum is taken of v_hat = v / (1 - beta2^t) (optax's order) where the reading
+    verified keeps the maximum of v and bias-corrects it afterwards: the maximum held is
+    v_hat's."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("v_max", "theta"))
+
+    def maximum(self, state: dict[str, Any], c: Coefficients) -> torch.Tensor:
+        hat = state["exp_avg_sq"] * c.inv_bc2
+        torch.maximum(state["max_exp_avg_sq"], hat, out=state["max_exp_avg_sq"])
+        v: torch.Tensor = state["max_exp_avg_sq"] / c.inv_bc2  # the denominator divides again
+        return v
+
+
+class AMSGradMaximumNotSaved(AMSGradDefect):
+    """The running maximum lives outside the optimizer's state, so a saved and reloaded
+    optimizer starts its maximum again from zero."""
+
+    shows = Shows("test_state_dict_round_trip_continues_exactly", ("state_dict",))
+
+    def init_state(self, param: torch.Tensor) -> dict[str, Any]:
+        state = super().init_state(param)
+        self.__dict__.setdefault("maxima", {})[id(param)] = state.pop("max_exp_avg_sq")
+        return state
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        maxima = self.__dict__.setdefault("maxima", {})
+        held = maxima.setdefault(id(param), torch.zeros_like(param))
+        super().update(param, {**state, "max_exp_avg_sq": held}, c, h)
+
+
 ADAM_CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamNoSecondBiasCorrection, AdamEpsBesideRawRoot, AdamBiasCorrectionsInFloat32,
         AdamWDecayUnscaled, AdamWDecayAfterUpdate, AdamEpsZeroReplaced,
+        AMSGradMaximumNotRead, AMSGradMaximumOfVHat, AMSGradMaximumNotSaved,
     )
 }

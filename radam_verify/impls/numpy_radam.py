@@ -2,7 +2,8 @@
 
 Coefficients are computed as implementations do (textbook formulas in binary64), the
 element operations in the array dtype. It follows the plain-object protocol:
-``init(theta) -> state`` and ``step(state, grad) -> state`` over numpy arrays.
+``init(theta) -> state`` and ``step(state, grad) -> state`` over numpy arrays; under an
+AMSGrad reading the state carries the running maximum ``v_max`` (zeros at first).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from radam_verify.coefficients import textbook_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
-from radam_verify.kernel import apply_step
+from radam_verify.kernel import apply_step_max
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class NumpyState:
     m: np.ndarray
     v: np.ndarray
     t: int
+    v_max: np.ndarray | None = None  # AMSGrad's running maximum (None: not AMSGrad)
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,24 @@ class NumpyRAdam:
 
     def init(self, theta: np.ndarray) -> NumpyState:
         values = np.asarray(theta, dtype=self.dtype)
-        return NumpyState(values, np.zeros_like(values), np.zeros_like(values), 0)
+        return NumpyState(values, np.zeros_like(values), np.zeros_like(values), 0,
+                          np.zeros_like(values) if self.convention.keeps_max else None)
 
     def state_at(self, theta: np.ndarray, m: np.ndarray, v: np.ndarray,
-                 t: int) -> NumpyState:
-        """A state injected at step count ``t`` (e.g. 10^6)."""
+                 t: int, v_max: np.ndarray | None = None) -> NumpyState:
+        """A state injected at step count ``t`` (e.g. 10^6); AMSGrad's maximum ``v_max``
+        (v where it is not given)."""
         as_dtype = [np.asarray(x, dtype=self.dtype) for x in (theta, m, v)]
-        return NumpyState(as_dtype[0], as_dtype[1], as_dtype[2], t)
+        held = None
+        if self.convention.keeps_max:
+            held = np.asarray(v if v_max is None else v_max, dtype=self.dtype)
+        return NumpyState(as_dtype[0], as_dtype[1], as_dtype[2], t, held)
 
     def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
         if grad is None:
             return state
         c = textbook_coefficients(state.t + 1, self.hyper, self.convention)
-        theta, m, v = apply_step(state.theta, state.m, state.v,
-                                 np.asarray(grad, dtype=self.dtype), c, self.hyper, self.convention)
-        return NumpyState(theta, m, v, state.t + 1)
+        theta, m, v, v_max = apply_step_max(state.theta, state.m, state.v, state.v_max,
+                                            np.asarray(grad, dtype=self.dtype), c, self.hyper,
+                                            self.convention)
+        return NumpyState(theta, m, v, state.t + 1, v_max)

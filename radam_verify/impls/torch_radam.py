@@ -57,22 +57,38 @@ class ConventionRAdam(torch.optim.Optimizer):
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         return textbook_coefficients(t, h, self.convention)
 
+    def maximum(self, state: dict[str, Any], c: Coefficients) -> torch.Tensor:
+        """The second moment the denominator reads: v, or AMSGrad's running maximum (of v,
+        or of v_hat = v / (1 - beta2^t)) kept in ``max_exp_avg_sq`` as torch.optim.Adam does."""
+        amsgrad = self.convention.amsgrad
+        v: torch.Tensor = state["exp_avg_sq"]
+        if amsgrad == "none":
+            return v
+        mine = state["exp_avg_sq"] if amsgrad == "v" else state["exp_avg_sq"] * c.inv_bc2
+        held: torch.Tensor = torch.maximum(state["max_exp_avg_sq"], mine,
+                                           out=state["max_exp_avg_sq"])
+        return held
+
     def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
-        root = (v * c.inv_bc2).sqrt() if self.convention.eps == "hat" else v.sqrt()
+        hat = self.convention.eps == "hat" and self.convention.amsgrad != "v_hat"
+        root = (v * c.inv_bc2).sqrt() if hat else v.sqrt()
         return root.add_(h.eps)
 
     def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
         if c.decay is not None:
             param.mul_(c.decay)
         if c.rectified:
-            param.addcdiv_(state["exp_avg"], self.denominator(state["exp_avg_sq"], c, h),
+            param.addcdiv_(state["exp_avg"], self.denominator(self.maximum(state, c), c, h),
                            value=-c.coeff)
         elif c.updates:
             param.add_(state["exp_avg"], alpha=-c.coeff)
 
     def init_state(self, param: torch.Tensor) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": torch.zeros_like(param),
-                "exp_avg_sq": torch.zeros_like(param)}
+        state = {"step": 0, "exp_avg": torch.zeros_like(param),
+                 "exp_avg_sq": torch.zeros_like(param)}
+        if self.convention.keeps_max:
+            state["max_exp_avg_sq"] = torch.zeros_like(param)
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim.Optimizer.load_state_dict keeps the state dict's tensors themselves

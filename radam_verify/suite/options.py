@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from radam_verify import watchdog
@@ -223,6 +223,12 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     # after identification, which tells readings apart with the textbook allowance: how
     # accurate the schedule is, is not a reading (error-model.md, section 2)
     adapter.schedule = options.schedule
+    caps = adapter.capabilities
+    if convention.keeps_max and caps.inject_state and not caps.max_state:
+        # an injected state whose running maximum the suite cannot set is not a known state
+        adapter.capabilities = replace(caps, inject_state=False, notes={
+            **caps.notes, "inject_state": "AMSGrad's running maximum v_max cannot be read and "
+            "set through this adapter, so no state is injected"})
     target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
                     options.shrink, step_limit(options, limit_s), flushes)
     watchdog.set_limit(target.step_limit)

@@ -105,13 +105,15 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 verdict = None
                 if _fast(adapter, fmt, held.theta.size, grads):
                     try:
-                        verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held), grads,
+                        verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
+                                                                convention.keeps_max), grads,
                                                         group.hyper, convention, fmt,
                                                         schedule=adapter.schedule)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
                         verdict = None
                 if verdict is None:
-                    verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group),
+                    verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group,
+                                                            convention.keeps_max),
                                                grads, group.hyper, convention, fmt,
                                                layout=layout, schedule=adapter.schedule)
             except OutOfDomainError as error:
@@ -128,21 +130,28 @@ def _stepped(grads: Sequence[np.ndarray | None]) -> bool:
 
 
 def _start(scenario: Scenario, layout: Layout, g: int, p: int, held: ParamState,
-           group: GroupSpec) -> ExactState:
+           group: GroupSpec, keeps_max: bool = False) -> ExactState:
     """The exact state a tensor started from: what it holds, in its own layout, mapped to
     (theta, m, v, t) exactly."""
-    return layout.exact_state(*_held(scenario, g, p, held), group.hyper)
+    theta, m, v, t, v_max = _held(scenario, g, p, held, keeps_max)
+    return layout.exact_state(theta, m, v, t, group.hyper, v_max)
 
 
-def _held(scenario: Scenario, g: int, p: int, held: ParamState
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(theta, m, v, t) a tensor started from as it holds them: injected or fresh."""
+def _held(scenario: Scenario, g: int, p: int, held: ParamState, keeps_max: bool = False,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray | None]:
+    """(theta, m, v, t) a tensor started from as it holds them, injected or fresh, and
+    (``keeps_max``: an AMSGrad reading) its running maximum (None: zeros): read back, else
+    as injected (v where none was given, as the adapters set it)."""
     if scenario.start is not None and g < len(scenario.groups):
         source = scenario.start[g][p]
-        return (held.theta, _value(held.m, source.m), _value(held.v, source.v),
-                int(source.t or 0))
+        v = _value(held.v, source.v)
+        v_max = None
+        if keeps_max:
+            v_max = np.asarray(held.v_max if held.v_max is not None else (
+                source.v_max if source.v_max is not None else v), dtype=np.float64)
+        return (held.theta, _value(held.m, source.m), v, int(source.t or 0), v_max)
     zeros = np.zeros_like(held.theta)
-    return held.theta, zeros, zeros, 0
+    return held.theta, zeros, zeros, 0, None
 
 
 def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None]) -> bool:
@@ -165,8 +174,11 @@ def _value(read: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
     return np.asarray(given, dtype=np.float64)
 
 
-def _triple(state: ParamState) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    return state.theta, state.m, state.v
+def _triple(state: ParamState) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
+                                         np.ndarray | None]:
+    """What is judged of a tensor after a step: theta, m, v and AMSGrad's v_max (None: not
+    read)."""
+    return state.theta, state.m, state.v, state.v_max
 
 
 def scenario_json(scenario: Scenario) -> dict[str, object]:
