@@ -33,6 +33,9 @@ FRAMEWORKS: dict[str, tuple[list[str], list[str]]] = {
     "tensorflow": ([], ["tensorflow-cpu==2.15.1", "tensorflow-addons==0.23.0"]),
     # MindSpore's CPU wheel (about 0.8 GB, 2.8 GB installed) with its declared dependencies
     "mindspore": ([], ["mindspore==2.10.0"]),
+    # bitsandbytes' optimizers on its CPU backend (a pure-torch kernel), on torch 2.13's CPU
+    # build; about 60 MB
+    "bitsandbytes": ([], ["bitsandbytes==0.50.2"]),
 }
 #: radam-verify's own tests that need only numpy, run in a framework's environment as well
 #: (``tensorflow``'s has numpy 1.26, the main one numpy 2)
@@ -41,8 +44,9 @@ OWN_TESTS: dict[str, list[str]] = {
                    "tests/test_tolerance.py", "tests/test_reference.py",
                    "tests/test_schedule.py", "tests/test_conventions.py"],
 }
-#: the frameworks that need radam-verify's torch extra (fastai is built on torch; Paddle is not)
-TORCH = {"fastai"}
+#: the frameworks that need radam-verify's torch extra (fastai and bitsandbytes are built on
+#: torch; Paddle is not)
+TORCH = {"fastai", "bitsandbytes"}
 
 
 @nox.session

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from radam_verify.adapters.script import Driver
     from radam_verify.suite.scenario import Scenario
 
-M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m")
-V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v")
+# ``state1``/``state2``: bitsandbytes' optimizers (its 32-bit states hold m and v)
+M_NAMES = ("exp_avg", "m", "mu", "first_moment", "moment1", "exp_avg_m", "state1")
+V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v", "state2")
 STEP_NAMES = ("step", "t", "count", "n_step")
 #: AMSGrad's running maximum of the second moment (torch.optim.Adam's ``max_exp_avg_sq``)
 MAX_NAMES = ("max_exp_avg_sq", "max_exp_avg_sqs", "v_max", "max_v", "nu_max", "exp_avg_sq_max")
