@@ -125,6 +125,27 @@ def test_complex_parameters_step_as_pairs_of_reals() -> None:
         assert np.array_equal(getattr(real, name), getattr(paired, name))
 
 
+@pytest.mark.parametrize(("spec", "preset"), [("torch.optim:Adam", "adam"),
+                                              ("torch.optim:AdamW", "adamw")])
+def test_the_padding_of_an_odd_number_of_reals_never_reaches_them(spec: str, preset: str) -> None:
+    """Adam with eps = 0 rectifies from step 1: a padding real whose gradient and v were 0
+    would be 0 / 0, and L2's complex product would carry that NaN into the real part
+    beside it. The padding is a real with gradient 1, so the complex run is finite and
+    conforms to the exact steps of the real array, with eps = 0 and weight decay."""
+    from radam_verify.suite.scenario import Scenario, judge, run
+
+    adapter = load_adapter(spec, {"foreach": False}, dtype="complex64")
+    hyper = Hyper(lr=1e-2, eps=0.0, weight_decay=0.1)
+    steps = tuple(((np.array(g),),) for g in ([0.25, -1.0, 1e-3], [0.0, 2.0, -0.5],
+                                               [1.0, 0.0, 0.0]))
+    scenario = Scenario((GroupSpec(hyper, (np.array([0.5, -2.0, 3.0]),)),), steps)
+    initial, observed = run(adapter, scenario)
+    assert np.all(np.isfinite(observed[-1][0][0].theta))
+    outcome = judge(adapter, scenario, PRESETS[preset], initial, observed)
+    assert outcome.out_of_domain is None
+    assert outcome.conforms, outcome.worst()
+
+
 def test_complex_dtypes_need_a_torch_optimizer() -> None:
     with pytest.raises(UsageError, match="needs a torch optimizer"):
         load_adapter("radam_verify.impls:ReferenceRAdam", dtype="complex64")

@@ -3,7 +3,9 @@
 Constructed as ``cls(params, lr=, betas=(beta1, beta2), eps=, weight_decay=, **kwargs)`` on
 the chosen device and dtype. With ``complex64``/``complex128`` every parameter is a complex
 tensor whose real and imaginary parts are consecutive values of the drawn real array (padded
-with one zero where the length is odd): torch optimizers treat complex parameters as pairs
+with one more real where the length is odd: 0 for theta and m, 1 for gradients, v and
+v_max, so that the padding never divides 0 by 0 with eps = 0, which a complex product such
+as L2's would carry into the real part): torch optimizers treat complex parameters as pairs
 of independent reals, so the exact reference for the real array applies unchanged.
 ``maximize`` is set per group where the optimizer keeps it in its defaults, otherwise once
 in the constructor (and then groups share one value). The state layout is found by
@@ -148,10 +150,11 @@ class TorchAdapter(Adapter):
         return entry
 
     def tensor(self, values: np.ndarray, leaf: bool = True, dtype: Any = None,
-               fmt: Format | None = None) -> Any:
+               fmt: Format | None = None, pad: float = 0.0) -> Any:
         """A tensor of the drawn values in the parameters' dtype (or ``fmt``'s, a parameter
         of another dtype in its group; or ``dtype``, the real dtype a state entry is held
-        in: float64 values are rounded to it by torch)."""
+        in: float64 values are rounded to it by torch); ``pad``: the real that completes an
+        odd number of them into complex elements (never read back)."""
         import torch
 
         fmt = fmt or self.fmt
@@ -160,8 +163,9 @@ class TorchAdapter(Adapter):
         if dtype is not None:
             data = data.to(dtype)
         if self.complex_params:
-            data = torch.view_as_complex(torch.nn.functional.pad(data, (0, data.numel() % 2))
-                                         .reshape(-1, 2).contiguous())
+            data = torch.view_as_complex(
+                torch.nn.functional.pad(data, (0, data.numel() % 2), value=pad)
+                .reshape(-1, 2).contiguous())
         if leaf:
             return torch.nn.Parameter(data)
         # differentiable optimizers update non-leaf tensors that carry autograd history
@@ -195,7 +199,7 @@ class TorchAdapter(Adapter):
         """A gradient tensor of ``values``, laid out as ``view`` (None: contiguous), in the
         format ``fmt`` of its parameter (default the parameters')."""
         if view is None:
-            return self.tensor(values, fmt=fmt).detach()
+            return self.tensor(values, fmt=fmt, pad=1.0).detach()
         tensor, _ = self.placed(values, view)
         return tensor.detach()
 
@@ -556,12 +560,13 @@ class TorchInstance(Instance):
                 entry: dict[str, Any] = {  # in the dtypes the implementation holds them in
                     layout.m_key: self.adapter.tensor(wanted.m, dtype=layout.m_dtype)
                     .detach().reshape(shape),
-                    layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype)
+                    layout.v_key: self.adapter.tensor(wanted.v, dtype=layout.v_dtype, pad=1.0)
                     .detach().reshape(shape),
                 }
                 if layout.max_key is not None:  # AMSGrad's maximum: v where none is given
                     held = wanted.v if wanted.v_max is None else wanted.v_max
-                    entry[layout.max_key] = (self.adapter.tensor(held, dtype=layout.v_dtype)
+                    entry[layout.max_key] = (self.adapter.tensor(held, dtype=layout.v_dtype,
+                                                                 pad=1.0)
                                              .detach().reshape(shape))
                 entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)

@@ -82,14 +82,16 @@ STATE_METHODS = '''
 '''
 
 RUN_CLASS = DISTURB + '''
-def tensor(values, dtype=None):
-    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
+def tensor(values, dtype=None, pad=0.0):
+    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals,
+    an odd number completed by ``pad``: 1 for gradients and v, so that it never divides 0/0)."""
     data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
     if dtype is not None:
         data = data.to(getattr(torch, dtype).to_real() if COMPLEX else getattr(torch, dtype))
     if COMPLEX:
         data = torch.view_as_complex(
-            torch.nn.functional.pad(data, (0, data.numel() % 2)).reshape(-1, 2).contiguous())
+            torch.nn.functional.pad(data, (0, data.numel() % 2), value=pad)
+            .reshape(-1, 2).contiguous())
     return data
 
 
@@ -142,7 +144,7 @@ def placed(values_, where):
 
 def gradient(values_, where):
     """A gradient tensor of ``values_``, laid out as the view WHERE (None: contiguous)."""
-    return (tensor(values_) if where is None else placed(values_, where)[0]).detach()
+    return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
 
 
 class Run:
@@ -184,10 +186,10 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]).reshape(p.shape))
                 entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
-                         V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
+                         V_KEY: tensor(s["v"], v_dtype, pad=1.0).reshape(p.shape)}
                 if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
                     held = s["v"] if s.get("v_max") is None else s["v_max"]
-                    entry[MAX_KEY] = tensor(held, v_dtype).reshape(p.shape)
+                    entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))

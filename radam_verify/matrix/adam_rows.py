@@ -47,6 +47,7 @@ def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration
         Configuration("differentiable", spec, {"differentiable": True},
                       findings=(TORCH_ADAM_DIFFERENTIABLE_LR_ZERO, *differentiable)),
         Configuration("maximize=True", spec, {"foreach": False, "maximize": True}),
+        Configuration("complex parameters", spec, {"foreach": False}, dtype="complex64"),
     )
 
 
@@ -122,11 +123,6 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why
 ADAM_NOT_RUN: Mapping[str, str] = {
-    "torch.optim.Adam and AdamW on complex parameters": (
-        "held back: the torch adapter packs an odd number of reals into complex elements with "
-        "a zero imaginary part, which Adam (rectified from step 1) divides 0 by 0 in when "
-        "eps = 0; L2's grad + wd theta, a complex product, then carries that NaN into the "
-        "real part. The padding must first become a component that is never 0/0"),
     "torch.optim.Adam(amsgrad=True) with differentiable=True": (
         "the differentiable path's findings are those of amsgrad=False (the rows above); "
         "its AMSGrad rows are left for a later run"),
