@@ -48,6 +48,21 @@ moment (the ``amsgrad`` axis):
   bias_correction(nu, b2, count_inc)``, ``nu_max = jnp.maximum(state.nu_max, nu_hat)``,
   ``mu_hat / (sqrt(nu_max + eps_root) + eps)``): the maximum of the bias-corrected v_hat
   (``amsgrad=v_hat``), no weight decay in ``optax.amsgrad``.
+
+Lookahead (Zhang et al. 2019) wraps any of them (the ``lookahead_*`` axes); Ranger is
+Lookahead over RAdam:
+
+* ``ranger``: pytorch-ranger ``pytorch_ranger/ranger.py`` (``if N_sma > self.N_sma_threshhold``
+  with 5, else ``p_data_fp32.add_(-step_size * group['lr'], exp_avg)`` with ``step_size = 1 /
+  (1 - beta1 ** step)``; ``denom = exp_avg_sq.sqrt().add_(group['eps'])`` with sqrt(1 -
+  beta2^t) in the step size; ``p_data_fp32.add_(-group['weight_decay'] * group['lr'],
+  p_data_fp32)``; ``slow_buffer`` copied from p at the first step, ``if state['step'] %
+  group['k'] == 0: slow_p.add_(self.alpha, p.data - slow_p); p.data.copy_(slow_p)``, k = 6,
+  alpha = 0.5). pytorch-optimizer's ``Lookahead`` starts its ``slow_params`` at theta too;
+  torch-optimizer's ``Lookahead`` starts them after the first step and syncs after steps 1,
+  k + 1, 2k + 1, ... (``lookahead_start=first-step``); timm's ``Lookahead`` creates its
+  ``lookahead_slow_buff`` at the first sync, which then only sets it
+  (``lookahead_start=first-sync``).
 """
 
 from __future__ import annotations
@@ -62,6 +77,7 @@ Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
 Algorithm = Literal["radam", "adam"]
 Amsgrad = Literal["none", "v", "v_hat"]
+LookaheadStart = Literal["theta0", "first-step", "first-sync"]
 Scalars = Literal["float64", "float32"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none"]
 
@@ -74,16 +90,19 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "algorithm": ("radam", "adam"),
     "scalars": ("float64", "float32"),
     "amsgrad": ("none", "v", "v_hat"),
+    "lookahead_start": ("theta0", "first-step", "first-sync"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
-        "amsgrad")
+        "amsgrad", "lookahead_k", "lookahead_alpha", "lookahead_start")
+#: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
+LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start")
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
     "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
-              "scalars"),
-    "adam": ("eps", "weight_decay", "amsgrad", "scalars"),
+              "scalars", *LOOKAHEAD_AXES),
+    "adam": ("eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
 }
 
 
@@ -109,6 +128,13 @@ class Convention:
     v_max = max(v_max, v_t) of the raw second moment, bias-corrected as ``eps`` says (torch,
     Keras); ``v_hat``: of the running maximum of v_hat_t = v_t / (1 - beta2^t), eps beside
     its root (optax; only with ``eps=hat``).
+    ``lookahead_k``, ``lookahead_alpha`` (Zhang et al. 2019, Lookahead; any algorithm):
+    with k > 0 the tensor also keeps slow weights phi, equal to theta before its first step;
+    after every step whose count t is a multiple of k, phi += alpha (theta - phi) and theta =
+    phi (Ranger is Lookahead over RAdam). k = 0: no Lookahead. ``lookahead_start``: where
+    phi starts: ``theta0`` (the paper, Algorithm 1: theta before the first step);
+    ``first-step`` (theta after step 1, then a sync after steps 1 + k, 1 + 2k, ...:
+    torch-optimizer); ``first-sync`` (theta after step k, whose sync only sets phi: timm).
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
@@ -125,15 +151,28 @@ class Convention:
     algorithm: Algorithm = "radam"
     scalars: Scalars = "float64"
     amsgrad: Amsgrad = "none"
+    lookahead_k: int = 0
+    lookahead_alpha: float = 0.5
+    lookahead_start: LookaheadStart = "theta0"
 
     def __post_init__(self) -> None:
-        for axis in ("algorithm", "scalars", "amsgrad"):
+        for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         for axis in AXES:
             if (axis not in ALGORITHM_AXES[self.algorithm]
                     and getattr(self, axis) != _DEFAULTS[axis]):
                 raise ConventionError(_foreign_axis(axis, self.algorithm))
+        if not (isinstance(self.lookahead_k, int) and self.lookahead_k >= 0):
+            raise ConventionError(f"lookahead_k={self.lookahead_k!r}: use a whole number of "
+                                  "steps >= 1 (0: no Lookahead)")
+        if not 0 < self.lookahead_alpha <= 1:
+            raise ConventionError(f"lookahead_alpha={self.lookahead_alpha!r}: use a number in "
+                                  "(0, 1]")
+        if not self.lookahead and any(getattr(self, axis) != _DEFAULTS[axis]
+                                      for axis in LOOKAHEAD_AXES[1:]):
+            raise ConventionError("lookahead_alpha and lookahead_start apply to Lookahead: "
+                                  "give lookahead_k >= 1 too")
         if self.amsgrad == "v_hat" and self.eps != "hat":
             raise ConventionError("amsgrad=v_hat takes the root of the running maximum of "
                                   "v_hat, so eps sits beside sqrt(v_hat): use eps=hat")
@@ -160,6 +199,39 @@ class Convention:
     def keeps_max(self) -> bool:
         """AMSGrad: the state holds a running maximum of the second moment (v_max)."""
         return self.amsgrad != "none"
+
+    @property
+    def lookahead(self) -> bool:
+        """Lookahead wraps the algorithm: the state keeps slow weights phi."""
+        return self.lookahead_k > 0
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """What a tensor's state holds under this reading, in the judges' order: theta, m,
+        v, then AMSGrad's v_max and Lookahead's slow weights where the reading keeps them."""
+        return (("theta", "m", "v") + (("v_max",) if self.keeps_max else ())
+                + (("slow",) if self.lookahead else ()))
+
+    def syncs(self, t: int) -> bool:
+        """Whether step ``t`` (the tensor's count after it) ends with Lookahead's sync:
+        phi += alpha (theta - phi), theta = phi."""
+        if not self.lookahead or self.sets_slow(t):
+            return False
+        k = self.lookahead_k
+        if self.lookahead_start == "first-step":
+            return t > 1 and (t - 1) % k == 0
+        return t % k == 0
+
+    def sets_slow(self, t: int) -> bool:
+        """Whether step ``t`` ends by setting phi to theta (where the reading starts phi
+        after a step: step 1, or step k), theta unchanged."""
+        return self.lookahead and t == {"theta0": 0, "first-step": 1,
+                                        "first-sync": self.lookahead_k}[self.lookahead_start]
+
+    def holds_slow(self, t: int) -> bool:
+        """Whether a tensor that has taken ``t`` steps holds slow weights."""
+        return self.lookahead and t >= {"theta0": 0, "first-step": 1,
+                                        "first-sync": self.lookahead_k}[self.lookahead_start]
 
     @property
     def is_adam(self) -> bool:
@@ -191,7 +263,8 @@ class Convention:
     def axes(self) -> dict[str, object]:
         """The algorithm and the values of the axes it reads, as plain JSON-ready data."""
         return {"algorithm": self.algorithm,
-                **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]}}
+                **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]
+                   if self.lookahead or axis not in LOOKAHEAD_AXES}}
 
 
 #: each axis's default value (what an algorithm that does not read the axis keeps)
@@ -234,6 +307,8 @@ PRESETS: dict[str, Convention] = {
                           amsgrad="v"),
     "optax-amsgrad": Convention(eps="hat", weight_decay="none", name="optax-amsgrad",
                                 algorithm="adam", amsgrad="v_hat"),
+    "ranger": Convention(5.0, ">", "sgd", "raw", "decoupled", True, "ranger", lookahead_k=6,
+                         lookahead_alpha=0.5),
 }
 
 
@@ -263,13 +338,20 @@ def parse_convention(spec: str) -> Convention:
             raise ConventionError(f"unknown axis {axis!r}; axes are: {', '.join(AXES)}")
         if axis not in ALGORITHM_AXES[convention.algorithm]:
             raise ConventionError(_foreign_axis(axis, convention.algorithm))
-        if axis == "threshold":
+        if axis in ("threshold", "lookahead_alpha"):
             try:
                 changes[axis] = float(value)
             except ValueError:
-                raise ConventionError(f"threshold must be a number >= 4, got {value!r}") from None
+                raise ConventionError(f"{axis} must be a number, got {value!r}") from None
+        elif axis == "lookahead_k":
+            try:
+                changes[axis] = int(value)
+            except ValueError:
+                raise ConventionError(f"lookahead_k must be a whole number of steps, got "
+                                      f"{value!r}") from None
         elif value not in _CHOICES[axis]:
             raise ConventionError(_bad_value(axis, value))
+
         elif axis == "decay_on_skip":
             changes[axis] = value == "true"
         else:

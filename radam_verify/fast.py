@@ -16,7 +16,7 @@ import numpy as np
 from radam_verify.coefficients import exact_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
-from radam_verify.kernel import apply_step_max
+from radam_verify.kernel import apply_step_max, lookahead_sync
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class FastState:
     v: np.ndarray
     t: int
     v_max: np.ndarray | None = None  # AMSGrad's running maximum (None: zeros, or none)
+    slow: np.ndarray | None = None  # Lookahead's slow weights (None: theta, or none)
 
     @classmethod
     def initial(cls, theta: Sequence[float] | np.ndarray) -> FastState:
@@ -41,7 +42,11 @@ def fast_step(state: FastState, grad: np.ndarray | None, hyper: Hyper,
     c = exact_coefficients(state.t + 1, hyper, convention, rectified)
     theta, m, v, v_max = apply_step_max(state.theta, state.m, state.v, state.v_max,
                                         np.asarray(grad, np.float64), c, hyper, convention)
-    return FastState(theta, m, v, state.t + 1, v_max)
+    slow = None
+    if convention.lookahead:
+        held = state.theta if state.slow is None else state.slow
+        theta, slow = lookahead_sync(theta, held, state.t + 1, convention)
+    return FastState(theta, m, v, state.t + 1, v_max, slow)
 
 
 def fast_trajectory(theta0: Sequence[float] | np.ndarray,

@@ -55,8 +55,22 @@ from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
-from radam_verify.judge import Judgement, Worst, ambiguous_steps, element_errors
-from radam_verify.kernel import FloatArray, apply_step_dd, apply_step_dd_max, apply_step_max
+from radam_verify.judge import (
+    QUANTITIES,
+    Judgement,
+    Worst,
+    ambiguous_steps,
+    element_errors,
+    observed_now,
+)
+from radam_verify.kernel import (
+    FloatArray,
+    apply_step_dd,
+    apply_step_dd_max,
+    apply_step_max,
+    lookahead_sync,
+    lookahead_sync_dd,
+)
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
@@ -77,7 +91,6 @@ FAST_ABOVE = 64
 #: elements evaluated together: a block's intermediates (a few dozen arrays) stay in cache
 BLOCK = 1 << 15
 
-_QUANTITIES = ("theta", "m", "v", "v_max")
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,7 @@ def centre_format(fmt: Format) -> Format:
 
 def judge_trajectory_fast(
     observed: Sequence[Sequence[Array | None]],
-    start: tuple[Array, Array, Array, int] | tuple[Array, Array, Array, int, Array | None],
+    start: Start,
     grads: Sequence[Array | None],
     hyper: Hyper,
     convention: Convention,
@@ -128,19 +141,17 @@ def judge_trajectory_fast(
 ) -> Judgement:
     """Compare (theta, m, v) after each step from ``start`` (theta, m, v as the
     implementation holds them, raw moments, and the step count t; then AMSGrad's running
-    maximum v_max where the reading keeps one, zeros if it is not given) with the certified
-    fast trajectory; the same verdict fields as the mpmath judge (a gradient on every step).
-    An observed fourth quantity is v_max, compared where the reading keeps one.
+    maximum v_max, zeros if it is not given, and Lookahead's slow weights, theta if they are
+    not given, where the reading keeps them) with the certified fast trajectory; the same
+    verdict fields as the mpmath judge (a gradient on every step). Observations list
+    (theta, m, v, v_max, slow) as far as they are read (``judge.QUANTITIES``).
     ``block``: elements evaluated together (the verdict does not depend on it).
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
     the bound the textbook allowance takes is not computed here: it is reported from the
     tensors the mpmath judge judges)."""
-    n = 4 if convention.keeps_max else 3
-    state = tuple(np.asarray(x, dtype=np.float64).reshape(-1) for x in start[:3])
-    if n == 4:
-        given = start[4] if len(start) > 4 else None
-        state += (np.zeros_like(state[0]) if given is None
-                  else np.asarray(given, dtype=np.float64).reshape(-1),)
+    names = convention.quantities
+    n = len(names)
+    state = _start(start, names)
     wide = centre_format(fmt) is dd.DOUBLE_DOUBLE
     low: tuple[Array, ...] | None = (
         tuple(np.zeros_like(state[0]) for _ in range(n)) if wide else None)
@@ -160,8 +171,10 @@ def judge_trajectory_fast(
     for t, (grad, obs) in enumerate(zip(grads, observed, strict=True), start=t0 + 1):
         assert grad is not None, "the fast judge takes a gradient on every step"
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
-        seen = tuple(None if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
-                     for x in (list(obs) + [None] * n)[:n])
+        given = dict(zip(QUANTITIES, observed_now(obs, convention, t), strict=False))
+        seen = tuple(None if given.get(name) is None
+                     else np.asarray(given[name], dtype=np.float64).reshape(-1)
+                     for name in names)
         sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
         errors = ScheduleErrors.allowed(schedule, sched, hyper, fmt)
         # inside the band either branch is legitimate: follow the one the implementation took
@@ -182,7 +195,7 @@ def judge_trajectory_fast(
         low = best.arrays.low
         branches.append(best.branch)
         if not best.in_range:
-            _require_in_range(state, t, fmt)
+            _require_in_range(state, t, fmt, names)
         if compared.at is not None and (where is None or compared.ratio > worst):
             k = compared.at.quantity
             where = (t, compared.at, state[k], None if low is None else low[k], bound[k])
@@ -200,12 +213,30 @@ def judge_trajectory_fast(
         t, at, centres, lows, limits = where
         exact = _exact_element(start, grads, branches, at.index, t, hyper, convention,
                                at.quantity)
-        detail = Worst(t, _QUANTITIES[at.quantity], at.index, real.nstr(exact, 20),
+        detail = Worst(t, names[at.quantity], at.index, real.nstr(exact, 20),
                        at.observed, at.error, at.bound, at.ulp, at.scale_ulp,
                        _frozen(centres), _frozen(limits), "fast",
                        None if lows is None else _frozen(lows))
     return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, detail,
                      worst_result)
+
+
+#: where a trajectory starts: (theta, m, v) as the implementation holds them (raw moments),
+#: the step count t, then AMSGrad's running maximum (None: zeros) and Lookahead's slow
+#: weights (None: theta), where given
+Start = (tuple[Array, Array, Array, int] | tuple[Array, Array, Array, int, Array | None]
+         | tuple[Array, Array, Array, int, Array | None, Array | None])
+
+
+def _start(start: Start, names: Sequence[str]) -> tuple[Array, ...]:
+    """The state a judgement starts from as float64 arrays, one per quantity of ``names``."""
+    theta, m, v = (np.asarray(x, dtype=np.float64).reshape(-1) for x in start[:3])
+    extras = (*start[4:], None, None)[:2]
+    given = {"v_max": extras[0], "slow": extras[1]}
+    default = {"v_max": np.zeros_like(theta), "slow": theta.copy()}
+    return (theta, m, v, *(
+        default[name] if given[name] is None
+        else np.asarray(given[name], dtype=np.float64).reshape(-1) for name in names[3:]))
 
 
 @dataclass(frozen=True)
@@ -290,8 +321,9 @@ def _block(s: slice, state: tuple[Array, ...], low: tuple[Array, ...] | None,
     and their comparison with the observed values. The fused evaluation
     (:func:`_fused_block`) gives the numbers of :func:`_reference_block` where every value
     is finite and nothing underflows; a block where it cannot tell is evaluated again by
-    the reference (which alone carries AMSGrad's running maximum)."""
-    if not model.convention.keeps_max:
+    the reference (which alone carries AMSGrad's running maximum and Lookahead's slow
+    weights)."""
+    if len(state) == 3:
         fused = _fused_block(s, state, low, g, bound, observed, model, arrays)
         if fused is not None:
             return fused
@@ -306,28 +338,39 @@ def _reference_block(s: slice, state: tuple[Array, ...],
     ``StepTerms.bound``), every element, every case (non-finite values, underflow)."""
     c, hyper, convention, fmt = model.c, model.hyper, model.convention, model.fmt
     centre, total = arrays.centre, arrays.bound
+    names = convention.quantities
+    index = {name: k for k, name in enumerate(names)}
     n = len(state)
     theta, m, v = (x[s] for x in state[:3])
-    v_max = state[3][s] if n == 4 else None
+    v_max = state[index["v_max"]][s] if "v_max" in index else None
+    slow = state[index["slow"]][s] if "slow" in index else None
     grad = g[s]
     new: tuple[FloatArray, ...]
     new_low: tuple[Array, ...] | None = None
     wide: tuple[dd.DD, ...] | None = None
     if low is not None:  # double-double: the centre of a binary64 implementation
-        held = dd.DD(v_max, low[3][s]) if v_max is not None else None
+        held = dd.DD(v_max, low[index["v_max"]][s]) if v_max is not None else None
         stepped = apply_step_dd_max(dd.DD(theta, low[0][s]), dd.DD(m, low[1][s]),
                                     dd.DD(v, low[2][s]), held, grad, model.scalars, hyper,
                                     convention)
         wide = tuple(x for x in stepped if x is not None)
+        if slow is not None:
+            synced, phi = lookahead_sync_dd(wide[0], dd.DD(slow, low[index["slow"]][s]), c.t,
+                                            convention)
+            wide = (synced, *wide[1:], phi)
         new = tuple(x.hi for x in wide)
         new_low = tuple(x.lo for x in wide)
     else:
         new = tuple(x for x in apply_step_max(theta, m, v, v_max, grad, c, hyper, convention)
                     if x is not None)
+        if slow is not None:
+            synced64, phi64 = lookahead_sync(new[0], slow, c.t, convention)
+            new = (synced64, *new[1:], phi64)
     own_fmt = centre_format(fmt)
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, v_max=v_max)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, v_max=v_max, slow=slow)
     impl = terms.bound(fmt, model.errors, bound[0][s], bound[1][s], bound[2][s],
-                       a_vmax=bound[3][s] if n == 4 else 0.0)
+                       a_vmax=bound[index["v_max"]][s] if v_max is not None else 0.0,
+                       a_slow=bound[index["slow"]][s] if slow is not None else 0.0)
     if new_low is not None:  # double-double: its absolute error only where it underflows
         own_fmt = replace(own_fmt, eta=cast(float, np.where(
             _underflows(terms, new, hyper, convention), own_fmt.eta, 0.0)))
@@ -338,9 +381,9 @@ def _reference_block(s: slice, state: tuple[Array, ...],
             arrays.low[k][s] = new_low[k]
         np.add(limit, mine, out=total[k][s])
     limits = tuple(x[s] for x in total)
-    judgeable = np.isfinite(limits[0]) & np.isfinite(limits[1]) & np.isfinite(limits[2])
-    if n == 4:
-        judgeable &= np.isfinite(limits[3])
+    judgeable = np.isfinite(limits[0])
+    for limit in limits[1:]:
+        judgeable &= np.isfinite(limit)
     # a NaN in the centre: where the bound is infinite (an exact value the step's arithmetic
     # cannot hold, e.g. v below binary64's range with eps = 0), nothing is judged there, as
     # in the mpmath judge; elsewhere, and wherever a double-double centre is not finite, it
@@ -887,11 +930,12 @@ def _frozen(values: Array) -> Array:
     return view
 
 
-def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format) -> None:
+def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format,
+                      names: Sequence[str] = QUANTITIES) -> None:
     """As the mpmath judge: a value beyond the format's range is out of the error model's
     domain (the centre is within a few binary64 ulps of the exact value)."""
     largest = fmt.largest
-    for name, values in zip(_QUANTITIES, state, strict=False):
+    for name, values in zip(names, state, strict=False):
         beyond = np.flatnonzero(np.abs(values) > largest)
         if not beyond.size:
             beyond = np.flatnonzero(~(np.abs(values) <= largest))
@@ -902,18 +946,18 @@ def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format) -> None:
                 f"largest {fmt.name} ({largest:.6g}): the error model assumes no overflow")
 
 
-def _exact_element(start: tuple[Array, Array, Array, int]
-                   | tuple[Array, Array, Array, int, Array | None],
-                   grads: Sequence[Array | None],
+def _exact_element(start: Start, grads: Sequence[Array | None],
                    branches: Sequence[bool | None], index: int, t: int, hyper: Hyper,
                    convention: Convention, quantity: int) -> object:
     """The exact value of one element's quantity after step ``t`` (mpmath, elementwise),
     on the branches the judgement followed."""
     theta, m, v = (float(np.asarray(x).reshape(-1)[index]) for x in start[:3])
-    given = start[4] if len(start) > 4 else None
-    v_max = None if given is None else [float(np.asarray(given).reshape(-1)[index])]
-    state = ExactState.from_floats([theta], [m], [v], int(start[3]), v_max)
+    extra = [None if x is None else [float(np.asarray(x).reshape(-1)[index])]
+             for x in (*start[4:], None, None)[:2]]
+    state = ExactState.from_floats([theta], [m], [v], int(start[3]), extra[0], extra[1])
     for grad, branch in zip(grads[:t - int(start[3])], branches, strict=False):
         state = exact_step(state, [float(np.asarray(grad).reshape(-1)[index])], hyper,
                            convention, rectified=branch)
-    return (state.theta, state.m, state.v, state.maxima())[quantity][0]
+    values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
+              "slow": state.slow_weights()}
+    return values[convention.quantities[quantity]][0]

@@ -216,10 +216,13 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
 
 def _matching_preset(axes: dict[str, object]) -> str | None:
     """The preset agreeing with every determined axis (and unique), else None; the scalars'
-    format is not a preset's choice (every preset forms them in binary64)."""
+    format is not a preset's choice (every preset forms them in binary64), and Lookahead's
+    presets are not candidates (the probes do not look for slow weights: a Lookahead reading
+    is given)."""
     matches = [name for name, preset in PRESETS.items()
-               if all(value is None or getattr(preset, axis) == value
-                      for axis, value in axes.items() if axis != "scalars")]
+               if not preset.lookahead
+               and all(value is None or getattr(preset, axis) == value
+                       for axis, value in axes.items() if axis != "scalars")]
     return matches[0] if len(matches) == 1 else None
 
 

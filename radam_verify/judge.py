@@ -156,18 +156,20 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     held = layout.stored(state, hyper)
     theta, m, v = (np.asarray(x, dtype=np.float64) for x in held.floats())
     v_max = np.asarray(held.max_floats(), dtype=np.float64) if convention.keeps_max else None
+    slow = np.asarray(held.slow_floats(), dtype=np.float64) if convention.lookahead else None
     a = inputs if inputs is not None else StepBound(*(np.zeros_like(theta),) * 3)
-    a_vmax = 0.0 if a.v_max is None else a.v_max
+    a_vmax: Array | float = 0.0 if a.v_max is None else a.v_max
+    a_slow: Array | float = 0.0 if a.slow is None else a.slow
     moments = MomentRecursion.debiased(hyper, t) if layout.debiased else None
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max, slow)
     if exact_scalars:
         return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v,
-                           a_vmax=a_vmax), 0.0
+                           a_vmax=a_vmax, a_slow=a_slow), 0.0
     accurate = schedule == "accurate"
     textbook_bound = terms.bound(fmt, ScheduleErrors.binary64(sched, hyper, fmt), a.theta, a.m,
-                                 a.v, scale=not accurate, a_vmax=a_vmax)
+                                 a.v, scale=not accurate, a_vmax=a_vmax, a_slow=a_slow)
     accurate_bound = terms.bound(fmt, ScheduleErrors.accurate(sched, fmt), a.theta, a.m, a.v,
-                                 scale=accurate, a_vmax=a_vmax)
+                                 scale=accurate, a_vmax=a_vmax, a_slow=a_slow)
     share = allowance_share(textbook_bound, accurate_bound)
     return (accurate_bound if accurate else textbook_bound), share
 
@@ -183,18 +185,21 @@ class _Compared:
 
 def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBound,
              fmt: Format) -> _Compared:
-    """Largest error / bound and errors in ulps; ``None`` observed quantities are not read."""
+    """Largest error / bound and errors in ulps; ``None`` observed quantities are not read.
+    ``observed`` is (theta, m, v, v_max, slow), as far as given (:data:`QUANTITIES`)."""
     ratio, ulps, result_ulps, worst = 0.0, 0.0, 0.0, None
     judgeable = bound.judgeable
     out = int(np.sum(~judgeable))
     limits = bound.quantities()
-    exact_values: tuple[tuple[Any, ...], ...] = (exact.theta, exact.m, exact.v)
-    wanted: list[list[float]] = list(exact.floats())
-    if bound.v_max is not None:
-        exact_values += (exact.maxima(),)
-        wanted.append(exact.max_floats())
+    names = ("theta", "m", "v", *(
+        name for name, x in (("v_max", bound.v_max), ("slow", bound.slow)) if x is not None))
+    held: dict[str, tuple[Any, ...]] = {"theta": exact.theta, "m": exact.m, "v": exact.v,
+                                        "v_max": exact.maxima(), "slow": exact.slow_weights()}
+    exact_values = [held[name] for name in names]
+    wanted = [[float(x) for x in values] for values in exact_values]
     scales = bound.scale or (np.zeros_like(bound.theta),) * len(limits)
-    seen = (list(observed) + [None] * len(limits))[:len(limits)]
+    given = dict(zip(QUANTITIES, observed, strict=False))
+    seen = [given.get(name) for name in names]
     for k, (got, want, limit, size) in enumerate(zip(seen, wanted, limits, scales,
                                                      strict=True)):
         if got is None:
@@ -209,14 +214,16 @@ def _compare(observed: Sequence[Array | None], exact: ExactState, bound: StepBou
         if r.size and (worst is None or float(np.max(r)) > ratio):
             i = int(np.argmax(r))
             ratio = float(r[i])
-            worst = Worst(exact.t, _QUANTITIES[k], i, real.nstr(exact_values[k][i], 20),
+            worst = Worst(exact.t, names[k], i, real.nstr(exact_values[k][i], 20),
                           float(got64[i]), float(err[i]), float(limit[i]), float(ulp[i]),
                           float(at_scale[i]), tuple(exact_values[k]),
                           tuple(float(x) for x in limit))
     return _Compared(ratio, ulps, result_ulps, out, worst)
 
 
-_QUANTITIES = ("theta", "m", "v", "v_max")
+#: what an observation of a tensor lists, in this order (v_max: AMSGrad's running maximum;
+#: slow: Lookahead's slow weights); a shorter observation leaves the rest unread
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
 
 
 @dataclass(frozen=True)
@@ -276,12 +283,23 @@ def _require_in_range(state: ExactState, fmt: Format) -> None:
     value the correctly rounded result is an infinity and nothing later is comparable.
     """
     largest = fmt.largest
-    for name, values in zip(_QUANTITIES, (*state.floats(), state.max_floats()), strict=True):
+    for name, values in zip(QUANTITIES, (*state.floats(), state.max_floats(),
+                                         state.slow_floats()), strict=True):
         for i, value in enumerate(values):
             if not abs(value) <= largest:
                 raise OutOfDomainError(
                     f"the exact {name}[{i}] after step t={state.t} is {value:.6g}, beyond the "
                     f"largest {fmt.name} ({largest:.6g}): the error model assumes no overflow")
+
+
+def observed_now(observed: Sequence[Array | None], convention: Convention, t: int
+              ) -> Sequence[Array | None]:
+    """The observation without slow weights where the reading holds none yet after step
+    ``t`` (Lookahead starting them after step k): what an implementation keeps then is not
+    a quantity of the algorithm."""
+    if len(observed) < 5 or convention.holds_slow(t):
+        return observed
+    return (*observed[:4], None)
 
 
 def judge_trajectory(
@@ -329,6 +347,7 @@ def judge_trajectory(
             continue
         g64 = np.asarray(grad, dtype=np.float64)
         t = state.t + 1
+        obs = observed_now(obs, convention, t)
         # inside the band either branch is legitimate: follow the one the implementation took
         choices: list[bool | None] = [False, True] if t in band else [None]
         best: tuple[_Compared, ExactState, StepBound, float] | None = None

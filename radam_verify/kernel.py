@@ -116,3 +116,32 @@ def apply_step_dd_max(theta: dd.DD, m: dd.DD, v: dd.DD, v_max: dd.DD | None, gra
         elif s.updates:
             theta = dd.add(theta, -dd.mul(dd.from_exact(s.coeff), m))
     return theta, m, v, new_max
+
+
+def lookahead_sync(theta: FloatArray, slow: FloatArray, t: int,
+                   convention: Convention) -> tuple[FloatArray, FloatArray]:
+    """Lookahead after step ``t`` (the tensor's count) in theta's dtype: on a sync step the
+    slow weights ``slow`` (theta before the tensor's first step, until then) move by alpha
+    towards theta, and theta becomes them; where the reading starts them after step ``t``,
+    they become theta. Returns (theta, slow)."""
+    if convention.sets_slow(t):
+        return theta, theta.copy()
+    if not convention.syncs(t):
+        return theta, slow
+    dtype = theta.dtype.type
+    with np.errstate(all="ignore"):
+        moved = (slow + dtype(convention.lookahead_alpha) * (theta - slow)).astype(dtype)
+    return moved.copy(), moved
+
+
+def lookahead_sync_dd(theta: dd.DD, slow: dd.DD, t: int, convention: Convention
+                      ) -> tuple[dd.DD, dd.DD]:
+    """:func:`lookahead_sync` in double-double (three operations, each within ``dd.U_DD``;
+    alpha is a binary64 number)."""
+    if convention.sets_slow(t):
+        return theta, dd.DD(theta.hi.copy(), theta.lo.copy())
+    if not convention.syncs(t):
+        return theta, slow
+    with np.errstate(all="ignore"):
+        moved = dd.add(slow, dd.mul_fp(dd.add(theta, -slow), convention.lookahead_alpha))
+    return moved, moved

@@ -27,7 +27,7 @@ compares what the implementation holds with the exact value of that same quantit
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import mpmath
@@ -84,14 +84,17 @@ class Layout:
 
     # -- the exact map ---------------------------------------------------------------------
     def exact_state(self, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int,
-                    hyper: Hyper, v_max: Iterable[float] | None = None) -> ExactState:
+                    hyper: Hyper, v_max: Iterable[float] | None = None,
+                    slow: Iterable[float] | None = None) -> ExactState:
         """The raw state (theta, m, v, t) of a tensor holding ``m``, ``v`` in this layout.
 
         Raw moments are taken exactly. Bias-corrected ones are multiplied by 1 - b^t at the
         reference's working precision (at t = 0 that is zero whatever is held: the first
         debiased step gives the held value the weight beta_hat_1 = 0).
         """
-        return self.exact_state_from(ExactState.from_floats(theta, m, v, t, v_max), t, hyper)
+        # AMSGrad's maximum (raw moments only) and Lookahead's slow weights: taken exactly
+        return self.exact_state_from(ExactState.from_floats(theta, m, v, t, v_max, slow), t,
+                                     hyper)
 
     def stored(self, state: ExactState, hyper: Hyper) -> ExactState:
         """The state in this layout's coordinates: what a correct implementation holds."""
@@ -100,11 +103,11 @@ class Layout:
         _no_maximum(state)
         if state.t == 0:
             zeros = tuple(real.zero for _ in state.m)
-            return ExactState(state.theta, zeros, zeros, 0)
+            return replace(state, m=zeros, v=zeros, t=0)
         bc1, bc2 = corrections(hyper, state.t)
         with real.workprec(DEFAULT_PRECISION_BITS):
-            return ExactState(state.theta, tuple(x / bc1 for x in state.m),
-                              tuple(x / bc2 for x in state.v), state.t)
+            return replace(state, m=tuple(x / bc1 for x in state.m),
+                           v=tuple(x / bc2 for x in state.v))
 
     def skip(self, state: ExactState, hyper: Hyper) -> ExactState:
         """A step on which the tensor has no gradient: it keeps its stored state; with a group
@@ -117,12 +120,12 @@ class Layout:
     def exact_state_from(self, held: ExactState, t: int, hyper: Hyper) -> ExactState:
         """:meth:`exact_state` of an exact stored state (no rounding to floats)."""
         if not self.debiased:
-            return ExactState(held.theta, held.m, held.v, t, held.v_max)
+            return replace(held, t=t)
         _no_maximum(held)
         bc1, bc2 = corrections(hyper, t)
         with real.workprec(DEFAULT_PRECISION_BITS):
-            return ExactState(held.theta, tuple(x * bc1 for x in held.m),
-                              tuple(x * bc2 for x in held.v), t)
+            return replace(held, m=tuple(x * bc1 for x in held.m),
+                           v=tuple(x * bc2 for x in held.v), t=t)
 
 
 RAW = Layout()

@@ -31,13 +31,15 @@ _ZERO: RawMpf = libmp.fzero
 class ExactState:
     """theta, m (first moment), v (second moment) and the step count t of one tensor, and
     AMSGrad's running maximum v_max (in the reading's coordinates: of v or of v_hat; empty
-    where the reading keeps none, or where it starts at zero)."""
+    where the reading keeps none, or where it starts at zero), and Lookahead's slow weights
+    phi (empty where the reading has no Lookahead, or before the first step: theta then)."""
 
     theta: tuple[mpmath.mpf, ...]
     m: tuple[mpmath.mpf, ...]
     v: tuple[mpmath.mpf, ...]
     t: int
     v_max: tuple[mpmath.mpf, ...] = ()
+    slow: tuple[mpmath.mpf, ...] = ()
 
     @classmethod
     def initial(cls, theta: Iterable[float]) -> ExactState:
@@ -48,7 +50,7 @@ class ExactState:
     @classmethod
     def from_floats(
         cls, theta: Iterable[float], m: Iterable[float], v: Iterable[float], t: int,
-        v_max: Iterable[float] | None = None,
+        v_max: Iterable[float] | None = None, slow: Iterable[float] | None = None,
     ) -> ExactState:
         """A state an implementation holds (its float values, exactly), e.g. at t = 10^6."""
         return cls(
@@ -57,7 +59,17 @@ class ExactState:
             tuple(real.mpf(float(x)) for x in v),
             t,
             () if v_max is None else tuple(real.mpf(float(x)) for x in v_max),
+            () if slow is None else tuple(real.mpf(float(x)) for x in slow),
         )
+
+    def slow_weights(self) -> tuple[mpmath.mpf, ...]:
+        """Lookahead's slow weights phi: theta where none are held yet (before the first
+        step, phi is the parameters themselves)."""
+        return self.slow or self.theta
+
+    def slow_floats(self) -> list[float]:
+        """phi rounded to binary64 (theta where none are held yet)."""
+        return [float(x) for x in self.slow_weights()]
 
     def maxima(self) -> tuple[mpmath.mpf, ...]:
         """v_max, zeros where the state has none yet (AMSGrad starts its maximum at 0)."""
@@ -105,6 +117,8 @@ def exact_step(
     if grad is None:
         return state
     t = state.t + 1
+    if not state.slow and state.t > 0 and convention.holds_slow(state.t):
+        raise OutOfDomainError(f"a Lookahead state at t={state.t} needs its slow weights phi")
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, precision_bits=precision_bits)
     branch = sched.rectified if rectified is None else rectified
     prec = precision_bits
@@ -173,7 +187,25 @@ def exact_step(
         thetas.append(real.make_mpf(theta))
         ms.append(real.make_mpf(m))
         vs.append(real.make_mpf(v))
-    return ExactState(tuple(thetas), tuple(ms), tuple(vs), t, tuple(maxima))
+    new_theta: tuple[mpmath.mpf, ...] = tuple(thetas)
+    slow: tuple[mpmath.mpf, ...] = ()
+    if convention.sets_slow(t):  # phi starts at theta after this step
+        slow = new_theta
+    elif convention.holds_slow(t):
+        slow = state.slow_weights()
+        if convention.syncs(t):  # phi += alpha (theta - phi); theta = phi
+            with real.workprec(prec):
+                alpha = real.mpf(convention.lookahead_alpha)
+                slow = tuple(real.make_mpf(_lerp(p._mpf_, x._mpf_, alpha._mpf_, prec))
+                             for p, x in zip(slow, new_theta, strict=True))
+            new_theta = slow
+    return ExactState(new_theta, tuple(ms), tuple(vs), t, tuple(maxima), slow)
+
+
+def _lerp(phi: RawMpf, x: RawMpf, alpha: RawMpf, prec: int) -> RawMpf:
+    """phi + alpha (x - phi) of raw mpmath numbers at ``prec`` bits."""
+    moved = libmp.mpf_mul(alpha, libmp.mpf_sub(x, phi, prec, _RND), prec, _RND)
+    return libmp.mpf_add(phi, moved, prec, _RND)  # type: ignore[no-any-return]
 
 
 def _larger(x: RawMpf, y: RawMpf) -> RawMpf:

@@ -30,6 +30,8 @@ from radam_verify.schedule import ScheduleStep
 U64 = FLOAT64.u
 #: Roundings in the longest legitimate evaluation of each quantity (see error-model.md).
 K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
+#: Lookahead's sync: alpha rounded to the format and three operations (error-model.md, 5)
+K_LOOKAHEAD = 4
 #: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
 EVALUATION_SLACK = 1 + 2.0**-30
 #: binary64 ulps within which ``--verify-schedule=accurate`` requires each scalar of the
@@ -169,16 +171,23 @@ class StepBound:
     scale: tuple[Array, ...] | None = None
     #: AMSGrad's running maximum (None: the reading keeps none)
     v_max: Array | None = None
+    #: Lookahead's slow weights (None: the reading has no Lookahead)
+    slow: Array | None = None
 
     @property
     def judgeable(self) -> npt.NDArray[np.bool_]:
         """Elements whose bound is finite: the others are out of the format's domain."""
         finite = np.isfinite(self.theta) & np.isfinite(self.m) & np.isfinite(self.v)
-        return finite if self.v_max is None else finite & np.isfinite(self.v_max)
+        for extra in (self.v_max, self.slow):
+            if extra is not None:
+                finite &= np.isfinite(extra)
+        return finite
 
     def quantities(self) -> tuple[Array, ...]:
-        """The bounds of theta, m, v (and v_max where the reading keeps it), in that order."""
-        return (self.theta, self.m, self.v) + (() if self.v_max is None else (self.v_max,))
+        """The bounds of theta, m, v, then v_max and slow where the reading keeps them, in
+        that order (``Convention.quantities``)."""
+        return (self.theta, self.m, self.v, *(
+            x for x in (self.v_max, self.slow) if x is not None))
 
 
 def _coeff_without_r(c: Coefficients, hyper: Hyper, convention: Convention) -> float:
@@ -249,6 +258,7 @@ def step_bound(
     a_theta: Array | float = 0.0, a_m: Array | float = 0.0, a_v: Array | float = 0.0,
     moments: MomentRecursion | None = None, *, scale: bool = True,
     v_max: Array | None = None, a_vmax: Array | float = 0.0,
+    slow: Array | None = None, a_slow: Array | float = 0.0,
 ) -> StepBound:
     """Bound the error of one step from (theta, m, v) (exact values, as float64 arrays).
 
@@ -256,10 +266,12 @@ def step_bound(
     bounds and the returned bounds on them are in the coordinates of ``moments`` (the state
     layout; raw by default). ``scale``: whether to return the operand scale (without it,
     ``StepBound.scale`` is None). ``v_max``, ``a_vmax``: AMSGrad's running maximum and its
-    input bound (None: zeros).
+    input bound (None: zeros); ``slow``, ``a_slow``: Lookahead's slow weights and theirs
+    (None: theta, before the first step).
     """
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max)
-    return terms.bound(fmt, errors, a_theta, a_m, a_v, scale=scale, a_vmax=a_vmax)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max, slow)
+    return terms.bound(fmt, errors, a_theta, a_m, a_v, scale=scale, a_vmax=a_vmax,
+                       a_slow=a_slow)
 
 
 @dataclass(frozen=True)
@@ -301,28 +313,42 @@ class StepTerms:
     #: AMSGrad's running maximum before and after the step (None: the reading keeps none)
     v_max: Array | None = None
     v_max_new: Array | None = None
+    #: Lookahead's slow weights before and after the step, and theta after it (the slow
+    #: weights on a sync step, else theta_new); None: the reading has no Lookahead
+    slow: Array | None = None
+    slow_new: Array | None = None
+    theta_out: Array | None = None
 
     def scales(self) -> tuple[Array, ...]:
         """The operand scale of theta, m and v (error-model.md, "The scale of the bound"),
         and of v_max (the new maximum, the largest value it combines)."""
         c2, g = self.rec.one_minus_beta2, self.g
         with np.errstate(all="ignore"):
-            found = (_like(np.fmax(np.fmax(self.theta_abs, self.update_abs),
+            found: tuple[Array, ...] = (_like(np.fmax(np.fmax(self.theta_abs, self.update_abs),
                                    np.abs(self.theta_new)), self.theta),
                      _like(np.fmax(np.fmax(self.m_abs, self.c1_g_abs), self.m_stored_abs),
                            self.theta),
                      _like(np.fmax(np.fmax(np.abs(self.v), c2 * g * g), np.abs(self.v_stored)),
                            self.theta))
-            if self.v_max_new is None:
-                return found
-            return (*found, _like(np.abs(self.v_max_new), self.theta))
+            if self.slow is not None and self.slow_new is not None:
+                # a sync combines the slow weights with theta_new into the new theta
+                size = np.fmax(np.abs(self.slow), np.abs(self.slow_new))
+                if self.convention.syncs(self.c.t) or self.convention.sets_slow(self.c.t):
+                    size = np.fmax(size, np.abs(self.theta_new))
+                    found = (_like(np.fmax(found[0], size), self.theta), *found[1:])
+            if self.v_max_new is not None:
+                found = (*found, _like(np.abs(self.v_max_new), self.theta))
+            if self.slow is not None:
+                found = (*found, _like(size, self.theta))
+            return found
 
     def bound(self, fmt: Format, errors: ScheduleErrors,
               a_theta: Array | float = 0.0, a_m: Array | float = 0.0,
               a_v: Array | float = 0.0, *, scale: bool = True,
-              a_vmax: Array | float = 0.0) -> StepBound:
+              a_vmax: Array | float = 0.0, a_slow: Array | float = 0.0) -> StepBound:
         """The bound of this step for ``fmt`` with the schedule's ``errors`` and the input
-        bounds ``a_theta, a_m, a_v`` (and ``a_vmax``, AMSGrad's running maximum's)."""
+        bounds ``a_theta, a_m, a_v`` (and ``a_vmax``, AMSGrad's running maximum's;
+        ``a_slow``, Lookahead's slow weights')."""
         u, eta = fmt.u, fmt.eta
         gam = fmt.gamma
         c, hyper, convention, rec = self.c, self.hyper, self.convention, self.rec
@@ -413,21 +439,36 @@ class StepTerms:
             else:
                 e_update = np.zeros_like(m_new)
             e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta
+            e_slow: Array | None = None
+            if self.slow is not None and self.slow_new is not None:
+                e_slow = np.asarray(a_slow + 0 * self.slow, dtype=np.float64)
+                if convention.sets_slow(c.t):  # phi = theta: a copy
+                    e_slow = np.asarray(e_theta + 0 * self.slow, dtype=np.float64)
+                elif convention.syncs(c.t):
+                    # phi + alpha (theta - phi), or (1 - alpha) phi + alpha theta, or a lerp:
+                    # alpha rounded and three operations (error-model.md, section 5)
+                    alpha = convention.lookahead_alpha
+                    e_slow = ((1 - alpha) * e_slow + alpha * e_theta
+                              + gam(K_LOOKAHEAD) * (np.abs(self.slow) + np.abs(self.theta_new)
+                                                    + np.abs(self.slow_new)) + 3 * eta)
+                    e_theta = e_slow  # theta = phi: a copy
         return StepBound(
             np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
             np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
             np.asarray(e_v_stored * EVALUATION_SLACK, dtype=np.float64),
             self.scales() if scale else None,
             None if e_max is None else np.asarray(e_max * EVALUATION_SLACK, dtype=np.float64),
+            None if e_slow is None else np.asarray(e_slow * EVALUATION_SLACK, dtype=np.float64),
         )
 
 
 def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, hyper: Hyper,
                convention: Convention, moments: MomentRecursion | None = None,
-               v_max: Array | None = None) -> StepTerms:
+               v_max: Array | None = None, slow: Array | None = None) -> StepTerms:
     """The exact values of one step from (theta, m, v) that its bound reads (evaluated in
     binary64 along the exact values, as :func:`step_bound`); ``v_max``: AMSGrad's running
-    maximum (None: zeros, where the reading keeps one)."""
+    maximum (None: zeros, where the reading keeps one); ``slow``: Lookahead's slow weights
+    (None: theta, where the reading has Lookahead)."""
     rec = moments if moments is not None else MomentRecursion.raw(hyper)
     with np.errstate(all="ignore"):
         b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
@@ -464,11 +505,20 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
             update = np.zeros_like(m_new)
         theta_new = theta_in - update
         update_abs = np.abs(update)
+        phi = slow_new = theta_out = None
+        if convention.lookahead:
+            phi = theta if slow is None else slow
+            slow_new, theta_out = phi, theta_new
+            if convention.sets_slow(c.t):  # phi starts at theta after this step: a copy
+                slow_new = theta_new
+            elif convention.syncs(c.t):
+                slow_new = theta_out = phi + convention.lookahead_alpha * (theta_new - phi)
         return StepTerms(theta, m, v, c, hyper, convention, rec, theta_abs, np.abs(m), g, g_abs,
                          2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
                          m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
                          update, update_abs, theta_new, np.abs(theta_new) + update_abs,
-                         None if v_max_new is None else held, v_max_new)
+                         None if v_max_new is None else held, v_max_new, phi, slow_new,
+                         theta_out)
 
 
 def _like(values: object, shape_of: Array) -> Array:

@@ -105,10 +105,12 @@ def test_help_documents_every_option(pytester: pytest.Pytester) -> None:
         assert flag in text
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+# Lookahead's presets are given, not identified (the probes do not look for slow weights):
+# Ranger conforms with every property under its given reading below
+@pytest.mark.parametrize("preset", [name for name, c in PRESETS.items() if not c.lookahead])
 def test_the_reimplementation_of_each_preset_conforms(pytester: pytest.Pytester, preset: str) -> None:
-    # the quick profile: every property for each of the five presets (the ci profile's longer
-    # runs are made on torch.optim.RAdam below and in the matrix)
+    # the quick profile: every property for each preset (the ci profile's longer runs are
+    # made on torch.optim.RAdam below and in the matrix)
     result, verdict = run_suite(pytester, f"--verify-impl={REFERENCE}",
                                 f'--verify-kwargs={{"convention": "{preset}"}}',
                                 "--verify-profile=quick")
@@ -316,6 +318,8 @@ def test_implementations_that_compute_differently_but_correctly_conform(
 #: which RAdam skips
 THRESHOLD = "test_steps.py::test_steps_around_the_threshold_follow_the_exact_branch"
 SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale"
+#: Lookahead's cycles, skipped for a reading without Lookahead
+LOOKAHEAD = "test_family.py::test_lookahead_cycles_follow_the_exact_fast_and_slow_weights"
 
 
 @pytest.mark.parametrize(("spec", "kwargs", "convention", "dtype"), [
@@ -339,14 +343,28 @@ SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_grad
     pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
                  {"convention": "optax-amsgrad,weight_decay=decoupled"},
                  "optax-amsgrad,weight_decay=decoupled", "float32", id="amsgrad-max-of-v-hat"),
+    # Lookahead: Ranger (over RAdam, slow weights from theta_0), and over AdamW with the slow
+    # weights started at the first sync (timm's reading) and after the first step
+    pytest.param("radam_verify.impls.lookahead_defects:ConventionRanger", {}, "ranger",
+                 "float64", id="ranger"),
+    pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
+                 {"convention": "adamw,lookahead_k=4,lookahead_alpha=0.8,"
+                                "lookahead_start=first-sync"},
+                 "adamw,lookahead_k=4,lookahead_alpha=0.8,lookahead_start=first-sync",
+                 "float32", id="lookahead-first-sync"),
+    pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
+                 {"convention": "amsgrad,lookahead_k=3,lookahead_start=first-step"},
+                 "amsgrad,lookahead_k=3,lookahead_start=first-step", "float32",
+                 id="lookahead-first-step-over-amsgrad"),
 ])
 def test_correct_adam_implementations_conform_with_every_property(
         pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
         dtype: str) -> None:
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
-    schedule in float32, from binary32 betas, for RAdam and AdamW), and AMSGrad's two
-    maxima (torch's of v, optax's of v_hat): every property accepts them
+    schedule in float32, from binary32 betas, for RAdam and AdamW), AMSGrad's two
+    maxima (torch's of v, optax's of v_hat), and Lookahead's three starts of the slow
+    weights (over RAdam, AdamW and AMSGrad): every property accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)
@@ -402,16 +420,17 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
     # views nor mixed with other dtypes; Adam has no threshold
     views = "test_views.py::test_strided_views_follow_the_exact_step_and_write_only_inside_them"
     mixed = "test_groups.py::test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format"
-    adam = parse_convention(expected).is_adam
+    reading = parse_convention(expected)
     assert skipped == {"test_paths.py::test_every_code_path_conforms[default]",
                        *([f"{views}[default]", f"{mixed}[default]"] if dtype.startswith("complex")
                          else []),
-                       THRESHOLD if adam else SCALE}
+                       THRESHOLD if reading.is_adam else SCALE,
+                       *([] if reading.lookahead else [LOOKAHEAD])}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]
               if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
-    assert len(judged) == (9 if dtype.startswith("complex") else 11)
+    assert len(judged) == (9 if dtype.startswith("complex") else 11) + reading.lookahead
     assert min(judged.values()) > 0, judged
 
 

@@ -65,6 +65,9 @@ class ParamState:
     #: AMSGrad's running maximum of the second moment, where the implementation keeps one
     #: and it can be read; to inject, None sets it to v (a state whose v is at its largest)
     v_max: FloatArray | None = None
+    #: Lookahead's slow weights, where the implementation keeps them and they can be read;
+    #: to inject, None sets them to theta (a state just after a sync)
+    slow: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Capabilities:
     inject_state: bool = False  # (theta, m, v, t) can be set before a step
     #: AMSGrad's running maximum v_max is read and injected with m and v
     max_state: bool = False
+    #: Lookahead's slow weights are read and injected with m and v
+    slow_state: bool = False
     maximize: bool = False
     #: maximize is one constructor argument for the whole optimizer, not a per-group option
     maximize_per_group: bool = True

@@ -88,6 +88,7 @@ def driver(adapter: FastaiAdapter, scenario: Scenario) -> Driver:
         literal("HYPER_KEYS", list(adapter.keys), "the hyperparameters set per group"),
         literal("M_KEY", adapter.m_key, "where the optimizer keeps m, v and its step count"),
         literal("MAX_KEY", None, "fastai's RAdam keeps no AMSGrad maximum"),
+        literal("SLOW_KEY", None, "nor Lookahead's slow weights"),
         literal("V_KEY", adapter.v_key),
         literal("STEP_KEY", adapter.step_key),
         literal("GROUPS", [entry(g) for g in scenario.groups],

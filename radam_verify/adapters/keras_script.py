@@ -83,7 +83,7 @@ class Run:
     def read(self, g, p, quantity):
         if quantity == "theta":
             return flat(self.groups[g]["variables"][p].numpy())
-        if quantity == "v_max":  # AMSGrad's maximum is not read through Keras' slots
+        if quantity in ("v_max", "slow"):  # not read through Keras' slots
             return None
         held = self.slot(g, p, quantity)
         return np.zeros(self.sizes[g][p]) if held is None else flat(held.numpy())

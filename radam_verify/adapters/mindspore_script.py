@@ -79,7 +79,7 @@ class Run:
         param = self.params[g][p]
         if quantity == "theta":
             return flat(param.asnumpy())
-        if quantity == "v_max":  # no AMSGrad maximum in MindSpore's RAdam
+        if quantity in ("v_max", "slow"):  # no AMSGrad maximum, no Lookahead in its RAdam
             return None
         return flat(self.held("exp_avg" if quantity == "m" else "exp_avg_sq", param).asnumpy())
 

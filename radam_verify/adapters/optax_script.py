@@ -98,6 +98,8 @@ class Run:
         if quantity == "theta":
             return flat(group["params"][p])
         held = moments(group["state"])
+        if quantity == "slow":  # optax.lookahead is not driven through this script
+            return None
         if quantity == "v_max":  # amsgrad's running maximum of nu_hat
             found = getattr(held, "nu_max", None)
             return None if found is None else flat(found[p])

@@ -90,7 +90,7 @@ class Run:
     def read(self, g, p, quantity):
         if quantity == "theta":
             return values(self.tensors[g][p])
-        if quantity == "v_max":  # no AMSGrad maximum in PaddlePaddle's RAdam
+        if quantity in ("v_max", "slow"):  # no AMSGrad maximum, no Lookahead in its RAdam
             return None
         held = self.state(g, p, "moment1" if quantity == "m" else "moment2")
         return None if held is None else values(held)

@@ -11,7 +11,8 @@ Required: ``state.theta`` (the parameters). Optional, each enabling more propert
 ``state.m``, ``state.v`` and ``state.t`` (the state can be read), ``impl.state_at(theta,
 m, v, t)`` (a state injected at step t, e.g. 10^7), a ``maximize`` constructor keyword, a
 ``weight_decay`` keyword (without it, weight decay is not tested), for AMSGrad ``state.v_max``
-(its running maximum) with ``impl.state_at(theta, m, v, t, v_max=...)``, and a class attribute
+(its running maximum) with ``impl.state_at(theta, m, v, t, v_max=...)``, for Lookahead
+``state.slow`` (its slow weights) with ``state_at(..., slow=...)``, and a class attribute
 ``CODE_PATHS = {"name": {constructor keywords}}`` naming alternative code paths.
 Saving and loading pickles the state object, so a state must carry everything ``step``
 needs. One ``impl`` is constructed per parameter group; each tensor has its own state.
@@ -65,8 +66,9 @@ class ProtocolAdapter(Adapter):
         state = probe[1]
         readable = all(hasattr(state, name) for name in ("m", "v", "t"))
         injectable = readable and callable(getattr(probe[0], "state_at", None))
-        self._max = injectable and hasattr(state, "v_max") and "v_max" in _keywords(
-            probe[0].state_at)
+        at = _keywords(probe[0].state_at) if injectable else set()
+        self._max = injectable and hasattr(state, "v_max") and "v_max" in at
+        self._slow = injectable and hasattr(state, "slow") and "slow" in at
         paths = {name: {**self.kwargs, **extra}
                  for name, extra in dict(getattr(factory, "CODE_PATHS", {}) or {}).items()}
         notes = {"views": "the plain protocol passes each parameter as a contiguous numpy array"}
@@ -80,6 +82,7 @@ class ProtocolAdapter(Adapter):
             notes["weight_decay"] = "the constructor takes no 'weight_decay' keyword"
         self.capabilities = Capabilities(
             read_state=readable, inject_state=injectable, max_state=self._max,
+            slow_state=self._slow,
             maximize="maximize" in accepted,
             weight_decay="weight_decay" in accepted, groups=True, add_group=True,
             save_load=True, code_paths=paths, notes=notes)
@@ -161,27 +164,34 @@ class ProtocolInstance(Instance):
     def read(self) -> list[list[ParamState]]:
         readable = self.adapter.capabilities.read_state
         maxima = self.adapter.capabilities.max_state
+        slow = self.adapter.capabilities.slow_state
         out = []
         for group in self.states:
             with implementation_call("the state's theta, m, v and t"):
-                held = [(s.theta, s.m, s.v, s.t, s.v_max if maxima else None) if readable
-                        else (s.theta, None, None, None, None) for s in group]
+                held = [(s.theta, s.m, s.v, s.t, s.v_max if maxima else None,
+                         s.slow if slow else None) if readable
+                        else (s.theta, None, None, None, None, None) for s in group]
             out.append([ParamState(flat(theta), None if m is None else flat(m),
                                    None if v is None else flat(v), None if t is None else int(t),
-                                   v_max=None if v_max is None else flat(v_max))
-                        for theta, m, v, t, v_max in held])
+                                   v_max=None if v_max is None else flat(v_max),
+                                   slow=None if phi is None else flat(phi))
+                        for theta, m, v, t, v_max, phi in held])
         return out
 
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         fmt = self.adapter.to_format
-        maxima = self.adapter.capabilities.max_state
+        caps = self.adapter.capabilities
         for k, (impl, group_states) in enumerate(zip(self.impls, states, strict=True)):
             arguments = [(fmt(s.theta), fmt(required(s.m)), fmt(required(s.v)), s.t)
                          for s in group_states]
-            # AMSGrad's maximum: v where none is given (a state whose v is at its largest)
-            extra = [{"v_max": fmt(required(s.v) if s.v_max is None else s.v_max)} if maxima
-                     else {}
-                     for s in group_states]
+            # AMSGrad's maximum: v where none is given (a state whose v is at its largest);
+            # Lookahead's slow weights: theta where none are given (just after a sync)
+            extra: list[dict[str, np.ndarray]] = [{} for _ in group_states]
+            for e, s in zip(extra, group_states, strict=True):
+                if caps.max_state:
+                    e["v_max"] = fmt(required(s.v) if s.v_max is None else s.v_max)
+                if caps.slow_state:
+                    e["slow"] = fmt(s.theta if s.slow is None else s.slow)
             with implementation_call("state_at(theta, m, v, t)"):
                 self.states[k] = [impl.state_at(*a, **e)
                                   for a, e in zip(arguments, extra, strict=True)]

@@ -24,10 +24,14 @@ def array(values):
 
 
 def maximum(s):
-    """AMSGrad's running maximum as state_at takes it (nothing where the state has none)."""
-    if not MAXIMA:
-        return {}
-    return {"v_max": array(s["v"] if s.get("v_max") is None else s["v_max"])}
+    """AMSGrad's running maximum and Lookahead's slow weights as state_at takes them (nothing
+    where the state has none)."""
+    extra = {}
+    if MAXIMA:
+        extra["v_max"] = array(s["v"] if s.get("v_max") is None else s["v_max"])
+    if SLOW:
+        extra["slow"] = array(s["theta"] if s.get("slow") is None else s["slow"])
+    return extra
 
 
 def flat(values):
@@ -103,6 +107,8 @@ def driver(adapter: ProtocolAdapter, scenario: Scenario) -> Driver:
         literal("KWARGS", kwargs, "constructor keywords beside each group's (the code path)"),
         literal("MAXIMA", adapter.capabilities.max_state,
                 "whether state_at takes AMSGrad's running maximum v_max"),
+        literal("SLOW", adapter.capabilities.slow_state,
+                "whether state_at takes Lookahead's slow weights"),
         literal("GROUPS", [entry(g) for g in scenario.groups],
                 "one implementation object per group: its keywords and initial values"),
         literal("ADDED", [[k, entry(g)] for k, g in scenario.added],

@@ -15,8 +15,9 @@ found and how the expected values were computed, the scenario's gradients, the c
     run.inject(START)           # START[group][tensor] = {"theta", "m", "v", "t"[, "v_max"]}
     run.add_group(group)        # one entry like those of GROUPS
     run.step(grads)             # grads[group][tensor]: list of floats or None
-    run.read(g, p, quantity)    # "theta", "m", "v" or "v_max" (AMSGrad's running maximum) as a
-                                # float64 numpy array (None: unreadable)
+    run.read(g, p, quantity)    # "theta", "m", "v", "v_max" (AMSGrad's running maximum) or
+                                # "slow" (Lookahead's slow weights) as a float64 numpy
+                                # array (None: unreadable)
     run.copy(cls)               # a new Run over the same groups, from this run's current theta
     run.save() / run.load(s)    # the library's own state saving
     run.load_live(other)        # load other's state dict object itself; returns what changes
@@ -44,7 +45,7 @@ class Expected:
     t: int  # the tensor's step count after them
     group: int
     tensor: int
-    quantity: str  # "theta", "m", "v" or "v_max"
+    quantity: str  # "theta", "m", "v", "v_max" or "slow"
     index: int  # the worst element
     exact: tuple[str, ...]  # exact values, decimal strings
     bound: tuple[float, ...]  # absolute bounds on |observed - exact|
@@ -170,7 +171,7 @@ def run(cls, steps):
 
 
 #: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
-QUANTITIES = ("theta", "m", "v", "v_max")
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
 
 
 def same(a, b):

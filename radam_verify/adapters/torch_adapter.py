@@ -51,6 +51,9 @@ V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v", "st
 STEP_NAMES = ("step", "t", "count", "n_step")
 #: AMSGrad's running maximum of the second moment (torch.optim.Adam's ``max_exp_avg_sq``)
 MAX_NAMES = ("max_exp_avg_sq", "max_exp_avg_sqs", "v_max", "max_v", "nu_max", "exp_avg_sq_max")
+#: Lookahead's slow weights (pytorch-ranger's and timm's ``slow_buffer``, pytorch-optimizer's
+#: ``slow_param``)
+SLOW_NAMES = ("slow_buffer", "slow_param", "slow_weights", "slow")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class StateKeys:
     moments: Moments | None = "raw"
     #: where AMSGrad's running maximum is kept (None: no such entry)
     max_key: str | None = None
+    #: where Lookahead's slow weights are kept (None: no such entry), and their dtype (None:
+    #: the parameters')
+    slow_key: str | None = None
+    slow_dtype: Any = None
 
     @property
     def readable(self) -> bool:
@@ -121,6 +128,7 @@ class TorchAdapter(Adapter):
         self.capabilities = Capabilities(
             read_state=base.readable, inject_state=base.injectable,
             max_state=base.injectable and base.max_key is not None,
+            slow_state=base.injectable and base.slow_key is not None,
             maximize="maximize" in accepted, maximize_per_group=self._maximize_in_group,
             maximize_fixed=None if fixed is None else bool(fixed),
             weight_decay=self.names.weight_decay,
@@ -368,6 +376,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
         return None
 
     m_key, v_key, max_key = find(M_NAMES), find(V_NAMES), find(MAX_NAMES)
+    slow_key = find(SLOW_NAMES)
     step_key = next((n for n in STEP_NAMES if n in state and _is_count(state[n])), None)
     in_group = False
     sample: Any = None
@@ -376,7 +385,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
     else:
         step_key = next((n for n in STEP_NAMES if n in group and _is_count(group[n])), None)
         in_group, sample = step_key is not None, group.get(step_key or "", None)
-    known = {m_key, v_key, max_key, None if in_group else step_key}
+    known = {m_key, v_key, max_key, slow_key, None if in_group else step_key}
     empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
     others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
     # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
@@ -389,7 +398,8 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
         return None if dtype is None or dtype == param.dtype else _real(dtype)
 
     return StateKeys(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key),
-                     empty, group_set, max_key=max_key)
+                     empty, group_set, max_key=max_key, slow_key=slow_key,
+                     slow_dtype=held(slow_key))
 
 
 def _real(dtype: Any) -> Any:
@@ -522,12 +532,14 @@ class TorchInstance(Instance):
             row: list[ParamState] = []
             for tensor, size in zip(group_tensors, self.sizes[group_index], strict=True):
                 state = self.optimizer.state.get(tensor, {})
-                m = v = v_max = None
+                m = v = v_max = slow = None
                 t: int | None = None
                 if layout.readable and state:
                     m, v = values(state[layout.m_key], size), values(state[layout.v_key], size)
                     if layout.max_key is not None and layout.max_key in state:
                         v_max = values(state[layout.max_key], size)
+                    if layout.slow_key is not None and layout.slow_key in state:
+                        slow = values(state[layout.slow_key], size)
                 if layout.step_key is not None:
                     holder = (self.optimizer.param_groups[group_index] if layout.step_in_group
                               else state)
@@ -537,7 +549,8 @@ class TorchInstance(Instance):
                         t = 0
                 storage = self.storages[group_index][len(row)]
                 row.append(ParamState(values(tensor, size), m, v, t,
-                                      None if storage is None else snapshot(storage), v_max))
+                                      None if storage is None else snapshot(storage), v_max,
+                                      slow))
             out.append(row)
         return out
 
@@ -568,6 +581,10 @@ class TorchInstance(Instance):
                     entry[layout.max_key] = (self.adapter.tensor(held, dtype=layout.v_dtype,
                                                                  pad=1.0)
                                              .detach().reshape(shape))
+                if layout.slow_key is not None:  # Lookahead's: theta where none are given
+                    phi = wanted.theta if wanted.slow is None else wanted.slow
+                    entry[layout.slow_key] = (self.adapter.tensor(phi, dtype=layout.slow_dtype)
+                                              .detach().reshape(shape))
                 entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)
                 group = self.optimizer.param_groups[group_index]

@@ -50,7 +50,7 @@ STATE_METHODS = '''
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
             return values(param, size)
-        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY}[quantity]
+        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
         state = self.optimizer.state.get(param, {})
         return None if key is None or key not in state else values(state[key], size)
 
@@ -190,6 +190,9 @@ class Run:
                 if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
                     held = s["v"] if s.get("v_max") is None else s["v_max"]
                     entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
+                if SLOW_KEY is not None:  # Lookahead's slow weights: theta where none given
+                    phi = s["theta"] if s.get("slow") is None else s["slow"]
+                    entry[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
@@ -309,6 +312,7 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         literal("V_KEY", layout.v_key),
         literal("STEP_KEY", layout.step_key),
         literal("MAX_KEY", layout.max_key, "AMSGrad's running maximum (None: not kept)"),
+        literal("SLOW_KEY", layout.slow_key, "Lookahead's slow weights (None: not kept)"),
         literal("STEP_IN_GROUP", layout.step_in_group),
         literal("EMPTY_KEYS", list(layout.empty_keys),
                 "state entries a step creates empty (kept so, as the optimizer expects)"),

@@ -15,7 +15,7 @@ import numpy as np
 from radam_verify.coefficients import textbook_coefficients
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
-from radam_verify.kernel import apply_step_max
+from radam_verify.kernel import apply_step_max, lookahead_sync
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class NumpyState:
     v: np.ndarray
     t: int
     v_max: np.ndarray | None = None  # AMSGrad's running maximum (None: not AMSGrad)
+    slow: np.ndarray | None = None  # Lookahead's slow weights (None: theta, or no Lookahead)
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,23 @@ class NumpyRAdam:
     def init(self, theta: np.ndarray) -> NumpyState:
         values = np.asarray(theta, dtype=self.dtype)
         return NumpyState(values, np.zeros_like(values), np.zeros_like(values), 0,
-                          np.zeros_like(values) if self.convention.keeps_max else None)
+                          np.zeros_like(values) if self.convention.keeps_max else None,
+                          values.copy() if self.convention.holds_slow(0) else None)
 
     def state_at(self, theta: np.ndarray, m: np.ndarray, v: np.ndarray,
-                 t: int, v_max: np.ndarray | None = None) -> NumpyState:
+                 t: int, v_max: np.ndarray | None = None,
+                 slow: np.ndarray | None = None) -> NumpyState:
         """A state injected at step count ``t`` (e.g. 10^6); AMSGrad's maximum ``v_max``
-        (v where it is not given)."""
+        (v where it is not given) and Lookahead's slow weights ``slow`` (theta where not
+        given)."""
         as_dtype = [np.asarray(x, dtype=self.dtype) for x in (theta, m, v)]
         held = None
         if self.convention.keeps_max:
             held = np.asarray(v if v_max is None else v_max, dtype=self.dtype)
-        return NumpyState(as_dtype[0], as_dtype[1], as_dtype[2], t, held)
+        phi = None
+        if self.convention.lookahead:
+            phi = np.asarray(theta if slow is None else slow, dtype=self.dtype)
+        return NumpyState(as_dtype[0], as_dtype[1], as_dtype[2], t, held, phi)
 
     def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
         if grad is None:
@@ -55,4 +62,10 @@ class NumpyRAdam:
         theta, m, v, v_max = apply_step_max(state.theta, state.m, state.v, state.v_max,
                                             np.asarray(grad, dtype=self.dtype), c, self.hyper,
                                             self.convention)
-        return NumpyState(theta, m, v, state.t + 1, v_max)
+        slow = None
+        if self.convention.lookahead:
+            held = state.theta if state.slow is None else state.slow
+            theta, slow = lookahead_sync(theta, held, state.t + 1, self.convention)
+            if not self.convention.holds_slow(state.t + 1):  # not started yet
+                slow = None
+        return NumpyState(theta, m, v, state.t + 1, v_max, slow)

@@ -37,17 +37,19 @@ class ReferenceRAdam:
         return self._impl(theta.dtype).init(theta)
 
     def state_at(self, theta: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
-                 v_max: np.ndarray | None = None) -> NumpyState:
-        """A state at step ``t``; ``v_max``: AMSGrad's running maximum (v where not given)."""
-        return self._impl(theta.dtype).state_at(theta, m, v, t, v_max)
+                 v_max: np.ndarray | None = None, slow: np.ndarray | None = None) -> NumpyState:
+        """A state at step ``t``; ``v_max``: AMSGrad's running maximum (v where not given);
+        ``slow``: Lookahead's slow weights (theta where not given)."""
+        return self._impl(theta.dtype).state_at(theta, m, v, t, v_max, slow)
 
     def step(self, state: NumpyState, grad: np.ndarray | None) -> NumpyState:
         new = self._impl(state.theta.dtype).step(state, grad)
         if not self.in_place or new is state:
             return new
         for held, value in ((state.theta, new.theta), (state.m, new.m), (state.v, new.v),
-                            (state.v_max, new.v_max)):
+                            (state.v_max, new.v_max), (state.slow, new.slow)):
             if held is not None and value is not None:
                 held[...] = value
         return replace(new, theta=state.theta, m=state.m, v=state.v,
-                       v_max=new.v_max if state.v_max is None else state.v_max)
+                       v_max=new.v_max if state.v_max is None else state.v_max,
+                       slow=new.slow if state.slow is None else state.slow)

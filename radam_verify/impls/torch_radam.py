@@ -88,7 +88,20 @@ class ConventionRAdam(torch.optim.Optimizer):
                  "exp_avg_sq": torch.zeros_like(param)}
         if self.convention.keeps_max:
             state["max_exp_avg_sq"] = torch.zeros_like(param)
+        if self.convention.holds_slow(0):  # Lookahead's slow weights start at theta
+            state["slow_buffer"] = param.detach().clone()
         return state
+
+    def lookahead(self, param: torch.Tensor, state: dict[str, Any], t: int) -> None:
+        """Lookahead after step ``t``: phi += alpha (theta - phi) and theta = phi on a sync
+        step (phi set to theta where the reading starts it after this step)."""
+        c = self.convention
+        if c.sets_slow(t):
+            state["slow_buffer"] = param.detach().clone()
+        elif c.syncs(t):
+            slow = state["slow_buffer"]
+            slow.add_(param - slow, alpha=c.lookahead_alpha)
+            param.copy_(slow)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim.Optimizer.load_state_dict keeps the state dict's tensors themselves
@@ -120,4 +133,6 @@ class ConventionRAdam(torch.optim.Optimizer):
                 grad = self.gradient(param, grad, h)
                 self.moments(state, grad, h)
                 self.update(param, state, self.coefficients(t, h), h)
+                if self.convention.lookahead:
+                    self.lookahead(param, state, t)
         return loss

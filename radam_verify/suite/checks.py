@@ -63,7 +63,7 @@ def _first_difference(left: list[list[ParamState]], right: list[list[ParamState]
     first, second = names
     for g, (group_l, group_r) in enumerate(zip(left, right, strict=True)):
         for p, (a, b) in enumerate(zip(group_l, group_r, strict=True)):
-            for name in ("theta", "m", "v"):
+            for name in ("theta", "m", "v", "v_max", "slow"):  # the last two where read
                 x, y = getattr(a, name), getattr(b, name)
                 if not _same(x, y):
                     if x is None or y is None:

@@ -224,11 +224,15 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     # accurate the schedule is, is not a reading (error-model.md, section 2)
     adapter.schedule = options.schedule
     caps = adapter.capabilities
-    if convention.keeps_max and caps.inject_state and not caps.max_state:
-        # an injected state whose running maximum the suite cannot set is not a known state
+    # an injected state whose running maximum or slow weights the suite cannot set is not a
+    # known state
+    unset = [what for what, needed, held in (
+        ("AMSGrad's running maximum v_max", convention.keeps_max, caps.max_state),
+        ("Lookahead's slow weights", convention.lookahead, caps.slow_state)) if needed and not held]
+    if unset and caps.inject_state:
         adapter.capabilities = replace(caps, inject_state=False, notes={
-            **caps.notes, "inject_state": "AMSGrad's running maximum v_max cannot be read and "
-            "set through this adapter, so no state is injected"})
+            **caps.notes, "inject_state": f"{' and '.join(unset)} cannot be read and set "
+            "through this adapter, so no state is injected"})
     target = Target(adapter, convention, source, get_profile(options.profile), options.seed,
                     options.shrink, step_limit(options, limit_s), flushes)
     watchdog.set_limit(target.step_limit)

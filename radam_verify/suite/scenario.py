@@ -106,14 +106,14 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 if _fast(adapter, fmt, held.theta.size, grads):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
-                                                                convention.keeps_max), grads,
+                                                                convention), grads,
                                                         group.hyper, convention, fmt,
                                                         schedule=adapter.schedule)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
                         verdict = None
                 if verdict is None:
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group,
-                                                            convention.keeps_max),
+                                                            convention),
                                                grads, group.hyper, convention, fmt,
                                                layout=layout, schedule=adapter.schedule)
             except OutOfDomainError as error:
@@ -130,28 +130,33 @@ def _stepped(grads: Sequence[np.ndarray | None]) -> bool:
 
 
 def _start(scenario: Scenario, layout: Layout, g: int, p: int, held: ParamState,
-           group: GroupSpec, keeps_max: bool = False) -> ExactState:
+           group: GroupSpec, convention: Convention) -> ExactState:
     """The exact state a tensor started from: what it holds, in its own layout, mapped to
     (theta, m, v, t) exactly."""
-    theta, m, v, t, v_max = _held(scenario, g, p, held, keeps_max)
-    return layout.exact_state(theta, m, v, t, group.hyper, v_max)
+    theta, m, v, t, v_max, slow = _held(scenario, g, p, held, convention)
+    return layout.exact_state(theta, m, v, t, group.hyper, v_max, slow)
 
 
-def _held(scenario: Scenario, g: int, p: int, held: ParamState, keeps_max: bool = False,
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray | None]:
-    """(theta, m, v, t) a tensor started from as it holds them, injected or fresh, and
-    (``keeps_max``: an AMSGrad reading) its running maximum (None: zeros): read back, else
-    as injected (v where none was given, as the adapters set it)."""
+def _held(scenario: Scenario, g: int, p: int, held: ParamState, convention: Convention,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray | None,
+                     np.ndarray | None]:
+    """(theta, m, v, t) a tensor started from as it holds them, injected or fresh, then
+    AMSGrad's running maximum (None: zeros) and Lookahead's slow weights (None: theta) where
+    the reading keeps them: read back, else as injected (v and theta where none were given,
+    as the adapters set them)."""
     if scenario.start is not None and g < len(scenario.groups):
         source = scenario.start[g][p]
         v = _value(held.v, source.v)
-        v_max = None
-        if keeps_max:
+        v_max = slow = None
+        if convention.keeps_max:
             v_max = np.asarray(held.v_max if held.v_max is not None else (
                 source.v_max if source.v_max is not None else v), dtype=np.float64)
-        return (held.theta, _value(held.m, source.m), v, int(source.t or 0), v_max)
+        if convention.lookahead:
+            slow = np.asarray(held.slow if held.slow is not None else (
+                source.slow if source.slow is not None else held.theta), dtype=np.float64)
+        return (held.theta, _value(held.m, source.m), v, int(source.t or 0), v_max, slow)
     zeros = np.zeros_like(held.theta)
-    return held.theta, zeros, zeros, 0, None
+    return held.theta, zeros, zeros, 0, None, None
 
 
 def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None]) -> bool:
@@ -174,11 +179,10 @@ def _value(read: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
     return np.asarray(given, dtype=np.float64)
 
 
-def _triple(state: ParamState) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
-                                         np.ndarray | None]:
-    """What is judged of a tensor after a step: theta, m, v and AMSGrad's v_max (None: not
-    read)."""
-    return state.theta, state.m, state.v, state.v_max
+def _triple(state: ParamState) -> tuple[np.ndarray | None, ...]:
+    """What is judged of a tensor after a step (``judge.QUANTITIES``): theta, m, v,
+    AMSGrad's v_max and Lookahead's slow weights (None: not read)."""
+    return state.theta, state.m, state.v, state.v_max, state.slow
 
 
 def scenario_json(scenario: Scenario) -> dict[str, object]:

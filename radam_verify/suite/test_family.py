@@ -1,4 +1,5 @@
-"""Properties of RAdam's family beyond RAdam's own: Adam's invariance to the gradients' scale.
+"""Properties of RAdam's family beyond RAdam's own: Adam's invariance to the gradients' scale,
+and Lookahead's cycles.
 
 With eps = 0, Adam's exact trajectory does not change when every gradient is multiplied by
 c > 0 (derivation claim ``adam-scale-invariance``), and its first step is exactly +-lr per
@@ -6,6 +7,9 @@ element (``adam-first-step-sign``). The property draws trajectories with eps = 0
 gradients are scaled by a power of two (exact in every binary format, so the inputs are
 the same reals times c), and judges each against the exact trajectory: an implementation
 that replaces eps = 0, clamps v or otherwise depends on the gradients' size fails.
+
+A reading with Lookahead is judged through whole cycles: trajectories of 2k to 3k + 1 steps,
+the fast and slow weights each against the exact ones.
 """
 
 from __future__ import annotations
@@ -69,3 +73,30 @@ def test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale(
         require_conforms(verify_target, what, scenario, outcome, verify_record)
 
     verify_target.verify(_scaled_trajectories(verify_target), prop)
+
+
+@st.composite
+def _cycles(draw: st.DrawFn, target: Target) -> Scenario:
+    """A trajectory through two to three Lookahead cycles (2k to 3k + 1 steps)."""
+    k = target.convention.lookahead_k
+    return draw(draws.trajectory(target, min_steps=2 * k, max_steps=3 * k + 1))
+
+
+def test_lookahead_cycles_follow_the_exact_fast_and_slow_weights(
+        verify_target: Target, verify_record: Record) -> None:
+    """Through two or three cycles of k steps, the fast weights theta and (where they can
+    be read) the slow weights phi follow the exact trajectory of the reading: phi moves by
+    alpha towards theta at every sync, theta equals phi right after it, and phi stays as it
+    is between syncs (claim lookahead-closed-form)."""
+    if not verify_target.convention.lookahead:
+        pytest.skip("the reading has no Lookahead (lookahead_k = 0)")
+
+    def prop(scenario: Scenario) -> None:
+        what = "Lookahead cycles"
+        outcome = calling(verify_target, what, scenario,
+                          lambda: checks.exact(verify_target.adapter, scenario,
+                                               verify_target.convention),
+                          {"kind": "exact", "local": False})
+        require_conforms(verify_target, what, scenario, outcome, verify_record)
+
+    verify_target.verify(_cycles(verify_target), prop)

@@ -20,7 +20,8 @@ def test_state_dict_round_trip_continues_exactly(verify_target: Target, verify_r
     strategy = draws.trajectory(verify_target, min_steps=2, max_steps=16).flatmap(
         lambda s: st.tuples(st.just(s), st.integers(1, len(s.steps) - 1)))
 
-    verify_record.compares = ("theta, m, v and the step count of every tensor after each later "
+    verify_record.compares = ("theta, m, v (AMSGrad's maximum and Lookahead's slow weights where "
+                              "read) and the step count of every tensor after each later "
                               "step, bit for bit against the uninterrupted run")
 
     def prop(drawn: tuple[Scenario, int]) -> None:
