@@ -34,9 +34,11 @@ SIZE = 5
 
 def both(observed: list[tuple[np.ndarray, ...]], start: tuple[np.ndarray, np.ndarray, np.ndarray, int],
          grads: list[np.ndarray], hyper: Hyper, convention: Convention,
-         v_max: np.ndarray | None = None) -> tuple[Judgement, Judgement]:
-    fast = judge_trajectory_fast(observed, (*start, v_max), grads, hyper, convention, FLOAT32)
-    exact = judge_trajectory(observed, ExactState.from_floats(*start, v_max), grads, hyper,
+         v_max: np.ndarray | None = None, slow: np.ndarray | None = None,
+         ) -> tuple[Judgement, Judgement]:
+    fast = judge_trajectory_fast(observed, (*start, v_max, slow), grads, hyper, convention,
+                                 FLOAT32)
+    exact = judge_trajectory(observed, ExactState.from_floats(*start, v_max, slow), grads, hyper,
                              convention, FLOAT32)
     return fast, exact
 
@@ -78,6 +80,7 @@ def judge_both(impl: NumpyRAdam, theta: np.ndarray, m: np.ndarray, v: np.ndarray
     start = (state.theta.astype(np.float64), state.m.astype(np.float64),
              state.v.astype(np.float64), t)
     v_max = None if state.v_max is None else state.v_max.astype(np.float64)
+    slow = None if state.slow is None else state.slow.astype(np.float64)
     observed = []
     for grad in grads:
         state = impl.step(state, grad)
@@ -85,17 +88,16 @@ def judge_both(impl: NumpyRAdam, theta: np.ndarray, m: np.ndarray, v: np.ndarray
         moved = (th[SIZE // 2].view(bits) + bits(perturb)).view(impl.dtype)
         if np.isfinite(th[SIZE // 2]) and np.isfinite(moved):  # a few ulps, not inf to NaN
             th[SIZE // 2] = moved
-        observed.append((th.astype(np.float64), state.m.astype(np.float64),
-                         state.v.astype(np.float64))
-                        + (() if state.v_max is None else (state.v_max.astype(np.float64),)))
+        observed.append(tuple(None if x is None else x.astype(np.float64)
+                              for x in (th, state.m, state.v, state.v_max, state.slow)))
     g64 = [g.astype(np.float64) for g in grads]
     try:
-        exact = judge_trajectory(observed, ExactState.from_floats(*start, v_max), g64,
+        exact = judge_trajectory(observed, ExactState.from_floats(*start, v_max, slow), g64,
                                  impl.hyper, impl.convention, fmt)
     except OutOfDomainError:
         return None
-    return judge_trajectory_fast(observed, (*start, v_max), g64, impl.hyper, impl.convention,
-                                 fmt), exact
+    return judge_trajectory_fast(observed, (*start, v_max, slow), g64, impl.hyper,
+                                 impl.convention, fmt), exact
 
 
 def torch_run(theta0: np.ndarray, grads: list[np.ndarray], hyper: Hyper,
@@ -257,13 +259,14 @@ def test_every_preset_is_judged_alike_from_a_rectified_state(convention: str) ->
     start = (state.theta.astype(np.float64), state.m.astype(np.float64),
              state.v.astype(np.float64), 40)
     v_max = None if state.v_max is None else state.v_max.astype(np.float64)
+    slow = None if state.slow is None else state.slow.astype(np.float64)
     grads = [rng.standard_normal(n).astype(np.float32).astype(np.float64) for _ in range(3)]
     observed = []
     for grad in grads:
         state = impl.step(state, grad)
-        held = (state.theta, state.m, state.v) + (() if state.v_max is None else (state.v_max,))
-        observed.append(tuple(x.astype(np.float64) for x in held))
-    judged = both(observed, start, grads, hyper, conv, v_max)
+        held = (state.theta, state.m, state.v, state.v_max, state.slow)
+        observed.append(tuple(None if x is None else x.astype(np.float64) for x in held))
+    judged = both(observed, start, grads, hyper, conv, v_max, slow)
     assert judged[1].conforms
     assert_agree(*judged)
 

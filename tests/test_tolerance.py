@@ -29,17 +29,19 @@ from radam_verify.strategies import arrays, conventions, gradient_sequences, hyp
 SIZE = 6
 
 
-def run_impl(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+def run_impl(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray]
+             ) -> list[tuple[np.ndarray | None, ...]]:
+    """(theta, m, v, v_max, slow) after each step (None where the reading keeps none)."""
     out = []
     for grad in grads:
         state = impl.step(state, grad)
-        out.append((state.theta, state.m, state.v)
-                   + (() if state.v_max is None else (state.v_max,)))
+        out.append((state.theta, state.m, state.v, state.v_max, state.slow))
     return out
 
 
 def judge(impl: NumpyRAdam, state: NumpyState, grads: list[np.ndarray], fmt: Format) -> Judgement:
-    start = ExactState.from_floats(state.theta, state.m, state.v, state.t, state.v_max)
+    start = ExactState.from_floats(state.theta, state.m, state.v, state.t, state.v_max,
+                                   state.slow)
     return judge_trajectory(run_impl(impl, state, grads), start, grads, impl.hyper,
                             impl.convention, fmt)
 

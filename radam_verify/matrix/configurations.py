@@ -1,5 +1,6 @@
 """The RAdam implementations users install, in their documented configurations (Adam's
-in :mod:`radam_verify.matrix.adam_rows`).
+in :mod:`radam_verify.matrix.adam_rows`, Lookahead's in
+:mod:`radam_verify.matrix.lookahead_rows`).
 
 Each configuration names the convention to verify against: ``auto`` (identified by the
 probes) or, where the implementation documents a behaviour the probes cannot confirm
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
+from radam_verify.matrix.lookahead_rows import LOOKAHEAD_CONFIGURATIONS, LOOKAHEAD_NOT_RUN
 from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
@@ -154,6 +156,7 @@ MINDSPORE_ZERO_REFUSED = Finding(
 _INHERITED: Mapping[str, Finding] = {
     "torch.optim": TORCH_LOAD_SHARES, "torch_optimizer": TORCH_LOAD_SHARES,
     "pytorch_optimizer": TORCH_LOAD_SHARES, "optimi": TORCH_LOAD_SHARES,
+    "pytorch_ranger": TORCH_LOAD_SHARES,
     "fastai.optimizer": FASTAI_LOAD_SHARES,
 }
 
@@ -272,6 +275,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
+    *LOOKAHEAD_CONFIGURATIONS,
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
     replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
@@ -282,4 +286,5 @@ NOT_RUN: Mapping[str, str] = {
     "Keras 3 (pip keras)": ("Keras 3 ships no RAdam, and TensorFlow Addons' RectifiedAdam is a "
                             "Keras 2 optimizer (tf.keras on TensorFlow 2.15, in the matrix)"),
     **ADAM_NOT_RUN,
+    **LOOKAHEAD_NOT_RUN,
 }

@@ -1,0 +1,58 @@
+"""Lookahead's implementations in the matrix: pytorch-ranger's Ranger (Lookahead over RAdam).
+
+Lookahead's k and alpha are the implementation's constructor arguments, not hyperparameters
+the suite draws, and the probes do not look for slow weights: each row names its reading
+(``documented``), with the source it follows. Each finding explains a deviation with a
+stand-alone script in ``reports/repro/``; the findings every torch optimizer inherits are
+added by :mod:`radam_verify.matrix.configurations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from radam_verify.matrix.rows import Configuration, Finding
+
+RANGER_SHARED_STEP_SIZE = Finding(
+    "pytorch-ranger caches (step, N_sma, step_size) in one radam_buffer for the whole "
+    "optimizer, indexed by step % 10 and filled by whichever tensor reaches that step first: "
+    "a group whose betas differ takes that tensor's N_sma and step size instead of its own",
+    "pytorch_ranger_shared_step_size.py", "test_parameter_groups")
+RANGER_CLOSURE = Finding(
+    "Ranger.step(closure) never calls its closure (the two lines that would are commented "
+    "out) and returns None",
+    "pytorch_ranger_closure_not_called.py", "test_step_calls_its_closure")
+RANGER_FLOAT64 = Finding(
+    "Ranger works on p.grad.data.float() and p.data.float() and keeps exp_avg and exp_avg_sq "
+    "in float32: a float64 parameter gets a float32 update and float32 moments, some 10^8 "
+    "float64 ulps from the exact step",
+    "pytorch_ranger_float64_in_float32.py", when=r"observed")
+
+_RANGER = ("pytorch_ranger/ranger.py: RAdam with N_sma > N_sma_threshhold = 5, an SGD step "
+           "lr m_hat below it, eps beside sqrt(v), p *= 1 - wd lr, then Lookahead with k = 6, "
+           "alpha = 0.5 over slow_buffer, copied from p at its first step, synced when "
+           "state['step'] % k == 0 (the ranger preset)")
+
+LOOKAHEAD_CONFIGURATIONS: tuple[Configuration, ...] = (
+    Configuration("default", "pytorch_ranger:Ranger", convention="ranger", documented=_RANGER,
+                  # a float64 tensor in a group of float32 ones is stepped in float32 too
+                  findings=(RANGER_SHARED_STEP_SIZE, RANGER_CLOSURE,
+                            RANGER_FLOAT64.at("test_a_tensor_of_another_dtype"))),
+    Configuration("default", "pytorch_ranger:Ranger", dtype="float64", convention="ranger",
+                  documented=_RANGER,
+                  findings=(RANGER_FLOAT64, RANGER_SHARED_STEP_SIZE, RANGER_CLOSURE)),
+)
+
+#: Lookahead implementations that were considered and are not in the matrix yet, and why
+LOOKAHEAD_NOT_RUN: Mapping[str, str] = {
+    "Lookahead wrappers (pytorch-optimizer, torch-optimizer, timm) and optax.lookahead": (
+        "they wrap an optimizer instance (or, in optax, a LookaheadParams pair of fast and "
+        "slow weights) and keep the inner optimizer's moments in that optimizer's state, "
+        "which the torch and optax adapters do not reach yet; their readings are expressed "
+        "(lookahead_start theta0, first-step and first-sync: README, Conventions)"),
+    "pytorch-optimizer's Ranger": (
+        "its default (degenerated_to_sgd=False) adds +lr m / (1 - b1^t) below the threshold, "
+        "an ascent step, where its own RAdam makes none, and it centralises gradients of "
+        "tensors with more than one dimension in place (use_gc=True): rows after a reading "
+        "for gradient centralisation"),
+}
