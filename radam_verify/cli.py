@@ -183,11 +183,13 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "command serves verdicts written before, or moved to another machine.")
     repro.add_argument("verdict", metavar="VERDICT", help="path of a verdict.json")
     matrix = commands.add_parser(
-        "matrix", help="run the suite on the RAdam and Adam implementations users install",
+        "matrix", help="run the suite on the RAdam family's implementations users install",
         description="Identify and verify every configuration of the compatibility matrix "
         "(torch.optim.RAdam, torch-optimizer, pytorch-optimizer, torch-optimi, optax, fastai, "
-        "PaddlePaddle, TensorFlow Addons, MindSpore; and Adam's: torch.optim.Adam and AdamW, "
-        "optax.adam and adamw, Keras 3's Adam and AdamW; see radam_verify/matrix/), "
+        "PaddlePaddle, TensorFlow Addons, MindSpore; Adam's and AMSGrad's: torch.optim.Adam "
+        "and AdamW, optax.adam, adamw and amsgrad, Keras 3's Adam and AdamW, bitsandbytes' "
+        "32-bit Adam and AdamW; Lookahead's: pytorch-ranger's Ranger; see "
+        "radam_verify/matrix/), "
         "each in its own process (a framework whose dependencies conflict with this "
         "environment's runs in its own nox environment, built once from noxfile.py and reused), "
         "and write OUT/README.md "

@@ -522,7 +522,9 @@ class TorchInstance(Instance):
             self.optimizer.step()
 
     def step_closure(self, grads: StepGrads) -> ClosureCall:
-        return closure_step(self.optimizer, self.tensors, grads, self.adapter.tensor)
+        # gradients as step() sets them (a complex padding real's gradient is 1)
+        return closure_step(self.optimizer, self.tensors, grads,
+                            lambda g: self.adapter.tensor(g, pad=1.0))
 
     def read(self) -> list[list[ParamState]]:
         layout = self.adapter.keys

@@ -248,7 +248,7 @@ class Run:
             enabled.append(torch.is_grad_enabled())
             for tensors, group in zip(self.tensors, grads):
                 for p, g in zip(tensors, group):
-                    p.grad = None if g is None else tensor(g).detach()
+                    p.grad = None if g is None else tensor(g, pad=1.0).detach()
             return loss
 
         for tensors in self.tensors:
