@@ -47,6 +47,10 @@ HYPER_KEYS = ['lr', 'betas', 'eps', 'weight_decay']
 M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
+# AMSGrad's running maximum (None: not kept)
+MAX_KEY = None
+# Lookahead's slow weights (None: not kept)
+SLOW_KEY = None
 STEP_IN_GROUP = False
 # state entries a step creates empty (kept so, as the optimizer expects)
 EMPTY_KEYS = []
@@ -96,14 +100,16 @@ def disturb(found):
             disturb(value)
 
 
-def tensor(values, dtype=None):
-    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
+def tensor(values, dtype=None, pad=0.0):
+    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals,
+    an odd number completed by ``pad``: 1 for gradients and v, so that it never divides 0/0)."""
     data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
     if dtype is not None:
         data = data.to(getattr(torch, dtype).to_real() if COMPLEX else getattr(torch, dtype))
     if COMPLEX:
         data = torch.view_as_complex(
-            torch.nn.functional.pad(data, (0, data.numel() % 2)).reshape(-1, 2).contiguous())
+            torch.nn.functional.pad(data, (0, data.numel() % 2), value=pad)
+            .reshape(-1, 2).contiguous())
     return data
 
 
@@ -156,7 +162,7 @@ def placed(values_, where):
 
 def gradient(values_, where):
     """A gradient tensor of ``values_``, laid out as the view WHERE (None: contiguous)."""
-    return (tensor(values_) if where is None else placed(values_, where)[0]).detach()
+    return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
 
 
 class Run:
@@ -198,7 +204,13 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]).reshape(p.shape))
                 entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
-                         V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
+                         V_KEY: tensor(s["v"], v_dtype, pad=1.0).reshape(p.shape)}
+                if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
+                    held = s["v"] if s.get("v_max") is None else s["v_max"]
+                    entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
+                if SLOW_KEY is not None:  # Lookahead's slow weights: theta where none given
+                    phi = s["theta"] if s.get("slow") is None else s["slow"]
+                    entry[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
@@ -254,7 +266,7 @@ class Run:
             enabled.append(torch.is_grad_enabled())
             for tensors, group in zip(self.tensors, grads):
                 for p, g in zip(tensors, group):
-                    p.grad = None if g is None else tensor(g).detach()
+                    p.grad = None if g is None else tensor(g, pad=1.0).detach()
             return loss
 
         for tensors in self.tensors:
@@ -268,7 +280,7 @@ class Run:
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
             return values(param, size)
-        key = M_KEY if quantity == "m" else V_KEY
+        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
         state = self.optimizer.state.get(param, {})
         return None if key is None or key not in state else values(state[key], size)
 
@@ -330,6 +342,10 @@ def run(cls, steps):
     return state
 
 
+#: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
+
+
 def same(a, b):
     if a is None or b is None:
         return a is None and b is None
@@ -374,7 +390,7 @@ def check_reload(cls):
         resumed.step(STEPS[k])
         for g, group in enumerate(straight.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = resumed.read(g, p, name), straight.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
@@ -385,8 +401,8 @@ def check_reload(cls):
 
 
 def read_all(state):
-    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
-    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+    """theta, m, v and v_max of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in QUANTITIES}
              for p in range(len(group))] for g, group in enumerate(state.sizes)]
 
 
@@ -394,7 +410,7 @@ def first_difference(left, right, names):
     """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
     for g, (group_l, group_r) in enumerate(zip(left, right)):
         for p, (a, b) in enumerate(zip(group_l, group_r)):
-            for name in ("theta", "m", "v"):
+            for name in QUANTITIES:
                 if not same(a[name], b[name]):
                     return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
                             f"{b[name]} {names[1]}")
@@ -496,7 +512,7 @@ def check_closure(cls):
             return True
         for g, group in enumerate(plain.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = through.read(g, p, name), plain.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
