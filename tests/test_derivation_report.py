@@ -29,7 +29,8 @@ from radam_verify.report import derivation_report as report_module
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 SVG = "{http://www.w3.org/2000/svg}"
-FIGURE_NAMES = {"rho_t", "r_t", "variance_psi", "first_rectified_step", "float32_rho_t"}
+FIGURE_NAMES = {"rho_t", "r_t", "variance_psi", "first_rectified_step", "float32_rho_t",
+                "family"}
 
 
 @dataclass(frozen=True)
@@ -345,3 +346,29 @@ def test_report_renders_in_headless_chromium(report: WrittenReport, tmp_path: Pa
     colours = len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0))
     assert not_white > 0.03, f"only {not_white:.1%} of the page is drawn"
     assert colours > 50, f"only {colours} distinct colours on the page"
+
+
+def test_the_family_figure_shows_radams_gap_to_adam_and_amsgrads_growing_step() -> None:
+    """The left panel's 1 - r_t is the closed form at its steps (computed here, 60 digits)
+    and meets its first-order form as t grows; the right panel's bias-corrected AMSGrad step
+    grows, up to 1 / sqrt(1 - b2), which the paper's reading holds throughout."""
+    import mpmath
+
+    from radam_verify.report import series
+
+    curves = series.family_curves()
+    for b2, gap, first in zip(series.FAMILY_BETA2, curves.gap, curves.first_order, strict=True):
+        with mpmath.workdps(60):
+            b = mpmath.mpf(b2)
+            inf = 2 / (1 - b) - 1
+            for t, value in list(zip(gap.x, gap.y, strict=True))[::10]:
+                rho = inf - 2 * int(t) * b ** int(t) / (1 - b ** int(t))
+                r = mpmath.sqrt((rho - 4) * (rho - 2) * inf / ((inf - 4) * (inf - 2) * rho))
+                assert abs(value - float(1 - r)) <= 1e-12 * float(1 - r)
+        ratios = [a / b for a, b in zip(gap.y, first.y, strict=True)]
+        assert abs(ratios[-1] - 1) < 1e-6 < abs(ratios[0] - 1)
+    torch_step, paper = curves.amsgrad_torch.y, curves.amsgrad_paper.y
+    assert torch_step[0] == pytest.approx(10.0)  # sqrt(1 - b2) / ((1 - b1) sqrt(1 - b2))
+    assert torch_step[-1] > torch_step[100] > torch_step[0]
+    assert max(torch_step) <= paper[0] * (1 + 1e-12)
+    assert len(set(paper)) == 1

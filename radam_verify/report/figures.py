@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from radam_verify.errors import UsageError
 from radam_verify.report.float32 import Float32Rho
-from radam_verify.report.series import Curve, VarianceCurves
+from radam_verify.report.series import Curve, FamilyCurves, VarianceCurves
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -164,3 +164,27 @@ def float32_figure(rows: Sequence[Float32Rho]) -> str:
 def _visible(error: float) -> float:
     """An exact zero cannot sit on a log axis: it is left out of the line (NaN)."""
     return error if error > 0.0 else float("nan")
+
+
+def family_figure(curves: FamilyCurves) -> str:
+    """Left: 1 - r_t against t with its first-order form (log-log); right: AMSGrad's
+    effective step over lr against t, torch's and the paper's."""
+    with new_figure(9.5, 4.0, columns=2) as (figure, (left, right)):
+        for index, (gap, first) in enumerate(zip(curves.gap, curves.first_order, strict=True)):
+            left.plot(gap.x, gap.y, color=f"C{index}", label=gap.label)
+            left.plot(first.x, first.y, color=f"C{index}", linestyle="--", linewidth=0.9,
+                      label=first.label)
+        left.set_xscale("log")
+        left.set_yscale("log")
+        left.set_xlabel("step t")
+        left.set_ylabel(r"$1 - r_t$")
+        left.set_title("RAdam's step as a share of Adam's: the gap", fontsize=10)
+        left.legend(loc="lower left", fontsize=7.5)
+        for index, curve in enumerate((curves.amsgrad_torch, curves.amsgrad_paper)):
+            right.plot(curve.x, curve.y, color=f"C{index + 2}", label=curve.label)
+        right.set_xscale("log")
+        right.set_xlabel("step t")
+        right.set_ylabel("effective step / lr")
+        right.set_title(r"AMSGrad, $g_1 = 1$ then 0", fontsize=10)
+        right.legend(loc="lower right", fontsize=7.5)
+        return svg_text(figure)

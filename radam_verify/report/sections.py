@@ -245,6 +245,33 @@ def float32_section(claims: Sequence[Claim]) -> Section:
 
 
 #: The sections in order, each with the progress message shown while it is built.
+def family_section(claims: Sequence[Claim]) -> Section:
+    """RAdam's family in pictures: how far RAdam's step is from Adam's, and AMSGrad's
+    effective step with and without bias correction."""
+    curves = series.family_curves()
+    last = {c.label: (c.x[-1], c.y[-1]) for c in curves.gap}
+    gaps = "; ".join(f"{label}: {y:.3g} at t = {x:g}" for label, (x, y) in last.items())
+    torch_step = curves.amsgrad_torch
+    low, low_t = min(zip(torch_step.y, torch_step.x, strict=True))
+    text = Paragraph(
+        "Left: 1 - r_t, how much smaller RAdam's rectified step is than Adam's, from the "
+        "certified schedule at the steps the paper's convention rectifies, and its first-order "
+        "form in delta = 2 t b2^t / (1 - b2^t) (claim radam-tends-to-adam, dashed), which it "
+        f"meets as delta falls ({gaps}). Right: AMSGrad's effective step over lr after one "
+        "gradient of 1 and zeros afterwards (the case of claim "
+        "amsgrad-bias-corrected-step-can-grow): with torch's bias correction it falls from "
+        f"{torch_step.y[0]:.4g} at t = 1 to {low:.4g} at t = {low_t:g} (1 - b1^t grows first) "
+        f"and then grows to {torch_step.y[-1]:.4g} at t = {torch_step.x[-1]:g} (1 - b2^t "
+        "grows), while the paper's reading, without bias correction, holds it constant here "
+        "and never lets it grow (claim amsgrad-paper-step-non-increasing)."
+    )
+    figure = Figure("family", "RAdam against Adam (1 - r_t), and AMSGrad's effective step.",
+                    figures.family_figure(curves))
+    return Section("family", "RAdam's family: Adam's step, AMSGrad's maximum",
+                   (*_claim_formulas(claims, "radam-tends-to-adam",
+                                     "amsgrad-bias-corrected-step-can-grow"), text, figure))
+
+
 SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("section: claims", claims_section),
     ("figure: rho_t", rho_t_section),
@@ -253,4 +280,5 @@ SECTIONS: tuple[tuple[str, SectionBuilder], ...] = (
     ("figure: first rectified step", first_step_section),
     ("table: early schedule", schedule_section),
     ("numerics: rho_t in float32", float32_section),
+    ("figure: RAdam's family", family_section),
 )

@@ -130,3 +130,56 @@ def early_schedule(
 ) -> list[ScheduleStep]:
     """The certified schedule of steps 1 to ``steps``."""
     return [schedule_step(t, beta1, beta2, convention) for t in range(1, steps + 1)]
+
+
+#: the beta2 values of the family figure's left panel, and the smallest gap 1 - r_t it draws
+#: (past it r_t is 1 to within a binary64 ulp)
+FAMILY_BETA2 = (0.99, 0.999)
+FAMILY_SMALLEST_GAP = 1e-16
+
+
+@dataclass(frozen=True)
+class FamilyCurves:
+    """RAdam against Adam: 1 - r_t from the certified schedule and to first order in
+    delta = 2 t b2^t / (1 - b2^t) (claim radam-tends-to-adam), per beta2; AMSGrad's effective
+    step over lr in the claim's case, with torch's bias correction and in the paper's reading
+    (claims amsgrad-bias-corrected-step-can-grow and amsgrad-paper-step-non-increasing)."""
+
+    gap: tuple[Curve, ...]
+    first_order: tuple[Curve, ...]
+    amsgrad_torch: Curve
+    amsgrad_paper: Curve
+
+
+def family_curves() -> FamilyCurves:
+    """The family figure's numbers, each computed here (mpmath and exact rationals)."""
+    from radam_verify.derivation.amsgrad import BETA2 as AMS_BETA2
+    from radam_verify.derivation.amsgrad import effective_step_squared
+
+    gap, first = [], []
+    for b2 in FAMILY_BETA2:
+        steps = [t for t in step_grid() if schedule_step(t, 0.0, b2, R_T_CONVENTION).r_t is not None]
+        drawn: list[float] = []
+        exact, approx = [], []
+        with mpmath.workprec(160):
+            inf = 2 / (1 - mpmath.mpf(b2)) - 1
+            for t in steps:
+                r = schedule_step(t, 0.0, b2, R_T_CONVENTION).r_t
+                p = mpmath.mpf(b2) ** t
+                delta = 2 * t * p / (1 - p)
+                value = float(1 - r)  # type: ignore[operator]
+                if value < FAMILY_SMALLEST_GAP:
+                    break
+                drawn.append(float(t))
+                exact.append(value)
+                approx.append(float(delta * (inf**2 - 8) / (2 * inf * (inf - 2) * (inf - 4))))
+        label = f"β2 = {b2:g}"
+        gap.append(Curve(label, tuple(drawn), tuple(exact)))
+        first.append(Curve(f"{label}, first order", tuple(drawn), tuple(approx)))
+    steps = step_grid(20_000)
+    torch_step = tuple(float(effective_step_squared(t)) ** 0.5 for t in steps)
+    paper = tuple(float(1 / (1 - AMS_BETA2)) ** 0.5 for _ in steps)  # v_max = 1 - b2 throughout
+    return FamilyCurves(tuple(gap), tuple(first),
+                        Curve("torch: sqrt(1 - β2^t) / ((1 - β1^t) sqrt(v_max))",
+                              tuple(map(float, steps)), torch_step),
+                        Curve("paper: 1 / sqrt(v_max)", tuple(map(float, steps)), paper))
