@@ -30,7 +30,7 @@ from radam_verify.schedule import ScheduleStep
 U64 = FLOAT64.u
 #: Roundings in the longest legitimate evaluation of each quantity (see error-model.md).
 K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
-#: Lookahead's sync: alpha rounded to the format and three operations (error-model.md, 5)
+#: Lookahead's sync: alpha rounded to the format and three operations (error-model.md, 2)
 K_LOOKAHEAD = 4
 #: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
 EVALUATION_SLACK = 1 + 2.0**-30
@@ -313,11 +313,10 @@ class StepTerms:
     #: AMSGrad's running maximum before and after the step (None: the reading keeps none)
     v_max: Array | None = None
     v_max_new: Array | None = None
-    #: Lookahead's slow weights before and after the step, and theta after it (the slow
-    #: weights on a sync step, else theta_new); None: the reading has no Lookahead
+    #: Lookahead's slow weights before and after the step (theta becomes the new ones on a
+    #: sync step); None: the reading has no Lookahead
     slow: Array | None = None
     slow_new: Array | None = None
-    theta_out: Array | None = None
 
     def scales(self) -> tuple[Array, ...]:
         """The operand scale of theta, m and v (error-model.md, "The scale of the bound"),
@@ -441,12 +440,13 @@ class StepTerms:
             e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta
             e_slow: Array | None = None
             if self.slow is not None and self.slow_new is not None:
-                e_slow = np.asarray(a_slow + 0 * self.slow, dtype=np.float64)
+                e_slow = np.broadcast_to(np.asarray(a_slow, dtype=np.float64), self.slow.shape)
                 if convention.sets_slow(c.t):  # phi = theta: a copy
-                    e_slow = np.asarray(e_theta + 0 * self.slow, dtype=np.float64)
+                    e_slow = np.broadcast_to(np.asarray(e_theta, dtype=np.float64),
+                                             self.slow.shape)
                 elif convention.syncs(c.t):
                     # phi + alpha (theta - phi), or (1 - alpha) phi + alpha theta, or a lerp:
-                    # alpha rounded and three operations (error-model.md, section 5)
+                    # alpha rounded and three operations (error-model.md, section 2)
                     alpha = convention.lookahead_alpha
                     e_slow = ((1 - alpha) * e_slow + alpha * e_theta
                               + gam(K_LOOKAHEAD) * (np.abs(self.slow) + np.abs(self.theta_new)
@@ -505,20 +505,19 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
             update = np.zeros_like(m_new)
         theta_new = theta_in - update
         update_abs = np.abs(update)
-        phi = slow_new = theta_out = None
+        phi = slow_new = None
         if convention.lookahead:
             phi = theta if slow is None else slow
-            slow_new, theta_out = phi, theta_new
+            slow_new = phi
             if convention.sets_slow(c.t):  # phi starts at theta after this step: a copy
                 slow_new = theta_new
             elif convention.syncs(c.t):
-                slow_new = theta_out = phi + convention.lookahead_alpha * (theta_new - phi)
+                slow_new = phi + convention.lookahead_alpha * (theta_new - phi)
         return StepTerms(theta, m, v, c, hyper, convention, rec, theta_abs, np.abs(m), g, g_abs,
                          2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
                          m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
                          update, update_abs, theta_new, np.abs(theta_new) + update_abs,
-                         None if v_max_new is None else held, v_max_new, phi, slow_new,
-                         theta_out)
+                         None if v_max_new is None else held, v_max_new, phi, slow_new)
 
 
 def _like(values: object, shape_of: Array) -> Array:
