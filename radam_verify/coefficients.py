@@ -2,7 +2,9 @@
 
 The element update is the same everywhere:
 ``theta = decay * theta - coeff * m / (sqrt(v * inv_bc2 or v) + eps)`` when rectified,
-``theta = decay * theta - coeff * m`` on an SGD step, no update on a skipped step.
+``theta = decay * theta - coeff * m`` on an SGD step, no update on a skipped step. LAMB's
+coefficient leaves lr out: u = coeff * m / (...) is its direction, and its step
+``theta = decay * theta - lr * R * (u + wd * theta)`` scales it by the trust ratio R.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Coefficients:
     t: int
     rectified: bool
     updates: bool
-    coeff: float  # the whole coefficient, r_t included
+    coeff: float  # the whole coefficient, r_t included (LAMB: without lr, its direction's)
     r_t: float  # 1.0 on steps that are not rectified
     inv_bc2: float  # 1 / (1 - beta2^t): used by the ``hat`` eps placement
     decay: float | None  # multiplies theta before the update; None: no decoupled decay
@@ -83,7 +85,9 @@ def exact_scalars(t: int, hyper: Hyper, convention: Convention,
         rho, inf = s.rho_t, s.rho_inf
         r = 1 if convention.is_adam else _rectifier(rho, inf)
         scale = s.bias_correction2**0.5 if convention.eps == "raw" else 1
-        coeff, r_t = hyper.lr * r * scale / s.bias_correction1, r
+        # LAMB's direction u leaves lr out: its step is lr R (u + wd theta)
+        lr = 1 if convention.is_lamb else hyper.lr
+        coeff, r_t = lr * r * scale / s.bias_correction1, r
     else:
         coeff, r_t = (hyper.lr / s.bias_correction1 if updates else 0.0), 1.0
     decay, decay64 = None, decay_factor(hyper, convention, updates)
@@ -115,6 +119,8 @@ def _textbook(t: int, hyper: Hyper, convention: Convention, f: Callable[[float],
     b1, b2, one, two, four = f(hyper.beta1), f(hyper.beta2), f(1), f(2), f(4)
     bc1, p2 = one - b1 ** f(t), b2 ** f(t)
     bc2 = one - p2
+    if not convention.bias_correction:  # LAMB's first version: no bias correction
+        bc1 = bc2 = one
     rho_inf = two / (one - b2) - one
     rho_t = rho_inf - two * f(t) * p2 / bc2 if b2 > 0 else rho_inf
     if convention.is_adam:
@@ -129,6 +135,7 @@ def _textbook(t: int, hyper: Hyper, convention: Convention, f: Callable[[float],
         r = sqrt((rho_t - four) * (rho_t - two) * rho_inf
                  / ((rho_inf - four) * (rho_inf - two) * rho_t))
     scale = sqrt(bc2) if rectified and convention.eps == "raw" else one
-    coeff = f(hyper.lr) * r * scale / bc1 if updates else f(0)
+    lr = one if convention.is_lamb else f(hyper.lr)  # LAMB: the direction, without lr
+    coeff = lr * r * scale / bc1 if updates else f(0)
     return Coefficients(t, rectified, updates, float(coeff), float(r), float(one / bc2),
                         decay_factor(hyper, convention, updates))

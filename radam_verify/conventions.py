@@ -67,6 +67,7 @@ Lookahead over RAdam:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -75,26 +76,32 @@ from radam_verify.errors import ConventionError
 Comparison = Literal[">", ">="]
 Below = Literal["sgd", "skip"]
 EpsPlacement = Literal["hat", "raw"]
-Algorithm = Literal["radam", "adam"]
+Algorithm = Literal["radam", "adam", "lamb"]
+Adapt = Literal["always", "with-decay"]
 Amsgrad = Literal["none", "v", "v_hat"]
 LookaheadStart = Literal["theta0", "first-step", "first-sync"]
 Scalars = Literal["float64", "float32"]
-WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none"]
+WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "comparison": (">", ">="),
     "below": ("sgd", "skip"),
     "eps": ("hat", "raw"),
-    "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "merged", "none"),
+    "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"),
     "decay_on_skip": ("true", "false"),
-    "algorithm": ("radam", "adam"),
+    "bias_correction": ("true", "false"),
+    "adapt": ("always", "with-decay"),
+    "algorithm": ("radam", "adam", "lamb"),
     "scalars": ("float64", "float32"),
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
-        "amsgrad", "lookahead_k", "lookahead_alpha", "lookahead_start")
+        "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt",
+        "lookahead_k", "lookahead_alpha", "lookahead_start")
+#: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
+NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
 LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start")
 
@@ -103,6 +110,8 @@ ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
     "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
               "scalars", *LOOKAHEAD_AXES),
     "adam": ("eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
+    "lamb": ("bias_correction", "eps", "weight_decay", "phi_max", "trust_max", "adapt",
+             "scalars", *LOOKAHEAD_AXES),
 }
 
 
@@ -135,6 +144,15 @@ class Convention:
     phi starts: ``theta0`` (the paper, Algorithm 1: theta before the first step);
     ``first-step`` (theta after step 1, then a sync after steps 1 + k, 1 + 2k, ...:
     torch-optimizer); ``first-sync`` (theta after step k, whose sync only sets phi: timm).
+    ``algorithm=lamb`` (You et al. 2020, LAMB): Adam's direction u = m_hat / (sqrt(v_hat) +
+    eps) (``eps`` as for Adam), w = u + wd theta (``weight_decay=in-ratio``; ``decoupled``
+    and ``l2`` as for Adam, theta's norm then read after the decay), and per tensor the
+    trust ratio R = min(phi(||theta||) / ||w||, ``trust_max``) with phi(x) = min(x,
+    ``phi_max``), R = 1 where either norm is zero; theta -= lr R w. ``bias_correction``:
+    whether m and v are divided by 1 - beta^t (the paper's last version) or used raw (its
+    first, and torch-optimizer). ``adapt``: ``always``, or ``with-decay``: R is applied only
+    to a tensor whose weight decay is not zero (timm's ``always_adapt=False``), plain Adam
+    otherwise.
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
@@ -154,9 +172,13 @@ class Convention:
     lookahead_k: int = 0
     lookahead_alpha: float = 0.5
     lookahead_start: LookaheadStart = "theta0"
+    bias_correction: bool = True
+    phi_max: float = math.inf
+    trust_max: float = math.inf
+    adapt: Adapt = "always"
 
     def __post_init__(self) -> None:
-        for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start"):
+        for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "adapt"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         for axis in AXES:
@@ -173,6 +195,16 @@ class Convention:
                                       for axis in LOOKAHEAD_AXES[1:]):
             raise ConventionError("lookahead_alpha and lookahead_start apply to Lookahead: "
                                   "give lookahead_k >= 1 too")
+        for axis in ("phi_max", "trust_max"):
+            if not getattr(self, axis) > 0:
+                raise ConventionError(f"{axis}={getattr(self, axis)!r}: use a number > 0 "
+                                      "(inf: no clamp)")
+        if self.weight_decay == "in-ratio" and not self.is_lamb:
+            raise ConventionError("weight_decay=in-ratio adds the decay to LAMB's direction "
+                                  "before its trust ratio: it applies to lamb only")
+        if self.is_lamb and self.weight_decay in ("merged", "decoupled-unscaled"):
+            raise ConventionError(f"weight_decay={self.weight_decay} is not a LAMB reading; "
+                                  "use in-ratio, decoupled, l2 or none")
         if self.amsgrad == "v_hat" and self.eps != "hat":
             raise ConventionError("amsgrad=v_hat takes the root of the running maximum of "
                                   "v_hat, so eps sits beside sqrt(v_hat): use eps=hat")
@@ -235,8 +267,19 @@ class Convention:
 
     @property
     def is_adam(self) -> bool:
-        """Adam's reading: every step is rectified with r_t = 1 exactly."""
-        return self.algorithm == "adam"
+        """Adam's direction: every step is rectified with r_t = 1 exactly (Adam, and LAMB,
+        whose step scales Adam's direction)."""
+        return self.algorithm in ("adam", "lamb")
+
+    @property
+    def is_lamb(self) -> bool:
+        """LAMB: Adam's direction scaled per tensor by the trust ratio."""
+        return self.algorithm == "lamb"
+
+    def trusts(self, weight_decay: float) -> bool:
+        """Whether LAMB's step applies the trust ratio (``adapt=with-decay``: only for a
+        tensor whose weight decay is not zero, as timm's ``always_adapt=False``)."""
+        return self.is_lamb and (self.adapt == "always" or weight_decay != 0.0)
 
     def rectifies(self, rho_minus_threshold_sign: int) -> bool:
         """The branch for the sign (-1, 0, +1) of ``rho_t - threshold`` (Adam: always)."""
@@ -274,6 +317,8 @@ _DEFAULTS = {field.name: field.default for field in fields(Convention)}
 def _format(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -285,7 +330,7 @@ def _foreign_axis(axis: str, algorithm: str) -> str:
             f"{algorithm} reads only: {', '.join(ALGORITHM_AXES[algorithm])}")
 
 
-_NAMES = {"radam": "RAdam", "adam": "Adam"}
+_NAMES = {"radam": "RAdam", "adam": "Adam", "lamb": "LAMB"}
 
 
 def _bad_value(axis: str, value: str) -> str:
@@ -307,6 +352,7 @@ PRESETS: dict[str, Convention] = {
                           amsgrad="v"),
     "optax-amsgrad": Convention(eps="hat", weight_decay="none", name="optax-amsgrad",
                                 algorithm="adam", amsgrad="v_hat"),
+    "lamb": Convention(eps="hat", weight_decay="in-ratio", name="lamb", algorithm="lamb"),
     "ranger": Convention(5.0, ">", "sgd", "raw", "decoupled", True, "ranger", lookahead_k=6,
                          lookahead_alpha=0.5),
 }
@@ -338,7 +384,7 @@ def parse_convention(spec: str) -> Convention:
             raise ConventionError(f"unknown axis {axis!r}; axes are: {', '.join(AXES)}")
         if axis not in ALGORITHM_AXES[convention.algorithm]:
             raise ConventionError(_foreign_axis(axis, convention.algorithm))
-        if axis in ("threshold", "lookahead_alpha"):
+        if axis in NUMBER_AXES:
             try:
                 changes[axis] = float(value)
             except ValueError:
@@ -352,7 +398,7 @@ def parse_convention(spec: str) -> Convention:
         elif value not in _CHOICES[axis]:
             raise ConventionError(_bad_value(axis, value))
 
-        elif axis == "decay_on_skip":
+        elif axis in ("decay_on_skip", "bias_correction"):
             changes[axis] = value == "true"
         else:
             changes[axis] = value

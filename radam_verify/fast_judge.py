@@ -211,8 +211,10 @@ def judge_trajectory_fast(
     detail = None
     if where is not None:
         t, at, centres, lows, limits = where
-        exact = _exact_element(start, grads, branches, at.index, t, hyper, convention,
-                               at.quantity)
+        exact = (_exact_element(start, grads, branches, at.index, t, hyper, convention,
+                                at.quantity) if not convention.is_lamb
+                 else _exact_lamb_element(start, grads, at.index, t, hyper, convention,
+                                          at.quantity, centres, lows))
         detail = Worst(t, names[at.quantity], at.index, real.nstr(exact, 20),
                        at.observed, at.error, at.bound, at.ulp, at.scale_ulp,
                        _frozen(centres), _frozen(limits), "fast",
@@ -309,6 +311,8 @@ def _step(state: tuple[Array, ...], low: tuple[Array, ...] | None, g: Array,
     """Centre, tolerance and comparison of one step, written into ``arrays`` and evaluated
     block by block: every quantity is elementwise, so the blocks give the same numbers as
     the whole tensor, with the intermediates of a block kept in cache."""
+    if model.convention.is_lamb:  # LAMB's norms read the whole tensor: one block
+        block = state[0].size
     blocks = [_block(slice(lo, lo + block), state, low, g, bound, observed, model, arrays)
               for lo in range(0, state[0].size, max(block, 1))]
     return _Step(_combine(blocks, observed), arrays, all(b.in_range for b in blocks), branch)
@@ -323,7 +327,7 @@ def _block(s: slice, state: tuple[Array, ...], low: tuple[Array, ...] | None,
     is finite and nothing underflows; a block where it cannot tell is evaluated again by
     the reference (which alone carries AMSGrad's running maximum and Lookahead's slow
     weights)."""
-    if len(state) == 3:
+    if len(state) == 3 and not model.convention.is_lamb:
         fused = _fused_block(s, state, low, g, bound, observed, model, arrays)
         if fused is not None:
             return fused
@@ -893,6 +897,10 @@ def _underflows(terms: StepTerms, new: Sequence[FloatArray], hyper: Hyper,
             values.append(hyper.weight_decay * terms.theta_abs)
         values += [x for x in (terms.q, terms.root, terms.den, terms.v_max, terms.v_max_new)
                    if x is not None]
+        if terms.trust is not None:  # LAMB: w, the step, and the scalars every element reads
+            values += [terms.trust.w, terms.trust.step, *(
+                np.full(terms.theta.shape, x) for x in (
+                    terms.trust.norm_theta, terms.trust.norm_w, terms.trust.ratio))]
         out = np.zeros(terms.theta.shape, dtype=bool)
         for x in values:
             magnitude = np.abs(x)
@@ -961,3 +969,29 @@ def _exact_element(start: Start, grads: Sequence[Array | None],
     values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
               "slow": state.slow_weights()}
     return values[convention.quantities[quantity]][0]
+
+
+#: LAMB's counterexamples: up to this many elements the exact value is computed over the
+#: whole tensor in mpmath; above it the certified centre stands for it (within the fast
+#: path's own bound of exact: a few parts in 10^30 around a double-double centre)
+EXACT_LAMB_MAX = 4096
+
+
+def _exact_lamb_element(start: Start, grads: Sequence[Array | None], index: int, t: int,
+                        hyper: Hyper, convention: Convention, quantity: int, centres: Array,
+                        lows: Array | None) -> object:
+    """LAMB's element: its step reads the whole tensor's norms, so its exact value is the
+    whole tensor's (up to :data:`EXACT_LAMB_MAX` elements), else the centre's hi + lo."""
+    size = int(np.asarray(start[0]).size)
+    if size > EXACT_LAMB_MAX:
+        return real.mpf(float(centres[index])) + (0 if lows is None else float(lows[index]))
+    theta, m, v = ([float(x) for x in np.asarray(y).reshape(-1)] for y in start[:3])
+    extra = [None if x is None else [float(y) for y in np.asarray(x).reshape(-1)]
+             for x in (*start[4:], None, None)[:2]]
+    state = ExactState.from_floats(theta, m, v, int(start[3]), extra[0], extra[1])
+    for grad in grads[:t - int(start[3])]:
+        state = exact_step(state, [float(x) for x in np.asarray(grad).reshape(-1)], hyper,
+                           convention)
+    values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
+              "slow": state.slow_weights()}
+    return values[convention.quantities[quantity]][index]

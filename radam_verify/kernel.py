@@ -1,4 +1,4 @@
-"""The vectorised RAdam element update over numpy arrays, in any float dtype.
+"""The vectorised update of RAdam's family over numpy arrays, in any float dtype.
 
 Used twice: by the fast reference (float64, exact coefficients) and by the project's
 own float32 reimplementation (textbook coefficients); :func:`apply_step_dd` is the same
@@ -54,6 +54,7 @@ def apply_step_max(
             g = g + dtype(hyper.weight_decay) * theta
         m = dtype(hyper.beta1) * m + dtype(1.0 - hyper.beta1) * g
         v = dtype(hyper.beta2) * v + dtype(1.0 - hyper.beta2) * (g * g)
+        theta_before = theta
         theta = theta if c.decay is None else dtype(c.decay) * theta
         read: FloatArray = v
         new_max: FloatArray | None = None
@@ -64,10 +65,52 @@ def apply_step_max(
         if c.rectified:
             hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
             root = np.sqrt(read * dtype(c.inv_bc2)) if hat else np.sqrt(read)
-            theta = theta - dtype(c.coeff) * m / (root + dtype(hyper.eps))
+            u = dtype(c.coeff) * m / (root + dtype(hyper.eps))
+            theta = lamb_step(theta, theta_before, u, hyper, convention) if convention.is_lamb \
+                else theta - u
         elif c.updates:
             theta = theta - dtype(c.coeff) * m
     return theta.astype(dtype), m.astype(dtype), v.astype(dtype), new_max
+
+
+def lamb_step(theta_in: FloatArray, theta: FloatArray, u: FloatArray, hyper: Hyper,
+              convention: Convention) -> FloatArray:
+    """LAMB's step of one tensor in the arrays' dtype: theta_in - lr R w, w = u + wd theta
+    (``weight_decay=in-ratio``) or u, R = min(phi(||theta_in||) / ||w||, trust_max) with
+    phi(x) = min(x, phi_max), and R = 1 where a norm is zero (``reference._lamb_step``)."""
+    dtype = theta_in.dtype.type
+    w = u
+    if convention.weight_decay == "in-ratio" and hyper.weight_decay != 0.0:
+        w = u + dtype(hyper.weight_decay) * theta
+    ratio = dtype(1.0)
+    if convention.trusts(hyper.weight_decay):
+        phi = min(np.sqrt(np.sum(theta_in * theta_in, dtype=dtype)), dtype(convention.phi_max))
+        norm_w = np.sqrt(np.sum(w * w, dtype=dtype))
+        if phi != 0 and norm_w != 0:
+            ratio = min(dtype(phi / norm_w), dtype(convention.trust_max))
+    return theta_in - dtype(dtype(hyper.lr) * ratio) * w
+
+
+def lamb_step_dd(theta_in: dd.DD, theta: dd.DD, u: dd.DD, hyper: Hyper,
+                 convention: Convention) -> dd.DD:
+    """:func:`lamb_step` in double-double: each sum of squares formed by pairwise
+    double-double additions, each operation within ``dd.U_DD``."""
+    w = u
+    if convention.weight_decay == "in-ratio" and hyper.weight_decay != 0.0:
+        w = dd.add(u, dd.mul_fp(theta, hyper.weight_decay))
+    ratio = dd.DD(np.asarray(1.0), np.asarray(0.0))
+    if convention.trusts(hyper.weight_decay):
+        phi = dd.norm(theta_in)
+        if float(phi.hi) > convention.phi_max:
+            phi = dd.DD(np.asarray(convention.phi_max), np.asarray(0.0))
+        norm_w = dd.norm(w)
+        if float(phi.hi) != 0 and float(norm_w.hi) != 0:
+            ratio = dd.div(phi, norm_w)
+            if float(ratio.hi) > convention.trust_max:
+                ratio = dd.DD(np.asarray(convention.trust_max), np.asarray(0.0))
+    step = dd.mul_fp(ratio, hyper.lr)
+    return dd.add(theta_in, -dd.mul(dd.DD(np.broadcast_to(step.hi, w.hi.shape),
+                                          np.broadcast_to(step.lo, w.hi.shape)), w))
 
 
 def apply_step_dd(theta: dd.DD, m: dd.DD, v: dd.DD, grad: FloatArray, s: ExactScalars, hyper: Hyper,
@@ -101,6 +144,7 @@ def apply_step_dd_max(theta: dd.DD, m: dd.DD, v: dd.DD, v_max: dd.DD | None, gra
             g_c1, g_g = dd.mul_exact_lo(hi, c1, split), dd.square_exact_lo(hi, split)
         m = dd.add(dd.mul_fp(m, hyper.beta1), g_c1)
         v = dd.add(dd.mul_fp(v, hyper.beta2), dd.mul(g_g, c2))
+        theta_before = theta
         if s.decay is not None:
             theta = dd.mul(theta, dd.from_exact(s.decay))
         read, new_max = v, None
@@ -112,7 +156,9 @@ def apply_step_dd_max(theta: dd.DD, m: dd.DD, v: dd.DD, v_max: dd.DD | None, gra
             hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
             q = dd.mul(read, dd.from_exact(s.inv_bc2)) if hat else read
             den = dd.add_fp(dd.sqrt(q), hyper.eps)
-            theta = dd.add(theta, -dd.div(dd.mul(dd.from_exact(s.coeff), m), den))
+            u = dd.div(dd.mul(dd.from_exact(s.coeff), m), den)
+            theta = (lamb_step_dd(theta, theta_before, u, hyper, convention)
+                     if convention.is_lamb else dd.add(theta, -u))
         elif s.updates:
             theta = dd.add(theta, -dd.mul(dd.from_exact(s.coeff), m))
     return theta, m, v, new_max

@@ -1,4 +1,4 @@
-"""The exact reference: RAdam trajectories and single steps in mpmath.
+"""The exact reference: trajectories and single steps of RAdam's family in mpmath.
 
 Inputs (initial parameters, gradients, state) are binary floats taken at their exact
 value; every operation runs at ``precision_bits`` bits (default
@@ -10,6 +10,7 @@ hoisted out of the element loop, which runs on mpmath's raw numbers (``mpmath.li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -133,10 +134,12 @@ def exact_step(
         bc1, bc2 = sched.bias_correction1, sched.bias_correction2
         if branch:
             r = sched.r_t if sched.r_t is not None else _forced_r(sched)
+            # LAMB's direction u leaves lr out: its step is lr R (u + wd theta)
+            step_lr = real.one if convention.is_lamb else real.mpf(hyper.lr)
             if convention.eps == "raw":
-                coeff = _raw(real.mpf(hyper.lr) * r * real.sqrt(bc2) / bc1)
+                coeff = _raw(step_lr * r * real.sqrt(bc2) / bc1)
             else:
-                coeff = _raw(real.mpf(hyper.lr) * r / bc1)
+                coeff = _raw(step_lr * r / bc1)
             inv_bc2 = _raw(1 / bc2)
         elif convention.below == "sgd":
             coeff, inv_bc2 = _raw(real.mpf(hyper.lr) / bc1), _ZERO
@@ -149,7 +152,8 @@ def exact_step(
                 decay = libmp.mpf_sub(libmp.fone, mul(lr, wd, prec, _RND), prec, _RND)
             elif convention.weight_decay == "decoupled-unscaled":
                 decay = libmp.mpf_sub(libmp.fone, wd, prec, _RND)
-    thetas, ms, vs, maxima = [], [], [], []
+    thetas, ms, vs, maxima, directions = [], [], [], [], []
+    lamb = convention.is_lamb
     hat = convention.eps == "hat"
     amsgrad = convention.amsgrad
     held = state.maxima() if amsgrad != "none" else state.v
@@ -181,12 +185,20 @@ def exact_step(
             den = add(root, eps, prec, _RND)
             if den == _ZERO:
                 raise OutOfDomainError("0/0: eps = 0 and the second moment is exactly zero")
-            theta = libmp.mpf_sub(theta, div(mul(coeff, m, prec, _RND), den, prec, _RND), prec, _RND)
+            u = div(mul(coeff, m, prec, _RND), den, prec, _RND)
+            if lamb:  # the step waits for the tensor's norms
+                directions.append(u)
+            else:
+                theta = libmp.mpf_sub(theta, u, prec, _RND)
         elif updates:
             theta = libmp.mpf_sub(theta, mul(coeff, m, prec, _RND), prec, _RND)
         thetas.append(real.make_mpf(theta))
         ms.append(real.make_mpf(m))
         vs.append(real.make_mpf(v))
+    if lamb:
+        thetas = [real.make_mpf(x) for x in _lamb_step([x._mpf_ for x in thetas],
+                                                       [x._mpf_ for x in state.theta],
+                                                       directions, hyper, convention, prec)]
     new_theta: tuple[mpmath.mpf, ...] = tuple(thetas)
     slow: tuple[mpmath.mpf, ...] = ()
     if convention.sets_slow(t):  # phi starts at theta after this step
@@ -200,6 +212,45 @@ def exact_step(
                              for p, x in zip(slow, new_theta, strict=True))
             new_theta = slow
     return ExactState(new_theta, tuple(ms), tuple(vs), t, tuple(maxima), slow)
+
+
+def _lamb_step(theta_in: list[RawMpf], theta: list[RawMpf], u: list[RawMpf], hyper: Hyper,
+               convention: Convention, prec: int) -> list[RawMpf]:
+    """LAMB's step of one tensor: theta_in - lr R w with w = u + wd theta (``in-ratio``) or
+    u, and the trust ratio R = min(phi(||theta_in||) / ||w||, trust_max), phi(x) = min(x,
+    phi_max), R = 1 where either norm is zero or the reading does not adapt this tensor."""
+    mul, add, rnd = libmp.mpf_mul, libmp.mpf_add, _RND
+    f = libmp.from_float
+    w = u
+    if convention.weight_decay == "in-ratio" and hyper.weight_decay != 0.0:
+        wd = f(hyper.weight_decay)
+        w = [add(x, mul(wd, th, prec, rnd), prec, rnd) for x, th in zip(u, theta, strict=True)]
+    ratio = libmp.fone
+    if convention.trusts(hyper.weight_decay):
+        norm_theta, norm_w = _norm(theta_in, prec), _norm(w, prec)
+        phi = norm_theta
+        if math.isfinite(convention.phi_max):
+            phi = _smaller(phi, f(convention.phi_max))
+        if phi != _ZERO and norm_w != _ZERO:
+            ratio = libmp.mpf_div(phi, norm_w, prec, rnd)
+            if math.isfinite(convention.trust_max):
+                ratio = _smaller(ratio, f(convention.trust_max))
+    step = mul(f(hyper.lr), ratio, prec, rnd)
+    return [libmp.mpf_sub(th, mul(step, x, prec, rnd), prec, rnd)
+            for th, x in zip(theta_in, w, strict=True)]
+
+
+def _norm(values: Sequence[RawMpf], prec: int) -> RawMpf:
+    """The Euclidean norm of raw mpmath numbers at ``prec`` bits."""
+    total = _ZERO
+    for x in values:
+        total = libmp.mpf_add(total, libmp.mpf_mul(x, x, prec, _RND), prec, _RND)
+    return libmp.mpf_sqrt(total, prec, _RND)  # type: ignore[no-any-return]
+
+
+def _smaller(x: RawMpf, y: RawMpf) -> RawMpf:
+    """min(x, y) of two raw mpmath numbers (exact: one of them)."""
+    return x if libmp.mpf_cmp(x, y) <= 0 else y
 
 
 def _lerp(phi: RawMpf, x: RawMpf, alpha: RawMpf, prec: int) -> RawMpf:

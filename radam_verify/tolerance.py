@@ -21,11 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from radam_verify import trust
 from radam_verify.coefficients import Coefficients
 from radam_verify.conventions import Convention
 from radam_verify.floats import FLOAT32, FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.schedule import ScheduleStep
+from radam_verify.trust import TrustTerms
 
 U64 = FLOAT64.u
 #: Roundings in the longest legitimate evaluation of each quantity (see error-model.md).
@@ -102,6 +104,8 @@ class ScheduleErrors:
     def _of(cls, sched: ScheduleStep, fmt: Format, rho_abs: float, inf_abs: float,
             bc1_rel: float, bc2_rel: float) -> ScheduleErrors:
         us = _scalars_u(sched)
+        if not sched.bias_corrected:  # both corrections are exactly 1, never evaluated
+            bc1_rel = bc2_rel = 0.0
         eps_rel = us if sched.float32_scalars else 0.0
         coeff_eta = FLOAT32.eta if sched.float32_scalars else 0.0
         if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold
@@ -317,6 +321,10 @@ class StepTerms:
     #: sync step); None: the reading has no Lookahead
     slow: Array | None = None
     slow_new: Array | None = None
+    #: LAMB's per-tensor terms (None: an elementwise algorithm); ``direction_abs`` is |u|,
+    #: Adam's direction, which LAMB scales by its trust ratio (else the update itself)
+    trust: TrustTerms | None = None
+    direction_abs: Array | None = None
 
     def scales(self) -> tuple[Array, ...]:
         """The operand scale of theta, m and v (error-model.md, "The scale of the bound"),
@@ -421,8 +429,10 @@ class StepTerms:
                 base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
                 # each product of two small quantities is formed after a quotient: in the
                 # order m e_den / (den safe) they underflow to 0 for subnormal v with eps = 0
+                direction_abs = (self.update_abs if self.direction_abs is None
+                                 else self.direction_abs)
                 e_update = (c.coeff * (e_m / safe + self.m_new_abs * (e_den / den) / safe)
-                            + self.update_abs * (gam(K_UPDATE) + coeff_rel)
+                            + direction_abs * (gam(K_UPDATE) + coeff_rel)
                             + base * (1 + coeff_rel) * self.m_new_abs / safe
                             * errors.r_error(c.r_t)
                             + K_UPDATE * eta * (1 + c.coeff) * (1 + 1 / safe)
@@ -430,6 +440,12 @@ class StepTerms:
                             # absolute error eta (error-model.md, section 1)
                             + (eta + errors.coeff_eta) * (self.m_new_abs / safe))
                 e_update = np.where(slack > 0, e_update, np.inf)
+                if self.trust is not None:  # LAMB: lr R w from u's error (section 2, LAMB)
+                    assert self.direction_abs is not None
+                    e_w = trust.direction_error(self.trust, self.direction_abs, e_update,
+                                                self.theta_abs, a_theta, hyper, convention, fmt)
+                    e_update = trust.step_error(self.trust, e_w, np.asarray(e_theta), fmt,
+                                                errors.scalar_rel, hyper, convention)
             elif c.updates:
                 e_update = (c.coeff * e_m + self.update_abs * (gam(K_SGD) + coeff_rel)
                             + K_SGD * eta * max(1.0, c.coeff)
@@ -470,6 +486,8 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
     maximum (None: zeros, where the reading keeps one); ``slow``: Lookahead's slow weights
     (None: theta, where the reading has Lookahead)."""
     rec = moments if moments is not None else MomentRecursion.raw(hyper)
+    trust_of: TrustTerms | None = None
+    direction_abs: Array | None = None
     with np.errstate(all="ignore"):
         b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
         c1, c2 = rec.one_minus_beta1, rec.one_minus_beta2
@@ -499,6 +517,10 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
             root_positive = root > 0
             den = root + hyper.eps
             update = c.coeff * m_new / den
+            if convention.is_lamb:  # u, Adam's direction: the step is lr R w
+                direction_abs = np.abs(update)
+                trust_of = trust.trust_terms(update, theta, theta_in, hyper, convention)
+                update = trust_of.step
         elif c.updates:
             update = c.coeff * m_new
         else:
@@ -517,7 +539,8 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
                          2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
                          m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
                          update, update_abs, theta_new, np.abs(theta_new) + update_abs,
-                         None if v_max_new is None else held, v_max_new, phi, slow_new)
+                         None if v_max_new is None else held, v_max_new, phi, slow_new,
+                         trust_of, direction_abs)
 
 
 def _like(values: object, shape_of: Array) -> Array:

@@ -75,13 +75,37 @@ class ConventionRAdam(torch.optim.Optimizer):
         return root.add_(h.eps)
 
     def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        before = param.clone() if self.convention.is_lamb else param
         if c.decay is not None:
             param.mul_(c.decay)
+        if self.convention.is_lamb:  # Adam's direction u, scaled per tensor by the trust ratio
+            u = state["exp_avg"] * c.coeff / self.denominator(state["exp_avg_sq"], c, h)
+            w = self.lamb_direction(u, before, h)
+            param.add_(w, alpha=-h.lr * self.trust_ratio(param, w, h))
+            return
         if c.rectified:
             param.addcdiv_(state["exp_avg"], self.denominator(self.maximum(state, c), c, h),
                            value=-c.coeff)
         elif c.updates:
             param.add_(state["exp_avg"], alpha=-c.coeff)
+
+    def lamb_direction(self, u: torch.Tensor, param: torch.Tensor, h: Hyper) -> torch.Tensor:
+        """LAMB's w: u + wd theta where the reading puts the decay in the ratio, else u."""
+        if self.convention.weight_decay == "in-ratio" and h.weight_decay != 0.0:
+            return u.add(param, alpha=h.weight_decay)
+        return u
+
+    def trust_ratio(self, param: torch.Tensor, w: torch.Tensor, h: Hyper) -> float:
+        """LAMB's R = min(phi(||theta||) / ||w||, trust_max), phi(x) = min(x, phi_max); 1
+        where either norm is zero or the reading does not adapt this tensor."""
+        c = self.convention
+        if not c.trusts(h.weight_decay):
+            return 1.0
+        phi = min(float(param.norm()), c.phi_max)
+        norm_w = float(w.norm())
+        if phi == 0 or norm_w == 0:
+            return 1.0
+        return min(phi / norm_w, c.trust_max)
 
     def init_state(self, param: torch.Tensor) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": torch.zeros_like(param),
