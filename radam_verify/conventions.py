@@ -353,6 +353,13 @@ PRESETS: dict[str, Convention] = {
     "optax-amsgrad": Convention(eps="hat", weight_decay="none", name="optax-amsgrad",
                                 algorithm="adam", amsgrad="v_hat"),
     "lamb": Convention(eps="hat", weight_decay="in-ratio", name="lamb", algorithm="lamb"),
+    "timm-lamb": Convention(eps="hat", weight_decay="in-ratio", name="timm-lamb",
+                            algorithm="lamb", adapt="with-decay"),
+    "torch-optimizer-lamb": Convention(eps="hat", weight_decay="in-ratio",
+                                       name="torch-optimizer-lamb", algorithm="lamb",
+                                       bias_correction=False, phi_max=10.0),
+    "keras-lamb": Convention(eps="hat", weight_decay="decoupled", name="keras-lamb",
+                             algorithm="lamb"),
     "ranger": Convention(5.0, ">", "sgd", "raw", "decoupled", True, "ranger", lookahead_k=6,
                          lookahead_alpha=0.5),
 }

@@ -1,4 +1,4 @@
-"""Identify an implementation's algorithm (RAdam or Adam) and convention from a few probes.
+"""Identify an implementation's algorithm (RAdam, Adam or LAMB) and convention from a few probes.
 
 Each probe is a short deterministic run chosen to separate axes: the early steps with
 b2 = 0.999 (steps 1-4 are below either threshold, step 5 has rho_5 between 4 and 5: ``sgd``
@@ -7,7 +7,9 @@ weight decay on non-zero parameters (L2, decoupled or unscaled decay, and decay 
 steps) and b2 = 0.5 (rho_inf < 4: no RAdam convention ever rectifies). Adam rectifies every
 step with r_t = 1, so the early steps alone already set it apart from RAdam; large gradients
 followed by small ones let v fall below its earlier values, which AMSGrad's running maximum
-(of v, or of v_hat) does not follow. Every candidate convention, one per combination of axis
+(of v, or of v_hat) does not follow. LAMB's step has norm lr phi(||theta||) whatever the
+gradients, which sets it apart on the early steps; large parameters (||theta|| = 45) show
+whether phi is clamped at 10 and the ratio at 1. Every candidate convention, one per combination of axis
 values, is judged on every probe with the exact reference and the error model; the axes are
 read off the candidates that survive. An axis whose values no probe can separate is reported
 as undetermined, with the reason.
@@ -16,6 +18,7 @@ as undetermined, with the reason.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +31,8 @@ from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
 
 AXES_REPORTED = ("algorithm", "threshold", "comparison", "below", "eps", "weight_decay",
-                 "decay_on_skip", "amsgrad", "scalars")
+                 "decay_on_skip", "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt",
+                 "scalars")
 
 _COMPARISON_REASON = (
     "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
@@ -63,7 +67,7 @@ class Identification:
     def summary(self) -> str:
         known = ", ".join(f"{k}={_text(v)}" for k, v in self.axes.items() if v is not None)
         if not self.consistent:
-            return "no consistent RAdam or Adam convention matches (see the evidence)"
+            return "no consistent RAdam, Adam or LAMB convention matches (see the evidence)"
         name = self.preset or "no preset"
         return f"{name} ({known}; undetermined: {', '.join(self.undetermined) or 'none'})"
 
@@ -106,6 +110,11 @@ def probes(adapter: Adapter) -> list[Probe]:
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-8),
                        [0.5, -1.25, 2.0, 0.0],
                        [base, [-g for g in base]] + [[g * 1e-2 for g in base]] * 5)),
+        Probe("large parameters", "LAMB's trust ratio at ||theta|| = 45: phi(||theta||) "
+              "clamped at 10 or not, the ratio (about 20) clipped at 1 or not; Adam's step does "
+              "not depend on theta",
+              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
+                       [20.0, -25.0, 30.0, 5.0], early[:3])),
     ]
     if adapter.capabilities.weight_decay:
         found.append(Probe(
@@ -114,6 +123,12 @@ def probes(adapter: Adapter) -> list[Probe]:
             scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
                      [1.5, -2.0, 3.0, 0.5], [[g * 0.1 for g in row] for row in early] + [
                          [0.02, -0.01, 0.03, 0.01]])))
+        found.append(Probe(
+            "small parameters with decay", "weight decay where ||theta|| = 0.06 is far below "
+            "the direction's norm: LAMB's trust ratio (about 0.03) applies to decayed tensors "
+            "even where it is clipped at 1, and the decay inside the ratio or beside it",
+            scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
+                     [0.05, -0.02, 0.03, 0.01], early[:3])))
     return found
 
 
@@ -138,7 +153,19 @@ def candidates(adapter: Adapter) -> list[Convention]:
                 scalars, ("raw", "hat"), decays, _AMSGRAD)
             if (amsgrad != "v_hat" or eps == "hat")  # the maximum of v_hat: eps on its root
             and (amsgrad == "none" or not adapter.state_layout.debiased)]
-    return radam + adam
+    lamb_decays = tuple(wd for wd in ("in-ratio", "decoupled", "none")
+                        if wd == "none" or adapter.capabilities.weight_decay)
+    # without bias correction eps=raw and eps=hat are one reading: only hat is a candidate;
+    # the clamps are the libraries' constants (phi at 10: torch-optimizer, pytorch-optimizer;
+    # the ratio at 1: timm's trust_clip)
+    lamb = [Convention(eps=eps, weight_decay=wd, algorithm="lamb",  # type: ignore[arg-type]
+                       scalars=kind, bias_correction=corrected, phi_max=phi, trust_max=clip,
+                       adapt=adapt)  # type: ignore[arg-type]
+            for kind, corrected, eps, wd, phi, clip, adapt in itertools.product(
+                scalars, (True, False), ("raw", "hat"), lamb_decays, (math.inf, 10.0),
+                (math.inf, 1.0), ("always", "with-decay"))
+            if (corrected or eps == "hat") and not adapter.state_layout.debiased]
+    return radam + adam + lamb
 
 
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:

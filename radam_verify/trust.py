@@ -115,6 +115,10 @@ def step_error(terms: TrustTerms, e_w: Array, e_theta_in: Array, fmt: Format,
             return lr * (e_w + grow * w_hi) + 2 * eta
         e_phi = norm_error(terms.theta_in_abs, e_theta_in, terms.norm_theta, fmt)
         e_nw = norm_error(w_abs, e_w, terms.norm_w, fmt)
+        if not (math.isfinite(e_phi) and math.isfinite(e_nw)):
+            # an element out of the format's domain, or a sum of squares beyond its range:
+            # the norm, and with it every element's step, cannot be bounded
+            return np.full_like(w_abs, math.inf)
         phi, nw, ratio, limit = terms.phi, terms.norm_w, terms.ratio, convention.trust_max
         if (phi == 0 and e_phi == 0) or (nw == 0 and e_nw == 0):
             # a norm of exact zeros is computed as zero: R = 1 exactly, as in exact arithmetic

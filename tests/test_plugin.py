@@ -320,6 +320,9 @@ THRESHOLD = "test_steps.py::test_steps_around_the_threshold_follow_the_exact_bra
 SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale"
 #: Lookahead's cycles, skipped for a reading without Lookahead
 LOOKAHEAD = "test_family.py::test_lookahead_cycles_follow_the_exact_fast_and_slow_weights"
+#: LAMB's layers and zero norms, skipped for readings that are not LAMB's
+LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
+        "test_family.py::test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule")
 
 
 @pytest.mark.parametrize(("spec", "kwargs", "convention", "dtype"), [
@@ -356,6 +359,17 @@ LOOKAHEAD = "test_family.py::test_lookahead_cycles_follow_the_exact_fast_and_slo
                  {"convention": "amsgrad,lookahead_k=3,lookahead_start=first-step"},
                  "amsgrad,lookahead_k=3,lookahead_start=first-step", "float32",
                  id="lookahead-first-step-over-amsgrad"),
+    # LAMB: the paper's reading, torch-optimizer's (no bias correction, phi clamped at 10) in
+    # float64, and Keras' decoupled decay with timm's clip of the ratio and adaptation only
+    # of decayed tensors
+    pytest.param("radam_verify.impls.lamb_defects:ConventionLamb", {}, "lamb", "float32",
+                 id="lamb"),
+    pytest.param("radam_verify.impls.lamb_defects:ConventionLamb",
+                 {"convention": "torch-optimizer-lamb"}, "torch-optimizer-lamb", "float64",
+                 id="lamb-unbiased-clamped-float64"),
+    pytest.param("radam_verify.impls.lamb_defects:ConventionLamb",
+                 {"convention": "keras-lamb,trust_max=1,adapt=with-decay"},
+                 "keras-lamb,trust_max=1,adapt=with-decay", "float32", id="lamb-clipped"),
 ])
 def test_correct_adam_implementations_conform_with_every_property(
         pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
@@ -363,8 +377,9 @@ def test_correct_adam_implementations_conform_with_every_property(
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
     schedule in float32, from binary32 betas, for RAdam and AdamW), AMSGrad's two
-    maxima (torch's of v, optax's of v_hat), and Lookahead's three starts of the slow
-    weights (over RAdam, AdamW and AMSGrad): every property accepts them
+    maxima (torch's of v, optax's of v_hat), Lookahead's three starts of the slow
+    weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's
+    and Keras' with the ratio clipped): every property accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)
@@ -425,12 +440,14 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
                        *([f"{views}[default]", f"{mixed}[default]"] if dtype.startswith("complex")
                          else []),
                        THRESHOLD if reading.is_adam else SCALE,
-                       *([] if reading.lookahead else [LOOKAHEAD])}
+                       *([] if reading.lookahead else [LOOKAHEAD]),
+                       *([] if reading.is_lamb else LAMB)}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]
               if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
-    assert len(judged) == (9 if dtype.startswith("complex") else 11) + reading.lookahead
+    assert len(judged) == ((9 if dtype.startswith("complex") else 11) + reading.lookahead
+                           + 2 * reading.is_lamb)
     assert min(judged.values()) > 0, judged
 
 

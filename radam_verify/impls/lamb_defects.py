@@ -11,6 +11,7 @@ must reject it and the quantity it must find different, as for RAdam's defects
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -97,11 +98,9 @@ class LambFirstMomentNotCorrected(LambDefect):
     (sqrt(v_hat) + eps). The norm of the step is unchanged, its direction is not (u's
     elements keep their ratios only while eps is negligible)."""
 
-    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
+    shows = Shows("test_trajectories_stay_within_the_global_bound", ("theta",))
 
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
-        from dataclasses import replace
-
         return replace(super().coefficients(t, h), coeff=1.0)
 
 

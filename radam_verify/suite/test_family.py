@@ -10,6 +10,12 @@ that replaces eps = 0, clamps v or otherwise depends on the gradients' size fail
 
 A reading with Lookahead is judged through whole cycles: trajectories of 2k to 3k + 1 steps,
 the fast and slow weights each against the exact ones.
+
+LAMB's step is not elementwise: each tensor (a layer) is scaled by its own trust ratio. With
+weight decay 0 its step has norm lr phi(||theta||) exactly (claim ``lamb-step-norm``), so
+groups of several tensors of different sizes are judged against the exact step, tensor by
+tensor; and tensors whose parameters or direction are exactly zero (a bias initialised to
+zeros, a gradient that vanishes) follow the reading's rule R = 1.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from radam_verify.adapters import GroupSpec
 from radam_verify.suite import checks, draws
 from radam_verify.suite.scenario import Scenario
 from radam_verify.suite.target import Record, Target, calling, require_conforms
@@ -100,3 +107,58 @@ def test_lookahead_cycles_follow_the_exact_fast_and_slow_weights(
         require_conforms(verify_target, what, scenario, outcome, verify_record)
 
     verify_target.verify(_cycles(verify_target), prop)
+
+
+@st.composite
+def _layers(draw: st.DrawFn, target: Target, zeros: bool) -> Scenario:
+    """One group of two to four tensors (LAMB's layers) for one to three steps from a fresh
+    state; weight decay 0, or (``zeros``) drawn, with some tensors' parameters and some
+    gradients exactly zero."""
+    hyper = draws.hyper_for(target)
+    if not zeros:
+        hyper = hyper.map(lambda h: replace(h, weight_decay=0.0))
+    h = draw(hyper)
+    steps = draw(st.integers(1, min(3, max(1, target.profile.max_steps))))
+    count = draw(st.integers(2, 4))
+    params = [draw(draws.param(target, -6, 3, steps, tensors=count)) for _ in range(count)]
+    grads = draw(draws.gradient_steps(target, [p.shape for p in params], steps))
+    if zeros:
+        zeroed = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+        hypothesis.assume(any(zeroed))
+        params = [np.zeros_like(p) if z else p for p, z in zip(params, zeroed, strict=True)]
+        silent = draw(st.integers(0, count - 1))  # a tensor whose gradients vanish
+        grads = [[np.zeros_like(g) if i == silent and g is not None else g
+                  for i, g in enumerate(row)] for row in grads]
+    return Scenario((GroupSpec(h, tuple(params)),),
+                    tuple((tuple(row),) for row in grads))
+
+
+def _lamb_exact(verify_target: Target, verify_record: Record, what: str, zeros: bool) -> None:
+    if not verify_target.convention.is_lamb:
+        pytest.skip("the reading is not LAMB's: its step has no trust ratio")
+
+    def prop(scenario: Scenario) -> None:
+        outcome = calling(verify_target, what, scenario,
+                          lambda: checks.exact(verify_target.adapter, scenario,
+                                               verify_target.convention),
+                          {"kind": "exact", "local": False})
+        require_conforms(verify_target, what, scenario, outcome, verify_record)
+
+    verify_target.verify(_layers(verify_target, zeros), prop)
+
+
+def test_lamb_step_of_each_tensor_has_norm_lr_phi(verify_target: Target,
+                                                  verify_record: Record) -> None:
+    """With weight decay 0, each tensor of a group of two to four is stepped by lr phi(||theta||)
+    in norm along its own direction (claim lamb-step-norm): every element against the exact
+    step, whose ratio is that tensor's own (a ratio formed over the group, or over the
+    wrong vector, moves the elements)."""
+    _lamb_exact(verify_target, verify_record, "LAMB's layers", zeros=False)
+
+
+def test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule(verify_target: Target,
+                                                            verify_record: Record) -> None:
+    """Tensors whose parameters are exactly zero (||theta|| = 0), or whose gradients vanish so
+    that the direction is zero, take R = 1, the reading's rule: a zero parameter tensor
+    moves by lr w, as Adam's step."""
+    _lamb_exact(verify_target, verify_record, "LAMB's zero norms", zeros=True)
