@@ -108,11 +108,12 @@ def step_error(terms: TrustTerms, e_w: Array, e_theta_in: Array, fmt: Format,
     eta = _eta(fmt)
     lr, w_abs = hyper.lr, terms.w_abs
     w_hi = w_abs + e_w
-    # lr rounded to the format, lr R and (lr R) w: three roundings
+    # lr rounded to the format, lr R and (lr R) w: three roundings; where lr or lr R is
+    # subnormal in the format, their roundings are absolute, eta each, times |w~|
     grow = fmt.gamma(3) + scalar_rel
     with np.errstate(all="ignore"):
         if not terms.trusts:
-            return lr * (e_w + grow * w_hi) + 2 * eta
+            return lr * (e_w + grow * w_hi) + 2 * eta * w_hi + 2 * eta
         e_phi = norm_error(terms.theta_in_abs, e_theta_in, terms.norm_theta, fmt)
         e_nw = norm_error(w_abs, e_w, terms.norm_w, fmt)
         if not (math.isfinite(e_phi) and math.isfinite(e_nw)):
@@ -122,21 +123,27 @@ def step_error(terms: TrustTerms, e_w: Array, e_theta_in: Array, fmt: Format,
         phi, nw, ratio, limit = terms.phi, terms.norm_w, terms.ratio, convention.trust_max
         if (phi == 0 and e_phi == 0) or (nw == 0 and e_nw == 0):
             # a norm of exact zeros is computed as zero: R = 1 exactly, as in exact arithmetic
-            return lr * (e_w + grow * w_hi) + 2 * eta
+            return lr * (e_w + grow * w_hi) + 2 * eta * w_hi + 2 * eta
         if phi > e_phi and nw > e_nw:
             # phi~ / N~ - phi / N with |phi~ - phi| <= e_phi, |N~ - N| <= e_nw; the quotient's
             # rounding; min(., trust_max) is 1-Lipschitz and exact
             ratio_hi = min((phi + e_phi) / (nw - e_nw), limit)
             e_ratio = (e_phi + (phi / nw) * e_nw) / (nw - e_nw) + fmt.u * ratio_hi + eta
-            return lr * (ratio * e_w + w_hi * e_ratio + grow * ratio_hi * w_hi) + 2 * eta
-        # a norm within its error of zero: the implementation's R may be the rule's 1 or its
-        # quotient; |w~_i| / N~ <= 1 + gamma_(n+2) unless squares underflow (not judged)
+            return (lr * (ratio * e_w + w_hi * e_ratio + grow * ratio_hi * w_hi)
+                    + eta * (1 + ratio_hi) * w_hi + 2 * eta)
+        if phi > 0 and nw > 0:
+            # a nonzero norm within its error of zero (its squares underflow, or its inputs'
+            # errors reach it): whether the implementation's norm is zero, and R the rule's 1,
+            # is decided by rounding, and the step may be anything from lr R w to lr w
+            return np.full_like(w_abs, math.inf)
+        # an exact zero norm whose inputs carry errors: the implementation's R may be the
+        # rule's 1 or its quotient; |w~_i| / N~ <= 1 + gamma_(n+2) unless squares underflow
         n = max(int(w_abs.size), 1)
         if (nw + e_nw) ** 2 < n * fmt.smallest_normal or (n + 2) * fmt.u >= 0.25:
             return np.full_like(w_abs, math.inf)
         cap = (phi + e_phi) * (1 + fmt.gamma(n + 2))
         largest = np.maximum(w_hi, np.minimum(cap, limit * w_hi))
-        return lr * (ratio * w_abs + largest) * (1 + grow) + 2 * eta
+        return lr * (ratio * w_abs + largest) * (1 + grow) + eta * (1 + cap) * w_hi + 2 * eta
 
 
 def _eta(fmt: Format) -> float:
