@@ -1,6 +1,6 @@
 """The RAdam implementations users install, in their documented configurations (Adam's
-in :mod:`radam_verify.matrix.adam_rows`, Lookahead's in
-:mod:`radam_verify.matrix.lookahead_rows`).
+in :mod:`radam_verify.matrix.adam_rows`, LAMB's in :mod:`radam_verify.matrix.lamb_rows`,
+Lookahead's in :mod:`radam_verify.matrix.lookahead_rows`).
 
 Each configuration names the convention to verify against: ``auto`` (identified by the
 probes) or, where the implementation documents a behaviour the probes cannot confirm
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
+from radam_verify.matrix.lamb_rows import LAMB_NOT_RUN, lamb_configurations
 from radam_verify.matrix.lookahead_rows import LOOKAHEAD_CONFIGURATIONS, LOOKAHEAD_NOT_RUN
 from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
@@ -275,6 +276,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
+    *lamb_configurations(TORCH_LOAD_SHARES),
     *LOOKAHEAD_CONFIGURATIONS,
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
@@ -286,5 +288,6 @@ NOT_RUN: Mapping[str, str] = {
     "Keras 3 (pip keras)": ("Keras 3 ships no RAdam, and TensorFlow Addons' RectifiedAdam is a "
                             "Keras 2 optimizer (tf.keras on TensorFlow 2.15, in the matrix)"),
     **ADAM_NOT_RUN,
+    **LAMB_NOT_RUN,
     **LOOKAHEAD_NOT_RUN,
 }

@@ -1,0 +1,61 @@
+"""LAMB's implementations in the matrix: torch-optimizer's, pytorch-optimizer's and timm's
+``Lamb``.
+
+torch-optimizer's and timm's rows are identified (``auto``): the probes name LAMB and its
+reading (torch-optimizer's: no bias correction, ||theta|| clamped at 10; timm's: the trust
+ratio only for tensors whose weight decay is not zero). pytorch-optimizer's matches no
+reading and is verified against the one its documentation states. The findings every torch
+optimizer inherits are added by :mod:`radam_verify.matrix.configurations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from radam_verify.matrix.rows import Configuration, Finding
+
+PO_LAMB_STEP_OVER_BC1 = Finding(
+    "the step is divided by 1 - beta1^t after the trust ratio has set its norm (step_size = "
+    "lr / bias_correction1 through apply_adam_debias), though the documented default has no "
+    "bias correction: the first step has norm 10 lr phi(||theta||), and every step's norm "
+    "depends on t",
+    "pytorch_optimizer_lamb_step_divided_by_bias_correction.py")
+
+_PO_LAMB = ("pytorch_optimizer/optimizer/lamb.py: 'default update follows version 3 of the "
+            "paper without bias correction'; u = m / (sqrt(v) + eps), decoupled decay "
+            "p *= 1 - wd lr (weight_decouple=True), phi = ||theta|| clamped at clamp = 10")
+
+
+def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
+    """The rows; ``load_shares``: torch's shared state after load_state_dict, which timm's
+    class (outside the modules the matrix adds it to by name) inherits as well."""
+    return (
+        Configuration("default", "torch_optimizer:Lamb"),
+        Configuration("default", "torch_optimizer:Lamb", dtype="float64"),
+        # no reading reproduces its probes (the step's norm grows by 1 / (1 - beta1^t)): the
+        # row is verified against the reading its documentation states
+        *(Configuration("default", "pytorch_optimizer:Lamb", dtype=dtype,
+                        convention="torch-optimizer-lamb,weight_decay=decoupled",
+                        documented=_PO_LAMB, findings=(PO_LAMB_STEP_OVER_BC1,))
+          for dtype in ("float32", "float64")),
+        # timm clips the global gradient norm at 1.0 by default (a transformation of every
+        # gradient before the step, not a reading of LAMB's step): the row turns it off
+        Configuration("max_grad_norm=None", "radam_verify.timm_optim:Lamb",
+                      {"max_grad_norm": None}, findings=(load_shares,)),
+        Configuration("max_grad_norm=None", "radam_verify.timm_optim:Lamb",
+                      {"max_grad_norm": None}, dtype="float64", findings=(load_shares,)),
+    )
+
+
+#: LAMB implementations that were considered and are not in the matrix yet, and why
+LAMB_NOT_RUN: Mapping[str, str] = {
+    "timm's Lamb with its default max_grad_norm=1.0": (
+        "every gradient is divided by max(1, ||g||_global / 1.0), a norm over all tensors of "
+        "all groups, before the step: gradient clipping is not a reading of LAMB's step the "
+        "model expresses yet (the row with max_grad_norm=None verifies the step itself)"),
+    "optax.lamb, Keras 3's Lamb and bitsandbytes' LAMB": (
+        "their readings are expressed (optax: the lamb preset; Keras: keras-lamb); their "
+        "adapters do not yet run a LAMB row (optax and Keras state trees, and bitsandbytes' "
+        "LAMB, which clips the ratio at max_unorm = 1 and leaves a tensor of zeros unmoved, "
+        "in its own environment)"),
+}
