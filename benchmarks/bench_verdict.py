@@ -24,6 +24,7 @@ CASES: tuple[tuple[str, dict[str, object], str], ...] = (
     ("torch.optim:RAdam", {}, "auto"),
     ("torch.optim:Adam", {}, "auto"),
     ("torch.optim:Adam", {"amsgrad": True}, "auto"),
+    ("torch_optimizer:Lamb", {}, "auto"),  # LAMB: a per-tensor trust ratio
     ("pytorch_ranger:Ranger", {}, "ranger"),  # Lookahead over RAdam: a given reading
 )
 

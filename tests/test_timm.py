@@ -55,5 +55,7 @@ def test_timm_radam_legacy_is_identified_and_conforms_in_float32_except_its_shar
     assert sorted(p for p, o in found.items() if o == "skipped") == [
         "test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale",  # RAdam's
         "test_every_code_path_conforms[default]",
+        "test_lamb_step_of_each_tensor_has_norm_lr_phi",  # LAMB's
+        "test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule",  # LAMB's
         "test_lookahead_cycles_follow_the_exact_fast_and_slow_weights",  # no Lookahead
         "test_maximize_ascends_as_the_exact_step"]

@@ -151,10 +151,6 @@ ADAM_NOT_RUN: Mapping[str, str] = {
         "their states are quantised to 8 bits per element in blocks of 256 (dynamic maps "
         "with a per-block absmax), an error no model here states yet; below min_8bit_size "
         "(4096 elements) they keep float32 states and step as the 32-bit rows above"),
-    "bitsandbytes.optim.LAMB": (
-        "LAMB's trust ratio is not yet a reading of the exact reference; on the CPU backend "
-        "its max_unorm clipping measures the norm of m / (sqrt(v) + eps sqrt(1 - b2^t)) "
-        "without the bias corrections, unlike its default backend"),
     "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)": (
         "the AMSGrad paper's reading, without bias corrections, is not yet a reading of the "
         "exact reference"),

@@ -1,5 +1,5 @@
 """LAMB's implementations in the matrix: torch-optimizer's, pytorch-optimizer's and timm's
-``Lamb``.
+``Lamb``, optax's ``lamb`` and Keras 3's ``Lamb``.
 
 torch-optimizer's and timm's rows are identified (``auto``): the probes name LAMB and its
 reading (torch-optimizer's: no bias correction, ||theta|| clamped at 10; timm's: the trust
@@ -26,6 +26,13 @@ _PO_LAMB = ("pytorch_optimizer/optimizer/lamb.py: 'default update follows versio
             "p *= 1 - wd lr (weight_decouple=True), phi = ||theta|| clamped at clamp = 10")
 
 
+_OPTAX_LAMB = ("optax/_src/alias.py: lamb = chain(scale_by_adam(b1, b2, eps, eps_root), "
+               "add_decayed_weights(weight_decay, mask), scale_by_trust_ratio(), "
+               "scale_by_learning_rate(learning_rate)): the paper's reading; its scalars are "
+               "float32 in a float32 run (identified as such for optax.adam: LAMB's "
+               "normalised step hides the bias corrections from the probes)")
+
+
 def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
     """The rows; ``load_shares``: torch's shared state after load_state_dict, which timm's
     class (outside the modules the matrix adds it to by name) inherits as well."""
@@ -44,6 +51,12 @@ def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
                       {"max_grad_norm": None}, findings=(load_shares,)),
         Configuration("max_grad_norm=None", "radam_verify.timm_optim:Lamb",
                       {"max_grad_norm": None}, dtype="float64", findings=(load_shares,)),
+        Configuration("float32", "optax:lamb", convention="lamb,scalars=float32",
+                      documented=_OPTAX_LAMB),
+        Configuration("x64", "optax:lamb", dtype="float64"),
+        # Keras 3's Lamb on the torch and jax backends, float32 (as its Adam's rows)
+        *(Configuration(f"{backend} backend", "keras.optimizers:Lamb",
+                        variables={"KERAS_BACKEND": backend}) for backend in ("torch", "jax")),
     )
 
 
@@ -53,9 +66,10 @@ LAMB_NOT_RUN: Mapping[str, str] = {
         "every gradient is divided by max(1, ||g||_global / 1.0), a norm over all tensors of "
         "all groups, before the step: gradient clipping is not a reading of LAMB's step the "
         "model expresses yet (the row with max_grad_norm=None verifies the step itself)"),
-    "optax.lamb, Keras 3's Lamb and bitsandbytes' LAMB": (
-        "their readings are expressed (optax: the lamb preset; Keras: keras-lamb); their "
-        "adapters do not yet run a LAMB row (optax and Keras state trees, and bitsandbytes' "
-        "LAMB, which clips the ratio at max_unorm = 1 and leaves a tensor of zeros unmoved, "
-        "in its own environment)"),
+    "bitsandbytes.optim.LAMB": (
+        "its ratio is min(1, max_unorm ||theta|| / ||u||) with max_unorm = 1 (the reading "
+        "lamb,weight_decay=decoupled,trust_max=1), but a tensor of zeros gets ratio 0 and is "
+        "never stepped, and on the CPU backend the norm is measured of m / (sqrt(v) + eps "
+        "sqrt(1 - b2^t)), without the bias corrections its default backend applies: rows "
+        "after their findings' scripts"),
 }
