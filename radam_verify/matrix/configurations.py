@@ -276,7 +276,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
-    *lamb_configurations(TORCH_LOAD_SHARES),
+    *lamb_configurations(TORCH_LOAD_SHARES, PO_MAXIMIZE_IN_PLACE),
     *LOOKAHEAD_CONFIGURATIONS,
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(

@@ -19,7 +19,7 @@ PO_LAMB_STEP_OVER_BC1 = Finding(
     "lr / bias_correction1 through apply_adam_debias), though the documented default has no "
     "bias correction: the first step has norm 10 lr phi(||theta||), and every step's norm "
     "depends on t",
-    "pytorch_optimizer_lamb_step_divided_by_bias_correction.py")
+    "pytorch_optimizer_lamb_step_divided_by_bias_correction.py", when=r"theta\[")
 
 _PO_LAMB = ("pytorch_optimizer/optimizer/lamb.py: 'default update follows version 3 of the "
             "paper without bias correction'; u = m / (sqrt(v) + eps), decoupled decay "
@@ -33,9 +33,18 @@ _OPTAX_LAMB = ("optax/_src/alias.py: lamb = chain(scale_by_adam(b1, b2, eps, eps
                "normalised step hides the bias corrections from the probes)")
 
 
-def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
+_KERAS_LAMB = ("keras/src/optimizers/lamb.py: m_hat / (sqrt(v_hat) + epsilon), the ratio "
+               "||variable|| / ||update|| (1 where a norm is 0), after the base optimizer's "
+               "decoupled decay; its scalars are float32 (as identified for Keras 3's Adam: "
+               "LAMB's normalised step hides the bias corrections from the probes)")
+
+
+def lamb_configurations(load_shares: Finding, maximize_in_place: Finding
+                        ) -> tuple[Configuration, ...]:
     """The rows; ``load_shares``: torch's shared state after load_state_dict, which timm's
-    class (outside the modules the matrix adds it to by name) inherits as well."""
+    class (outside the modules the matrix adds it to by name) inherits as well;
+    ``maximize_in_place``: pytorch-optimizer's maximize negating p.grad, which its Lamb
+    shares with its RAdam."""
     return (
         Configuration("default", "torch_optimizer:Lamb"),
         Configuration("default", "torch_optimizer:Lamb", dtype="float64"),
@@ -43,7 +52,9 @@ def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
         # row is verified against the reading its documentation states
         *(Configuration("default", "pytorch_optimizer:Lamb", dtype=dtype,
                         convention="torch-optimizer-lamb,weight_decay=decoupled",
-                        documented=_PO_LAMB, findings=(PO_LAMB_STEP_OVER_BC1,))
+                        documented=_PO_LAMB,
+                        findings=(PO_LAMB_STEP_OVER_BC1,
+                                  maximize_in_place.at("test_step_leaves_gradients")))
           for dtype in ("float32", "float64")),
         # timm clips the global gradient norm at 1.0 by default (a transformation of every
         # gradient before the step, not a reading of LAMB's step): the row turns it off
@@ -56,6 +67,7 @@ def lamb_configurations(load_shares: Finding) -> tuple[Configuration, ...]:
         Configuration("x64", "optax:lamb", dtype="float64"),
         # Keras 3's Lamb on the torch and jax backends, float32 (as its Adam's rows)
         *(Configuration(f"{backend} backend", "keras.optimizers:Lamb",
+                        convention="keras-lamb,scalars=float32", documented=_KERAS_LAMB,
                         variables={"KERAS_BACKEND": backend}) for backend in ("torch", "jax")),
     )
 
