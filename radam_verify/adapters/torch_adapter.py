@@ -54,6 +54,10 @@ MAX_NAMES = ("max_exp_avg_sq", "max_exp_avg_sqs", "v_max", "max_v", "nu_max", "e
 #: Lookahead's slow weights (pytorch-ranger's and timm's ``slow_buffer``, pytorch-optimizer's
 #: ``slow_param``)
 SLOW_NAMES = ("slow_buffer", "slow_param", "slow_weights", "slow")
+#: LAMB's norms and trust ratio of the last step, which torch-optimizer's and
+#: pytorch-optimizer's Lamb store for inspection and never read: a step from injected state
+#: writes them afresh, so they do not keep the state from being injected
+OUTPUT_NAMES = ("weight_norm", "adam_norm", "trust_ratio")
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,9 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
     else:
         step_key = next((n for n in STEP_NAMES if n in group and _is_count(group[n])), None)
         in_group, sample = step_key is not None, group.get(step_key or "", None)
-    known = {m_key, v_key, max_key, slow_key, None if in_group else step_key}
+    known = {m_key, v_key, max_key, slow_key, None if in_group else step_key, *(
+        name for name in OUTPUT_NAMES if name in state and torch.is_tensor(state[name])
+        and state[name].numel() == 1)}
     empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
     others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
     # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
