@@ -129,6 +129,12 @@ def probes(adapter: Adapter) -> list[Probe]:
             "even where it is clipped at 1, and the decay inside the ratio or beside it",
             scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
                      [0.05, -0.02, 0.03, 0.01], early[:3])))
+        found.append(Probe(
+            "large parameters with decay", "the large-parameter probe with weight decay: phi "
+            "clamped at 10 or not, and the ratio (about 9) clipped at 1 or not, for a reading "
+            "that applies the ratio only to decayed tensors",
+            scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
+                     [20.0, -25.0, 30.0, 5.0], early[:3])))
     return found
 
 
