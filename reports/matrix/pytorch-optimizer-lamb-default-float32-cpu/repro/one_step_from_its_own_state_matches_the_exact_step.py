@@ -72,7 +72,9 @@ DTYPES = [None]
 # groups added with add_param_group before step k (0-based)
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
-START = None
+START = [
+    [{'theta': [-1.0, -1.0, -1.0, -1.0, -1.0, -1.0], 'm': [-1.0, -1.0, -1.0, -1.0, -1.0, -1.0], 'v': [1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 't': 0}],
+]
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [[([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)]]
 # the exact values (decimal, 20 significant digits)
@@ -86,12 +88,12 @@ EXACT = [
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    1.834035392666614e-07,
-    1.834035392666614e-07,
-    1.834035392666614e-07,
-    1.834035392666614e-07,
-    1.834035392666614e-07,
-    1.834035392666614e-07,
+    1.8345170048214663e-07,
+    1.8345170048214663e-07,
+    1.8345170048214663e-07,
+    1.8345170048214663e-07,
+    1.8345170048214663e-07,
+    1.8345170048214663e-07,
 ]
 # what is compared
 CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
