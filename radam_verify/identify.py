@@ -45,6 +45,9 @@ class Probe:
     name: str
     purpose: str
     scenario: Scenario
+    #: the algorithms whose axes the probe reads (empty: every one); it is run only while a
+    #: candidate of one of them is left
+    algorithms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,8 @@ def probes(adapter: Adapter) -> list[Probe]:
               scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-8),
                        [0.5, -1.25, 2.0, 0.0],
                        [base, [-g for g in base]] + [[g * 1e-2 for g in base]] * 5)),
-        Probe("large parameters", "LAMB's trust ratio at ||theta|| = 45: phi(||theta||) "
-              "clamped at 10 or not, the ratio (about 20) clipped at 1 or not; Adam's step does "
-              "not depend on theta",
-              scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
-                       [20.0, -25.0, 30.0, 5.0], early[:3])),
     ]
+    lamb = ("lamb",)
     if adapter.capabilities.weight_decay:
         found.append(Probe(
             "weight decay", "L2, decoupled (1 - lr wd) or unscaled (1 - wd) decay, and "
@@ -123,18 +122,24 @@ def probes(adapter: Adapter) -> list[Probe]:
             scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
                      [1.5, -2.0, 3.0, 0.5], [[g * 0.1 for g in row] for row in early] + [
                          [0.02, -0.01, 0.03, 0.01]])))
+    found.append(Probe(
+        "large parameters", "LAMB's trust ratio at ||theta|| = 45: phi(||theta||) clamped at "
+        "10 or not, the ratio (about 20) clipped at 1 or not",
+        scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8), [20.0, -25.0, 30.0, 5.0],
+                 early[:3]), lamb))
+    if adapter.capabilities.weight_decay:
         found.append(Probe(
             "small parameters with decay", "weight decay where ||theta|| = 0.06 is far below "
             "the direction's norm: LAMB's trust ratio (about 0.03) applies to decayed tensors "
             "even where it is clipped at 1, and the decay inside the ratio or beside it",
             scenario(Hyper(lr=5e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
-                     [0.05, -0.02, 0.03, 0.01], early[:3])))
+                     [0.05, -0.02, 0.03, 0.01], early[:3]), lamb))
         found.append(Probe(
             "large parameters with decay", "the large-parameter probe with weight decay: phi "
             "clamped at 10 or not, and the ratio (about 9) clipped at 1 or not, for a reading "
             "that applies the ratio only to decayed tensors",
             scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1),
-                     [20.0, -25.0, 30.0, 5.0], early[:3])))
+                     [20.0, -25.0, 30.0, 5.0], early[:3]), lamb))
     return found
 
 
@@ -180,7 +185,12 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     alive = candidates(adapter)
     score = dict.fromkeys(range(len(alive)), 0.0)
     rejected_by: dict[int, tuple[str, float, str]] = {}
+    ran = []
     for probe in found:
+        if probe.algorithms and not any(
+                c.algorithm in probe.algorithms for i, c in enumerate(alive) if i not in rejected_by):
+            continue  # no candidate left reads what this probe separates
+        ran.append(probe)
         if progress:
             progress(f"probe: {probe.name}")
         try:
@@ -192,7 +202,8 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         for index, convention in enumerate(alive):
             if index in rejected_by:
                 continue
-            outcome = judge(adapter, probe.scenario, convention, initial, observed)
+            outcome = judge(adapter, probe.scenario, convention, initial, observed,
+                            first_failure=True)
             worst = outcome.worst()
             ratio = worst.judgement.worst_ratio if worst else 0.0
             score[index] = max(score[index], ratio)
@@ -201,7 +212,7 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                 rejected_by[index] = (probe.name, ratio, where.describe() if where else "")
     survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
     closest = alive[min(score, key=lambda i: score[i])]
-    evidence = [f"probe '{p.name}' ({p.purpose})" for p in found]
+    evidence = [f"probe '{p.name}' ({p.purpose})" for p in ran]
     if not survivors:
         evidence += _inconsistency(alive, rejected_by)
         return Identification(dict.fromkeys(AXES_REPORTED), None, None, False, {}, tuple(evidence),

@@ -313,6 +313,7 @@ def judge_trajectory(
     exact_scalars: bool = False,
     layout: Layout = RAW,
     schedule: str = "textbook",
+    first_failure: bool = False,
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
@@ -329,6 +330,9 @@ def judge_trajectory(
     ``schedule``: the schedule's evaluation allowed (``textbook``: every legitimate binary64
     evaluation; ``accurate``: within a few binary64 ulps of exact); the judgement reports the
     share of the bound the textbook allowance took either way.
+    ``first_failure``: stop at the first step that exceeds its bound (identification only
+    needs to know that a candidate fails; its worst values are then the first failing
+    step's).
     """
     stepped, t = [], start.t
     for grad in grads:
@@ -368,5 +372,7 @@ def judge_trajectory(
         worst, out = max(worst, compared.ratio), max(out, compared.out)
         worst_ulps = max(worst_ulps, compared.ulps)
         worst_result = max(worst_result, compared.result_ulps)
+        if first_failure and worst > 1.0:
+            break
     return Judgement(worst <= 1.0, worst, worst_ulps, tuple(sorted(band)), out, where,
                      worst_result, share)

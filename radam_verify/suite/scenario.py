@@ -81,8 +81,11 @@ def run(adapter: Adapter, scenario: Scenario) -> tuple[list[list[ParamState]], l
 
 
 def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
-          initial: list[list[ParamState]], observed: list[list[list[ParamState]]]) -> Outcome:
-    """Judge every tensor's trajectory from the state it held at the start (exactly)."""
+          initial: list[list[ParamState]], observed: list[list[list[ParamState]]],
+          *, first_failure: bool = False) -> Outcome:
+    """Judge every tensor's trajectory from the state it held at the start (exactly);
+    ``first_failure``: stop at the first tensor and step that exceed their bound (for
+    identification, which only needs to know that a candidate fails)."""
     from radam_verify.floats import FORMATS
 
     outcome = Outcome()
@@ -115,11 +118,14 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group,
                                                             convention),
                                                grads, group.hyper, convention, fmt,
-                                               layout=layout, schedule=adapter.schedule)
+                                               layout=layout, schedule=adapter.schedule,
+                                               first_failure=first_failure)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
                 return outcome
             outcome.verdicts.append(TensorVerdict(g, p, verdict))
+            if first_failure and not verdict.conforms:
+                return outcome
     return outcome
 
 
