@@ -56,8 +56,10 @@ def step_grid(t_max: int = T_MAX) -> list[int]:
 
 
 def presets_with_threshold(threshold: float) -> list[str]:
-    """The names of the presets that compare rho_t with ``threshold``."""
-    return [name for name, convention in PRESETS.items() if convention.threshold == threshold]
+    """The names of RAdam's presets that compare rho_t with ``threshold`` (the other
+    algorithms have no threshold)."""
+    return [name for name, convention in PRESETS.items()
+            if convention.algorithm == "radam" and convention.threshold == threshold]
 
 
 def rho_t_curves(beta2_values: tuple[float, ...] = BETA2_VALUES) -> list[Curve]:
