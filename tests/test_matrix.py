@@ -16,7 +16,7 @@ import pytest
 from radam_verify.cli import main
 from radam_verify.matrix import page
 from radam_verify.matrix.configurations import CONFIGURATIONS, Configuration, Finding
-from radam_verify.matrix.run import interpreter, select, unavailable
+from radam_verify.matrix.run import interpreter, run_one, select, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 REPRO = ROOT / "reports" / "repro"
@@ -41,6 +41,24 @@ def test_cuda_configurations_say_why_they_do_not_run_without_a_gpu() -> None:
     for config in cuda:
         reason = unavailable(config)
         assert (reason is None) == torch.cuda.is_available()
+
+
+def test_a_cuda_row_keeps_its_gpu_verdict_on_a_machine_without_one(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the row would run")
+    config = next(c for c in CONFIGURATIONS if c.device.startswith("cuda"))
+    folder = tmp_path / config.slug
+    folder.mkdir()
+    (folder / "verdict.json").write_text("{}")
+    outcome = run_one(config, tmp_path, "quick", None, 0)
+    assert "kept the verdict of its last run on a GPU" in outcome
+    assert (folder / "verdict.json").read_text() == "{}"
+    assert not (folder / "skipped.txt").exists()
+    (folder / "verdict.json").unlink()  # with nothing to keep, the row says why it did not run
+    assert run_one(config, tmp_path, "quick", None, 0) == "not run: no CUDA device on this machine"
+    assert (folder / "skipped.txt").exists()
 
 
 def _verdict(outcomes: dict[str, str]) -> dict[str, Any]:
@@ -117,6 +135,9 @@ def test_an_unknown_selection_is_a_one_line_usage_error(capsys: pytest.CaptureFi
 #: the scripts of configurations that run here; those of a framework with an environment of
 #: its own run in that environment, in frameworks/test_<name>.py
 SCRIPTS = sorted({f.repro for c in CONFIGURATIONS if not c.environment for f in c.findings})
+#: the scripts only CUDA configurations name: they need a GPU and skip without one
+CUDA_SCRIPTS = ({f.repro for c in CONFIGURATIONS if c.device.startswith("cuda") for f in c.findings}
+                - {f.repro for c in CONFIGURATIONS if c.device == "cpu" for f in c.findings})
 
 
 def test_shards_split_the_selection_into_disjoint_shares_that_cover_it() -> None:
@@ -174,6 +195,11 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
     for module in re.findall(r"^\s*(?:from|import) ([A-Za-z_]+)", text, flags=re.MULTILINE):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed")
+    if script in CUDA_SCRIPTS:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("a CUDA configuration's script: no CUDA device on this machine")
     done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
                           check=False, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -219,3 +245,19 @@ def test_a_generated_script_of_each_failed_row_still_shows_its_deviation(script:
                           text=True, check=False, timeout=300)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert "DEVIATES" in done.stdout
+
+
+def test_a_cuda_script_without_a_gpu_says_so_and_runs_nothing() -> None:
+    """Without a GPU each CUDA configuration's script exits 2 with one line, so a maintainer
+    without one is told why instead of reading a traceback."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the scripts run")
+    assert CUDA_SCRIPTS
+    for script in sorted(CUDA_SCRIPTS):
+        done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
+                              check=False, timeout=300)
+        assert done.returncode == 2, script + done.stdout + done.stderr
+        assert done.stdout.count("\n") == 1
+        assert "no CUDA device" in done.stdout

@@ -46,6 +46,51 @@ TORCH_ADAM_COMPLEX_DECAY = Finding(
     "torch_adam_complex_decay_mixes_parts.py", when=r"observed nan")
 
 
+TORCH_ADAM_FUSED_CUDA_BETAS = Finding(
+    "the fused CUDA kernel (fused=True) rounds beta1 and beta2 to float32 and forms 1 - beta1 "
+    "and 1 - beta2 in float32: after one step at beta2 = 0.999, v holds (1 - float32(0.999)) "
+    "g^2 = 0.00099998713 g^2, 111 float32 ulps from the exact 0.001 g^2 (float32's rounding of "
+    "beta2 magnified by beta2 / (1 - beta2)), m is 3 ulps off, and every later step carries "
+    "them; the for-loop, foreach and fused CPU paths form them in binary64",
+    "torch_adam_fused_cuda_float32_betas.py", when=r"observed -?[0-9]")
+TORCH_ADAM_FUSED_CUDA_LAYOUTS = Finding(
+    "the fused CUDA path requires a gradient laid out as its parameter and raises RuntimeError "
+    "('params, grads, exp_avgs, and exp_avg_sqs must have same dtype, device, and layout') for "
+    "a strided parameter or a gradient whose strides differ, legal inputs the for-loop and "
+    "foreach paths step exactly",
+    "torch_adam_fused_cuda_layouts.py", "test_strided_views", when="same dtype, device, and layout")
+TORCH_ADAM_CAPTURABLE_SUBNORMAL_LR = Finding(
+    "the capturable path divides a float32 tensor by lr (torch._foreach_div_(bias_correction1, "
+    "lr)), a multiplication by 1 / lr: for a subnormal lr such as 2^-149 that reciprocal is "
+    "beyond float32's range and step() raises RuntimeError ('value cannot be converted to "
+    "type float without overflow') where the exact step rounds back to theta",
+    "torch_adam_capturable_subnormal_lr.py", "test_scalars_at_the_edges",
+    when="without overflow")
+
+#: torch.optim.Adam's documentation gives one algorithm for every implementation
+_TORCH_ADAM_DOC = ("torch.optim.Adam's documentation: one algorithm (m_hat / (sqrt(v_hat) + eps)) "
+                   "for every implementation, 'fused (bool, optional) - whether the fused "
+                   "implementation is used'")
+
+
+def _torch_cuda() -> tuple[Configuration, ...]:
+    """Adam's and AdamW's CUDA paths (run where a GPU is: reports/cuda/run.sh runs them too).
+    The fused kernel's float32 betas fit no reading (identify picks the closest, which is
+    not it), so its rows are verified against the documented algorithm."""
+    fused = (TORCH_ADAM_FUSED_CUDA_BETAS, TORCH_ADAM_FUSED_CUDA_LAYOUTS)
+    return (
+        Configuration("foreach", "torch.optim:Adam", {"foreach": True}, device="cuda"),
+        Configuration("fused", "torch.optim:Adam", {"fused": True}, device="cuda",
+                      convention="adam", documented=_TORCH_ADAM_DOC, findings=fused),
+        # identified with its scalars in binary32 (a float32 step count on the device)
+        Configuration("capturable", "torch.optim:Adam", {"capturable": True}, device="cuda",
+                      findings=(TORCH_ADAM_CAPTURABLE_SUBNORMAL_LR,)),
+        Configuration("fused", "torch.optim:AdamW", {"fused": True}, device="cuda",
+                      convention="adamw", documented=_TORCH_ADAM_DOC.replace("Adam", "AdamW"),
+                      findings=fused),
+    )
+
+
 def _torch(cls: str, differentiable: tuple[Finding, ...]) -> tuple[Configuration, ...]:
     spec = f"torch.optim:{cls}"
     return and_float64(
@@ -137,6 +182,7 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_torch("Adam", (TORCH_ADAM_DIFFERENTIABLE_RELOAD,)),
     *_torch("AdamW", ()),  # decoupled decay: the moments carry no history
     *_torch_amsgrad(),
+    *_torch_cuda(),
     *_optax("adam"), *_optax_adamw(), *_optax("amsgrad"),
     *_keras("Adam"), *_keras("AdamW"),
     *_bitsandbytes(),

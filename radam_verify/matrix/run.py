@@ -84,6 +84,9 @@ def run_one(config: Configuration, out: Path, profile: str, workers: int | None,
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "skipped.txt").unlink(missing_ok=True)
     reason = unavailable(config)
+    if reason and config.device.startswith("cuda") and (folder / "verdict.json").exists():
+        # a GPU's verdict stays until a machine with one runs the row again
+        return f"{reason}; kept the verdict of its last run on a GPU"
     if reason:
         (folder / "skipped.txt").write_text(reason + "\n")
         for stale in ("verdict.json", "identify.json"):

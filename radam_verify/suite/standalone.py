@@ -166,7 +166,7 @@ def script_for(adapter: Adapter, prop: dict[str, Any]) -> str | None:
     found: Expected | None = None
     summary = str(failure.get("sentence") or failure.get("message", "")).splitlines()[0]
     raised = str(failure.get("exception", "")) if failure.get("quantity") == "exception" else ""
-    if raised and check["kind"] == "exact":  # nothing to compare: the steps raise
+    if raised and check["kind"] in ("exact", "placed"):  # nothing to compare: the steps raise
         check = {"kind": "exception"}
     elif check["kind"] == "exact":
         replayed = expected(adapter, parse_convention(case["convention"]), scenario, check)
@@ -208,6 +208,7 @@ def write_scripts(adapter: Adapter, verdict: dict[str, Any], folder: Path) -> li
         path.write_text(text)
         path.chmod(0o755)
         prop["failure"]["script"] = f"{folder.name}/{path.name}"
+        prop["failure"].pop("script_error", None)  # an earlier attempt's, now written
         written.append(path)
     for stale in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         if stale not in written:  # a property that failed in an earlier verdict here

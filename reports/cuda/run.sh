@@ -52,6 +52,7 @@ verify() {  # NAME PROFILE KWARGS [more arguments of radam-verify check]; SPEC: 
 }
 
 mkdir -p "$OUT_DIR"
+started=$SECONDS
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'on', torch.cuda.get_device_name(0))"
 verify for-loop-float32 quick '{"foreach": false}'
 verify foreach-float32 quick '{"foreach": true}'
@@ -69,6 +70,7 @@ SPEC=torch.optim:AdamW verify adamw-fused-float32 quick '{"fused": true}'
 wait
 
 status=0
+{
 for name in "${NAMES[@]}"; do
   code=$(cat "$OUT_DIR/$name.exit" 2>/dev/null || echo missing)
   limit=$(cat "$OUT_DIR/$name.limit")
@@ -80,4 +82,7 @@ for name in "${NAMES[@]}"; do
     *) echo "$name: no verdict, exit $code (see $OUT_DIR/$name.log)"; status=1 ;;
   esac
 done
+echo "${#NAMES[@]} configurations, $JOBS at a time, in $(( SECONDS - started )) s"
 exit $status
+} | tee "$OUT_DIR/summary.txt"
+exit "${PIPESTATUS[0]}"
