@@ -194,18 +194,23 @@ def _figure_name(p: dict[str, Any]) -> str:
     return "".join(c if c.isalnum() else "-" for c in p["id"].split("::")[-1]).strip("-")
 
 
+#: the three panels' place in a 9.6 x 2.6 inch figure: room for the suptitle above, the
+#: panel titles, the log-scale tick labels and the axis labels
+_HISTOGRAM_MARGINS = {"left": 0.06, "right": 0.99, "bottom": 0.19, "top": 0.8, "wspace": 0.3}
+
+
 def histogram_svg(p: dict[str, Any]) -> str | None:
     """Three panels for one property, one value per judged example (its worst element): the
     errors in ulps of the operand scale beside the bounds in the same unit, each error
     against its own bound (the diagonal is the bound), and error / bound (the bound is 1)."""
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import NullLocator
 
     from radam_verify.report.figures import new_figure, svg_text
 
     errors, bounds, ratios = p.get("errors") or [], p.get("bounds") or [], p.get("ratios") or []
     if not errors:
         return None
-    with new_figure(9.6, 2.6, columns=3) as (figure, (spread, pairs, shares)):
+    with new_figure(9.6, 2.6, columns=3, margins=_HISTOGRAM_MARGINS) as (figure, (spread, pairs, shares)):
         edges = histogram(errors + bounds).edges  # common bins for errors and bounds
         e = histogram(errors)
         if edges:
@@ -216,7 +221,7 @@ def histogram_svg(p: dict[str, Any]) -> str | None:
             spread.stairs(counts(bounds), edges, color="tab:red", linewidth=1.5,
                           label="bounds")
             spread.set_xscale("log")
-            spread.xaxis.set_minor_formatter(NullFormatter())
+            spread.xaxis.set_minor_locator(NullLocator())  # a tick object each: the cost
             spread.legend(loc="upper right", fontsize=8)
         spread.set_xlabel("ulps of the operand scale")
         spread.set_ylabel("examples")
@@ -232,6 +237,8 @@ def histogram_svg(p: dict[str, Any]) -> str | None:
             pairs.scatter(xs, ys, s=10, alpha=0.7)
             pairs.set_xscale("log")
             pairs.set_yscale("log")
+            pairs.xaxis.set_minor_locator(NullLocator())
+            pairs.yaxis.set_minor_locator(NullLocator())
             pairs.set_xlim(low, high)
             pairs.set_ylim(low, high)
             pairs.legend(loc="upper left", fontsize=8)
@@ -242,7 +249,7 @@ def histogram_svg(p: dict[str, Any]) -> str | None:
         if r.counts:
             shares.stairs(r.counts, r.edges, fill=True, alpha=0.6)
             shares.set_xscale("log")
-            shares.xaxis.set_minor_formatter(NullFormatter())
+            shares.xaxis.set_minor_locator(NullLocator())
             shares.set_xlim(r.edges[0], max(2.0, r.edges[-1]))
         shares.axvline(1.0, color="tab:red", linestyle="--", label="bound")
         shares.legend(loc="upper left", fontsize=8)

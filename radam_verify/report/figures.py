@@ -36,8 +36,14 @@ _THRESHOLD_STYLES = {4.0: ("0.25", "--"), 5.0: ("tab:red", ":")}
 
 
 @contextmanager
-def new_figure(width: float, height: float, columns: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
-    """A fresh figure with ``columns`` axes side by side, under the report's rc settings."""
+def new_figure(width: float, height: float, columns: int = 1,
+               margins: dict[str, float] | None = None) -> Iterator[tuple[Figure, list[Axes]]]:
+    """A fresh figure with ``columns`` axes side by side, under the report's rc settings.
+
+    Laid out by matplotlib's constrained layout, or, where ``margins`` are given (the
+    arguments of :meth:`~matplotlib.figure.Figure.subplots_adjust`), at those fixed
+    fractions of the figure: a verdict draws one figure per property, and the constrained
+    layout's measuring passes take most of its drawing time."""
     try:
         from matplotlib import rc_context
         from matplotlib.figure import Figure
@@ -47,8 +53,10 @@ def new_figure(width: float, height: float, columns: int = 1) -> Iterator[tuple[
             "pip install 'radam-verify[plots]'"
         ) from None
     with rc_context(_RC):
-        figure = Figure(figsize=(width, height), layout="constrained")
+        figure = Figure(figsize=(width, height), layout=None if margins else "constrained")
         axes = [figure.add_subplot(1, columns, i + 1) for i in range(columns)]
+        if margins:
+            figure.subplots_adjust(**margins)
         yield figure, axes
 
 
