@@ -20,8 +20,9 @@ from radam_verify.matrix.rows import Configuration, Finding, and_float64
 TORCH_ADAM_FUSED_STRIDES = Finding(
     "the fused CPU kernel (fused=True) steps a strided parameter as if it were contiguous: "
     "it writes into storage outside the parameter's view and leaves the view's own elements "
-    "with values from the wrong positions (a column of a matrix, a slice with a step); the "
-    "for-loop and foreach paths step the same view correctly",
+    "with values from the wrong positions (a column of a matrix, a slice with a step); it "
+    "reads a gradient laid out unlike its parameter (stored transposed) in storage order, "
+    "pairing elements wrongly; the for-loop and foreach paths step both correctly",
     "torch_adam_fused_strided_view.py", "test_strided_views")
 TORCH_ADAM_DIFFERENTIABLE_LR_ZERO = Finding(
     "with differentiable=True the step is m / (sqrt(v) / (sqrt(1 - beta2^t) step_size) + eps / "
@@ -190,6 +191,13 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why
 ADAM_NOT_RUN: Mapping[str, str] = {
+    "torch.optim.Adam and AdamW with the step compiled by torch.compile": (
+        "dynamo guards a compiled step on the optimizer object and its tensors' shapes, and "
+        "every example of a verdict builds a new optimizer: each compiles afresh (seconds of "
+        "inductor's C++ build per example, hundreds of examples per profile), and past "
+        "torch._dynamo.config.recompile_limit (8) dynamo runs the step eagerly without "
+        "failing, so a verdict would judge the eager path; a row needs an adapter that "
+        "compiles once per layout of groups and shapes and reuses it"),
     "torch.optim.Adam(amsgrad=True) with differentiable=True": (
         "the differentiable path's findings are those of amsgrad=False (the rows above); "
         "its AMSGrad rows are left for a later run"),
