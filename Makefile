@@ -18,17 +18,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check radam_verify tests frameworks benchmarks reports/repro noxfile.py
 	$(BIN)/mypy
 
-# the main suite, then each framework's adapter tests in its own environment (noxfile.py);
-# the framework environments are built (nox --install-only, mostly downloads and unpacking)
-# while the main suite runs, and their log is shown if that fails
+# the main suite, and beside it each framework's adapter tests in its own environment
+# (noxfile.py): the framework environments are built (nox --install-only, mostly downloads
+# and unpacking) and their tests run in one process each (-n 1) while the main suite runs in
+# two, so the machine's idle moments (downloads, start-ups, the suite's last tests) are used;
+# their log is shown when the main suite is done
 test: lint
-	@echo "building the framework environments in the background (log: $(VENV)/nox-install.log)"
-	@$(BIN)/nox -s framework --install-only > $(VENV)/nox-install.log 2>&1 & install=$$!; \
+	@echo "the framework environments are built and tested in the background (log: $(VENV)/nox.log)"
+	@( $(BIN)/nox -s framework --install-only && $(BIN)/nox -R -s framework -- -n 1 ) \
+	  > $(VENV)/nox.log 2>&1 & frameworks=$$!; \
 	$(BIN)/pytest -n 2 --dist worksteal --durations=25; status=$$?; \
-	if ! wait $$install; then cat $(VENV)/nox-install.log; \
-	  echo "building the framework environments failed (log above)"; exit 1; fi; \
+	echo "waiting for the framework environments' tests (log: $(VENV)/nox.log)"; \
+	wait $$frameworks; framework_status=$$?; cat $(VENV)/nox.log; \
+	if [ $$framework_status -ne 0 ]; then \
+	  echo "the framework environments' tests failed (log above)"; exit 1; fi; \
 	exit $$status
-	$(BIN)/nox -R -s framework
 
 demo: $(STAMP)
 	$(BIN)/radam-verify derive
