@@ -16,7 +16,6 @@ pytest_plugins = ["pytester"]
 # imported twice in one process, so it is imported here, once, before any of them.
 with contextlib.suppress(ImportError):  # torch is an optional extra
     import torch  # noqa: F401
-import ml_dtypes  # noqa: E402, F401  (registers its dtypes with numpy: once per process)
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=60, deadline=None, print_blob=True,
