@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,optax,thirdparty,keras,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,optax,thirdparty,keras,fast,dev]'
 	@# timm without its dependencies: timm.optim.radam needs only torch (radam_verify/timm_optim.py)
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt timm==1.0.31
 	touch $(STAMP)

@@ -35,9 +35,11 @@ give the numbers of the whole tensor, bit for bit. A block whose values are all 
 centre and both bounds share computed once, the checks as reductions over the block, and
 sums with terms below half an ulp of every element (the subnormal products of binary64's
 eta) left out, since they leave it as it is; any other block is evaluated again, element
-by element, as the error model states it. Both give the same numbers. That costs about 0.08
-microseconds per element and step for float32 and 0.14 for float64 (10^6 elements, on the
-project's 2-core machine).
+by element, as the error model states it. Both give the same numbers. For binary32
+implementations, where numba is installed (the ``fast`` extra), the fused evaluation of a
+block runs as one compiled loop (:mod:`radam_verify.fused_kernel`: the same operations,
+the same numbers), its blocks on every core. ``benchmarks/bench_large.py`` measures what
+judging costs against the implementation's own step.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from radam_verify import dd
+from radam_verify import dd, fused_kernel
 from radam_verify.coefficients import Coefficients, ExactScalars, exact_scalars
 from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError, UncertifiedError
@@ -143,7 +145,8 @@ def judge_trajectory_fast(
     implementation holds them, raw moments, and the step count t; then AMSGrad's running
     maximum v_max, zeros if it is not given, and Lookahead's slow weights, theta if they are
     not given, where the reading keeps them) with the certified fast trajectory; the same
-    verdict fields as the mpmath judge (a gradient on every step). Observations list
+    verdict fields as the mpmath judge with raw moments (a step without a gradient, None,
+    keeps the state and is not judged). Observations list
     (theta, m, v, v_max, slow) as far as they are read (``judge.QUANTITIES``).
     ``block``: elements evaluated together (the verdict does not depend on it).
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
@@ -157,7 +160,12 @@ def judge_trajectory_fast(
         tuple(np.zeros_like(state[0]) for _ in range(n)) if wide else None)
     t0 = int(start[3])
     bound: tuple[Array, ...] = (np.zeros_like(state[0]),) * n
-    steps = list(range(t0 + 1, t0 + len(grads) + 1))
+    # a step without a gradient leaves the tensor's state as it is and is not judged (the
+    # mpmath judge's raw layout, judge.judge_trajectory); t counts the steps with one
+    stepped = [(grad, obs) for grad, obs in zip(grads, observed, strict=True)
+               if grad is not None]
+    grads = [grad for grad, _ in stepped]
+    steps = list(range(t0 + 1, t0 + len(stepped) + 1))
     band = set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
     branches: list[bool | None] = []
@@ -168,8 +176,8 @@ def judge_trajectory_fast(
     free: list[_Arrays] = []
     current: _Arrays | None = None  # the set holding (theta, m, v) and bound
     pinned: _Arrays | None = None  # the set ``where`` refers to
-    for t, (grad, obs) in enumerate(zip(grads, observed, strict=True), start=t0 + 1):
-        assert grad is not None, "the fast judge takes a gradient on every step"
+    for t, (grad, obs) in enumerate(stepped, start=t0 + 1):
+        assert grad is not None
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
         given = dict(zip(QUANTITIES, observed_now(obs, convention, t), strict=False))
         seen = tuple(None if given.get(name) is None
@@ -313,21 +321,38 @@ def _step(state: tuple[Array, ...], low: tuple[Array, ...] | None, g: Array,
     the whole tensor, with the intermediates of a block kept in cache."""
     if model.convention.is_lamb:  # LAMB's norms read the whole tensor: one block
         block = state[0].size
-    blocks = [_block(slice(lo, lo + block), state, low, g, bound, observed, model, arrays)
-              for lo in range(0, state[0].size, max(block, 1))]
+    starts = range(0, state[0].size, max(block, 1))
+    compiled = (fused_kernel.judges(model.fmt, len(state), low is not None,
+                                    model.convention.is_lamb) and block <= fused_kernel.BLOCK_MAX)
+
+    def one(lo: int) -> _Block:
+        return _block(slice(lo, lo + block), state, low, g, bound, observed, model, arrays,
+                      compiled)
+
+    # the compiled loop releases the GIL: its blocks run on every core (they write
+    # disjoint slices, and the blocks' results are combined in order)
+    if compiled:
+        fused_kernel.compiled()  # compiled (or loaded) once, before the threads use it
+    blocks = (list(fused_kernel.pool().map(one, starts)) if compiled and len(starts) > 1
+              else [one(lo) for lo in starts])
     return _Step(_combine(blocks, observed), arrays, all(b.in_range for b in blocks), branch)
 
 
 def _block(s: slice, state: tuple[Array, ...], low: tuple[Array, ...] | None,
            g: Array, bound: tuple[Array, ...], observed: Sequence[Array | None],
-           model: _Model, arrays: _Arrays) -> _Block:
+           model: _Model, arrays: _Arrays, compiled: bool = False) -> _Block:
     """Evaluate the elements ``s``: the fast step and both bounds, written into ``arrays``,
     and their comparison with the observed values. The fused evaluation
-    (:func:`_fused_block`) gives the numbers of :func:`_reference_block` where every value
-    is finite and nothing underflows; a block where it cannot tell is evaluated again by
-    the reference (which alone carries AMSGrad's running maximum and Lookahead's slow
-    weights)."""
+    (:func:`_fused_block`; ``compiled``: first by the compiled loop, where
+    :func:`fused_kernel.judges` the block) gives the numbers of :func:`_reference_block`
+    where every value is finite and nothing underflows; a block where it cannot tell is
+    evaluated again by the reference (which alone carries AMSGrad's running maximum and
+    Lookahead's slow weights)."""
     if len(state) == 3 and not model.convention.is_lamb:
+        if compiled:
+            judged = _compiled_block(s, state, g, bound, observed, model, arrays)
+            if judged is not None:
+                return judged
         fused = _fused_block(s, state, low, g, bound, observed, model, arrays)
         if fused is not None:
             return fused
@@ -790,6 +815,82 @@ def _fused_block(s: slice, state: tuple[Array, ...],
                        _At(k, s.start + i, float(got64[i]), float(error[i]), float(limit[i]),
                            float(ulp[i]), float(scale_ulp[i]))))
     return _Block(0, tuple(at), tuple(result_ulps), tuple(ulps), in_range)
+
+
+def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
+                                             fused_kernel.BoundScalars,
+                                             fused_kernel.BoundScalars]:
+    """The scalars :func:`fused_kernel._judge_block` reads, formed as :func:`_fused_bound`
+    and :class:`_Terms` form them: the step's, the implementation's bound's (its format,
+    eta and schedule errors) and the binary64 centre's own bound's."""
+    c, hyper, convention = model.c, model.hyper, model.convention
+    wd = hyper.weight_decay
+    raw = convention.eps == "raw"
+
+    def bound(fmt: Format, eta: float, errors: ScheduleErrors) -> fused_kernel.BoundScalars:
+        gam = fmt.gamma
+        decay_term = merged_term = 0.0
+        if c.decay is not None:
+            decay = abs(c.decay)
+            decay_term = ((gam(2) + errors.schedule_u * (1 + 2 * hyper.lr * wd)
+                           / max(decay, 1e-300)) * decay)
+            merged_term = gam(3) * hyper.lr * wd
+        coeff_rel = errors.scalar_rel + errors.bc1_rel
+        if c.rectified and raw:
+            coeff_rel += errors.bc2_rel / 2
+        base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
+        return fused_kernel.BoundScalars.of(
+            u=fmt.u, gam2=gam(2), gam_moment=gam(K_MOMENT), gam_theta=gam(K_THETA), eta=eta,
+            eta3=3 * eta,
+            eta4=4 * eta, decay_term=decay_term, merged_term=merged_term,
+            hat_term=gam(2) + errors.bc2_rel, root_term=(fmt.u + errors.eps_rel) * hyper.eps,
+            update_term=(gam(K_UPDATE) if c.rectified else gam(K_SGD)) + coeff_rel,
+            base_term=base * (1 + coeff_rel), r_error=errors.r_error(c.r_t),
+            slack_term=K_UPDATE * eta * (1 + c.coeff), quotient_term=eta + errors.coeff_eta,
+            sgd_eta=K_SGD * eta * max(1.0, c.coeff), coeff_eta=errors.coeff_eta)
+
+    step = fused_kernel.StepScalars(
+        beta1=hyper.beta1, beta2=hyper.beta2, one_minus_beta1=1 - hyper.beta1,
+        one_minus_beta2=1 - hyper.beta2, weight_decay=wd, two_weight_decay=2 * wd,
+        eps=hyper.eps, coeff=c.coeff, inv_bc2=c.inv_bc2,
+        decay=1.0 if c.decay is None else c.decay,
+        decay_abs=1.0 if c.decay is None else abs(c.decay), maximize=hyper.maximize,
+        l2=convention.weight_decay == "l2" and wd != 0.0, decays=c.decay is not None,
+        merged=convention.weight_decay == "merged", rectified=c.rectified,
+        updates=c.updates, raw=raw, largest=model.fmt.largest)
+    return (step, bound(model.fmt, model.fmt.eta, model.errors),
+            bound(FLOAT64, FLOAT64.eta, ScheduleErrors.rounded_only(FLOAT64)))
+
+
+_NOTHING = np.zeros(0)
+
+
+def _compiled_block(s: slice, state: tuple[Array, ...], g: Array, bound: tuple[Array, ...],
+                    observed: Sequence[Array | None], model: _Model,
+                    arrays: _Arrays) -> _Block | None:
+    """:func:`_fused_block` by the compiled loop (:mod:`radam_verify.fused_kernel`), for a
+    binary64 centre: the same numbers; None where it leaves the block to the numpy path."""
+    step, impl, own = _kernel_scalars(model)
+    got = [_NOTHING if x is None else x[s] for x in observed]
+    read = np.array([x is not None for x in observed])
+    result = np.empty((4, 9))
+    done = fused_kernel.compiled()(
+        state[0][s], state[1][s], state[2][s], g[s], bound[0][s], bound[1][s], bound[2][s],
+        got[0], got[1], got[2], read, step, impl, own, arrays.centre[0][s],
+        arrays.centre[1][s], arrays.centre[2][s], arrays.bound[0][s], arrays.bound[1][s],
+        arrays.bound[2][s], result)
+    if not done:
+        return None
+    at: list[tuple[float, _At] | None] = []
+    for k in range(3):
+        row = result[k]
+        at.append(None if not read[k] else (float(row[0]), _At(
+            k, s.start + int(row[1]), float(row[2]), float(row[3]), float(row[4]),
+            float(row[5]), float(row[6]))))
+    return _Block(0, tuple(at), tuple(float(result[k, 7]) if read[k] else 0.0
+                                      for k in range(3)),
+                  tuple(float(result[k, 8]) if read[k] else 0.0 for k in range(3)),
+                  bool(result[3, 0]))
 
 
 def _compare(got: Array, want: Array, want_low: Array | None, want_abs: Array, limit: Array,

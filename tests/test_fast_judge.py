@@ -362,8 +362,9 @@ def test_the_fused_evaluation_gives_the_error_models_own_numbers_bit_for_bit(
         hyper: Hyper, convention: Convention, fmt: str, flushes: bool, t: int, steps: int,
         lo: int, seed: int, damage: str, schedule: str) -> None:
     """A block of finite values is evaluated fused (every value the centre and both bounds
-    share computed once); any block can also be evaluated as the error model states it,
-    element by element. Over the domain (every format, flushing platforms, conventions,
+    share computed once), by numpy passes or, for binary32 implementations where numba is
+    installed, by the compiled loop; any block can also be evaluated as the error model
+    states it, element by element. Over the domain (every format, flushing platforms, conventions,
     fresh and late states, values from subnormal to large, observations off by ulps, NaN
     or unreadable), both give the same verdict, worst element, centres and bounds, bit for
     bit."""
@@ -403,21 +404,122 @@ def test_the_fused_evaluation_gives_the_error_models_own_numbers_bit_for_bit(
     arguments = (observed, (*start, t), [g.astype(np.float64) for g in grads], hyper,
                  convention, format_)
 
-    def judged(fused: bool) -> Judgement | str:
+    def judged(evaluation: str) -> Judgement | str:
         try:
-            if fused:
-                return judge_trajectory_fast(*arguments, schedule=schedule)  # type: ignore[arg-type]
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(fast_judge, "_fused_block", lambda *_: None)
+                if evaluation != "compiled":
+                    patch.setattr(fast_judge, "_compiled_block", lambda *_: None)
+                if evaluation == "reference":
+                    patch.setattr(fast_judge, "_fused_block", lambda *_: None)
                 return judge_trajectory_fast(*arguments, schedule=schedule)  # type: ignore[arg-type]
         except (OutOfDomainError, UncertifiedError) as error:
             return type(error).__name__
 
-    fused, reference = judged(True), judged(False)
-    assert repr(fused) == repr(reference)  # (an observed NaN is unequal to itself)
-    if isinstance(fused, Judgement) and isinstance(reference, Judgement) and fused.worst:
-        assert reference.worst is not None
-        for mine, theirs in ((fused.worst.exact_all, reference.worst.exact_all),
-                             (fused.worst.bound_all, reference.worst.bound_all),
-                             (fused.worst.exact_low, reference.worst.exact_low)):
+    reference = judged("reference")
+    for evaluation in ("numpy", "compiled"):
+        fused = judged(evaluation)
+        assert repr(fused) == repr(reference)  # (an observed NaN is unequal to itself)
+        if isinstance(fused, Judgement) and isinstance(reference, Judgement) and fused.worst:
+            assert reference.worst is not None
+            for mine, theirs in ((fused.worst.exact_all, reference.worst.exact_all),
+                                 (fused.worst.bound_all, reference.worst.bound_all),
+                                 (fused.worst.exact_low, reference.worst.exact_low)):
+                assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
+
+
+def test_the_compiled_loop_judges_binary32_blocks_with_the_numpy_paths_numbers() -> None:
+    """Where numba is installed, a float32 implementation's blocks are judged by the
+    compiled loop (it does not decline a block of ordinary values, so the comparison above
+    exercises it), and what it writes (centres, bounds) and finds (worst element, errors in
+    ulps) are the numpy fused path's, bit for bit, on rectified and SGD steps, with
+    decoupled and L2 weight decay."""
+    pytest.importorskip("numba")
+    from radam_verify import fast_judge
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    for hyper, convention in ((Hyper(lr=1e-2, beta2=0.99, weight_decay=0.1), "pytorch"),
+                              (Hyper(lr=1e-3, weight_decay=0.01, maximize=True), "adamw")):
+        impl = NumpyRAdam(hyper, PRESETS[convention])
+        theta = rng.standard_normal(n).astype(np.float32)
+        state = impl.state_at(theta, rng.standard_normal(n).astype(np.float32) * 0.1,
+                              np.abs(rng.standard_normal(n)).astype(np.float32), 5)
+        start = tuple(x.astype(np.float64) for x in (state.theta, state.m, state.v))
+        grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+        observed = []
+        for grad in grads:
+            state = impl.step(state, grad)
+            observed.append(tuple(x.astype(np.float64) for x in (state.theta, state.m,
+                                                                   state.v)))
+        calls: list[bool] = []
+
+        def counted(*args: object, calls: list[bool] = calls,
+                    compiled_block: object = fast_judge._compiled_block) -> object:
+            out = compiled_block(*args)  # type: ignore[operator]
+            calls.append(out is not None)
+            return out
+
+        arguments = (observed, (*start, 5), [g.astype(np.float64) for g in grads], hyper,
+                     PRESETS[convention], FLOAT32)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fast_judge, "_compiled_block", counted)
+            compiled = judge_trajectory_fast(*arguments, block=1024)  # type: ignore[arg-type]
+            patch.setattr(fast_judge, "_compiled_block", lambda *_: None)
+            numpy_path = judge_trajectory_fast(*arguments, block=1024)  # type: ignore[arg-type]
+        assert calls
+        assert all(calls)
+        assert compiled == numpy_path
+        assert compiled.worst is not None
+        assert numpy_path.worst is not None
+        for mine, theirs in ((compiled.worst.exact_all, numpy_path.worst.exact_all),
+                             (compiled.worst.bound_all, numpy_path.worst.bound_all)):
             assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bad", [None, 3])
+def test_steps_without_a_gradient_are_judged_fast_as_the_exact_judge_judges_them(
+        bad: int | None, dtype: str) -> None:
+    """torch.optim.RAdam skips a tensor whose gradient is None: its state stays as it was
+    and its step count does not advance (float32 around a binary64 centre, float64 around a
+    double-double one). Over a trajectory with such steps (before, between
+    and after steps with a gradient, across the threshold), the fast judge and the exact
+    judge give the same verdict and ratio; an element off after two skipped steps
+    (2^14 ulps) is found at that element, on that step."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    n = FAST_ABOVE + 36
+    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1)
+    theta0 = rng.standard_normal(n).astype(np.float32).astype(np.float64)
+    grads: list[np.ndarray | None] = [
+        None if k in (0, 3, 4, 9) else rng.standard_normal(n).astype(np.float32).astype(np.float64)
+        for k in range(11)]
+    kind, bits, fmt = ((torch.float32, np.int32, FLOAT32) if dtype == "float32"
+                       else (torch.float64, np.int64, FLOAT64))
+    param = torch.tensor(theta0, dtype=kind, requires_grad=True)
+    optimizer = torch.optim.RAdam([param], lr=hyper.lr, betas=(hyper.beta1, hyper.beta2),
+                                  eps=hyper.eps, weight_decay=hyper.weight_decay, foreach=False)
+    observed: list[tuple[np.ndarray | None, ...]] = []
+    for k, grad in enumerate(grads):
+        param.grad = None if grad is None else torch.tensor(grad, dtype=kind)
+        optimizer.step()
+        theta = param.detach().numpy().copy()
+        if bad is not None and k == 5:  # the step after two skipped ones
+            theta[bad] = (theta[bad].view(bits) + bits(1 << 14)).view(theta.dtype)
+        state = optimizer.state.get(param, {})
+        observed.append(tuple(None if name not in state
+                              else state[name].numpy().astype(np.float64)
+                              for name in ("exp_avg", "exp_avg_sq")))
+        observed[-1] = (theta.astype(np.float64), *observed[-1])
+    zeros = np.zeros(n)
+    fast = judge_trajectory_fast(observed, (theta0, zeros, zeros, 0), grads, hyper,
+                                 PRESETS["pytorch"], fmt)
+    exact = judge_trajectory(observed, ExactState.from_floats(theta0, zeros, zeros, 0), grads,
+                             hyper, PRESETS["pytorch"], fmt)
+    assert_agree(fast, exact)
+    assert fast.conforms == (bad is None)
+    if bad is not None:
+        assert fast.worst is not None
+        assert exact.worst is not None
+        # the sixth call is the third step with a gradient
+        assert (fast.worst.t, fast.worst.index) == (exact.worst.t, bad) == (3, bad)

@@ -167,9 +167,12 @@ def _held(scenario: Scenario, g: int, p: int, held: ParamState, convention: Conv
 
 def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None]) -> bool:
     """Whether a tensor is judged by the certified fast reference (:mod:`radam_verify.fast_judge`):
-    a large tensor, raw moments, a gradient on every step."""
-    return (fast_applies(fmt, size) and not adapter.state_layout.debiased
-            and all(grad is not None for grad in grads))
+    a large tensor, raw moments, and where it has a step without a gradient, a step count
+    of its own (the step keeps its state as it is; a counter shared by the group or the
+    optimizer would advance its t)."""
+    layout = adapter.state_layout
+    return (fast_applies(fmt, size) and not layout.debiased
+            and (not layout.shared or all(grad is not None for grad in grads)))
 
 
 def _flat(values: np.ndarray | None) -> np.ndarray | None:

@@ -1,0 +1,448 @@
+"""The fast judge's fused block for binary32 implementations, compiled with numba.
+
+:func:`radam_verify.fast_judge._fused_block` evaluates a block of elements as numpy
+passes: the fast step in binary64, the implementation's bound and the centre's own bound
+(``_fused_bound``), and the comparison with the observed values, about 140 passes over the
+block. Here the same operations, in the same order and in the same IEEE binary64
+arithmetic (no fast-math: LLVM neither reassociates nor contracts a product and a sum into
+an FMA), run in one loop over the elements, so each value stays in a register. The numbers
+are therefore the numpy path's, bit for bit (``tests/test_fused_kernel.py`` compares them
+over drawn blocks), except that sums the numpy path leaves out because their term is below
+half an ulp of every element are formed here: such a sum is its operand.
+
+The loop covers the blocks the numpy path evaluates fused in its common case: a binary64
+centre (an implementation in binary32), the three quantities of Adam and RAdam (no
+AMSGrad maximum, no Lookahead, no LAMB norms), every value finite, every bound positive and
+below 2^1000 (so that the numpy path's sums of them are finite too). Anywhere else it
+reports that it did not judge the block, and the numpy path evaluates it, deciding as
+before. Without numba (an optional dependency, the ``fast`` extra) the numpy path judges
+every block; verdicts are the same either way, only their time differs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from radam_verify.floats import Array, Format
+
+_HAS_NUMBA = importlib.util.find_spec("numba") is not None
+#: the compiled :func:`_judge_block` (None until first used: numba, an optional dependency
+#: that takes a third of a second to import, is imported then)
+_COMPILED: list[Any] = []
+#: the bits of a binary32 number as an int32, and back (numba intrinsics, set on compiling)
+_bits: Any = None
+_from_bits: Any = None
+#: the element functions the loop inlines, in the order they are compiled
+_INLINED = ("_fmax", "_fmin", "_ulp32", "_plus", "_bound", "_element", "_compare")
+
+
+def _bitcast(numba: Any, source: Any, target: Any, target_ir: Any) -> Any:
+    """A numba intrinsic reinterpreting a ``source`` scalar's bits as ``target`` (an LLVM
+    bitcast, which costs nothing)."""
+    def typed(typing: Any, x: Any) -> Any:
+        def generate(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], target_ir)
+        return target(source), generate
+    return numba.extending.intrinsic(typed)
+
+
+def compiled() -> Any:
+    """:func:`_judge_block` compiled by numba (on first use, cached on disk): IEEE division
+    (inf and NaN, no exception), no fast-math, the GIL released; the element functions are
+    inlined into it by numba (a call between compiled functions passes its scalars through
+    memory, and LLVM does not inline it). Call it before running blocks in threads."""
+    if not _COMPILED:
+        import numba
+        import numba.extending
+        from llvmlite import ir
+
+        module = globals()
+        module["_bits"] = _bitcast(numba, numba.types.float32, numba.types.int32, ir.IntType(32))
+        module["_from_bits"] = _bitcast(numba, numba.types.int32, numba.types.float32,
+                                        ir.FloatType())
+        for name in _INLINED:
+            module[name] = numba.njit(cache=True, nogil=True, error_model="numpy",
+                                      inline="always")(module[name])
+        _COMPILED.append(numba.njit(cache=True, nogil=True, error_model="numpy")(_judge_block))
+    return _COMPILED[0]
+
+
+#: bounds above this are left to the numpy path, whose block sums of them must stay finite
+#: (2^15 elements of at most 2^1000 sum to at most 2^1015)
+_BOUND_MAX = 2.0**1000
+#: the largest block this loop judges (the sum argument above)
+BLOCK_MAX = 1 << 15
+#: :func:`_plus`: a sum x + f y with x at least _NORMAL and f y at most x 2^-55 is x
+_NORMAL = 2.0**-1000
+_TINY = 2.0**-56
+
+
+class BoundScalars(NamedTuple):
+    """The scalars of one error bound (the implementation's, or the centre's own), each
+    formed in Python exactly as ``fast_judge._fused_bound`` forms it."""
+
+    u: float
+    gam2: float
+    gam_moment: float
+    gam_theta: float
+    eta: float
+    eta3: float  # 3 eta
+    eta4: float  # 4 eta
+    decay_term: float  # the factor of |theta_in| in the decay's error
+    merged_term: float  # gamma_3 lr wd: the merged reading's extra rounding
+    hat_term: float  # gamma_2 + bc2_rel: the error of v_hat's scaling
+    root_term: float  # (u + eps_rel) eps
+    update_term: float  # gamma_K_UPDATE + coeff_rel (gamma_K_SGD + coeff_rel unrectified)
+    base_term: float  # base (1 + coeff_rel)
+    r_error: float
+    slack_term: float  # K_UPDATE eta (1 + coeff)
+    quotient_term: float  # eta + coeff_eta
+    sgd_eta: float  # K_SGD eta max(1, coeff)
+    coeff_eta: float
+    # 2^-56 / each of the small factors above: see :func:`_plus`
+    eta_r: float
+    eta3_r: float
+    eta4_r: float
+    slack_term_r: float
+    quotient_term_r: float
+    sgd_eta_r: float
+    coeff_eta_r: float
+
+    @classmethod
+    def of(cls, **scalars: float) -> BoundScalars:
+        """The bound's scalars with the reciprocals :func:`_plus` reads."""
+        def reciprocal(factor: float) -> float:
+            return _TINY / factor if factor > 0 else math.inf
+        return cls(**scalars, **{f"{name}_r": reciprocal(scalars[name]) for name in (
+            "eta", "eta3", "eta4", "slack_term", "quotient_term", "sgd_eta", "coeff_eta")})
+
+
+class StepScalars(NamedTuple):
+    """The step's own scalars and its reading's switches."""
+
+    beta1: float
+    beta2: float
+    one_minus_beta1: float
+    one_minus_beta2: float
+    weight_decay: float
+    two_weight_decay: float
+    eps: float
+    coeff: float
+    inv_bc2: float
+    decay: float  # the signed decay factor (1.0 unused where there is none)
+    decay_abs: float
+    maximize: bool
+    l2: bool
+    decays: bool
+    merged: bool
+    rectified: bool
+    updates: bool
+    raw: bool
+    largest: float  # the implementation's format's largest finite value
+
+
+def available() -> bool:
+    """Whether the compiled loop can run (numba is installed)."""
+    return _HAS_NUMBA
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def pool() -> ThreadPoolExecutor:
+    """Threads for the blocks of one step, one per core (the compiled loop releases the
+    GIL)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(os.cpu_count() or 1, "radam-verify-block"))
+    return _POOL[0]
+
+
+def judges(fmt: Format, quantities: int, wide: bool, lamb: bool) -> bool:
+    """Whether the compiled loop judges blocks of this kind (else the numpy path does)."""
+    return (available() and not wide and not lamb and quantities == 3
+            and np.dtype(fmt.numpy_type) == np.float32 and fmt.eta > 0)
+
+
+def _fmax(a: float, b: float) -> float:
+    """numpy's fmax: the larger, ignoring a NaN."""
+    return a if (a >= b or b != b) else b
+
+
+def _fmin(a: float, b: float) -> float:
+    """numpy's fmin: the smaller, ignoring a NaN."""
+    return a if (a <= b or b != b) else b
+
+
+def _ulp32(scale: float) -> float:
+    """``fast_judge._ulp`` for binary32: scale rounded to binary32, its bits plus one (the
+    next binary32 number up; NaN from inf), minus it in binary32, as binary64."""
+    typed = np.float32(scale)
+    return float(np.float32(_from_bits(_bits(typed) + np.int32(1)) - typed))
+
+
+def _plus(x: float, factor: float, y: float, reciprocal: float) -> float:
+    """x + factor y, where ``reciprocal`` is 2^-56 / factor (factor > 0), skipped where it
+    is x: for x >= 2^-1000 and 0 <= y <= x 2^-56 / factor, the product is at most
+    x 2^-56 (1 + 2^-52) plus binary64's absolute underflow error 2^-1075, below half an
+    ulp of x (at least x 2^-54), so the sum rounds to x. The products of binary64's eta are
+    subnormal, and forming them costs tens of times a normal product."""
+    if x >= _NORMAL and 0 <= y <= x * reciprocal and y < math.inf:
+        return x
+    return x + factor * y
+
+
+def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
+           theta_abs: float, g_abs: float, m_abs: float, v: float, m_new_abs: float,
+           c1_g_abs: float, g_squared: float, v_stored: float, c2_g_squared: float,
+           q: float, root: float, den: float, update_abs: float, results_abs: float
+           ) -> tuple[float, float, float, bool]:
+    """``fast_judge._fused_bound`` for one element with input bounds (a0, a1, a2) (zeros
+    for the centre's own bound): (e_theta, e_m, e_v, whether the slack is positive)."""
+    theta_abs_in = theta_abs + a0 if (s.l2 or s.decays) else theta_abs
+    e_g = 0.0
+    if s.l2:
+        e_g = p.gam2 * (g_abs + s.two_weight_decay * theta_abs_in)
+        e_g += s.weight_decay * a0
+        e_g = _plus(e_g, p.eta, 1.0, p.eta_r)
+    m_abs_in = m_abs + a1
+    inner = m_abs_in + c1_g_abs
+    inner += m_new_abs
+    inner *= p.gam_moment
+    e_m = s.beta1 * a1
+    if s.l2:
+        e_m += s.one_minus_beta1 * e_g
+    e_m += inner
+    e_m = _plus(e_m, p.eta3, 1.0, p.eta3_r)
+    e_m = _plus(e_m, p.eta, m_abs_in + g_abs, p.eta_r)
+    v_in = v + a2
+    if s.l2:
+        g_e = 2 * g_abs * e_g
+        x = g_e + e_g * e_g
+        x *= s.one_minus_beta2
+        inner = g_squared + g_e
+        inner *= s.one_minus_beta2
+        inner += v_in
+        inner += v_stored
+        inner *= p.gam_moment
+        e_v = s.beta2 * a2
+        e_v += x
+        e_v += inner
+    else:
+        inner = v_in + c2_g_squared
+        inner += v_stored
+        inner *= p.gam_moment
+        e_v = s.beta2 * a2
+        e_v += inner
+    e_v = _plus(e_v, p.eta4, 1.0, p.eta4_r)
+    e_v = _plus(e_v, p.eta, v_in + g_squared, p.eta_r)
+    positive = True
+    e_theta = a0
+    if s.decays:
+        x = p.decay_term * theta_abs_in
+        e_theta = s.decay_abs * a0 + x
+        if s.merged:
+            e_theta += p.merged_term * theta_abs_in
+        e_theta = _plus(e_theta, p.eta, 1.0, p.eta_r)
+    if s.rectified:
+        if s.raw:
+            e_q = e_v
+        else:
+            e_q = e_v * s.inv_bc2
+            e_q += p.hat_term * q
+            e_q = _plus(e_q, p.eta, 1.0, p.eta_r)
+        e_root = _fmin(e_q / root, np.sqrt(e_q))
+        e_root += p.u * root
+        e_root = _plus(e_root, p.eta, 1.0, p.eta_r)
+        e_den = p.u * den
+        e_den += e_root
+        e_den += p.root_term
+        e_den = _plus(e_den, p.eta, 1.0, p.eta_r)
+        slack = den - e_den
+        positive = slack > 0
+        x = e_den / den
+        x *= m_new_abs
+        x /= slack
+        e_update = e_m / slack
+        e_update += x
+        e_update *= s.coeff
+        e_update += update_abs * p.update_term
+        x = p.base_term * m_new_abs
+        x /= slack
+        x *= p.r_error
+        e_update += x
+        x = 1 / slack
+        x += 1
+        e_update = _plus(e_update, p.slack_term, x, p.slack_term_r)
+        e_update = _plus(e_update, p.quotient_term, m_new_abs / slack, p.quotient_term_r)
+    elif s.updates:
+        e_update = s.coeff * e_m
+        e_update += update_abs * p.update_term
+        e_update = _plus(e_update, p.sgd_eta, 1.0, p.sgd_eta_r)
+        e_update = _plus(e_update, p.eta, m_new_abs, p.eta_r)
+        if p.coeff_eta != 0.0:
+            e_update = _plus(e_update, p.coeff_eta, m_new_abs, p.coeff_eta_r)
+    else:
+        e_update = 0.0
+    e_theta = e_theta + e_update
+    e_theta += p.gam_theta * results_abs
+    e_theta = _plus(e_theta, p.eta, 1.0, p.eta_r)
+    slack_factor = 1 + 2.0**-30  # tolerance.EVALUATION_SLACK
+    return e_theta * slack_factor, e_m * slack_factor, e_v * slack_factor, positive
+
+
+def _element(theta: float, m: float, v: float, grad: float, a_theta: float, a_m: float,
+             a_v: float, s: StepScalars, impl: BoundScalars, own: BoundScalars
+             ) -> tuple[float, float, float, float, float, float, float, float, float,
+                        float, float, float, bool, bool]:
+    """One element: the binary64 centre (theta, m, v), their magnitudes, the bounds (the
+    implementation's plus the centre's own), the operand scales, whether the numpy path
+    would evaluate it fused as well, whether its centre is within the format's range."""
+    fine = True
+    gr = -grad if s.maximize else grad
+    if s.l2:
+        gr = gr + s.weight_decay * theta
+    theta_abs = abs(theta)
+    g_abs = abs(gr)
+    m_abs = abs(m)
+    m_new = s.beta1 * m
+    m_new += s.one_minus_beta1 * gr
+    m_new_abs = abs(m_new)
+    c1_g_abs = s.one_minus_beta1 * g_abs
+    g_squared = gr * gr
+    c2_g_g = s.one_minus_beta2 * gr
+    c2_g_g *= gr
+    b2_v = s.beta2 * v
+    v_stored = b2_v + c2_g_g
+    c2_g_squared = s.one_minus_beta2 * g_squared
+    theta_in = s.decay * theta if s.decays else theta
+    q = root = den = coeff_m = update = 0.0
+    if s.rectified:
+        q = v_stored if s.raw else v_stored * s.inv_bc2
+        root = np.sqrt(q)
+        den = root + s.eps
+        coeff_m = s.coeff * m_new
+        update = coeff_m / den
+        fine &= root > 0
+    elif s.updates:
+        coeff_m = s.coeff * m_new
+        update = coeff_m
+    update_abs = abs(update)
+    theta_new = theta_in - update
+    theta_new_abs = abs(theta_new)
+    results_abs = theta_new_abs + update_abs
+    v_abs = abs(v)
+    v_stored_abs = abs(v_stored)
+    # the binary64 centre
+    centre_v_i = b2_v + c2_g_squared
+    centre_theta_i = theta_new
+    centre_theta_abs = theta_new_abs
+    if s.rectified:
+        rc = np.sqrt(centre_v_i) if s.raw else np.sqrt(centre_v_i * s.inv_bc2)
+        rc += s.eps
+        centre_theta_i = theta_in - coeff_m / rc
+        centre_theta_abs = abs(centre_theta_i)
+    centre_v_abs = abs(centre_v_i)
+    fine &= (centre_theta_abs < math.inf) & (m_new_abs < math.inf) & (centre_v_abs < math.inf)
+    i_theta, i_m, i_v, ok = _bound(
+        impl, s, a_theta, a_m, a_v, theta_abs, g_abs, m_abs, v, m_new_abs,
+        c1_g_abs, g_squared, v_stored, c2_g_squared, q, root, den, update_abs,
+        results_abs)
+    fine &= ok
+    o_theta, o_m, o_v, ok = _bound(
+        own, s, 0.0, 0.0, 0.0, theta_abs, g_abs, m_abs, v, m_new_abs, c1_g_abs,
+        g_squared, v_stored, c2_g_squared, q, root, den, update_abs, results_abs)
+    fine &= ok
+    t_theta = i_theta + o_theta
+    t_m = i_m + o_m
+    t_v = i_v + o_v
+    fine &= ((t_theta > 0) & (t_theta <= _BOUND_MAX) & (t_m > 0) & (t_m <= _BOUND_MAX)
+             & (t_v > 0) & (t_v <= _BOUND_MAX))
+    size_theta = _fmax(_fmax(theta_abs, update_abs), theta_new_abs)
+    size_m = _fmax(_fmax(m_abs, c1_g_abs), m_new_abs)
+    size_v = _fmax(_fmax(v_abs, c2_g_g), v_stored_abs)
+    in_range = ((centre_theta_abs <= s.largest) & (m_new_abs <= s.largest)
+                & (centre_v_abs <= s.largest))
+    return (centre_theta_i, m_new, centre_v_i, centre_theta_abs, m_new_abs, centre_v_abs,
+            t_theta, t_m, t_v, size_theta, size_m, size_v, fine, in_range)
+
+
+def _compare(got: float, want: float, want_abs: float, limit: float, size: float,
+             row: Array, i: int) -> bool:
+    """``fast_judge._compare`` for element i of one quantity, folded into its ``row`` of
+    the result: the largest ratio error / bound and, for the first element with it, its
+    index, observed value, error, bound, ulp and ulp at the operand scale; the largest
+    errors in ulps at the result and at the scale, NaN once one is NaN (as np.max).
+    Whether the ratio is finite (else the numpy path evaluates the block)."""
+    err = abs(got - want)
+    ratio = err / limit
+    scale = max(want_abs, abs(got))
+    ulp = _ulp32(scale)
+    at_scale = _ulp32(_fmax(size, scale))
+    in_result = err / ulp
+    in_scale = err / at_scale
+    if ratio > row[0]:
+        row[0] = ratio
+        row[1] = i
+        row[2] = got
+        row[3] = err
+        row[4] = limit
+        row[5] = ulp
+        row[6] = at_scale
+    if in_result > row[7] or in_result != in_result:
+        row[7] = in_result
+    if in_scale > row[8] or in_scale != in_scale:
+        row[8] = in_scale
+    return ratio < math.inf
+
+
+def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
+                 a_theta: Array, a_m: Array, a_v: Array,
+                 got_theta: Array, got_m: Array, got_v: Array, read: Array,
+                 s: StepScalars, impl: BoundScalars, own: BoundScalars,
+                 centre_theta: Array, centre_m: Array, centre_v: Array,
+                 bound_theta: Array, bound_m: Array, bound_v: Array,
+                 result: Array) -> bool:
+    """Judge one block: write the centre and the bounds, and per quantity k into
+    ``result[k]`` the largest ratio, its first element, that element's observed value,
+    error, bound, ulp and ulp at the operand scale, and the largest errors in ulps at the
+    result and at the scale (NaN where one is NaN); ``result[3, 0]``: 1 if every centre is
+    within the format's range. False where the block is left to the numpy path (what was
+    written is then written again there)."""
+    n = theta.shape[0]
+    for k in range(3):
+        result[k, 0] = -1.0  # below every ratio: the first element sets it
+        result[k, 7] = 0.0
+        result[k, 8] = 0.0
+    read_theta, read_m, read_v = read[0], read[1], read[2]
+    row_theta, row_m, row_v = result[0], result[1], result[2]
+    fine = True
+    in_range = True
+    for i in range(n):
+        (centre_theta_i, m_new, centre_v_i, centre_theta_abs, m_new_abs, centre_v_abs,
+         t_theta, t_m, t_v, size_theta, size_m, size_v, ok, inside) = _element(
+            theta[i], m[i], v[i], grad[i], a_theta[i], a_m[i], a_v[i], s, impl, own)
+        fine &= ok
+        in_range &= inside
+        centre_theta[i] = centre_theta_i
+        centre_m[i] = m_new
+        centre_v[i] = centre_v_i
+        bound_theta[i] = t_theta
+        bound_m[i] = t_m
+        bound_v[i] = t_v
+        if read_theta:
+            fine &= _compare(got_theta[i], centre_theta_i, centre_theta_abs, t_theta,
+                             size_theta, row_theta, i)
+        if read_m:
+            fine &= _compare(got_m[i], m_new, m_new_abs, t_m, size_m, row_m, i)
+        if read_v:
+            fine &= _compare(got_v[i], centre_v_i, centre_v_abs, t_v, size_v, row_v, i)
+    if not fine:
+        return False
+    result[3, 0] = 1.0 if in_range else 0.0
+    return True
