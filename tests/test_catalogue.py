@@ -73,7 +73,7 @@ def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
                   for path in SUITE.glob("test_*.py")
                   for line in path.read_text().splitlines() if line.startswith("def test_")}
     quantities = {"theta", "m", "v", "v_max", "slow", "state_dict", "gradient",
-                  "hyperparameters", "closure", "canary"}
+                  "hyperparameters", "closure", "canary", "storage"}
     assert len(RADAM_CATALOGUE) >= 15
     assert len(ADAM_CATALOGUE) >= 5
     for cls in CATALOGUE.values():

@@ -48,6 +48,16 @@ class MovesAtZeroLearningRate(ReferenceRAdam):
         return state
 
 
+class RaisesOnStridedParameters(ConventionRAdam):
+    """Refuses a parameter that is not contiguous, as a kernel that needs contiguous memory."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            if not all(p.is_contiguous() for p in group["params"]):
+                raise RuntimeError("expected a contiguous parameter")
+        return super().step(closure)
+
+
 class RaisesOnThirdStep(ConventionRAdam):
     def step(self, closure=None):
         self.__dict__["calls"] = self.__dict__.get("calls", 0) + 1
@@ -225,6 +235,28 @@ def test_an_exception_script_reruns_the_steps_that_raised(impls: Path, tmp_path:
     assert shown.returncode == 1
     assert "kernel launch failed" in shown.stderr
     assert _run(script, impls, CORRECT).returncode == 0
+
+
+def test_a_strided_views_script_whose_steps_raised_reruns_them(impls: Path,
+                                                                tmp_path: Path) -> None:
+    """A strided-views example on which the step raised: the script places the parameters
+    as the example did and reruns the steps; it exits 1 with the implementation's error,
+    and 0 on the correct implementation, which steps the same views."""
+    from radam_verify.suite import designed
+
+    target = _target("standalone_impls:RaisesOnStridedParameters")
+    scenario = designed.crossing_placed(target)
+    check: dict[str, object] = {"kind": "placed"}
+    with pytest.raises(DeviationError) as raised:
+        calling(target, "strided views", scenario,
+                lambda: checks.placed(target.adapter, scenario, target.convention), check)
+    assert raised.value.details["quantity"] == "exception"
+    script = _written(target, _property(target, raised.value, "placed"), tmp_path)
+    shown = _run(script, impls)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "expected a contiguous parameter" in shown.stderr
+    correct = _run(script, impls, CORRECT)
+    assert correct.returncode == 0, correct.stdout + correct.stderr
 
 
 def test_an_optax_script_runs_jax_as_the_adapter_does(tmp_path: Path) -> None:

@@ -352,7 +352,8 @@ def check_closure(cls):
 
 
 def check_placed(cls):
-    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    """Every canary around the parameters' views unchanged and every view holding its
+    parameter after every step; then EXACT."""
     state = Run(cls)
     if START is not None:
         state.inject(START)
@@ -362,7 +363,12 @@ def check_placed(cls):
         if found is not None:
             print(f"step {k} wrote outside the view of {found}")
             return True
-    print("every canary outside the parameters' views is unchanged")
+        found = state.views_left()
+        if found is not None:
+            print(f"after step {k}, the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged, and every view holds "
+          "its parameter")
     return check_exact(cls) if "quantity" in CHECK else False
 
 

@@ -352,6 +352,21 @@ class ContiguousWriteBack(Defect):
         param.as_strided((param.numel(),), (1,)).copy_(work.reshape(-1))
 
 
+class DataMadeContiguous(Defect):
+    """Gives a non-contiguous parameter a contiguous copy of its data before its step
+    (``p.data = p.data.contiguous()``, as a wrapper of a kernel that needs contiguous
+    memory may do): the parameter then steps exactly, but in new storage, so the view it
+    was (the rest of the model's tensor it is a slice of) never sees a step."""
+
+    shows = Shows("test_strided_views_follow_the_exact_step_and_write_only_inside_them",
+                  ("storage",))
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        if not param.is_contiguous():
+            param.data = param.data.contiguous()
+        super().update(param, state, c, h)
+
+
 class GradientStridesAssumed(Defect):
     """Reads the gradient as ``numel()`` consecutive elements of its storage in the
     parameter's order (as a fused kernel that assumes the gradient is laid out as a
@@ -399,7 +414,7 @@ CATALOGUE: dict[str, type[Defect]] = {
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
         GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
         OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
-        TailWithoutRectifier, ContiguousWriteBack, GradientStridesAssumed,
+        TailWithoutRectifier, ContiguousWriteBack, DataMadeContiguous, GradientStridesAssumed,
         MomentsInTheGroupsFirstDtype,
     )
 }

@@ -127,6 +127,14 @@ BITSANDBYTES_FLOAT64 = Finding(
     "bitsandbytes_float64_in_float32.py", when=r"observed")
 
 
+BITSANDBYTES_NEW_STORAGE = Finding(
+    "bitsandbytes begins each parameter's step with p.data = p.data.contiguous() "
+    "(optim/optimizer.py, update_step): a strided parameter is stepped in a contiguous copy, "
+    "and the storage it was a view of (the rest of the model's tensor) keeps its old values",
+    "bitsandbytes_strided_parameter_new_storage.py",
+    properties="test_strided_views", when=r"no longer holds the parameter")
+
+
 def _bitsandbytes() -> tuple[Configuration, ...]:
     """The 32-bit Adam and AdamW (bitsandbytes' own environment, noxfile.py): float32, and
     bfloat16 (stepped in float32 and rounded once), and float64 (stepped in float32)."""
@@ -134,13 +142,14 @@ def _bitsandbytes() -> tuple[Configuration, ...]:
     for cls in ("Adam32bit", "AdamW32bit"):
         spec = f"bitsandbytes.optim:{cls}"
         # a float64 tensor in a group of another dtype is stepped in float32 too
-        mixed = (BITSANDBYTES_FLOAT64.at("test_a_tensor_of_another_dtype"),)
+        mixed = (BITSANDBYTES_FLOAT64.at("test_a_tensor_of_another_dtype"),
+                 BITSANDBYTES_NEW_STORAGE)
         rows += [Configuration("default", spec, environment="bitsandbytes", findings=mixed),
                  Configuration("default", spec, dtype="bfloat16", environment="bitsandbytes",
                                convention="adamw", documented=_BITSANDBYTES, findings=mixed),
                  Configuration("default", spec, dtype="float64", environment="bitsandbytes",
                                convention="adamw", documented=_BITSANDBYTES,
-                               findings=(BITSANDBYTES_FLOAT64,))]
+                               findings=(BITSANDBYTES_FLOAT64, BITSANDBYTES_NEW_STORAGE))]
     return tuple(rows)
 
 

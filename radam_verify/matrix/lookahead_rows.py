@@ -48,8 +48,12 @@ LOOKAHEAD_NOT_RUN: Mapping[str, str] = {
     "Lookahead wrappers (pytorch-optimizer, torch-optimizer, timm) and optax.lookahead": (
         "they wrap an optimizer instance (or, in optax, a LookaheadParams pair of fast and "
         "slow weights) and keep the inner optimizer's moments in that optimizer's state, "
-        "which the torch and optax adapters do not reach yet; their readings are expressed "
-        "(lookahead_start theta0, first-step and first-sync: README, Conventions)"),
+        "which the torch and optax adapters do not reach yet: timm's Lookahead keeps its "
+        "lookahead_slow_buff in the inner state, created at the first sync (a one-step probe "
+        "does not see it), torch-optimizer's keeps slow_param in its own state; both count "
+        "steps per group (timm's lookahead_step, torch-optimizer's counter modulo k), which "
+        "an injected state must set; their readings are expressed (lookahead_start theta0, "
+        "first-step and first-sync: README, Conventions)"),
     "pytorch-optimizer's Ranger": (
         "its default (degenerated_to_sgd=False) adds +lr m / (1 - b1^t) below the threshold, "
         "an ascent step, where its own RAdam makes none, and it centralises gradients of "

@@ -41,7 +41,8 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
 class Mismatch:
     """What a bitwise check found different: which quantity, and where, in words."""
 
-    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure", "canary", "theta"]
+    quantity: Literal["state_dict", "gradient", "hyperparameters", "closure", "canary", "storage",
+                      "theta"]
     text: str
     #: the element it is about, where there is one: group, tensor, index and step t
     where: Mapping[str, int] | None = None
@@ -213,7 +214,9 @@ def closure(adapter: Adapter, scenario: Scenario) -> Mismatch | None:
 
 def placed(adapter: Adapter, scenario: Scenario, convention: Convention) -> Outcome | Mismatch:
     """Run a scenario of placed parameters (:mod:`radam_verify.views`): the first storage
-    element outside a view that a step changed, else every tensor's judgement."""
+    element outside a view that a step changed, or the first element of a view that no
+    longer holds the parameter's value (the parameter moved to new storage), else every
+    tensor's judgement."""
     initial, observed = run(adapter, scenario)
     groups = scenario.all_groups()
     for k, states in enumerate([initial, *observed]):
@@ -235,4 +238,18 @@ def placed(adapter: Adapter, scenario: Scenario, convention: Convention) -> Outc
                         f"({view.describe()}): storage[{i}] held the canary "
                         f"{float(canaries(view.size)[i])!r} and now holds {float(state.storage[i])!r} "
                         f"({changed.size} of the {outside.size} elements outside the view changed)"))
+                inside = view.indices()
+                held = state.storage[inside]
+                theta = np.asarray(state.theta, dtype=np.float64).reshape(-1)
+                apart = np.flatnonzero(~((held == theta) | (np.isnan(held) & np.isnan(theta))))
+                if apart.size:
+                    j = int(apart[0])
+                    when = f"after step {k}" if k else "after constructing the optimizer"
+                    return Mismatch("storage", (
+                        f"{when}, the view of group {g}, tensor {p} ({view.describe()}) no "
+                        f"longer holds the parameter: its element {j} (storage[{int(inside[j])}]) "
+                        f"is {float(held[j])!r} where the parameter reads {float(theta[j])!r} "
+                        f"({apart.size} of its {inside.size} elements differ): the parameter "
+                        "was given new storage (e.g. p.data = p.data.contiguous()) instead of "
+                        "being stepped in its own"))
     return judge(adapter, scenario, convention, initial, observed)

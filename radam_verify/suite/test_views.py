@@ -8,7 +8,8 @@ parameter's strides for the gradient) then reads and writes the wrong elements. 
 property places every parameter as a strided view into a larger storage whose other
 elements hold canary values (:mod:`radam_verify.views`), lays out each gradient by strides
 of its own, and requires, on each code path, every element of the view to follow the exact
-step and every canary to be unchanged after every step.
+step, the view to hold the parameter's values (a parameter given new storage leaves its
+view behind), and every canary to be unchanged after every step.
 """
 
 from __future__ import annotations

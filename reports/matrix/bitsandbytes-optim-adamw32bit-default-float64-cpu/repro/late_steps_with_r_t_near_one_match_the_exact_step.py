@@ -279,6 +279,27 @@ class Run:
                             f"the canary {float(canary[i])!r} and now holds {float(held[i])!r}")
         return None
 
+    def views_left(self):
+        """The first parameter whose storage's view no longer holds the parameter's values
+        (the parameter was given new storage), in words (None: every view holds its
+        parameter)."""
+        for g, row in enumerate(self.storages):
+            for p, storage in enumerate(row):
+                if storage is None:
+                    continue
+                where = PLACEMENTS[g][p]["param"]
+                index = view_indices(where)
+                held = values(storage, where["size"])[index]
+                param = values(self.tensors[g][p], self.tensors[g][p].numel())
+                apart = np.flatnonzero(~((held == param) | (np.isnan(held) & np.isnan(param))))
+                if apart.size:
+                    j = int(apart[0])
+                    return (f"group {g}, tensor {p} ({where['kind']} view, strides "
+                            f"{where['strides']}, offset {where['offset']}) no longer holds the "
+                            f"parameter: its element {j} (storage[{int(index[j])}]) is "
+                            f"{float(held[j])!r} where the parameter reads {float(param[j])!r}")
+        return None
+
     def step_closure(self, grads):
         """step(closure): (calls, gradients enabled in each, what it returned, the loss)."""
         loss = torch.tensor(0.25, dtype=torch.float64)
@@ -546,7 +567,8 @@ def check_closure(cls):
 
 
 def check_placed(cls):
-    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    """Every canary around the parameters' views unchanged and every view holding its
+    parameter after every step; then EXACT."""
     state = Run(cls)
     if START is not None:
         state.inject(START)
@@ -556,7 +578,12 @@ def check_placed(cls):
         if found is not None:
             print(f"step {k} wrote outside the view of {found}")
             return True
-    print("every canary outside the parameters' views is unchanged")
+        found = state.views_left()
+        if found is not None:
+            print(f"after step {k}, the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged, and every view holds "
+          "its parameter")
     return check_exact(cls) if "quantity" in CHECK else False
 
 
