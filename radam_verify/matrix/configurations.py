@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
 from radam_verify.matrix.lamb_rows import LAMB_NOT_RUN, lamb_configurations
-from radam_verify.matrix.lookahead_rows import LOOKAHEAD_CONFIGURATIONS, LOOKAHEAD_NOT_RUN
+from radam_verify.matrix.lookahead_rows import LOOKAHEAD_NOT_RUN, lookahead_configurations
 from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
@@ -287,7 +287,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
     *lamb_configurations(TORCH_LOAD_SHARES, PO_MAXIMIZE_IN_PLACE),
-    *LOOKAHEAD_CONFIGURATIONS,
+    *lookahead_configurations(PO_MAXIMIZE_IN_PLACE),
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
     replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
