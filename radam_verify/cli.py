@@ -127,7 +127,9 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
                        help="e.g. torch.optim:RAdam, optax:radam, radam_verify.impls:ReferenceRAdam")
     check.add_argument("--convention", default="auto",
                        help="SPEC or auto (default): identify the convention first")
-    check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object")
+    check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object "
+                       "(a torch Lookahead wrapper: \"inner\": \"MODULE:ATTR\" names the "
+                       "optimizer it wraps, which takes the keywords the wrapper does not)")
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     check.add_argument("--dtype", default="float32", help=DTYPE_HELP)
     check.add_argument("--profile", default=None,
@@ -190,7 +192,8 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "and AdamW, optax.adam, adamw and amsgrad, Keras 3's Adam and AdamW, bitsandbytes' "
         "32-bit Adam and AdamW; LAMB's: torch-optimizer's, pytorch-optimizer's and timm's "
         "Lamb, optax.lamb, Keras 3's Lamb; Lookahead's: pytorch-ranger's and "
-        "pytorch-optimizer's Ranger; see radam_verify/matrix/), "
+        "pytorch-optimizer's Ranger, timm's, torch-optimizer's and pytorch-optimizer's "
+        "Lookahead; see radam_verify/matrix/), "
         "each in its own process (a framework whose dependencies conflict with this "
         "environment's runs in its own nox environment, built once from noxfile.py and reused), "
         "and write OUT/README.md "

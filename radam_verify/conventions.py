@@ -257,13 +257,18 @@ class Convention:
     def sets_slow(self, t: int) -> bool:
         """Whether step ``t`` ends by setting phi to theta (where the reading starts phi
         after a step: step 1, or step k), theta unchanged."""
-        return self.lookahead and t == {"theta0": 0, "first-step": 1,
-                                        "first-sync": self.lookahead_k}[self.lookahead_start]
+        return self.lookahead and t == self.slow_from
 
     def holds_slow(self, t: int) -> bool:
         """Whether a tensor that has taken ``t`` steps holds slow weights."""
-        return self.lookahead and t >= {"theta0": 0, "first-step": 1,
-                                        "first-sync": self.lookahead_k}[self.lookahead_start]
+        return self.lookahead and t >= self.slow_from
+
+    @property
+    def slow_from(self) -> int:
+        """The step count from which a tensor holds slow weights (0: from the start; k
+        where the first sync sets them)."""
+        return {"theta0": 0, "first-step": 1,
+                "first-sync": self.lookahead_k}[self.lookahead_start]
 
     @property
     def is_adam(self) -> bool:

@@ -4,12 +4,15 @@
 which does not load beside torch 2.13's CPU build; ``timm.optim.radam`` itself needs only
 torch and ``timm.optim._helpers``. This module registers the packages ``timm`` and
 ``timm.optim`` as empty packages whose search path is the installed distribution's folders
-(their ``__init__`` files are not run), then imports ``timm.optim.radam`` and
-``timm.optim.lamb`` from the installed files unchanged, so the classes verified are timm's
-own code, as timm ships it:
+(their ``__init__`` files are not run), then imports ``timm.optim.radam``,
+``timm.optim.lamb`` and ``timm.optim.lookahead`` from the installed files unchanged, so the
+classes verified are timm's own code, as timm ships it:
 
     radam-verify check radam_verify.timm_optim:RAdamLegacy
     radam-verify check radam_verify.timm_optim:Lamb --kwargs '{"max_grad_norm": null}'
+    radam-verify check radam_verify.timm_optim:Lookahead \
+        --kwargs '{"inner": "torch.optim:RAdam", "foreach": false}' \
+        --convention pytorch,lookahead_k=6,lookahead_start=first-sync
 
 Install timm without its dependencies (``pip install --no-deps timm``; the Makefile does).
 In a process that imported the real ``timm`` package first, that package is used as it is.
@@ -45,6 +48,7 @@ def _install_packages() -> None:
 _install_packages()
 
 from timm.optim.lamb import Lamb  # noqa: E402  (after the packages exist)
+from timm.optim.lookahead import Lookahead  # noqa: E402
 from timm.optim.radam import RAdamLegacy  # noqa: E402
 
-__all__ = ["Lamb", "RAdamLegacy"]
+__all__ = ["Lamb", "Lookahead", "RAdamLegacy"]

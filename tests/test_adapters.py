@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from radam_verify.adapters import GroupSpec, ParamState, load_adapter
-from radam_verify.conventions import PRESETS
+from radam_verify.conventions import PRESETS, parse_convention
 from radam_verify.errors import UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.identify import identify
@@ -319,3 +319,52 @@ def test_constructor_names_beta_1_beta_2_and_epsilon_are_found_and_refused_as_kw
     assert adapter.hyperparameter_keys[:4] == ["lr", "betas", "eps", "weight_decay"]
     with pytest.raises(UsageError, match="--verify-kwargs names beta_1, epsilon"):
         load_adapter("named_radam:NamedRAdam", {"beta_1": 0.5, "epsilon": 0.0})
+
+
+#: each wrapper and where its reading starts the slow weights
+WRAPPERS = [("radam_verify.timm_optim:Lookahead", "first-sync"),
+            ("torch_optimizer:Lookahead", "first-step"), ("pytorch_optimizer:Lookahead", "theta0")]
+
+
+@pytest.mark.parametrize(("spec", "start"), WRAPPERS)
+def test_a_lookahead_wrapper_steps_from_an_injected_state_as_the_inner_optimizer_then_syncs(
+        spec: str, start: str) -> None:
+    """An injected state at t = 2k - 1 (slow weights phi given): the next step is
+    torch.optim.RAdam's own step from the same state, then a sync pulls it half-way to phi
+    (alpha = 0.5, one rounding of the float64 lerp at most), and the wrapper's counters
+    say the step count."""
+    import torch
+
+    k = 3
+    adapter = load_adapter(spec, {"inner": "torch.optim:RAdam", "foreach": False, "k": k},
+                           dtype="float64")
+    adapter.slow_from = parse_convention(
+        f"pytorch,lookahead_k={k},lookahead_start={start}").slow_from
+    assert adapter.capabilities.slow_state
+    assert adapter.capabilities.inject_state
+    # timm and pytorch-optimizer sync after step 2k, torch-optimizer after step 2k + 1
+    t = 2 * k if spec.startswith("torch_optimizer") else 2 * k - 1
+    phi = np.array([0.25, -1.5, 2.0])
+    state = ParamState(STATE.theta, STATE.m, STATE.v, t, slow=phi)
+    grad = np.array([0.3, -0.1, 0.2])
+    instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
+    instance.inject([[state]])
+    assert np.array_equal(instance.read()[0][0].slow, phi)
+    instance.step([[grad]])
+    # the inner optimizer alone, from the same state
+    p = torch.nn.Parameter(torch.tensor(STATE.theta))
+    inner = torch.optim.RAdam([p], lr=Hyper().lr, foreach=False)
+    inner.state[p] = {"exp_avg": torch.tensor(STATE.m), "exp_avg_sq": torch.tensor(STATE.v),
+                      "step": torch.tensor(float(t))}
+    p.grad = torch.tensor(grad)
+    inner.step()
+    fast = p.detach().numpy()
+    after = instance.read()[0][0]
+    assert after.t == t + 1
+    np.testing.assert_allclose(after.theta, phi + 0.5 * (fast - phi), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(after.slow, after.theta)
+
+
+def test_a_lookahead_wrapper_needs_an_inner_torch_optimizer() -> None:
+    with pytest.raises(UsageError, match="'inner' must name a torch optimizer"):
+        load_adapter("torch_optimizer:Lookahead", {"inner": "numpy:zeros"})

@@ -26,9 +26,9 @@ def test_the_class_is_timms_own_file_imported_without_timms_package_init() -> No
     shipped = {str(Path(str(f.locate())).resolve()) for f in files if str(f).endswith("radam.py")}
     assert str(Path(source).resolve()) in shipped
     # timm.models, timm.layers and torchvision are never imported: only timm's optimizer
-    # modules radam_verify.timm_optim loads (RAdamLegacy, Lamb) and what they import
+    # modules radam_verify.timm_optim loads (RAdamLegacy, Lamb, Lookahead) and what they import
     assert modules == str(["timm", "timm.optim", "timm.optim._helpers", "timm.optim._types",
-                           "timm.optim.lamb", "timm.optim.radam"])
+                           "timm.optim.lamb", "timm.optim.lookahead", "timm.optim.radam"])
 
 
 def test_timm_radam_legacy_is_identified_and_conforms_in_float32_except_its_shared_loaded_state(

@@ -232,6 +232,9 @@ class Adapter(ABC):
     #: allows every legitimate binary64 evaluation, ``accurate`` a few ulps
     #: (:data:`radam_verify.suite.options.SCHEDULES`)
     schedule: str = "textbook"
+    #: the step count from which the reading holds Lookahead's slow weights
+    #: (``Convention.slow_from``): an injected state at an earlier step has none
+    slow_from: int = 0
 
     @abstractmethod
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:

@@ -61,6 +61,9 @@ class Run:
                 p.grad = None if g is None else tensor(g)
         self.optimizer.step()
 
+    def held(self, param):
+        return self.optimizer.state.get(param, {})
+
 ''' + STATE_METHODS + '''    def change_hypers(self):
         disturb(self.optimizer.hypers)
 

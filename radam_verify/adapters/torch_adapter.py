@@ -51,9 +51,17 @@ V_NAMES = ("exp_avg_sq", "v", "nu", "second_moment", "moment2", "exp_avg_v", "st
 STEP_NAMES = ("step", "t", "count", "n_step")
 #: AMSGrad's running maximum of the second moment (torch.optim.Adam's ``max_exp_avg_sq``)
 MAX_NAMES = ("max_exp_avg_sq", "max_exp_avg_sqs", "v_max", "max_v", "nu_max", "exp_avg_sq_max")
-#: Lookahead's slow weights (pytorch-ranger's and timm's ``slow_buffer``, pytorch-optimizer's
-#: ``slow_param``)
-SLOW_NAMES = ("slow_buffer", "slow_param", "slow_weights", "slow")
+#: Lookahead's slow weights (pytorch-ranger's and pytorch-optimizer's Ranger's
+#: ``slow_buffer``, torch-optimizer's ``slow_param``, pytorch-optimizer's Lookahead's
+#: ``slow_params``, timm's ``lookahead_slow_buff``)
+SLOW_NAMES = ("slow_buffer", "slow_param", "slow_params", "lookahead_slow_buff",
+              "slow_weights", "slow")
+#: counters a Lookahead wrapper keeps in each parameter group, and the wrapper's attribute
+#: they count modulo (None: the step count itself): timm's ``lookahead_step``,
+#: torch-optimizer's ``counter`` (steps modulo its ``k``); an injected state at step t sets them
+GROUP_COUNTERS: Mapping[str, str | None] = {"lookahead_step": None, "counter": "k"}
+#: the most steps a probe takes to find a wrapper's slow weights (timm's appear at step k)
+SLOW_SEARCH = 32
 #: LAMB's norms and trust ratio of the last step, which torch-optimizer's and
 #: pytorch-optimizer's Lamb store for inspection and never read: a step from injected state
 #: writes them afresh, so they do not keep the state from being injected
@@ -85,6 +93,10 @@ class StateKeys:
     #: the parameters')
     slow_key: str | None = None
     slow_dtype: Any = None
+    #: the slow weights are kept in a Lookahead wrapper's own state, not the inner optimizer's
+    slow_outer: bool = False
+    #: a Lookahead wrapper's counters in each group (:data:`GROUP_COUNTERS`)
+    counters: tuple[str, ...] = ()
 
     @property
     def readable(self) -> bool:
@@ -96,6 +108,13 @@ class StateKeys:
 
 
 class TorchAdapter(Adapter):
+    """A torch optimizer, or a Lookahead wrapper around one: with ``inner`` among the
+    keywords (``{"inner": "torch.optim:RAdam", "k": 6}``) the optimizer is built as
+    ``cls(Inner(params, ...), **wrapper keywords)``, the hyperparameters are the inner
+    optimizer's, a keyword the wrapper does not take goes to the inner optimizer, and the
+    state is read from both (the inner optimizer's moments, slow weights wherever the wrapper
+    keeps them)."""
+
     kind = "torch"
 
     def __init__(self, spec: str, cls: type, kwargs: Mapping[str, object], device: str,
@@ -106,7 +125,9 @@ class TorchAdapter(Adapter):
         self.device = check_device(device)
         self.torch_dtype = getattr(torch, fmt.name)  # float32, float64, bfloat16, float16
         self.complex_params = complex_params
-        self.names, accepted = constructor_names(cls)
+        #: a Lookahead wrapper's inner optimizer class, and the keywords the wrapper takes
+        self.inner_cls, self.wrapper_keys = wrapped(cls, self.kwargs)
+        self.names, accepted = constructor_names(self.inner_cls or cls)
         self._accepts = accepted
         refuse_drawn(self.kwargs, self.names.drawn)
         self._maximize_in_group = True  # until the probe shows where maximize lives
@@ -243,7 +264,24 @@ class TorchAdapter(Adapter):
             kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
         required = self.names.constructor(groups[0].hyper)  # e.g. an lr without a default
         with implementation_call(f"{self.cls.__name__}(...)"):
-            return self.cls(entries, **required, **kwargs)
+            if self.inner_cls is None:
+                return self.cls(entries, **required, **kwargs)
+            own = {k: v for k, v in kwargs.items() if k in self.wrapper_keys}
+            rest = {k: v for k, v in kwargs.items() if k not in self.wrapper_keys and k != "inner"}
+            return self.cls(self.inner_cls(entries, **required, **rest), **own)
+
+    def inner(self, optimizer: Any) -> Any:
+        """The optimizer that keeps the moments: a wrapper's inner optimizer, else itself."""
+        if self.inner_cls is None:
+            return optimizer
+        return next(v for v in vars(optimizer).values() if isinstance(v, self.inner_cls))
+
+    def tensor_state(self, optimizer: Any, tensor: Any) -> dict[str, Any]:
+        """Everything kept for ``tensor``: the (inner) optimizer's state, and a wrapper's own."""
+        state = dict(self.inner(optimizer).state.get(tensor, {}))
+        if self.inner_cls is not None:
+            state.update(optimizer.state.get(tensor, {}))
+        return state
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateKeys:
         """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
@@ -263,14 +301,40 @@ class TorchAdapter(Adapter):
         except ImplementationError as error:  # the constructor's own complaint, in one line
             raise UsageError(f"{self.spec} cannot be constructed and stepped with {what} "
                              f"{dict(kwargs)}: {error}") from None
-        keys = _layout(optimizer, tensors[0][0], before)
+        param = tensors[0][0]
+        keys = _layout(self.tensor_state(optimizer, param), optimizer.param_groups[0], param,
+                       before, wrapper=self.inner_cls is not None)
         if keys.m_key is not None and keys.v_key is not None:
-            state = optimizer.state[tensors[0][0]]
+            state = self.tensor_state(optimizer, param)
             keys = replace(keys, moments=identify_moments(
                 self.values(state[keys.m_key], 3).tolist(),
                 self.values(state[keys.v_key], 3).tolist(), [0.5] * 3, hyper.beta1, hyper.beta2))
+        if self.inner_cls is not None and keys.slow_key is None:
+            keys = self._find_slow(optimizer, param, keys)
+        elif self.inner_cls is not None:
+            keys = replace(keys, slow_outer=keys.slow_key in optimizer.state.get(param, {}))
         if not hasattr(self, "closure_note"):  # (a second step: after the state was read)
             self.closure_note = closure_refused(optimizer)
+        return keys
+
+    def _find_slow(self, optimizer: Any, param: Any, keys: StateKeys) -> StateKeys:
+        """A wrapper's slow weights, which it may create only at its first sync (timm's at
+        step k): step on until they appear, and note where they are kept."""
+        import torch
+
+        for _ in range(SLOW_SEARCH):
+            param.grad = self.tensor(np.full(param.numel(), 0.5)).detach()
+            with implementation_call("step()"):
+                optimizer.step()
+            outer = optimizer.state.get(param, {})
+            state = self.tensor_state(optimizer, param)
+            found = next((name for name in SLOW_NAMES if isinstance(state.get(name), torch.Tensor)
+                          and state[name].shape == param.shape), None)
+            if found is not None:
+                dtype = state[found].dtype
+                return replace(keys, slow_key=found, slow_outer=found in outer,
+                               slow_dtype=None if dtype == param.dtype else _real(dtype),
+                               other_keys=tuple(k for k in keys.other_keys if k != found))
         return keys
 
     def _code_paths(self, accepted: set[str]) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
@@ -365,12 +429,34 @@ def check_device(device: str) -> str:
     return str(parsed)
 
 
-def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
-    """The state's keys after one step; ``before``: the group's entries before it."""
+def wrapped(cls: type, kwargs: Mapping[str, object]) -> tuple[type | None, frozenset[str]]:
+    """A Lookahead wrapper's inner optimizer class (``kwargs["inner"]``, a ``MODULE:ATTR``)
+    and the keywords the wrapper itself takes; (None, empty) without ``inner``."""
+    import inspect
+
     import torch
 
-    state = optimizer.state.get(param, {})
-    group = optimizer.param_groups[0]
+    if "inner" not in kwargs:
+        return None, frozenset()
+    from radam_verify.adapters import resolve
+
+    spec = kwargs["inner"]
+    inner = resolve(spec) if isinstance(spec, str) else None
+    if not (isinstance(inner, type) and issubclass(inner, torch.optim.Optimizer)):
+        raise UsageError(f"--verify-kwargs 'inner' must name a torch optimizer class as "
+                         f"MODULE:ATTR (e.g. \"torch.optim:RAdam\"), got {spec!r}")
+    parameters = [name for name, parameter in inspect.signature(cls).parameters.items()
+                  if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+    return inner, frozenset(parameters[1:])  # after the optimizer it wraps
+
+
+def _layout(state: Mapping[str, Any], group: Mapping[str, Any], param: Any,
+            before: Mapping[str, Any], wrapper: bool = False) -> StateKeys:
+    """The state's keys after one step (``state``: everything kept for ``param``; ``group``:
+    its group); ``before``: the group's entries before it; ``wrapper``: a Lookahead
+    wrapper's, whose counters (:data:`GROUP_COUNTERS`) are set by injection."""
+    import torch
+
 
     def find(names: tuple[str, ...]) -> str | None:
         for name in names:
@@ -394,9 +480,11 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
         and state[name].numel() == 1)}
     empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
     others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
+    counters = tuple(name for name in GROUP_COUNTERS if wrapper and name in group)
     # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
     group_set = tuple((k, value) for k, value in group.items()
-                      if k not in ("params", step_key) and isinstance(value, bool | int | str)
+                      if k not in ("params", step_key, *counters)
+                      and isinstance(value, bool | int | str)
                       and (k not in before or before[k] != value))
 
     def held(key: str | None) -> Any:
@@ -405,7 +493,7 @@ def _layout(optimizer: Any, param: Any, before: Mapping[str, Any]) -> StateKeys:
 
     return StateKeys(m_key, v_key, step_key, in_group, sample, others, held(m_key), held(v_key),
                      empty, group_set, max_key=max_key, slow_key=slow_key,
-                     slow_dtype=held(slow_key))
+                     slow_dtype=held(slow_key), counters=counters)
 
 
 def _real(dtype: Any) -> Any:
@@ -539,21 +627,22 @@ class TorchInstance(Instance):
         for group_index, group_tensors in enumerate(self.tensors):
             row: list[ParamState] = []
             for tensor, size in zip(group_tensors, self.sizes[group_index], strict=True):
-                state = self.optimizer.state.get(tensor, {})
+                state: dict[Any, Any] = self.adapter.tensor_state(self.optimizer, tensor)
                 m = v = v_max = slow = None
                 t: int | None = None
-                if layout.readable and state:
+                # (a wrapper may keep slow weights for a tensor the inner optimizer never stepped)
+                if layout.readable and layout.m_key in state:
                     m, v = values(state[layout.m_key], size), values(state[layout.v_key], size)
                     if layout.max_key is not None and layout.max_key in state:
                         v_max = values(state[layout.max_key], size)
                     if layout.slow_key is not None and layout.slow_key in state:
                         slow = values(state[layout.slow_key], size)
                 if layout.step_key is not None:
-                    holder = (self.optimizer.param_groups[group_index] if layout.step_in_group
-                              else state)
+                    holder: Mapping[str, Any] = (self.optimizer.param_groups[group_index]
+                                                 if layout.step_in_group else state)
                     if layout.step_key in holder:
                         t = int(float(holder[layout.step_key]))
-                    elif not state:
+                    elif not self.adapter.inner(self.optimizer).state.get(tensor):
                         t = 0
                 storage = self.storages[group_index][len(row)]
                 row.append(ParamState(values(tensor, size), m, v, t,
@@ -589,19 +678,32 @@ class TorchInstance(Instance):
                     entry[layout.max_key] = (self.adapter.tensor(held, dtype=layout.v_dtype,
                                                                  pad=1.0)
                                              .detach().reshape(shape))
-                if layout.slow_key is not None:  # Lookahead's: theta where none are given
+                outer: dict[str, Any] = {}  # a wrapper's own state for the tensor
+                # Lookahead's slow weights, from the step the reading holds them: theta where
+                # none are given
+                slow_key = layout.slow_key
+                if slow_key is not None and (wanted.slow is not None
+                                             or wanted.t >= self.adapter.slow_from):
                     phi = wanted.theta if wanted.slow is None else wanted.slow
-                    entry[layout.slow_key] = (self.adapter.tensor(phi, dtype=layout.slow_dtype)
-                                              .detach().reshape(shape))
+                    (outer if layout.slow_outer else entry)[slow_key] = (
+                        self.adapter.tensor(phi, dtype=layout.slow_dtype).detach().reshape(shape))
                 entry.update(dict.fromkeys(layout.empty_keys))
                 step = _step_like(layout.step_sample, wanted.t)
                 group = self.optimizer.param_groups[group_index]
                 group.update(layout.group_set)  # as the group is once it has stepped
+                for name in layout.counters:  # a Lookahead wrapper's, after t steps
+                    modulus = GROUP_COUNTERS[name]
+                    group[name] = (wanted.t if modulus is None
+                                   else wanted.t % int(getattr(self.optimizer, modulus)))
                 if layout.step_in_group:
                     group[layout.step_key] = step
                 else:
                     entry[layout.step_key] = step
-                self.optimizer.state[tensor] = entry
+                self.adapter.inner(self.optimizer).state[tensor] = entry
+                if self.adapter.inner_cls is not None:
+                    self.optimizer.state.pop(tensor, None)
+                    if outer:
+                        self.optimizer.state[tensor] = outer
 
     def add_group(self, group: GroupSpec) -> None:
         leaf = not self.kwargs.get("differentiable", False)

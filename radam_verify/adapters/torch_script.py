@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radam_verify.adapters.script import Driver, literal
+from radam_verify.adapters.torch_adapter import GROUP_COUNTERS
 
 if TYPE_CHECKING:
     from radam_verify.adapters.torch_adapter import TorchAdapter
@@ -51,7 +52,7 @@ STATE_METHODS = '''
         if quantity == "theta":
             return values(param, size)
         key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
-        state = self.optimizer.state.get(param, {})
+        state = self.held(param)
         return None if key is None or key not in state else values(state[key], size)
 
     def copy(self, cls):
@@ -147,6 +148,34 @@ def gradient(values_, where):
     return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
 
 
+def construct(cls, groups):
+    """CLS over ``groups``; with INNER, a Lookahead wrapper CLS around INNER over them (the
+    keywords the wrapper takes, WRAPPER_KEYS, go to it, the others to INNER)."""
+    if INNER is None:
+        return cls(groups, **REQUIRED, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    own = {k: v for k, v in KWARGS.items() if k in WRAPPER_KEYS}
+    rest = {k: v for k, v in KWARGS.items() if k not in WRAPPER_KEYS and k != "inner"}
+    return cls(inner(groups, **REQUIRED, **rest), **own)
+
+
+def inner_of(optimizer):
+    """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
+    if INNER is None:
+        return optimizer
+    return next(v for v in vars(optimizer).values()
+                if isinstance(v, torch.optim.Optimizer) and v is not optimizer)
+
+
+def state_of(optimizer, param):
+    """Everything kept for ``param``: the (inner) optimizer's state, and a wrapper's own."""
+    state = dict(inner_of(optimizer).state.get(param, {}))
+    if INNER is not None:
+        state.update(optimizer.state.get(param, {}))
+    return state
+
+
 class Run:
     """The optimizer over GROUPS and its parameter tensors."""
 
@@ -165,17 +194,17 @@ class Run:
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
-                             **REQUIRED, **KWARGS)
+        self.optimizer = construct(cls, [{**g, "params": ts}
+                                         for g, ts in zip(groups, self.tensors)])
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
-        optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **REQUIRED, **KWARGS)
+        optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
+                                             if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
         optimizer.step()
-        state = optimizer.state[probe]
+        state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
 
@@ -190,18 +219,28 @@ class Run:
                 if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
                     held = s["v"] if s.get("v_max") is None else s["v_max"]
                     entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
-                if SLOW_KEY is not None:  # Lookahead's slow weights: theta where none given
+                outer = {}  # a Lookahead wrapper's own state for the tensor
+                # Lookahead's slow weights, from step SLOW_FROM on: theta where none given
+                if SLOW_KEY is not None and (s.get("slow") is not None or s["t"] >= SLOW_FROM):
                     phi = s["theta"] if s.get("slow") is None else s["slow"]
-                    entry[SLOW_KEY] = tensor(phi).reshape(p.shape)
+                    (outer if SLOW_OUTER else entry)[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
-                self.optimizer.param_groups[g].update(GROUP_SET)
+                group = self.optimizer.param_groups[g]
+                group.update(GROUP_SET)
+                for name, modulus in COUNTERS.items():  # a Lookahead wrapper's, after t steps
+                    group[name] = s["t"] if modulus is None else s["t"] % getattr(
+                        self.optimizer, modulus)
                 if STEP_IN_GROUP:
-                    self.optimizer.param_groups[g][STEP_KEY] = step
+                    group[STEP_KEY] = step
                 else:
                     entry[STEP_KEY] = step
-                self.optimizer.state[p] = entry
+                inner_of(self.optimizer).state[p] = entry
+                if INNER is not None:
+                    self.optimizer.state.pop(p, None)
+                    if outer:
+                        self.optimizer.state[p] = outer
 
     def add_group(self, group):
         tensors = [parameter(p) for p in group["params"]]
@@ -278,6 +317,9 @@ class Run:
         returned = self.optimizer.step(closure)
         return len(enabled), enabled, returned, loss
 
+    def held(self, param):
+        return state_of(self.optimizer, param)
+
 ''' + STATE_METHODS + '''    def change_hypers(self):
         disturb(self.optimizer.param_groups)
 
@@ -324,6 +366,10 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
                  "complex parameters hold consecutive pairs of the real values"),
         literal("LEAF", not kwargs.get("differentiable", False)),
         literal("KWARGS", kwargs, "constructor keywords (the code path)"),
+        literal("INNER", adapter.kwargs.get("inner") if adapter.inner_cls else None,
+                "the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)"),
+        literal("WRAPPER_KEYS", sorted(adapter.wrapper_keys),
+                "the keywords the wrapper takes (the others go to INNER)"),
         literal("REQUIRED", adapter.names.constructor(groups[0].hyper),
                 "constructor arguments without a default (from the first group)"),
         literal("HYPER_KEYS", [adapter.names.group_lr, *adapter.names.group_betas,
@@ -334,6 +380,13 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         literal("STEP_KEY", layout.step_key),
         literal("MAX_KEY", layout.max_key, "AMSGrad's running maximum (None: not kept)"),
         literal("SLOW_KEY", layout.slow_key, "Lookahead's slow weights (None: not kept)"),
+        literal("SLOW_OUTER", layout.slow_outer,
+                "the slow weights are kept in the wrapper's own state, not INNER's"),
+        literal("SLOW_FROM", adapter.slow_from,
+                "the step count from which the reading holds slow weights"),
+        literal("COUNTERS", {name: GROUP_COUNTERS[name] for name in layout.counters},
+                "a Lookahead wrapper's counters in each group, and the wrapper attribute "
+                "they count modulo (None: the step count)"),
         literal("STEP_IN_GROUP", layout.step_in_group),
         literal("EMPTY_KEYS", list(layout.empty_keys),
                 "state entries a step creates empty (kept so, as the optimizer expects)"),

@@ -287,10 +287,11 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
     *lamb_configurations(TORCH_LOAD_SHARES, PO_MAXIMIZE_IN_PLACE),
-    *lookahead_configurations(PO_MAXIMIZE_IN_PLACE),
+    *lookahead_configurations(PO_MAXIMIZE_IN_PLACE, TORCH_LOAD_SHARES),
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(
-    replace(c, findings=(*c.findings, _INHERITED[c.module])) if c.module in _INHERITED else c
+    replace(c, findings=(*c.findings, _INHERITED[c.module]))
+    if c.module in _INHERITED and c.inherits else c
     for c in _CONFIGURATIONS)
 
 #: RAdam implementations that were considered and are not in the matrix, and why

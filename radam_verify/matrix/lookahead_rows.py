@@ -1,5 +1,6 @@
 """Lookahead's implementations in the matrix: pytorch-ranger's and pytorch-optimizer's Ranger
-(Lookahead over RAdam).
+(Lookahead over RAdam), and timm's, torch-optimizer's and pytorch-optimizer's Lookahead
+wrapped around torch.optim.RAdam.
 
 Lookahead's k and alpha are the implementation's constructor arguments, not hyperparameters
 the suite draws, and the probes do not look for slow weights: each row names its reading
@@ -68,13 +69,79 @@ RANGER_CONFIGURATIONS: tuple[Configuration, ...] = (
                   findings=(RANGER_FLOAT64, RANGER_SHARED_STEP_SIZE, RANGER_CLOSURE)),
 )
 
-def lookahead_configurations(po_maximize: Finding) -> tuple[Configuration, ...]:
-    """pytorch-ranger's Ranger, and pytorch-optimizer's Ranger: its default (an ascent step
+TIMM_LOOKAHEAD_GROUP_STEPS = Finding(
+    "timm's Lookahead counts steps per group ('lookahead_step') and syncs every tensor with a "
+    "gradient when that count is a multiple of k: a tensor that had no gradient on some "
+    "steps gets its slow weights created and pulled on the group's phase of the cycle, not "
+    "after k of its own steps (a reading the model does not express: it counts each "
+    "tensor's steps)",
+    "timm_lookahead_group_step_count.py", "test_parameter_groups", when=r"(theta|slow)\[")
+TO_LOOKAHEAD_GROUP_COUNTER = Finding(
+    "torch-optimizer's Lookahead keeps one 'counter' per group and updates every tensor of "
+    "the group when it is 0, with a gradient or without: a tensor not stepped at the group's "
+    "first step gets slow_param = theta_0 and is pulled on the group's phase of the cycle, "
+    "not after its own first step and every k of its steps",
+    "torch_optimizer_lookahead_group_counter.py", "test_parameter_groups",
+    when=r"(theta|slow)\[")
+PO_LOOKAHEAD_GROUP_COUNTER = Finding(
+    "pytorch-optimizer's Lookahead keeps one 'counter' per group and pulls the group's "
+    "tensors with a gradient when it reaches k: a tensor that had no gradient on some steps "
+    "is synced on the group's phase of the cycle, not after k of its own steps",
+    "pytorch_optimizer_lookahead_group_counter.py", "test_parameter_groups",
+    when=r"(theta|slow)\[")
+TO_LOOKAHEAD_STATE_DICT = Finding(
+    "Lookahead subclasses torch.optim.Optimizer without calling its __init__, and its "
+    "state_dict() calls Optimizer.state_dict, which since torch 2.0 reads "
+    "self._optimizer_state_dict_pre_hooks: state_dict() raises AttributeError, so its state "
+    "can be neither saved nor loaded",
+    "torch_optimizer_lookahead_state_dict.py", when=r"_optimizer_state_dict_pre_hooks")
+
+_TIMM_LOOKAHEAD = ("timm/optim/lookahead.py: after the inner step, 'lookahead_step' += 1 in "
+                   "each group and when it is a multiple of lookahead_k = 6, every tensor "
+                   "with a gradient gets slow += alpha (fast - slow), fast = slow, alpha = "
+                   "0.5, its lookahead_slow_buff created from fast at that first sync "
+                   "(lookahead_start=first-sync); over torch.optim.RAdam's for-loop path "
+                   "(the pytorch preset)")
+_TIMM_READING = "pytorch,lookahead_k=6,lookahead_alpha=0.5,lookahead_start=first-sync"
+_TO_LOOKAHEAD = ("torch_optimizer/lookahead.py: after the inner step, when the group's "
+                 "'counter' is 0 (steps 1, k + 1, 2k + 1, ... with k = 5), fast = alpha fast + "
+                 "(1 - alpha) slow and slow = fast, alpha = 0.5, slow_param cloned from fast "
+                 "at step 1 (lookahead_start=first-step); over torch.optim.RAdam's for-loop "
+                 "path (the pytorch preset)")
+_TO_READING = "pytorch,lookahead_k=5,lookahead_alpha=0.5,lookahead_start=first-step"
+_PO_LOOKAHEAD = ("pytorch_optimizer/optimizer/lookahead.py: slow_params cloned from each "
+                 "parameter when the wrapper is built (lookahead_start=theta0); after the "
+                 "inner step, the group's 'counter' += 1 and when it reaches k = 5 it is reset "
+                 "and the tensors with a gradient get fast = lerp(fast, slow, 1 - alpha), "
+                 "slow = fast, alpha = 0.5; over torch.optim.RAdam's for-loop path (the "
+                 "pytorch preset)")
+_PO_LOOKAHEAD_READING = "pytorch,lookahead_k=5,lookahead_alpha=0.5"
+#: the wrapped optimizer, on one code path (the inner optimizer's own paths have rows)
+_OVER_RADAM = {"inner": "torch.optim:RAdam", "foreach": False}
+
+
+def lookahead_configurations(po_maximize: Finding, load_shares: Finding
+                             ) -> tuple[Configuration, ...]:
+    """pytorch-ranger's Ranger; pytorch-optimizer's Ranger: its default (an ascent step
     below the threshold, gradients centralised), with degenerated_to_sgd=True, and with
     use_gc=False besides (its reading, with the maximize finding of pytorch-optimizer's
-    RAdam), each in float32 and float64."""
+    RAdam); timm's, torch-optimizer's and pytorch-optimizer's Lookahead wrapped around
+    torch.optim.RAdam. Each in
+    float32 and float64. ``load_shares``: torch.optim.Optimizer's load_state_dict, which
+    timm's Lookahead inherits (torch-optimizer's has its own)."""
     maximize = po_maximize.at("test_step_leaves_gradients")
     return (*RANGER_CONFIGURATIONS, *and_float64(
+        Configuration("over torch.optim.RAdam", "radam_verify.timm_optim:Lookahead",
+                      _OVER_RADAM, convention=_TIMM_READING, documented=_TIMM_LOOKAHEAD,
+                      findings=(TIMM_LOOKAHEAD_GROUP_STEPS, load_shares)),
+        # its own state_dict: torch.optim.Optimizer's load_state_dict finding is not inherited
+        Configuration("over torch.optim.RAdam", "torch_optimizer:Lookahead", _OVER_RADAM,
+                      convention=_TO_READING, documented=_TO_LOOKAHEAD, inherits=False,
+                      findings=(TO_LOOKAHEAD_GROUP_COUNTER, TO_LOOKAHEAD_STATE_DICT)),
+        Configuration("over torch.optim.RAdam", "pytorch_optimizer:Lookahead", _OVER_RADAM,
+                      convention=_PO_LOOKAHEAD_READING, documented=_PO_LOOKAHEAD,
+                      findings=(PO_LOOKAHEAD_GROUP_COUNTER,)),
+    ), *and_float64(
         Configuration("default", "pytorch_optimizer:Ranger", convention=_PO_READING,
                       documented=_PO_RANGER,
                       findings=(maximize, PO_RANGER_GC, PO_RANGER_ASCENT)),
@@ -88,13 +155,8 @@ def lookahead_configurations(po_maximize: Finding) -> tuple[Configuration, ...]:
 
 #: Lookahead implementations that were considered and are not in the matrix yet, and why
 LOOKAHEAD_NOT_RUN: Mapping[str, str] = {
-    "Lookahead wrappers (pytorch-optimizer, torch-optimizer, timm) and optax.lookahead": (
-        "they wrap an optimizer instance (or, in optax, a LookaheadParams pair of fast and "
-        "slow weights) and keep the inner optimizer's moments in that optimizer's state, "
-        "which the torch and optax adapters do not reach yet: timm's Lookahead keeps its "
-        "lookahead_slow_buff in the inner state, created at the first sync (a one-step probe "
-        "does not see it), torch-optimizer's keeps slow_param in its own state; both count "
-        "steps per group (timm's lookahead_step, torch-optimizer's counter modulo k), which "
-        "an injected state must set; their readings are expressed (lookahead_start theta0, "
-        "first-step and first-sync: README, Conventions)"),
+    "optax.lookahead": (
+        "it keeps a LookaheadParams pair of fast and slow weights, which the optax adapter "
+        "does not pass yet; its reading is expressed (lookahead_start=theta0: README, "
+        "Conventions)"),
 }

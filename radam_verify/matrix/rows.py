@@ -47,6 +47,9 @@ class Configuration:
     environment: str = ""
     #: environment variables the run needs, e.g. ``{"KERAS_BACKEND": "torch"}``
     variables: Mapping[str, str] = field(default_factory=dict)
+    #: whether it has the findings of its module's base class (a class that overrides what
+    #: they are about, e.g. its own state_dict, does not)
+    inherits: bool = True
 
     @property
     def slug(self) -> str:

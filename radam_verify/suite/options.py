@@ -46,7 +46,9 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                             "identify it first"),
     "--verify-kwargs": ("verify_kwargs", "JSON",
                         'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\'; '
-                        "never a hyperparameter the suite draws (lr, betas, eps, weight_decay)"),
+                        "never a hyperparameter the suite draws (lr, betas, eps, weight_decay); "
+                        "for a torch Lookahead wrapper, \"inner\": \"MODULE:ATTR\" names the "
+                        "optimizer it wraps, which takes the keywords the wrapper does not"),
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
     "--verify-dtype": ("verify_dtype", "float32|float64|bfloat16|float16|complex64|complex128",
                        "parameter dtype (default float32; bfloat16 and float16 for torch "
@@ -223,6 +225,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     # after identification, which tells readings apart with the textbook allowance: how
     # accurate the schedule is, is not a reading (error-model.md, section 2)
     adapter.schedule = options.schedule
+    adapter.slow_from = convention.slow_from if convention.lookahead else 0
     caps = adapter.capabilities
     # an injected state whose running maximum or slow weights the suite cannot set is not a
     # known state

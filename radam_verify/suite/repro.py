@@ -22,6 +22,7 @@ def replay(case: dict[str, Any], *, quiet: bool = False) -> Outcome:
         adapter.fmt = adapter.fmt.flushing()
     adapter.schedule = case.get("schedule", "textbook")
     convention = parse_convention(case["convention"])
+    adapter.slow_from = convention.slow_from if convention.lookahead else 0
     scenario = scenario_from_json(case["scenario"])
     check = dict(case.get("check") or {"kind": "exact"})
     kind = check["kind"]
