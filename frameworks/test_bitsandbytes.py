@@ -17,7 +17,7 @@ import pytest
 from radam_verify.adapters import GroupSpec, ParamState, load_adapter
 from radam_verify.hyper import Hyper
 from radam_verify.identify import identify
-from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS
+from radam_verify.matrix.configurations import CONFIGURATIONS
 
 MIXED = "test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format[default]"
 STRIDED = "test_strided_views_follow_the_exact_step_and_write_only_inside_them[default]"
@@ -80,7 +80,7 @@ def test_a_state_injected_at_a_late_step_reads_back_as_injected(dtype: str) -> N
 
 
 REPRO = Path(__file__).resolve().parents[1] / "reports" / "repro"
-SCRIPTS = sorted({f.repro for c in ADAM_CONFIGURATIONS if c.environment == "bitsandbytes"
+SCRIPTS = sorted({f.repro for c in CONFIGURATIONS if c.environment == "bitsandbytes"
                   for f in c.findings})
 
 
@@ -90,3 +90,20 @@ def test_each_bitsandbytes_repro_script_of_the_matrix_shows_its_deviation(script
                           check=False, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "DEVIATION reproduced" in done.stdout
+
+
+def test_the_32bit_lamb_deviates_only_where_its_matrix_row_explains(tmp_path: Path) -> None:
+    """Every failure of a quick verdict on the 32-bit LAMB is one its row's findings explain
+    (a tensor of zeros never stepped, the ratio of the update without bias corrections, a
+    strided parameter in new storage), and zero norms are among them."""
+    (row,) = [c for c in CONFIGURATIONS if c.spec == "bitsandbytes.optim:LAMB"]
+    code, verdict = check(tmp_path, row.spec, "--convention", row.convention)
+    assert code == 1, verdict
+    properties = verdict["properties"]
+    assert isinstance(properties, list)
+    failed = [p for p in properties if p["outcome"] == "failed"]
+    for prop in failed:
+        assert any(f.explains(prop["property"], prop["failure"]["message"])
+                   for f in row.findings), prop["failure"]["message"]
+    assert "test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule" in {
+        p["property"] for p in failed}

@@ -191,7 +191,7 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "PaddlePaddle, TensorFlow Addons, MindSpore; Adam's and AMSGrad's: torch.optim.Adam "
         "and AdamW, optax.adam, adamw and amsgrad, Keras 3's Adam and AdamW, bitsandbytes' "
         "32-bit Adam and AdamW; LAMB's: torch-optimizer's, pytorch-optimizer's and timm's "
-        "Lamb, optax.lamb, Keras 3's Lamb; Lookahead's: pytorch-ranger's and "
+        "Lamb, optax.lamb, Keras 3's Lamb, bitsandbytes' LAMB; Lookahead's: pytorch-ranger's and "
         "pytorch-optimizer's Ranger, timm's, torch-optimizer's and pytorch-optimizer's "
         "Lookahead; see radam_verify/matrix/), "
         "each in its own process (a framework whose dependencies conflict with this "

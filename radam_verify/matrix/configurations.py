@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from radam_verify.matrix.adam_rows import ADAM_CONFIGURATIONS, ADAM_NOT_RUN
+from radam_verify.matrix.adam_rows import (
+    ADAM_CONFIGURATIONS,
+    ADAM_NOT_RUN,
+    BITSANDBYTES_NEW_STORAGE,
+)
 from radam_verify.matrix.lamb_rows import LAMB_NOT_RUN, lamb_configurations
 from radam_verify.matrix.lookahead_rows import LOOKAHEAD_NOT_RUN, lookahead_configurations
 from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
@@ -286,7 +290,7 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),
     *ADAM_CONFIGURATIONS,
-    *lamb_configurations(TORCH_LOAD_SHARES, PO_MAXIMIZE_IN_PLACE),
+    *lamb_configurations(TORCH_LOAD_SHARES, PO_MAXIMIZE_IN_PLACE, BITSANDBYTES_NEW_STORAGE),
     *lookahead_configurations(PO_MAXIMIZE_IN_PLACE, TORCH_LOAD_SHARES),
 )
 CONFIGURATIONS: tuple[Configuration, ...] = tuple(

@@ -1,5 +1,5 @@
 """LAMB's implementations in the matrix: torch-optimizer's, pytorch-optimizer's and timm's
-``Lamb``, optax's ``lamb`` and Keras 3's ``Lamb``.
+``Lamb``, optax's ``lamb``, Keras 3's ``Lamb`` and bitsandbytes' ``LAMB``.
 
 torch-optimizer's and timm's rows are identified (``auto``): the probes name LAMB and its
 reading (torch-optimizer's: no bias correction, ||theta|| clamped at 10; timm's: the trust
@@ -21,6 +21,22 @@ PO_LAMB_STEP_OVER_BC1 = Finding(
     "depends on t",
     "pytorch_optimizer_lamb_step_divided_by_bias_correction.py", when=r"theta\[")
 
+BITSANDBYTES_LAMB_ZERO_NORM = Finding(
+    "a tensor whose norm is 0 gets the scale max_unorm ||theta|| / ||u|| = 0 "
+    "(backends/cpu/ops.py, _compute_update_norm_and_scale) instead of LAMB's ratio 1, so a "
+    "tensor initialised to zeros is never stepped",
+    "bitsandbytes_lamb_zero_norm_never_steps.py", when=r"observed -?0\.0;")
+BITSANDBYTES_LAMB_RATIO = Finding(
+    "the CPU backend clips the norm of m / (sqrt(v) + eps sqrt(1 - b2^t)), the update "
+    "without its bias corrections, at ||theta|| and then applies lr sqrt(1 - b2^t) / "
+    "(1 - b1^t) times it: the trust ratio is off by that factor (0.316 on the first step at "
+    "the default betas) wherever it clips",
+    "bitsandbytes_lamb_ratio_without_bias_correction.py", when=r"theta\[")
+
+_BITSANDBYTES_LAMB = ("bitsandbytes/optim/lamb.py and backends/cpu/ops.py: p *= 1 - lr wd, "
+                      "then the update scaled by min(1, max_unorm ||theta|| / ||u||) with "
+                      "max_unorm = 1 (lamb,weight_decay=decoupled,trust_max=1)")
+
 _PO_LAMB = ("pytorch_optimizer/optimizer/lamb.py: 'default update follows version 3 of the "
             "paper without bias correction'; u = m / (sqrt(v) + eps), decoupled decay "
             "p *= 1 - wd lr (weight_decouple=True), phi = ||theta|| clamped at clamp = 10")
@@ -39,13 +55,20 @@ _KERAS_LAMB = ("keras/src/optimizers/lamb.py: m_hat / (sqrt(v_hat) + epsilon), t
                "LAMB's normalised step hides the bias corrections from the probes)")
 
 
-def lamb_configurations(load_shares: Finding, maximize_in_place: Finding
-                        ) -> tuple[Configuration, ...]:
+def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
+                        new_storage: Finding) -> tuple[Configuration, ...]:
     """The rows; ``load_shares``: torch's shared state after load_state_dict, which timm's
     class (outside the modules the matrix adds it to by name) inherits as well;
     ``maximize_in_place``: pytorch-optimizer's maximize negating p.grad, which its Lamb
-    shares with its RAdam."""
+    shares with its RAdam; ``new_storage``: bitsandbytes' contiguous copy of a strided
+    parameter, which its LAMB shares with its Adam."""
     return (
+        # bitsandbytes' 32-bit LAMB in its own environment (noxfile.py), float32
+        Configuration("default", "bitsandbytes.optim:LAMB", environment="bitsandbytes",
+                      convention="lamb,weight_decay=decoupled,trust_max=1",
+                      documented=_BITSANDBYTES_LAMB,
+                      findings=(BITSANDBYTES_LAMB_ZERO_NORM, new_storage,
+                                BITSANDBYTES_LAMB_RATIO)),
         Configuration("default", "torch_optimizer:Lamb"),
         Configuration("default", "torch_optimizer:Lamb", dtype="float64"),
         # no reading reproduces its probes (the step's norm grows by 1 / (1 - beta1^t)): the
@@ -78,10 +101,4 @@ LAMB_NOT_RUN: Mapping[str, str] = {
         "every gradient is divided by max(1, ||g||_global / 1.0), a norm over all tensors of "
         "all groups, before the step: gradient clipping is not a reading of LAMB's step the "
         "model expresses yet (the row with max_grad_norm=None verifies the step itself)"),
-    "bitsandbytes.optim.LAMB": (
-        "its ratio is min(1, max_unorm ||theta|| / ||u||) with max_unorm = 1 (the reading "
-        "lamb,weight_decay=decoupled,trust_max=1), but a tensor of zeros gets ratio 0 and is "
-        "never stepped, and on the CPU backend the norm is measured of m / (sqrt(v) + eps "
-        "sqrt(1 - b2^t)), without the bias corrections its default backend applies: rows "
-        "after their findings' scripts"),
 }
