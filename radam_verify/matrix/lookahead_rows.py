@@ -157,6 +157,9 @@ def lookahead_configurations(po_maximize: Finding, load_shares: Finding
 LOOKAHEAD_NOT_RUN: Mapping[str, str] = {
     "optax.lookahead": (
         "it keeps a LookaheadParams pair of fast and slow weights, which the optax adapter "
-        "does not pass yet; its reading is expressed (lookahead_start=theta0: README, "
+        "does not pass yet, and merges a sync into one update, theta + (u - (1 - alpha) "
+        "(theta + u - phi)), whose roundings (the fast weights after a sync are not a copy of "
+        "the slow ones) the error model's sync term, phi + alpha (theta - phi) and theta = "
+        "phi, does not cover yet; its reading is expressed (lookahead_start=theta0: README, "
         "Conventions)"),
 }
