@@ -368,3 +368,24 @@ def test_a_lookahead_wrapper_steps_from_an_injected_state_as_the_inner_optimizer
 def test_a_lookahead_wrapper_needs_an_inner_torch_optimizer() -> None:
     with pytest.raises(UsageError, match="'inner' must name a torch optimizer"):
         load_adapter("torch_optimizer:Lookahead", {"inner": "numpy:zeros"})
+
+
+def test_a_wrapper_state_injected_before_its_first_sync_holds_no_slow_weights_until_it() -> None:
+    """timm's Lookahead creates its slow weights at its first sync (step k): a state injected
+    at t < k has none (the reading holds none yet), and the step that reaches k sets them to
+    theta, which the sync leaves as it is."""
+    k = 3
+    adapter = load_adapter("radam_verify.timm_optim:Lookahead",
+                           {"inner": "torch.optim:RAdam", "foreach": False, "k": k},
+                           dtype="float64")
+    adapter.slow_from = parse_convention(
+        f"pytorch,lookahead_k={k},lookahead_start=first-sync").slow_from
+    instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
+    instance.inject([[ParamState(STATE.theta, STATE.m, STATE.v, k - 1)]])
+    assert instance.read()[0][0].slow is None
+    instance.step([[np.array([0.3, -0.1, 0.2])]])
+    after = instance.read()[0][0]
+    assert after.t == k
+    assert after.slow is not None
+    np.testing.assert_array_equal(after.slow, after.theta)
+    assert not np.array_equal(after.theta, STATE.theta)  # the step itself moved theta
