@@ -134,6 +134,15 @@ def lookahead_configurations(po_maximize: Finding, load_shares: Finding
         Configuration("over torch.optim.RAdam", "radam_verify.timm_optim:Lookahead",
                       _OVER_RADAM, convention=_TIMM_READING, documented=_TIMM_LOOKAHEAD,
                       findings=(TIMM_LOOKAHEAD_GROUP_STEPS, load_shares)),
+        # timm's 'lookahead_adamw' (timm.optim.create_optimizer_v2): the same wrapper over
+        # torch's AdamW
+        Configuration("over torch.optim.AdamW", "radam_verify.timm_optim:Lookahead",
+                      {"inner": "torch.optim:AdamW", "foreach": False},
+                      convention="adamw,lookahead_k=6,lookahead_alpha=0.5,"
+                      "lookahead_start=first-sync",
+                      documented=_TIMM_LOOKAHEAD.replace("torch.optim.RAdam", "torch.optim.AdamW")
+                      .replace("the pytorch preset", "the adamw preset"),
+                      findings=(TIMM_LOOKAHEAD_GROUP_STEPS, load_shares)),
         # its own state_dict: torch.optim.Optimizer's load_state_dict finding is not inherited
         Configuration("over torch.optim.RAdam", "torch_optimizer:Lookahead", _OVER_RADAM,
                       convention=_TO_READING, documented=_TO_LOOKAHEAD, inherits=False,
