@@ -225,7 +225,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
     # after identification, which tells readings apart with the textbook allowance: how
     # accurate the schedule is, is not a reading (error-model.md, section 2)
     adapter.schedule = options.schedule
-    adapter.slow_from = convention.slow_from if convention.lookahead else 0
+    adapter.slow_from = convention.slow_from
     caps = adapter.capabilities
     # an injected state whose running maximum or slow weights the suite cannot set is not a
     # known state
