@@ -862,8 +862,6 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
             bound(FLOAT64, FLOAT64.eta, ScheduleErrors.rounded_only(FLOAT64)))
 
 
-_NOTHING = np.zeros(0)
-
 
 def _compiled_block(s: slice, state: tuple[Array, ...], g: Array, bound: tuple[Array, ...],
                     observed: Sequence[Array | None], model: _Model,
@@ -871,14 +869,18 @@ def _compiled_block(s: slice, state: tuple[Array, ...], g: Array, bound: tuple[A
     """:func:`_fused_block` by the compiled loop (:mod:`radam_verify.fused_kernel`), for a
     binary64 centre: the same numbers; None where it leaves the block to the numpy path."""
     step, impl, own = _kernel_scalars(model)
-    got = [_NOTHING if x is None else x[s] for x in observed]
+    n = state[0][s].size
+    # the loop reads every quantity (a quantity not read back is compared with zeros, and
+    # its comparison is not used) and writes each element's ratios
+    got = [fused_kernel.ZEROS[:n] if x is None else x[s] for x in observed]
     read = np.array([x is not None for x in observed])
     result = np.empty((4, 9))
+    ratios = fused_kernel.scratch()
     done = fused_kernel.compiled()(
         state[0][s], state[1][s], state[2][s], g[s], bound[0][s], bound[1][s], bound[2][s],
         got[0], got[1], got[2], read, step, impl, own, arrays.centre[0][s],
         arrays.centre[1][s], arrays.centre[2][s], arrays.bound[0][s], arrays.bound[1][s],
-        arrays.bound[2][s], result)
+        arrays.bound[2][s], ratios[0][:n], ratios[1][:n], ratios[2][:n], result)
     if not done:
         return None
     at: list[tuple[float, _At] | None] = []

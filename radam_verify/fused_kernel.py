@@ -5,10 +5,14 @@ passes: the fast step in binary64, the implementation's bound and the centre's o
 (``_fused_bound``), and the comparison with the observed values, about 140 passes over the
 block. Here the same operations, in the same order and in the same IEEE binary64
 arithmetic (no fast-math: LLVM neither reassociates nor contracts a product and a sum into
-an FMA), run in one loop over the elements, so each value stays in a register. The numbers
-are therefore the numpy path's, bit for bit (``tests/test_fused_kernel.py`` compares them
-over drawn blocks), except that sums the numpy path leaves out because their term is below
-half an ulp of every element are formed here: such a sum is its operand.
+an FMA), run in one loop over the elements, so each value stays in a register. The loop has
+no branch LLVM cannot turn into a select, so it is vectorised (8 binary64 lanes where the
+CPU has AVX-512): the largest ratio and errors in ulps are integer maxima of their bits,
+and the first element with the largest ratio is found afterwards in the ratios the loop
+wrote. The numbers are therefore the numpy path's, bit for bit
+(``tests/test_fast_judge.py`` compares them over drawn blocks), except that sums the numpy
+path leaves out because their term is below half an ulp of every element are formed here:
+such a sum is its operand.
 
 The loop covers the blocks the numpy path evaluates fused in its common case: a binary64
 centre (an implementation in binary32), the three quantities of Adam and RAdam (no
@@ -24,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -38,8 +43,13 @@ _COMPILED: list[Any] = []
 #: the bits of a binary32 number as an int32, and back (numba intrinsics, set on compiling)
 _bits: Any = None
 _from_bits: Any = None
+_bits64: Any = None
+_from_bits64: Any = None
+#: the bits of a binary64 number but its sign
+_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 #: the element functions the loop inlines, in the order they are compiled
-_INLINED = ("_fmax", "_fmin", "_ulp32", "_plus", "_bound", "_element", "_compare")
+_INLINED = ("_fmax", "_fmin", "_ulp32", "_plus", "_bound", "_element", "_compare",
+            "_first")
 
 
 def _bitcast(numba: Any, source: Any, target: Any, target_ir: Any) -> Any:
@@ -66,9 +76,15 @@ def compiled() -> Any:
         module["_bits"] = _bitcast(numba, numba.types.float32, numba.types.int32, ir.IntType(32))
         module["_from_bits"] = _bitcast(numba, numba.types.int32, numba.types.float32,
                                         ir.FloatType())
+        module["_bits64"] = _bitcast(numba, numba.types.float64, numba.types.int64,
+                                     ir.IntType(64))
+        module["_from_bits64"] = _bitcast(numba, numba.types.int64, numba.types.float64,
+                                          ir.DoubleType())
         for name in _INLINED:
             module[name] = numba.njit(cache=True, nogil=True, error_model="numpy",
                                       inline="always")(module[name])
+        module["_worst"] = numba.njit(cache=True, nogil=True, error_model="numpy")(
+            module["_worst"])
         _COMPILED.append(numba.njit(cache=True, nogil=True, error_model="numpy")(_judge_block))
     return _COMPILED[0]
 
@@ -163,6 +179,23 @@ def pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
+#: the observed values of a quantity the implementation does not let the suite read (its
+#: comparison is computed, and not used)
+ZEROS = np.zeros(BLOCK_MAX)
+ZEROS.flags.writeable = False
+_SCRATCH = threading.local()
+
+
+def scratch() -> tuple[Array, Array, Array]:
+    """This thread's arrays for a block's ratios, one per quantity (allocated once: fresh
+    memory costs a page fault per page on its first write)."""
+    ratios: tuple[Array, Array, Array] | None = getattr(_SCRATCH, "ratios", None)
+    if ratios is None:
+        ratios = (np.empty(BLOCK_MAX), np.empty(BLOCK_MAX), np.empty(BLOCK_MAX))
+        _SCRATCH.ratios = ratios
+    return ratios
+
+
 def judges(fmt: Format, quantities: int, wide: bool, lamb: bool) -> bool:
     """Whether the compiled loop judges blocks of this kind (else the numpy path does)."""
     return (available() and not wide and not lamb and quantities == 3
@@ -171,12 +204,12 @@ def judges(fmt: Format, quantities: int, wide: bool, lamb: bool) -> bool:
 
 def _fmax(a: float, b: float) -> float:
     """numpy's fmax: the larger, ignoring a NaN."""
-    return a if (a >= b or b != b) else b
+    return a if (a >= b) | (b != b) else b
 
 
 def _fmin(a: float, b: float) -> float:
     """numpy's fmin: the smaller, ignoring a NaN."""
-    return a if (a <= b or b != b) else b
+    return a if (a <= b) | (b != b) else b
 
 
 def _ulp32(scale: float) -> float:
@@ -192,9 +225,8 @@ def _plus(x: float, factor: float, y: float, reciprocal: float) -> float:
     x 2^-56 (1 + 2^-52) plus binary64's absolute underflow error 2^-1075, below half an
     ulp of x (at least x 2^-54), so the sum rounds to x. The products of binary64's eta are
     subnormal, and forming them costs tens of times a normal product."""
-    if x >= _NORMAL and 0 <= y <= x * reciprocal and y < math.inf:
-        return x
-    return x + factor * y
+    skip = (x >= _NORMAL) & (y >= 0) & (y <= x * reciprocal) & (y < math.inf)
+    return x + factor * (0.0 if skip else y)
 
 
 def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
@@ -372,33 +404,51 @@ def _element(theta: float, m: float, v: float, grad: float, a_theta: float, a_m:
             t_theta, t_m, t_v, size_theta, size_m, size_v, fine, in_range)
 
 
-def _compare(got: float, want: float, want_abs: float, limit: float, size: float,
-             row: Array, i: int) -> bool:
-    """``fast_judge._compare`` for element i of one quantity, folded into its ``row`` of
-    the result: the largest ratio error / bound and, for the first element with it, its
-    index, observed value, error, bound, ulp and ulp at the operand scale; the largest
-    errors in ulps at the result and at the scale, NaN once one is NaN (as np.max).
-    Whether the ratio is finite (else the numpy path evaluates the block)."""
+def _compare(got: float, want: float, want_abs: float, limit: float, size: float
+             ) -> tuple[float, float, float, float, float, float]:
+    """``fast_judge._compare`` for one element of one quantity: the ratio error / bound,
+    the error in ulps at the result and at the operand scale, the error, the ulp and the
+    ulp at the scale."""
     err = abs(got - want)
     ratio = err / limit
     scale = max(want_abs, abs(got))
     ulp = _ulp32(scale)
     at_scale = _ulp32(_fmax(size, scale))
-    in_result = err / ulp
-    in_scale = err / at_scale
-    if ratio > row[0]:
-        row[0] = ratio
-        row[1] = i
-        row[2] = got
-        row[3] = err
-        row[4] = limit
-        row[5] = ulp
-        row[6] = at_scale
-    if in_result > row[7] or in_result != in_result:
-        row[7] = in_result
-    if in_scale > row[8] or in_scale != in_scale:
-        row[8] = in_scale
-    return ratio < math.inf
+    return ratio, err / ulp, err / at_scale, err, ulp, at_scale
+
+
+def _first(ratios: Array, top: np.int64) -> int:
+    """The first element whose ratio has the bits ``top``."""
+    i = 0
+    while i < ratios.shape[0] - 1 and _bits64(ratios[i]) != top:
+        i += 1
+    return i
+
+
+def _worst(row: Array, k: int, i: int, theta: Array, m: Array, v: Array, grad: Array,
+           a_theta: Array, a_m: Array, a_v: Array, got: Array, s: StepScalars,
+           impl: BoundScalars, own: BoundScalars, in_result: np.int64, in_scale: np.int64
+           ) -> None:
+    """Write quantity k's ``row`` of the result: element i's ratio, index, observed value,
+    error, bound, ulp and ulp at the scale, and the largest errors in ulps (given as bits).
+    Compiled apart from the loop (it runs once per quantity)."""
+    out = _element(theta[i], m[i], v[i], grad[i], a_theta[i], a_m[i], a_v[i], s, impl, own)
+    if k == 0:
+        want, want_abs, limit, size = out[0], out[3], out[6], out[9]
+    elif k == 1:
+        want, want_abs, limit, size = out[1], out[4], out[7], out[10]
+    else:
+        want, want_abs, limit, size = out[2], out[5], out[8], out[11]
+    ratio, _, _, err, ulp, at_scale = _compare(got[i], want, want_abs, limit, size)
+    row[0] = ratio
+    row[1] = i
+    row[2] = got[i]
+    row[3] = err
+    row[4] = limit
+    row[5] = ulp
+    row[6] = at_scale
+    row[7] = _from_bits64(in_result)
+    row[8] = _from_bits64(in_scale)
 
 
 def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
@@ -407,6 +457,7 @@ def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
                  s: StepScalars, impl: BoundScalars, own: BoundScalars,
                  centre_theta: Array, centre_m: Array, centre_v: Array,
                  bound_theta: Array, bound_m: Array, bound_v: Array,
+                 ratio_theta: Array, ratio_m: Array, ratio_v: Array,
                  result: Array) -> bool:
     """Judge one block: write the centre and the bounds, and per quantity k into
     ``result[k]`` the largest ratio, its first element, that element's observed value,
@@ -415,14 +466,17 @@ def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
     within the format's range. False where the block is left to the numpy path (what was
     written is then written again there)."""
     n = theta.shape[0]
-    for k in range(3):
-        result[k, 0] = -1.0  # below every ratio: the first element sets it
-        result[k, 7] = 0.0
-        result[k, 8] = 0.0
+    if n == 0:
+        return False
     read_theta, read_m, read_v = read[0], read[1], read[2]
-    row_theta, row_m, row_v = result[0], result[1], result[2]
     fine = True
     in_range = True
+    # the largest ratio and errors in ulps as the bits of a binary64 number without its
+    # sign: an integer maximum, which vectorises, orders non-negative numbers as their
+    # values and puts a NaN above every number
+    top_theta = top_m = top_v = np.int64(0)
+    res_theta = res_m = res_v = np.int64(0)
+    sc_theta = sc_m = sc_v = np.int64(0)
     for i in range(n):
         (centre_theta_i, m_new, centre_v_i, centre_theta_abs, m_new_abs, centre_v_abs,
          t_theta, t_m, t_v, size_theta, size_m, size_v, ok, inside) = _element(
@@ -435,14 +489,35 @@ def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
         bound_theta[i] = t_theta
         bound_m[i] = t_m
         bound_v[i] = t_v
-        if read_theta:
-            fine &= _compare(got_theta[i], centre_theta_i, centre_theta_abs, t_theta,
-                             size_theta, row_theta, i)
-        if read_m:
-            fine &= _compare(got_m[i], m_new, m_new_abs, t_m, size_m, row_m, i)
-        if read_v:
-            fine &= _compare(got_v[i], centre_v_i, centre_v_abs, t_v, size_v, row_v, i)
+        r, e_res, e_sc, _, _, _ = _compare(got_theta[i], centre_theta_i, centre_theta_abs,
+                                           t_theta, size_theta)
+        fine &= (r < math.inf) | (not read_theta)
+        ratio_theta[i] = r
+        top_theta = max(top_theta, _bits64(r) & _MAGNITUDE)
+        res_theta = max(res_theta, _bits64(e_res) & _MAGNITUDE)
+        sc_theta = max(sc_theta, _bits64(e_sc) & _MAGNITUDE)
+        r, e_res, e_sc, _, _, _ = _compare(got_m[i], m_new, m_new_abs, t_m, size_m)
+        fine &= (r < math.inf) | (not read_m)
+        ratio_m[i] = r
+        top_m = max(top_m, _bits64(r) & _MAGNITUDE)
+        res_m = max(res_m, _bits64(e_res) & _MAGNITUDE)
+        sc_m = max(sc_m, _bits64(e_sc) & _MAGNITUDE)
+        r, e_res, e_sc, _, _, _ = _compare(got_v[i], centre_v_i, centre_v_abs, t_v, size_v)
+        fine &= (r < math.inf) | (not read_v)
+        ratio_v[i] = r
+        top_v = max(top_v, _bits64(r) & _MAGNITUDE)
+        res_v = max(res_v, _bits64(e_res) & _MAGNITUDE)
+        sc_v = max(sc_v, _bits64(e_sc) & _MAGNITUDE)
     if not fine:
         return False
     result[3, 0] = 1.0 if in_range else 0.0
+    if read_theta:
+        _worst(result[0], 0, _first(ratio_theta, top_theta), theta, m, v, grad, a_theta, a_m,
+               a_v, got_theta, s, impl, own, res_theta, sc_theta)
+    if read_m:
+        _worst(result[1], 1, _first(ratio_m, top_m), theta, m, v, grad, a_theta, a_m, a_v,
+               got_m, s, impl, own, res_m, sc_m)
+    if read_v:
+        _worst(result[2], 2, _first(ratio_v, top_v), theta, m, v, grad, a_theta, a_m, a_v,
+               got_v, s, impl, own, res_v, sc_v)
     return True
