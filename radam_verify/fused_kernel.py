@@ -49,7 +49,7 @@ _from_bits64: Any = None
 _MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 #: the element functions the loop inlines, in the order they are compiled
 _INLINED = ("_fmax", "_fmin", "_ulp32", "_plus", "_bound", "_element", "_compare",
-            "_first")
+            "_fold", "_first")
 
 
 def _bitcast(numba: Any, source: Any, target: Any, target_ir: Any) -> Any:
@@ -417,6 +417,18 @@ def _compare(got: float, want: float, want_abs: float, limit: float, size: float
     return ratio, err / ulp, err / at_scale, err, ulp, at_scale
 
 
+def _fold(got: float, want: float, want_abs: float, limit: float, size: float,
+          top: np.int64, in_result: np.int64, in_scale: np.int64
+          ) -> tuple[float, np.int64, np.int64, np.int64]:
+    """One element of one quantity compared (:func:`_compare`) and folded into the
+    quantity's maxima, each the bits of a binary64 number without its sign: the ratio, and
+    the largest ratio, error in ulps at the result and error in ulps at the scale so far."""
+    ratio, e_result, e_scale, _, _, _ = _compare(got, want, want_abs, limit, size)
+    return (ratio, max(top, _bits64(ratio) & _MAGNITUDE),
+            max(in_result, _bits64(e_result) & _MAGNITUDE),
+            max(in_scale, _bits64(e_scale) & _MAGNITUDE))
+
+
 def _first(ratios: Array, top: np.int64) -> int:
     """The first element whose ratio has the bits ``top``."""
     i = 0
@@ -489,25 +501,19 @@ def _judge_block(theta: Array, m: Array, v: Array, grad: Array,
         bound_theta[i] = t_theta
         bound_m[i] = t_m
         bound_v[i] = t_v
-        r, e_res, e_sc, _, _, _ = _compare(got_theta[i], centre_theta_i, centre_theta_abs,
-                                           t_theta, size_theta)
+        r, top_theta, res_theta, sc_theta = _fold(
+            got_theta[i], centre_theta_i, centre_theta_abs, t_theta, size_theta, top_theta,
+            res_theta, sc_theta)
         fine &= (r < math.inf) | (not read_theta)
         ratio_theta[i] = r
-        top_theta = max(top_theta, _bits64(r) & _MAGNITUDE)
-        res_theta = max(res_theta, _bits64(e_res) & _MAGNITUDE)
-        sc_theta = max(sc_theta, _bits64(e_sc) & _MAGNITUDE)
-        r, e_res, e_sc, _, _, _ = _compare(got_m[i], m_new, m_new_abs, t_m, size_m)
+        r, top_m, res_m, sc_m = _fold(got_m[i], m_new, m_new_abs, t_m, size_m, top_m, res_m,
+                                      sc_m)
         fine &= (r < math.inf) | (not read_m)
         ratio_m[i] = r
-        top_m = max(top_m, _bits64(r) & _MAGNITUDE)
-        res_m = max(res_m, _bits64(e_res) & _MAGNITUDE)
-        sc_m = max(sc_m, _bits64(e_sc) & _MAGNITUDE)
-        r, e_res, e_sc, _, _, _ = _compare(got_v[i], centre_v_i, centre_v_abs, t_v, size_v)
+        r, top_v, res_v, sc_v = _fold(got_v[i], centre_v_i, centre_v_abs, t_v, size_v, top_v,
+                                      res_v, sc_v)
         fine &= (r < math.inf) | (not read_v)
         ratio_v[i] = r
-        top_v = max(top_v, _bits64(r) & _MAGNITUDE)
-        res_v = max(res_v, _bits64(e_res) & _MAGNITUDE)
-        sc_v = max(sc_v, _bits64(e_sc) & _MAGNITUDE)
     if not fine:
         return False
     result[3, 0] = 1.0 if in_range else 0.0
