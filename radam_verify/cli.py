@@ -26,9 +26,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-DTYPE_HELP = ("float32 (default), float64, bfloat16 or float16 (torch optimizers and the plain "
-              "protocol), or complex64/complex128 for torch optimizers (their real and "
-              "imaginary parts are verified as float32/float64)")
+DTYPE_HELP = ("float32 (default), float64, bfloat16 or float16 (torch optimizers, Keras 3's "
+              "and the plain protocol), or complex64/complex128 for torch optimizers (their "
+              "real and imaginary parts are verified as float32/float64)")
 
 def _positive_int(text: str, least: int = 1) -> int:
     try:

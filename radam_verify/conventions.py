@@ -80,6 +80,8 @@ Algorithm = Literal["radam", "adam", "lamb"]
 Adapt = Literal["always", "with-decay"]
 Amsgrad = Literal["none", "v", "v_hat"]
 LookaheadStart = Literal["theta0", "first-step", "first-sync"]
+#: where Lookahead's slow weights start, every reading
+LOOKAHEAD_STARTS: tuple[LookaheadStart, ...] = ("theta0", "first-step", "first-sync")
 Scalars = Literal["float64", "float32"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
 

@@ -25,7 +25,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec
-from radam_verify.conventions import ALGORITHM_AXES, PRESETS, Amsgrad, Convention, Scalars
+from radam_verify.conventions import (
+    ALGORITHM_AXES,
+    LOOKAHEAD_STARTS,
+    PRESETS,
+    Amsgrad,
+    Convention,
+    Scalars,
+)
 from radam_verify.errors import ConventionError, ImplementationError, UsageError
 from radam_verify.hyper import Hyper
 from radam_verify.suite.scenario import Scenario, judge, run
@@ -180,7 +187,12 @@ def candidates(adapter: Adapter) -> list[Convention]:
 
 
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
-    """Run the probes once and keep the conventions that reproduce every one of them."""
+    """Run the probes once and keep the conventions that reproduce every one of them (for a
+    Lookahead wrapper: the inner optimizer's reading first, then Lookahead's,
+    :func:`_identify_lookahead`)."""
+    wrapper = adapter.lookahead()
+    if wrapper is not None:
+        return _identify_lookahead(adapter, *wrapper, progress)
     found = probes(adapter)
     alive = candidates(adapter)
     score = dict.fromkeys(range(len(alive)), 0.0)
@@ -231,6 +243,75 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         preset = chosen.spec
     evidence += _eliminations(alive, rejected_by, axes, chosen)
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
+
+
+def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
+                        progress: Callable[[str], None] | None) -> Identification:
+    """A Lookahead wrapper: the probes' few steps would cross its syncs, so the inner
+    optimizer is identified alone (its own adapter); the wrapper's k and alpha are the ones a
+    wrapper it builds holds, and where the slow weights start (theta_0, theta after the first
+    step, or fast at the first sync) is read from a run of 2k + 2 steps, which crosses the
+    syncs of every start reading (after step 1 and then every k steps, or every k steps)."""
+    if progress:
+        progress(f"the inner optimizer {inner.spec} alone")
+    found = identify(inner, progress)
+    evidence = [f"a Lookahead wrapper with k = {k} and alpha = {_text(alpha)} (as a wrapper "
+                f"it builds holds them) around {inner.spec}, identified alone:",
+                *found.evidence]
+    if not found.consistent or found.convention is None:
+        return replace(found, evidence=tuple(evidence))
+    gradients = [[(0.3 - 0.05 * j) * (1 + 0.25 * (t % 5)) * (-1) ** (t // 3 + j)
+                  for j in range(4)] for t in range(2 * k + 2)]
+    probe = Probe("lookahead cycles", f"{2 * k + 2} steps: syncs after steps k, 2k (slow "
+                  "weights from theta_0 or from fast at the first sync) or after steps 1, "
+                  "k + 1, 2k + 1 (from theta after the first step)",
+                  Scenario(
+                      (GroupSpec(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
+                                 (adapter.to_format(np.array([0.5, -1.25, 2.0, 0.0]))
+                                  .astype(np.float64),)),),
+                      tuple(((adapter.to_format(np.asarray(g)).astype(np.float64),),)
+                            for g in gradients)))
+    if progress:
+        progress(f"probe: {probe.name}")
+    try:
+        initial, observed = run(adapter, probe.scenario)
+    except ImplementationError as error:
+        raise UsageError(f"cannot identify the convention of {adapter.spec}: on the probe "
+                         f"'{probe.name}' the implementation raised {error}; name the "
+                         "convention instead (e.g. --verify-convention=pytorch,lookahead_k=6)"
+                         ) from None
+    evidence.append(f"probe '{probe.name}' ({probe.purpose})")
+    kept: list[Convention] = []
+    rejected: list[tuple[float, str]] = []
+    for start in LOOKAHEAD_STARTS:
+        candidate = replace(found.convention, lookahead_k=k, lookahead_alpha=alpha,
+                            lookahead_start=start)
+        outcome = judge(adapter, probe.scenario, candidate, initial, observed,
+                        first_failure=True)
+        worst = outcome.worst()
+        if outcome.conforms:
+            kept.append(candidate)
+        else:
+            where = worst.judgement.worst if worst else None
+            ratio = worst.judgement.worst_ratio if worst else math.inf
+            rejected.append((ratio, f"lookahead_start={start}: rejected by {ratio:.3g} x its "
+                                    f"bound ({where.describe() if where else 'no value'})"))
+    evidence += [text for _, text in rejected]
+    starts = {c.lookahead_start for c in kept}
+    axes = {**found.axes, "lookahead_k": k, "lookahead_alpha": alpha,
+            "lookahead_start": starts.pop() if len(starts) == 1 else None}
+    if not kept:
+        evidence.append("no start of the slow weights reproduces the probe: the wrapper "
+                        "syncs as none of Lookahead's readings does")
+        return Identification(axes, None, None, False, dict(found.undetermined),
+                              tuple(evidence), found.convention)
+    undetermined = dict(found.undetermined)
+    if axes["lookahead_start"] is None:
+        undetermined["lookahead_start"] = (f"values {sorted(c.lookahead_start for c in kept)} "
+                                           "all reproduce the probe")
+    chosen = kept[0]
+    return Identification(axes, chosen.spec, chosen, True, undetermined, tuple(evidence),
+                          chosen)
 
 
 def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str, object], dict[str, str]]:

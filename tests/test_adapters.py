@@ -50,7 +50,8 @@ def test_optax_state_is_read_and_injected() -> None:
     assert np.array_equal(back.v, STATE.v)
 
 
-# Lookahead's presets are given, not identified (its k and alpha are constructor arguments)
+# Lookahead's presets are given here (its k and alpha are constructor arguments; a wrapper's
+# are read from it: test_identify_names_a_lookahead_wrappers_inner_reading_... below)
 @pytest.mark.parametrize("preset", [name for name, c in PRESETS.items() if not c.lookahead])
 def test_identify_names_the_preset_of_each_reimplementation(preset: str) -> None:
     found = identify(load_adapter("radam_verify.impls:ReferenceRAdam", {"convention": preset}))
@@ -324,6 +325,27 @@ def test_constructor_names_beta_1_beta_2_and_epsilon_are_found_and_refused_as_kw
 #: each wrapper and where its reading starts the slow weights
 WRAPPERS = [("radam_verify.timm_optim:Lookahead", "first-sync"),
             ("torch_optimizer:Lookahead", "first-step"), ("pytorch_optimizer:Lookahead", "theta0")]
+
+
+@pytest.mark.parametrize(("spec", "start"), WRAPPERS)
+@pytest.mark.parametrize(("inner", "reading"), [("torch.optim:RAdam", "pytorch"),
+                                                ("torch.optim:Adam", "adam")])
+def test_identify_names_a_lookahead_wrappers_inner_reading_its_k_alpha_and_start(
+        spec: str, start: str, inner: str, reading: str) -> None:
+    """A wrapper's inner optimizer is identified alone, its k and alpha are read from a
+    wrapper the adapter builds, and where its slow weights start from a run that crosses
+    two syncs: each wrapper's own start, the other two rejected."""
+    k = 4
+    found = identify(load_adapter(spec, {"inner": inner, "foreach": False, "k": k,
+                                         "alpha": 0.25}))
+    assert found.consistent
+    assert found.convention == parse_convention(
+        f"{reading},lookahead_k={k},lookahead_alpha=0.25,lookahead_start={start}")
+    assert (found.axes["lookahead_k"], found.axes["lookahead_alpha"],
+            found.axes["lookahead_start"]) == (k, 0.25, start)
+    rejected = [e for e in found.evidence if e.startswith("lookahead_start=")]
+    assert len(rejected) == 2
+    assert not any(e.startswith(f"lookahead_start={start}:") for e in rejected)
 
 
 @pytest.mark.parametrize(("spec", "start"), WRAPPERS)

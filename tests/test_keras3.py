@@ -19,6 +19,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 from radam_verify.adapters import GroupSpec, load_adapter  # noqa: E402
+from radam_verify.adapters.base import ParamState  # noqa: E402
 from radam_verify.conventions import parse_convention  # noqa: E402
 from radam_verify.hyper import Hyper  # noqa: E402
 from radam_verify.suite import checks  # noqa: E402
@@ -104,3 +105,88 @@ def test_a_keras_backend_that_is_not_installed_is_a_one_line_usage_error_naming_
     assert done.returncode == 4, done.stdout + done.stderr
     assert "KERAS_BACKEND=tensorflow" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _bfloat16(values: object) -> np.ndarray:
+    """Values rounded to bfloat16, as float64."""
+    from ml_dtypes import bfloat16
+
+    return np.asarray(values, dtype=np.float32).astype(bfloat16).astype(np.float64)
+
+
+def test_keras3_holds_an_injected_bfloat16_state_bit_for_bit() -> None:
+    """bfloat16 variables and slots take an injected state and give it back unchanged (the
+    adapter carries bfloat16 values as float32, exactly, on every backend)."""
+    adapter = load_adapter("keras.optimizers:Adam", dtype="bfloat16")
+    instance = adapter.open([GroupSpec(Hyper(), (_bfloat16([1.0, 2.0, 3.0]),))])
+    state = ParamState(_bfloat16([0.1, -0.3, 7.0]), _bfloat16([1e-3, -2e-3, 0.5]),
+                       _bfloat16([1e-6, 3e-4, 0.25]), 3)
+    instance.inject([[state]])
+    back = instance.read()[0][0]
+    assert back.t == 3
+    for got, want in ((back.theta, state.theta), (back.m, state.m), (back.v, state.v)):
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+
+def test_keras3_adam_never_moves_bfloat16_parameters_at_the_default_beta2() -> None:
+    """Keras 3's Adam forms its bias corrections from beta_2 cast to the variable's dtype:
+    bfloat16 holds 0.999 as 1, so alpha = 0 and no step moves a parameter, where the exact
+    step moves each by about lr; the suite rejects it, and accepts a correct Keras 3
+    optimizer (scalars rounded once to bfloat16) on the same scenario. At beta_2 = 0.99
+    (0.98828125 in bfloat16) its parameters move."""
+    rng = np.random.default_rng(5)
+    params = (_bfloat16(rng.normal(size=5)), _bfloat16(rng.normal(size=(2, 3))))
+    grads = tuple(((_bfloat16(rng.normal(size=5)), _bfloat16(rng.normal(size=(2, 3)))),)
+                  for _ in range(8))
+    for beta2, moves in ((0.999, False), (0.99, True)):
+        hyper = Hyper(lr=0.1, beta2=beta2)
+        instance = load_adapter("keras.optimizers:Adam", dtype="bfloat16").open(
+            [GroupSpec(hyper, params)])
+        for step in grads:
+            instance.step([list(step[0])])
+        held = instance.read()[0]
+        assert any(not np.array_equal(s.theta, np.ravel(p)) for s, p in zip(
+            held, params, strict=True)) is moves
+    scenario = Scenario((GroupSpec(Hyper(lr=0.1), params),), grads)
+    adam = checks.exact(load_adapter("keras.optimizers:Adam", dtype="bfloat16"), scenario,
+                        parse_convention("keras-adam,scalars=float32"))
+    assert not adam.conforms
+    correct = checks.exact(load_adapter(CORRECT, dtype="bfloat16"), scenario,
+                           parse_convention("pytorch"))
+    assert correct.conforms
+
+
+def test_a_keras3_script_shows_the_bfloat16_deviation_without_radam_verify(
+        tmp_path: Path) -> None:
+    """The stand-alone script a Keras 3 failure writes drives Keras 3 alone (on the backend
+    the verdict ran on, bfloat16 carried as float32), prints the exact value radam-verify
+    computed and exits 1 while the deviation is there."""
+    from radam_verify.suite.profiles import PROFILES
+    from radam_verify.suite.standalone import script_for
+    from radam_verify.suite.target import DeviationError, Record, Target, require_conforms
+
+    target = Target(load_adapter("keras.optimizers:Adam", dtype="bfloat16"),
+                    parse_convention("keras-adam,scalars=float32"), "given",
+                    PROFILES["quick"], 0)
+    rng = np.random.default_rng(5)
+    scenario = Scenario((GroupSpec(Hyper(lr=0.1), (_bfloat16(rng.normal(size=5)),)),),
+                        tuple(((_bfloat16(rng.normal(size=5)),),) for _ in range(3)))
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    text = script_for(target.adapter, {"id": "test_x.py::test_trajectory",
+                                       "property": "test_trajectory", "title": "trajectory",
+                                       "outcome": "failed", "failure": raised.value.details})
+    assert text is not None
+    assert "import keras" in text
+    assert "tensorflow" not in text
+    script = tmp_path / "repro.py"
+    script.write_text(text)
+    blocked = ("import runpy, sys; sys.modules['radam_verify'] = None; sys.argv = sys.argv[1:]; "
+               "runpy.run_path(sys.argv[0], run_name='__main__')")
+    shown = subprocess.run([sys.executable, "-c", blocked, str(script)], capture_output=True,
+                           text=True, check=False, timeout=300,
+                           env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"})
+    assert shown.returncode == 1, shown.stdout[-2000:] + shown.stderr[-2000:]
+    assert raised.value.details["exact"] in shown.stdout
+    assert "DEVIATES" in shown.stdout

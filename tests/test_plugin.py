@@ -71,7 +71,7 @@ def outcomes(verdict: dict[str, Any]) -> dict[str, str]:
     (["--verify-impl=torch.optim:RAdam", "--verify-dtype=float8"],
      "bfloat16, float16, complex64 or complex128"),
     (["--verify-impl=optax:radam", "--verify-dtype=bfloat16"],
-     "is verified for torch optimizers and the plain protocol"),
+     "is verified for torch optimizers, Keras 3's and the plain protocol"),
     (["--verify-impl=torch.optim:RAdam", "--verify-profile=fast"], "quick, ci, thorough"),
     (["--verify-impl=torch.optim:RAdam", "--verify-schedule=exact"],
      "--verify-schedule='exact': use textbook"),

@@ -102,9 +102,10 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
     if dtype in COMPLEX_DTYPES:
         raise UsageError(f"--verify-dtype={dtype} needs a torch optimizer; {spec} takes real "
                          "parameters only (use float32 or float64)")
-    if fmt.narrow and not _is_protocol(obj):
-        raise UsageError(f"--verify-dtype={dtype} is verified for torch optimizers and the "
-                         f"plain protocol; {spec} is neither (use float32 or float64)")
+    if fmt.narrow and not (_is_protocol(obj) or _is_keras3(obj)):
+        raise UsageError(f"--verify-dtype={dtype} is verified for torch optimizers, Keras 3's "
+                         f"and the plain protocol; {spec} is none of them (use float32 or "
+                         "float64)")
     from radam_verify.adapters.paddle_adapter import is_paddle
 
     if is_paddle(obj):
@@ -145,6 +146,13 @@ def _adapter(spec: str, obj: Any, extra: dict[str, object], device: str, dtype: 
                      "mindspore.experimental.optim:RAdam, or a "
                      "class with init(theta) and step(state, grad) (see the README's protocol "
                      "section)")
+
+
+def _is_keras3(obj: Any) -> bool:
+    """A Keras 3 optimizer (its variables take bfloat16 and float16 on every backend)."""
+    from radam_verify.adapters.keras_adapter import is_keras3
+
+    return is_keras3(obj)
 
 
 def _is_protocol(obj: Any) -> bool:

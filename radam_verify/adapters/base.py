@@ -240,6 +240,13 @@ class Adapter(ABC):
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         """A fresh optimizer over ``groups``; ``path`` names one of the code paths."""
 
+    def lookahead(self) -> tuple[Adapter, int, float] | None:
+        """Where this adapter drives a Lookahead wrapper around another optimizer: an adapter
+        for the inner optimizer alone, and the wrapper's k and alpha as a wrapper it builds
+        holds them (identification names the inner optimizer's reading first, then
+        Lookahead's); None otherwise, or where the wrapper does not show its k and alpha."""
+        return None
+
     def script_driver(self, scenario: Scenario) -> Driver | None:
         """This framework's part of a stand-alone reproduction script for ``scenario``
         (:mod:`radam_verify.adapters.script`); None where the adapter writes none."""

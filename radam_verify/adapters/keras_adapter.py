@@ -83,6 +83,11 @@ def is_keras(obj: Any) -> bool:
     return isinstance(obj, type) and bool(_bases(obj) & (LEGACY | KERAS3 | NEWER))
 
 
+def is_keras3(obj: Any) -> bool:
+    """A subclass of Keras 3's optimizer base class."""
+    return isinstance(obj, type) and bool(_bases(obj) & KERAS3)
+
+
 def _tf() -> Any:
     """TensorFlow, imported untyped and quiet (it logs its CPU features on import)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -90,6 +95,14 @@ def _tf() -> Any:
     # tf.function's notes on retracing: each optimizer traces once per set of tensors stepped
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def carried(fmt: Format, values: object) -> np.ndarray:
+    """``values`` rounded to the format, in a numpy dtype every backend takes (bfloat16 and
+    float16 values are carried exactly as float32, and Keras rounds them back to the
+    variable's dtype without a change)."""
+    rounded = np.asarray(values, dtype=np.float64).astype(fmt.numpy_type)
+    return rounded.astype(np.float32) if fmt.narrow else rounded
 
 
 class _Legacy:
@@ -203,20 +216,22 @@ class _Keras3:
         return f"keras {self.keras.__version__}, {backend} {module.__version__}"
 
     def variable(self, values: np.ndarray, name: str) -> Any:
-        return self.keras.Variable(np.asarray(values, dtype=self.fmt.numpy_type),
-                                   dtype=self.fmt.name, name=name)
+        return self.keras.Variable(carried(self.fmt, values), dtype=self.fmt.name, name=name)
 
     def constant(self, values: np.ndarray) -> Any:
-        return self.keras.ops.convert_to_tensor(np.asarray(values, dtype=self.fmt.numpy_type),
-                                                dtype=self.fmt.name)
+        return self.keras.ops.convert_to_tensor(carried(self.fmt, values), dtype=self.fmt.name)
 
     def host(self, value: Any) -> np.ndarray:
         """A variable's or tensor's value as a numpy array, through the backend tensor (on the
-        torch backend Keras converts with np.array(tensor), which warns under numpy 2)."""
+        torch backend Keras converts with np.array(tensor), which warns under numpy 2, and
+        numpy has no bfloat16: a narrow torch tensor is widened to float32, exactly)."""
         if isinstance(value, self.keras.Variable):
             value = value.value
         if hasattr(value, "detach"):  # a torch tensor
-            return np.asarray(value.detach().cpu().numpy())
+            tensor = value.detach().cpu()
+            if tensor.is_floating_point() and tensor.element_size() < 4:
+                tensor = tensor.float()
+            return np.asarray(tensor.numpy())
         return np.asarray(self.keras.ops.convert_to_numpy(value))
 
     def prepare(self, optimizer: Any, variables: list[Any], path: str) -> None:
@@ -361,11 +376,10 @@ class KerasAdapter(Adapter):
                                  for path, multiply in self.flavour.multiplies().items()})
 
     def script_driver(self, scenario: Scenario) -> Driver | None:
-        if not isinstance(self.flavour, _Legacy):
-            return None
         from radam_verify.adapters.keras_script import driver
 
-        return driver(self, scenario)
+        keras3 = self.flavour if isinstance(self.flavour, _Keras3) else None
+        return driver(self, scenario, None if keras3 is None else str(keras3.keras.backend.backend()))
 
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> KerasInstance:
         return KerasInstance(self, groups, path or self.flavour.paths[0])
@@ -425,10 +439,10 @@ class KerasInstance(Instance):
             self.flavour.create_slots(optimizer, variables)
             optimizer.iterations.assign(counts.pop())
             for variable, shape, state in zip(variables, shapes, group_states, strict=True):
-                variable.assign(a.to_format(np.asarray(state.theta).reshape(shape)))
+                variable.assign(carried(a.fmt, np.asarray(state.theta).reshape(shape)))
                 for names, values in ((M_SLOTS, state.m), (V_SLOTS, state.v)):
                     self.flavour.slot(optimizer, variable, names).assign(
-                        a.to_format(np.asarray(required(values)).reshape(shape)))
+                        carried(a.fmt, np.asarray(required(values)).reshape(shape)))
 
     def save(self) -> bytes:
         return pickle.dumps([self.flavour.save(o, vs)

@@ -38,6 +38,7 @@ from radam_verify.adapters.base import (
 from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import FORMATS, Format
+from radam_verify.hyper import Hyper
 from radam_verify.layout import Layout, Moments, identify_moments
 from radam_verify.views import Strided
 
@@ -270,6 +271,25 @@ class TorchAdapter(Adapter):
             rest = {k: v for k, v in kwargs.items() if k not in self.wrapper_keys and k != "inner"}
             return self.cls(self.inner_cls(entries, **required, **rest), **own)
 
+    def lookahead(self) -> tuple[Adapter, int, float] | None:
+        """A wrapper's inner optimizer's adapter (the keywords the wrapper does not take), and
+        the k and alpha of a wrapper built over one tensor: timm's keeps them in each group
+        (``lookahead_k``, ``lookahead_alpha``), torch-optimizer's and pytorch-optimizer's as
+        attributes (``k``, ``alpha``)."""
+        if self.inner_cls is None:
+            return None
+        from radam_verify.adapters import load_adapter
+
+        rest = {k: v for k, v in self.kwargs.items() if k not in self.wrapper_keys and k != "inner"}
+        inner = load_adapter(str(self.kwargs["inner"]), rest, self.device, self.dtype)
+        optimizer, _ = self.construct([GroupSpec(Hyper(), (np.zeros(2),))], self.kwargs)
+        group = optimizer.param_groups[0]
+        k = group.get("lookahead_k", getattr(optimizer, "k", None))
+        alpha = group.get("lookahead_alpha", getattr(optimizer, "alpha", None))
+        if not isinstance(k, int) or isinstance(k, bool) or not isinstance(alpha, (int, float)):
+            return None
+        return inner, k, float(alpha)
+
     def inner(self, optimizer: Any) -> Any:
         """The optimizer that keeps the moments: a wrapper's inner optimizer, else itself."""
         if self.inner_cls is None:
@@ -285,7 +305,6 @@ class TorchAdapter(Adapter):
 
     def _construct_probe(self, kwargs: Mapping[str, object], what: str) -> StateKeys:
         """Construct once and take one step: rejects bad kwargs early, finds the state layout."""
-        from radam_verify.hyper import Hyper
 
         hyper = Hyper(lr=1e-3)
         group = GroupSpec(hyper, (np.linspace(-1.0, 1.0, 3),))

@@ -1,6 +1,6 @@
 """Adam's implementations in the matrix: torch.optim.Adam and AdamW on every CPU code path,
 with amsgrad=True too, optax's adam, adamw and amsgrad, Keras 3's Adam and AdamW on the
-torch and jax backends, and bitsandbytes' 32-bit Adam and AdamW on its CPU backend.
+torch and jax backends (float32 and bfloat16), and bitsandbytes' 32-bit Adam and AdamW on its CPU backend.
 
 The convention is identified (``auto``): the probes name the algorithm (RAdam or Adam) and
 then its reading, the format of its per-step scalars included (torch's differentiable path
@@ -181,11 +181,26 @@ def _optax_adamw() -> tuple[Configuration, ...]:
                           convention="optax-adam,weight_decay=merged", documented=_OPTAX_ADAMW))
 
 
+KERAS_BFLOAT16_SCALARS = Finding(
+    "update_step casts the step count, beta_1, beta_2 and lr to the variable's dtype and forms "
+    "alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) there: bfloat16 rounds every beta_2 above "
+    "1 - 2^-9, the default 0.999 included, to 1, so 1 - beta_2^t = 0, alpha = 0 and no step "
+    "moves a parameter, whatever the gradient and lr; below that its beta_2 changes 1 - beta_2 "
+    "by up to 2^-9 / (1 - beta_2) relatively (17% at 0.99), moving theta several bfloat16 "
+    "ulps from the exact step; m and v, updated with 1 - beta as Python numbers, are within "
+    "their bounds",
+    "keras_bfloat16_beta2_rounds_to_one.py", when=r"theta\[")
+
+
 def _keras(cls: str) -> tuple[Configuration, ...]:
-    """Keras 3's optimizer on the torch and jax backends, float32 (see ADAM_NOT_RUN)."""
+    """Keras 3's optimizer on the torch and jax backends, float32 and bfloat16 (float64: see
+    ADAM_NOT_RUN); in bfloat16 identified by float32 probes, as every narrow dtype."""
     spec = f"keras.optimizers:{cls}"
-    return (Configuration("torch backend", spec, variables={"KERAS_BACKEND": "torch"}),
-            Configuration("jax backend", spec, variables={"KERAS_BACKEND": "jax"}))
+    return tuple(
+        Configuration(f"{backend} backend", spec, dtype=dtype,
+                      variables={"KERAS_BACKEND": backend},
+                      findings=(KERAS_BFLOAT16_SCALARS,) if dtype == "bfloat16" else ())
+        for dtype in ("float32", "bfloat16") for backend in ("torch", "jax"))
 
 
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (

@@ -49,6 +49,14 @@ _OPTAX_LAMB = ("optax/_src/alias.py: lamb = chain(scale_by_adam(b1, b2, eps, eps
                "normalised step hides the bias corrections from the probes)")
 
 
+KERAS_LAMB_BFLOAT16_SCALARS = Finding(
+    "update_step casts the step count, beta_1 and beta_2 to the variable's dtype and divides v "
+    "by 1 - beta_2^t formed there: bfloat16 rounds every beta_2 above 1 - 2^-9, the default "
+    "0.999 included, to 1, so v_hat = v / 0 is inf where v > 0, the update m_hat / sqrt(v_hat) "
+    "is 0 and theta does not move, and 0 / 0 = NaN where v = 0 (an element whose gradients "
+    "were all zero), which the step writes into theta where the exact step leaves it as it "
+    "is; below that its beta_2 changes 1 - beta_2 by up to 2^-9 / (1 - beta_2) relatively",
+    "keras_bfloat16_beta2_rounds_to_one.py", when=r"theta\[")
 _KERAS_LAMB = ("keras/src/optimizers/lamb.py: m_hat / (sqrt(v_hat) + epsilon), the ratio "
                "||variable|| / ||update|| (1 where a norm is 0), after the base optimizer's "
                "decoupled decay; its scalars are float32 (as identified for Keras 3's Adam: "
@@ -88,10 +96,13 @@ def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
         Configuration("float32", "optax:lamb", convention="lamb,scalars=float32",
                       documented=_OPTAX_LAMB),
         Configuration("x64", "optax:lamb", dtype="float64"),
-        # Keras 3's Lamb on the torch and jax backends, float32 (as its Adam's rows)
-        *(Configuration(f"{backend} backend", "keras.optimizers:Lamb",
+        # Keras 3's Lamb on the torch and jax backends, float32 and bfloat16 (as its Adam's
+        # rows)
+        *(Configuration(f"{backend} backend", "keras.optimizers:Lamb", dtype=dtype,
                         convention="keras-lamb,scalars=float32", documented=_KERAS_LAMB,
-                        variables={"KERAS_BACKEND": backend}) for backend in ("torch", "jax")),
+                        variables={"KERAS_BACKEND": backend},
+                        findings=(KERAS_LAMB_BFLOAT16_SCALARS,) if dtype == "bfloat16" else ())
+          for dtype in ("float32", "bfloat16") for backend in ("torch", "jax")),
     )
 
 

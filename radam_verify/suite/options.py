@@ -52,7 +52,8 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
     "--verify-dtype": ("verify_dtype", "float32|float64|bfloat16|float16|complex64|complex128",
                        "parameter dtype (default float32; bfloat16 and float16 for torch "
-                       "optimizers and the plain protocol, complex for torch optimizers)"),
+                       "optimizers, Keras 3's and the plain protocol, complex for torch "
+                       "optimizers)"),
     "--verify-profile": ("verify_profile", "quick|ci|thorough",
                          "examples per property and trajectory lengths (default ci when the CI "
                          "environment variable is set, else quick)"),

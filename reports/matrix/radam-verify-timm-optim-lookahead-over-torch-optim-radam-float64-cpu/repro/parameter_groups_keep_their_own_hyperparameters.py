@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""radam_verify.timm_optim:Lookahead, the default path, float64 on cpu: slow[0] of group 1,
+"""radam_verify.timm_optim:Lookahead, the default path, float64 on cpu: slow[5] of group 1,
 tensor 1 after step 6 is -0.00022206485003871732 where the exact value is
 -0.0002314585275486526589 (error 3.47e+14 ulps against a bound of 8.2e+03 ulps of the
 operand scale) with the default hyperparameters (9 steps, 2 groups, 3 tensors of shape
@@ -74,8 +74,8 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0, -1.0, 0.0, -1.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
-    {'params': [[-1.0, -1.0, -1.0, -1.0, 0.0, 0.0], [0.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[-1.0, -1.0, -1.0, -1.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[0.0, -1.0, -1.0, -1.0, -1.0, 0.0], [-1.0, -1.0, -1.0, 0.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None, None]
@@ -99,24 +99,24 @@ STEPS = [
 ]
 # the exact values (decimal, 20 significant digits)
 EXACT = [
-    '-0.0002314585275486526589',
+    '-1.0002314585275486527',
     '-1.002721458799585563',
     '-0.9985664137731224949',
-    '-1.0024636277539356795',
-    '-1.00501479961186659',
-    '-1.0002314585275486527',
+    '-0.0024636277539356795362',
+    '-0.0050147996118665899836',
+    '-0.0002314585275486526589',
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    2.2217853295007154e-16,
+    2.21891963004691e-15,
     2.3398854984786398e-15,
     2.036352798215858e-15,
-    2.1831271050476797e-15,
-    2.357238056273722e-15,
-    2.21891963004691e-15,
+    1.8472565420835046e-16,
+    3.588366054343928e-16,
+    2.2217853295007154e-16,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 7, 't': 6, 'group': 1, 'tensor': 1, 'quantity': 'slow', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 7, 't': 6, 'group': 1, 'tensor': 1, 'quantity': 'slow', 'index': 5}
 PRINTED = 24
 
 

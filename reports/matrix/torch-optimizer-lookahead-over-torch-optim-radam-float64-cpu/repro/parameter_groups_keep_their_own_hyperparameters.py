@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""torch_optimizer:Lookahead, the default path, float64 on cpu: slow[4] of group 1, tensor 1
-after step 5 is -0.003 where the exact value is -0.0010000000000000000208 (error 4.61e+15
-ulps against a bound of 12 ulps of the operand scale) with the default hyperparameters (9
-steps, 2 groups, 3 tensors of shape (6,)).
+"""torch_optimizer:Lookahead, the default path, float64 on cpu: slow[0] (element () of shape
+()) of group 0, tensor 0 after step 1 is -1.0 where the exact value is
+-0.99899999999999999998 (error 4.5e+12 ulps against a bound of 1.52 ulps of the operand
+scale) with group 0: weight_decay = 1.0 (2 steps, 2 groups, 2 tensors of shapes () and
+(6,)).
 
 Found by the property "Parameter groups keep their own hyperparameters" (convention
 pytorch,lookahead_k=5,lookahead_start=first-step) for torch_optimizer:Lookahead (torch-
 optimizer 0.3.0, torch 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy:
-not radam-verify and not Hypothesis. It runs the counterexample's first 6 step(s) and
-compares slow of group 1, tensor 1 (step count 5) with EXACT, element by element, within
+not radam-verify and not Hypothesis. It runs the counterexample's first 2 step(s) and
+compares slow of group 0, tensor 0 (step count 1) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -74,8 +75,8 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0, -1.0, -1.0, 0.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
-    {'params': [[-1.0, -1.0, -1.0, -1.0, 0.0, 0.0], [-1.0, -1.0, -1.0, -1.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[-1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 1.0, 'maximize': False},
+    {'params': [[0.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None, None]
@@ -86,37 +87,13 @@ ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [
-    [([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, -1.0, 1.0], [-1.0, 1.0, -1.0, 1.0, 1.0, -1.0])],
-    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], [1.0, 2.77e-322, 1.0, -1.0, 1.0, 1.0])],
-    [([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, 1.0, 1.0], None)],
-    [([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0],), ([-1.0, 1.0, 1.0, 1.0, -1.0, 1.0], [1.0, 1.0, -1.0, 1.0, 1.0, 1.0])],
-    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, -1.0], [1.0, -1.0, 1.0, 1.0, 1.0, 1.0])],
-    [(None,), (None, [-1.0, 1.0, -1.0, 1.0, 1.0, -1.0])],
-    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, 1.0], [1.0, 1.0, 1.0, -1.0, -1.0, 1.0])],
-    [([-1.0, 1.0, -1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0])],
-    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],), ([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, 1.0, 1.0, 1.0, 1.0])],
-]
+STEPS = [[(None,), (None,)], [([0.0],), (None,)]]
 # the exact values (decimal, 20 significant digits)
-EXACT = [
-    '-0.99899999999999999998',
-    '-1.001',
-    '-0.99899999999999999998',
-    '-1.001',
-    '-0.0010000000000000000208',
-    '0.0010000000000000000208',
-]
+EXACT = ['-0.99899999999999999998']
 # the largest |observed - exact| a correct implementation may have
-BOUND = [
-    3.376188233606703e-16,
-    3.3828495717854726e-16,
-    3.376188233606703e-16,
-    3.3828495717854726e-16,
-    5.218048240036667e-18,
-    5.218048240036667e-18,
-]
+BOUND = [3.382849559183377e-16]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 6, 't': 5, 'group': 1, 'tensor': 1, 'quantity': 'slow', 'index': 4}
+CHECK = {'kind': 'exact', 'steps': 2, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'slow', 'index': 0}
 PRINTED = 24
 
 
