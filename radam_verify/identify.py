@@ -12,7 +12,9 @@ gradients, which sets it apart on the early steps; large parameters (||theta|| =
 whether phi is clamped at 10 and the ratio at 1. Every candidate convention, one per combination of axis
 values, is judged on every probe with the exact reference and the error model; the axes are
 read off the candidates that survive. An axis whose values no probe can separate is reported
-as undetermined, with the reason.
+as undetermined, with the reason. Lookahead's k and alpha are read from an instance the
+adapter builds; built in, every candidate is judged with each start of the slow weights;
+a wrapper has its inner optimizer identified alone first (:func:`_identify_lookahead`).
 """
 
 from __future__ import annotations
@@ -191,10 +193,17 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     Lookahead wrapper: the inner optimizer's reading first, then Lookahead's,
     :func:`_identify_lookahead`)."""
     wrapper = adapter.lookahead()
+    built_in = None
     if wrapper is not None:
-        return _identify_lookahead(adapter, *wrapper, progress)
+        inner, k, alpha = wrapper
+        if inner is not None:
+            return _identify_lookahead(adapter, inner, k, alpha, progress)
+        built_in = (k, alpha)
     found = probes(adapter)
     alive = candidates(adapter)
+    if built_in is not None:  # Lookahead built in (Ranger): every reading with its k, alpha
+        alive = [replace(c, lookahead_k=built_in[0], lookahead_alpha=built_in[1],
+                         lookahead_start=start) for c in alive for start in LOOKAHEAD_STARTS]
     score = dict.fromkeys(range(len(alive)), 0.0)
     rejected_by: dict[int, tuple[str, float, str]] = {}
     ran = []
@@ -225,6 +234,10 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
     closest = alive[min(score, key=lambda i: score[i])]
     evidence = [f"probe '{p.name}' ({p.purpose})" for p in ran]
+    if built_in is not None:
+        evidence.insert(0, f"Lookahead built in, with k = {built_in[0]} and alpha = "
+                           f"{_text(built_in[1])} (as an instance it builds holds them): every "
+                           "candidate reading with each start of the slow weights")
     if not survivors:
         evidence += _inconsistency(alive, rejected_by)
         return Identification(dict.fromkeys(AXES_REPORTED), None, None, False, {}, tuple(evidence),
@@ -236,10 +249,21 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         evidence.append("scalars=float64: binary64 scalars reproduce every probe (binary32's "
                         "looser allowance does too; the stricter reading is verified)")
     axes, undetermined = _read_axes(survivors, adapter)
+    if built_in is not None:
+        axes.update(lookahead_k=built_in[0], lookahead_alpha=built_in[1])
+        starts = {c.lookahead_start for c in survivors}
+        axes["lookahead_start"] = starts.pop() if len(starts) == 1 else None
+        if axes["lookahead_start"] is None:
+            undetermined["lookahead_start"] = (
+                f"values {sorted(c.lookahead_start for c in survivors)} all reproduce every "
+                "probe")
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
     if preset and axes.get("scalars") == "float32":  # a preset's reading, scalars in binary32
         chosen = replace(chosen, scalars="float32")
+        preset = chosen.spec
+    if preset and built_in is not None:  # a Lookahead preset's reading, with this k and alpha
+        chosen = replace(chosen, lookahead_k=built_in[0], lookahead_alpha=built_in[1])
         preset = chosen.spec
     evidence += _eliminations(alive, rejected_by, axes, chosen)
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
@@ -339,15 +363,20 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
     return axes, undetermined
 
 
+#: axes whose values are the implementation's arguments, not a preset's reading
+_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha")
+
+
 def _matching_preset(axes: dict[str, object]) -> str | None:
     """The preset agreeing with every determined axis (and unique), else None; the scalars'
-    format is not a preset's choice (every preset forms them in binary64), and Lookahead's
-    presets are not candidates (the probes do not look for slow weights: a Lookahead reading
-    is given)."""
+    format is not a preset's choice (every preset forms them in binary64), and a Lookahead
+    preset matches only an implementation identified with Lookahead (built in: its start is
+    among the axes; its k and alpha, constructor arguments, are given beside the preset)."""
+    lookahead = bool(axes.get("lookahead_k"))
     matches = [name for name, preset in PRESETS.items()
-               if not preset.lookahead
+               if preset.lookahead == lookahead
                and all(value is None or getattr(preset, axis) == value
-                       for axis, value in axes.items() if axis != "scalars")]
+                       for axis, value in axes.items() if axis not in _NOT_PRESET_CHOICES)]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -348,6 +348,34 @@ def test_identify_names_a_lookahead_wrappers_inner_reading_its_k_alpha_and_start
     assert not any(e.startswith(f"lookahead_start={start}:") for e in rejected)
 
 
+@pytest.mark.parametrize(("spec", "kwargs"), [("pytorch_ranger:Ranger", {"k": 4, "alpha": 0.25}),
+                                             ("pytorch_optimizer:Ranger",
+                                              {"k": 4, "alpha": 0.25, "degenerated_to_sgd": True})])
+@pytest.mark.filterwarnings("ignore:This overload of addcmul_ is deprecated:UserWarning")
+def test_identify_names_a_built_in_lookahead_with_its_k_alpha_and_start(
+        spec: str, kwargs: dict[str, object]) -> None:
+    """Ranger's Lookahead is built in: its k and alpha are read from its groups and every
+    candidate reading is judged with each start of the slow weights, so the probes' syncs
+    (after step 4) are compared: the ranger preset's reading (slow weights from theta_0),
+    with this k and alpha; the other starts are rejected in the evidence."""
+    found = identify(load_adapter(spec, kwargs))
+    assert found.consistent
+    assert found.convention is not None
+    assert (found.convention.name, found.convention.lookahead_k,
+            found.convention.lookahead_alpha, found.convention.lookahead_start) == (
+        "ranger", 4, 0.25, "theta0")
+    assert any("rejects lookahead_start=first-sync" in e for e in found.evidence)
+
+
+def test_identify_finds_no_reading_for_rangers_ascent_below_the_threshold() -> None:
+    """pytorch-optimizer's default Ranger steps theta + lr m_hat below the threshold: no
+    candidate, with any start of its slow weights, reproduces the probes, and the evidence
+    says that Lookahead was part of every candidate."""
+    found = identify(load_adapter("pytorch_optimizer:Ranger"))
+    assert not found.consistent
+    assert found.evidence[0].startswith("Lookahead built in, with k = 6 and alpha = 0.5")
+
+
 @pytest.mark.parametrize(("spec", "start"), WRAPPERS)
 def test_a_lookahead_wrapper_steps_from_an_injected_state_as_the_inner_optimizer_then_syncs(
         spec: str, start: str) -> None:

@@ -240,11 +240,11 @@ class Adapter(ABC):
     def open(self, groups: Sequence[GroupSpec], path: str | None = None) -> Instance:
         """A fresh optimizer over ``groups``; ``path`` names one of the code paths."""
 
-    def lookahead(self) -> tuple[Adapter, int, float] | None:
-        """Where this adapter drives a Lookahead wrapper around another optimizer: an adapter
-        for the inner optimizer alone, and the wrapper's k and alpha as a wrapper it builds
-        holds them (identification names the inner optimizer's reading first, then
-        Lookahead's); None otherwise, or where the wrapper does not show its k and alpha."""
+    def lookahead(self) -> tuple[Adapter | None, int, float] | None:
+        """Where the implementation is Lookahead: an adapter for the optimizer a wrapper wraps
+        (None where Lookahead is built in, as Ranger's), and k and alpha as an instance it
+        builds holds them (identification then names Lookahead's reading beside the inner
+        one); None otherwise, or where the instance does not show its k and alpha."""
         return None
 
     def script_driver(self, scenario: Scenario) -> Driver | None:

@@ -271,24 +271,27 @@ class TorchAdapter(Adapter):
             rest = {k: v for k, v in kwargs.items() if k not in self.wrapper_keys and k != "inner"}
             return self.cls(self.inner_cls(entries, **required, **rest), **own)
 
-    def lookahead(self) -> tuple[Adapter, int, float] | None:
-        """A wrapper's inner optimizer's adapter (the keywords the wrapper does not take), and
-        the k and alpha of a wrapper built over one tensor: timm's keeps them in each group
-        (``lookahead_k``, ``lookahead_alpha``), torch-optimizer's and pytorch-optimizer's as
-        attributes (``k``, ``alpha``)."""
-        if self.inner_cls is None:
+    def lookahead(self) -> tuple[Adapter | None, int, float] | None:
+        """A wrapper's inner optimizer's adapter (the keywords the wrapper does not take), or
+        None for an optimizer with Lookahead built in (slow weights in its state, as Ranger's
+        ``slow_buffer``); k and alpha as an instance built over one tensor holds them: timm's
+        wrapper in each group (``lookahead_k``, ``lookahead_alpha``), torch-optimizer's and
+        pytorch-optimizer's wrappers as attributes, the Rangers in each group (``k``,
+        ``alpha``)."""
+        if self.inner_cls is None and not self.capabilities.slow_state:
             return None
+        optimizer, _ = self.construct([GroupSpec(Hyper(), (np.zeros(2),))], self.kwargs)
+        group = optimizer.param_groups[0]
+        k = group.get("lookahead_k", group.get("k", getattr(optimizer, "k", None)))
+        alpha = group.get("lookahead_alpha", group.get("alpha", getattr(optimizer, "alpha", None)))
+        if not isinstance(k, int) or isinstance(k, bool) or not isinstance(alpha, (int, float)):
+            return None
+        if self.inner_cls is None:
+            return None, k, float(alpha)
         from radam_verify.adapters import load_adapter
 
         rest = {k: v for k, v in self.kwargs.items() if k not in self.wrapper_keys and k != "inner"}
-        inner = load_adapter(str(self.kwargs["inner"]), rest, self.device, self.dtype)
-        optimizer, _ = self.construct([GroupSpec(Hyper(), (np.zeros(2),))], self.kwargs)
-        group = optimizer.param_groups[0]
-        k = group.get("lookahead_k", getattr(optimizer, "k", None))
-        alpha = group.get("lookahead_alpha", getattr(optimizer, "alpha", None))
-        if not isinstance(k, int) or isinstance(k, bool) or not isinstance(alpha, (int, float)):
-            return None
-        return inner, k, float(alpha)
+        return load_adapter(str(self.kwargs["inner"]), rest, self.device, self.dtype), k, float(alpha)
 
     def inner(self, optimizer: Any) -> Any:
         """The optimizer that keeps the moments: a wrapper's inner optimizer, else itself."""
