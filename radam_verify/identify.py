@@ -306,7 +306,6 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
                          ) from None
     evidence.append(f"probe '{probe.name}' ({probe.purpose})")
     kept: list[Convention] = []
-    rejected: list[tuple[float, str]] = []
     for start in LOOKAHEAD_STARTS:
         candidate = replace(found.convention, lookahead_k=k, lookahead_alpha=alpha,
                             lookahead_start=start)
@@ -318,9 +317,8 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
         else:
             where = worst.judgement.worst if worst else None
             ratio = worst.judgement.worst_ratio if worst else math.inf
-            rejected.append((ratio, f"lookahead_start={start}: rejected by {ratio:.3g} x its "
-                                    f"bound ({where.describe() if where else 'no value'})"))
-    evidence += [text for _, text in rejected]
+            evidence.append(f"lookahead_start={start}: rejected by {ratio:.3g} x its bound "
+                            f"({where.describe() if where else 'no value'})")
     starts = {c.lookahead_start for c in kept}
     axes = {**found.axes, "lookahead_k": k, "lookahead_alpha": alpha,
             "lookahead_start": starts.pop() if len(starts) == 1 else None}

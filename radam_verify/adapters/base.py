@@ -183,6 +183,14 @@ def implementation_call(call: str) -> Iterator[None]:
         raise ImplementationError(call, error) from error
 
 
+def carried(fmt: Format, values: object) -> np.ndarray:
+    """``values`` rounded to ``fmt``, in a numpy dtype every framework takes: bfloat16 and
+    float16 values are carried exactly as float32 (numpy has no arithmetic of its own for
+    them), and the framework rounds them back to the tensor's dtype without a change."""
+    rounded = np.asarray(values, dtype=np.float64).astype(fmt.numpy_type)
+    return rounded.astype(np.float32) if fmt.narrow else rounded
+
+
 def flat(values: object) -> np.ndarray:
     """A snapshot of any real array-like as a new flat float64 array.
 

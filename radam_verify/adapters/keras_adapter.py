@@ -40,6 +40,7 @@ from radam_verify.adapters.base import (
     Instance,
     ParamState,
     StepGrads,
+    carried,
     flat,
     flush_probe,
     flushes_on_paths,
@@ -95,14 +96,6 @@ def _tf() -> Any:
     # tf.function's notes on retracing: each optimizer traces once per set of tensors stepped
     tf.get_logger().setLevel("ERROR")
     return tf
-
-
-def carried(fmt: Format, values: object) -> np.ndarray:
-    """``values`` rounded to the format, in a numpy dtype every backend takes (bfloat16 and
-    float16 values are carried exactly as float32, and Keras rounds them back to the
-    variable's dtype without a change)."""
-    rounded = np.asarray(values, dtype=np.float64).astype(fmt.numpy_type)
-    return rounded.astype(np.float32) if fmt.narrow else rounded
 
 
 class _Legacy:

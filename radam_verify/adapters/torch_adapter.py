@@ -31,6 +31,7 @@ from radam_verify.adapters.base import (
     Instance,
     ParamState,
     StepGrads,
+    carried,
     flush_probe,
     implementation_call,
     refuse_drawn,
@@ -208,9 +209,7 @@ class TorchAdapter(Adapter):
     def carried(self, values: object, fmt: Format | None = None) -> np.ndarray:
         """``values`` rounded to the format (``fmt``, default the parameters'), in a numpy
         dtype torch takes (bfloat16 and float16 values are carried exactly as float32)."""
-        fmt = fmt or self.fmt
-        rounded = np.asarray(values, dtype=np.float64).astype(fmt.numpy_type)
-        return rounded.astype(np.float32) if fmt.narrow else rounded
+        return carried(fmt or self.fmt, values)
 
     def format_of(self, group: GroupSpec, p: int) -> Format:
         """The format parameter ``p`` of ``group`` is held in."""
