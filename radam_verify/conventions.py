@@ -22,7 +22,8 @@ Sources of the presets (read in the code they name):
   weight decay in ``optax.radam``.
 
 Adam is RAdam with r_t = 1 on every step and no warm-up phase (``algorithm=adam``); only
-the ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` axes apply to it:
+the ``bias_correction``, ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` axes apply
+to it:
 
 * ``adam``: ``torch/optim/adam.py`` (``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt)
   .add_(eps)``, ``step_size = lr / bias_correction1``; ``grad = grad.add(param,
@@ -48,6 +49,12 @@ moment (the ``amsgrad`` axis):
   bias_correction(nu, b2, count_inc)``, ``nu_max = jnp.maximum(state.nu_max, nu_hat)``,
   ``mu_hat / (sqrt(nu_max + eps_root) + eps)``): the maximum of the bias-corrected v_hat
   (``amsgrad=v_hat``), no weight decay in ``optax.amsgrad``.
+* ``amsgrad-paper``: Reddi et al. 2018, Algorithm 2 (``theta - alpha_t m_t / sqrt(v_hat_t)``
+  with ``v_hat_t = max(v_hat_{t-1}, v_t)`` of the raw moments: no bias correction, no weight
+  decay; eps beside the root as every implementation adds it), which
+  ``optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)`` computes
+  (``optax/_src/transform.py`` ``scale_by_amsgrad``: ``mu_hat = mu`` and ``nu_hat = nu``
+  when the flags are off, so its maximum of v_hat is the maximum of v).
 
 Lookahead (Zhang et al. 2019) wraps any of them (the ``lookahead_*`` axes); Ranger is
 Lookahead over RAdam:
@@ -111,7 +118,7 @@ LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start")
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
     "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
               "scalars", *LOOKAHEAD_AXES),
-    "adam": ("eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
+    "adam": ("bias_correction", "eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
     "lamb": ("bias_correction", "eps", "weight_decay", "phi_max", "trust_max", "adapt",
              "scalars", *LOOKAHEAD_AXES),
 }
@@ -134,7 +141,8 @@ class Convention:
     bound adds them); ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
     ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
-    no warm-up), where only ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` apply.
+    no warm-up), where only ``bias_correction``, ``eps``, ``weight_decay``, ``amsgrad`` and
+    ``scalars`` apply.
     ``amsgrad`` (Adam only): ``none``; ``v``: the root is taken of the running maximum
     v_max = max(v_max, v_t) of the raw second moment, bias-corrected as ``eps`` says (torch,
     Keras); ``v_hat``: of the running maximum of v_hat_t = v_t / (1 - beta2^t), eps beside
@@ -151,10 +159,12 @@ class Convention:
     and ``l2`` as for Adam, theta's norm then read after the decay), and per tensor the
     trust ratio R = min(phi(||theta||) / ||w||, ``trust_max``) with phi(x) = min(x,
     ``phi_max``), R = 1 where either norm is zero; theta -= lr R w. ``bias_correction``:
-    whether m and v are divided by 1 - beta^t (the paper's last version) or used raw (its
-    first, and torch-optimizer). ``adapt``: ``always``, or ``with-decay``: R is applied only
-    to a tensor whose weight decay is not zero (timm's ``always_adapt=False``), plain Adam
-    otherwise.
+    whether m and v are divided by 1 - beta^t (LAMB's last version; Adam and AMSGrad as
+    torch, optax and Keras read them) or used raw (LAMB's first version and torch-optimizer's;
+    the AMSGrad paper's Algorithm 2). Without it ``eps=raw`` and ``eps=hat`` are one reading,
+    and so are ``amsgrad=v`` and ``amsgrad=v_hat``. ``adapt``: ``always``, or
+    ``with-decay``: R is applied only to a tensor whose weight decay is not zero (timm's
+    ``always_adapt=False``), plain Adam otherwise.
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
@@ -332,8 +342,8 @@ def _format(value: object) -> str:
 
 
 def _foreign_axis(axis: str, algorithm: str) -> str:
-    owner = next(a for a, axes in ALGORITHM_AXES.items() if axis in axes)
-    return (f"axis {axis!r} is {_NAMES[owner]}'s and does not apply to {algorithm}; "
+    owners = " and ".join(f"{_NAMES[a]}'s" for a, axes in ALGORITHM_AXES.items() if axis in axes)
+    return (f"axis {axis!r} is {owners} and does not apply to {algorithm}; "
             f"{algorithm} reads only: {', '.join(ALGORITHM_AXES[algorithm])}")
 
 
@@ -359,6 +369,8 @@ PRESETS: dict[str, Convention] = {
                           amsgrad="v"),
     "optax-amsgrad": Convention(eps="hat", weight_decay="none", name="optax-amsgrad",
                                 algorithm="adam", amsgrad="v_hat"),
+    "amsgrad-paper": Convention(eps="hat", weight_decay="none", name="amsgrad-paper",
+                                algorithm="adam", amsgrad="v", bias_correction=False),
     "lamb": Convention(eps="hat", weight_decay="in-ratio", name="lamb", algorithm="lamb"),
     "timm-lamb": Convention(eps="hat", weight_decay="in-ratio", name="timm-lamb",
                             algorithm="lamb", adapt="with-decay"),

@@ -167,12 +167,15 @@ def candidates(adapter: Adapter) -> list[Convention]:
              for kind, threshold, comparison, below, eps, wd, on_skip in itertools.product(
                  scalars, (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays,
                  (True, False))]
+    # without bias correction eps=raw is eps=hat and amsgrad=v_hat is amsgrad=v: one each
     adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam",  # type: ignore[arg-type]
-                       scalars=kind, amsgrad=amsgrad)
-            for kind, eps, wd, amsgrad in itertools.product(
-                scalars, ("raw", "hat"), decays, _AMSGRAD)
+                       scalars=kind, amsgrad=amsgrad, bias_correction=corrected)
+            for kind, corrected, eps, wd, amsgrad in itertools.product(
+                scalars, (True, False), ("raw", "hat"), decays, _AMSGRAD)
             if (amsgrad != "v_hat" or eps == "hat")  # the maximum of v_hat: eps on its root
-            and (amsgrad == "none" or not adapter.state_layout.debiased)]
+            and (amsgrad == "none" or not adapter.state_layout.debiased)
+            and (corrected or (eps == "hat" and amsgrad != "v_hat"
+                               and not adapter.state_layout.debiased))]
     lamb_decays = tuple(wd for wd in ("in-ratio", "decoupled", "none")
                         if wd == "none" or adapter.capabilities.weight_decay)
     # without bias correction eps=raw and eps=hat are one reading: only hat is a candidate;

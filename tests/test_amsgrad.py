@@ -22,9 +22,11 @@ GRADS = [[3.0, -2.0, 0.5], [-3.0, 1.0, 0.25], [0.01, 0.02, -0.5], [0.01, -0.03, 
          [0.02, 0.01, -0.01]]
 
 
-def independent(reading: str, theta0: list[float], grads: list[list[float]]) -> list[mpmath.mpf]:
+def independent(reading: str, theta0: list[float], grads: list[list[float]],
+                corrected: bool = True) -> list[mpmath.mpf]:
     """AMSGrad as the sources state it, written out in mpmath at 200 digits: torch's
-    ``max(v_max, v) / (1 - b2^t)`` under the root, or optax's ``max(v_max, v / (1 - b2^t))``."""
+    ``max(v_max, v) / (1 - b2^t)`` under the root, or optax's ``max(v_max, v / (1 - b2^t))``;
+    without bias correction, the paper's Algorithm 2: ``m / (sqrt(max(v_max, v)) + eps)``."""
     with mpmath.workdps(200):
         b1, b2 = mpmath.mpf(HYPER.beta1), mpmath.mpf(HYPER.beta2)
         lr, eps = mpmath.mpf(HYPER.lr), mpmath.mpf(HYPER.eps)
@@ -33,7 +35,7 @@ def independent(reading: str, theta0: list[float], grads: list[list[float]]) -> 
         v = [mpmath.mpf(0)] * len(theta)
         top = [mpmath.mpf(0)] * len(theta)
         for t, grad in enumerate(grads, start=1):
-            bc1, bc2 = 1 - b1**t, 1 - b2**t
+            bc1, bc2 = (1 - b1**t, 1 - b2**t) if corrected else (1, 1)
             for i, g in enumerate(grad):
                 m[i] = b1 * m[i] + (1 - b1) * g
                 v[i] = b2 * v[i] + (1 - b2) * mpmath.mpf(g) ** 2
@@ -47,18 +49,18 @@ def independent(reading: str, theta0: list[float], grads: list[list[float]]) -> 
         return theta
 
 
-@pytest.mark.parametrize("preset", ["amsgrad", "optax-amsgrad"])
+@pytest.mark.parametrize("preset", ["amsgrad", "optax-amsgrad", "amsgrad-paper"])
 def test_the_exact_reference_follows_each_amsgrad_reading_as_its_source_states_it(
         preset: str) -> None:
     convention = PRESETS[preset]
     theta0 = [0.5, -1.25, 2.0]
     states = exact_trajectory(theta0, GRADS, HYPER, convention)
-    wanted = independent(convention.amsgrad, theta0, GRADS)
+    wanted = independent(convention.amsgrad, theta0, GRADS, convention.bias_correction)
     for got, want in zip(states[-1].theta, wanted, strict=True):
         assert abs(got - want) <= mpmath.mpf(2) ** -110 * (1 + abs(want))
     # the maximum bites: v has fallen below the maximum kept for every element
     last = states[-1]
-    held = last.v if convention.amsgrad == "v" else [
+    held = last.v if convention.amsgrad == "v" or not convention.bias_correction else [
         x / (1 - mpmath.mpf(HYPER.beta2) ** last.t) for x in last.v]
     assert all(top > x for top, x in zip(last.v_max, held, strict=True))
     # and it matters: plain Adam ends elsewhere
@@ -149,3 +151,23 @@ def test_identify_tells_amsgrads_maximum_from_adam(kwargs: dict[str, object],
     assert any(line.startswith(f"amsgrad={found.axes['amsgrad']}, not {other}: probe "
                                "'falling gradients'") for line in found.evidence), found.evidence
 
+
+
+@pytest.mark.parametrize(("kwargs", "preset"), [
+    ({"bias_correction_mu": False, "bias_correction_nu": False}, "amsgrad-paper"),
+    ({}, "optax-amsgrad"),
+])
+def test_identify_tells_the_amsgrad_papers_raw_moments_from_optaxs_bias_corrected_ones(
+        kwargs: dict[str, object], preset: str) -> None:
+    """optax.amsgrad with both bias corrections off is the AMSGrad paper's Algorithm 2;
+    the first step alone tells it from the bias-corrected reading (m_hat = m / (1 - b1))."""
+    pytest.importorskip("optax")
+    from radam_verify.adapters import load_adapter
+    from radam_verify.identify import identify
+
+    found = identify(load_adapter("optax:amsgrad", kwargs, "cpu", "float64"))
+    assert found.preset == preset
+    assert found.axes["bias_correction"] is (not kwargs)
+    if kwargs:  # the bias-corrected reading differing in that axis alone is rejected
+        assert any(line.startswith("bias_correction=false, not true: probe 'early steps'")
+                   for line in found.evidence), found.evidence

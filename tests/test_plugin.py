@@ -320,6 +320,7 @@ THRESHOLD = "test_steps.py::test_steps_around_the_threshold_follow_the_exact_bra
 SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_gradient_scale"
 #: Lookahead's cycles, skipped for a reading without Lookahead
 LOOKAHEAD = "test_family.py::test_lookahead_cycles_follow_the_exact_fast_and_slow_weights"
+DECAY = "test_groups.py::test_weight_decay_follows_the_convention"
 #: LAMB's layers and zero norms, skipped for readings that are not LAMB's
 LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
         "test_family.py::test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule")
@@ -346,6 +347,10 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
     pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
                  {"convention": "optax-amsgrad,weight_decay=decoupled"},
                  "optax-amsgrad,weight_decay=decoupled", "float32", id="amsgrad-max-of-v-hat"),
+    # the AMSGrad paper's Algorithm 2: raw moments, no bias correction
+    pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
+                 {"convention": "amsgrad-paper"}, "amsgrad-paper", "float32",
+                 id="amsgrad-paper"),
     # Lookahead: Ranger (over RAdam, slow weights from theta_0), and over AdamW with the slow
     # weights started at the first sync (timm's reading) and after the first step
     pytest.param("radam_verify.impls.lookahead_defects:ConventionRanger", {}, "ranger",
@@ -377,7 +382,7 @@ def test_correct_adam_implementations_conform_with_every_property(
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
     schedule in float32, from binary32 betas, for RAdam and AdamW), AMSGrad's two
-    maxima (torch's of v, optax's of v_hat), Lookahead's three starts of the slow
+    maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
     weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's
     and Keras' with the ratio clipped): every property accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
@@ -443,13 +448,14 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
                          else []),
                        THRESHOLD if reading.is_adam else SCALE,
                        *([] if reading.lookahead else [LOOKAHEAD]),
-                       *([] if reading.is_lamb else LAMB)}
+                       *([] if reading.is_lamb else LAMB),
+                       *([DECAY] if reading.weight_decay == "none" else [])}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]
               if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
     assert len(judged) == ((9 if dtype.startswith("complex") else 11) + reading.lookahead
-                           + 2 * reading.is_lamb)
+                           + 2 * reading.is_lamb - (reading.weight_decay == "none"))
     assert min(judged.values()) > 0, judged
 
 
