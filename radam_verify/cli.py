@@ -128,8 +128,9 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--convention", default="auto",
                        help="SPEC or auto (default): identify the convention first")
     check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object "
-                       "(a torch Lookahead wrapper: \"inner\": \"MODULE:ATTR\" names the "
-                       "optimizer it wraps, which takes the keywords the wrapper does not)")
+                       "(a Lookahead wrapper, torch's or optax:lookahead: \"inner\": "
+                       "\"MODULE:ATTR\" names the optimizer it wraps, which takes the "
+                       "keywords the wrapper does not)")
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     check.add_argument("--dtype", default="float32", help=DTYPE_HELP)
     check.add_argument("--profile", default=None,

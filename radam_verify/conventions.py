@@ -69,7 +69,11 @@ Lookahead over RAdam:
   torch-optimizer's ``Lookahead`` starts them after the first step and syncs after steps 1,
   k + 1, 2k + 1, ... (``lookahead_start=first-step``); timm's ``Lookahead`` creates its
   ``lookahead_slow_buff`` at the first sync, which then only sets it
-  (``lookahead_start=first-sync``).
+  (``lookahead_start=first-sync``). optax's ``lookahead`` (``optax/_src/lookahead.py``
+  ``_lookahead_update``: ``last_difference = f + u - s``, ``slow_updates = slow_step_size *
+  sync_next * diff``, ``fast_updates = updates - (1 - slow_step_size) * sync_next * diff``)
+  starts from ``LookaheadParams.init_synced(params)`` (theta0) and merges the sync into the
+  step's updates (``lookahead_sync=merged``).
 """
 
 from __future__ import annotations
@@ -89,6 +93,9 @@ Amsgrad = Literal["none", "v", "v_hat"]
 LookaheadStart = Literal["theta0", "first-step", "first-sync"]
 #: where Lookahead's slow weights start, every reading
 LOOKAHEAD_STARTS: tuple[LookaheadStart, ...] = ("theta0", "first-step", "first-sync")
+LookaheadSync = Literal["copy", "merged"]
+#: how a sync is evaluated, every reading (the first, a copy, the strictest)
+LOOKAHEAD_SYNCS: tuple[LookaheadSync, ...] = ("copy", "merged")
 Scalars = Literal["float64", "float32"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
 
@@ -104,15 +111,16 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "scalars": ("float64", "float32"),
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
+    "lookahead_sync": ("copy", "merged"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
         "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt",
-        "lookahead_k", "lookahead_alpha", "lookahead_start")
+        "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
 NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
-LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start")
+LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
@@ -154,6 +162,11 @@ class Convention:
     phi starts: ``theta0`` (the paper, Algorithm 1: theta before the first step);
     ``first-step`` (theta after step 1, then a sync after steps 1 + k, 1 + 2k, ...:
     torch-optimizer); ``first-sync`` (theta after step k, whose sync only sets phi: timm).
+    ``lookahead_sync``: how a sync is evaluated: ``copy`` forms phi + alpha (theta - phi)
+    and copies it into theta (every torch wrapper); ``merged`` folds the sync into one
+    update of each (optax: d = theta + u - phi, phi += alpha d, theta += u - (1 - alpha) d),
+    the same exact step with other roundings, so theta and phi after a sync differ by them
+    (the bound adds them, error-model.md, section 2).
     ``algorithm=lamb`` (You et al. 2020, LAMB): Adam's direction u = m_hat / (sqrt(v_hat) +
     eps) (``eps`` as for Adam), w = u + wd theta (``weight_decay=in-ratio``; ``decoupled``
     and ``l2`` as for Adam, theta's norm then read after the decay), and per tensor the
@@ -184,13 +197,15 @@ class Convention:
     lookahead_k: int = 0
     lookahead_alpha: float = 0.5
     lookahead_start: LookaheadStart = "theta0"
+    lookahead_sync: LookaheadSync = "copy"
     bias_correction: bool = True
     phi_max: float = math.inf
     trust_max: float = math.inf
     adapt: Adapt = "always"
 
     def __post_init__(self) -> None:
-        for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "adapt"):
+        for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "lookahead_sync",
+                     "adapt"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         for axis in AXES:
@@ -205,8 +220,8 @@ class Convention:
                                   "(0, 1]")
         if not self.lookahead and any(getattr(self, axis) != _DEFAULTS[axis]
                                       for axis in LOOKAHEAD_AXES[1:]):
-            raise ConventionError("lookahead_alpha and lookahead_start apply to Lookahead: "
-                                  "give lookahead_k >= 1 too")
+            raise ConventionError("lookahead_alpha, lookahead_start and lookahead_sync apply to "
+                                  "Lookahead: give lookahead_k >= 1 too")
         for axis in ("phi_max", "trust_max"):
             if not getattr(self, axis) > 0:
                 raise ConventionError(f"{axis}={getattr(self, axis)!r}: use a number > 0 "

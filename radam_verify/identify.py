@@ -30,6 +30,7 @@ from radam_verify.adapters import Adapter, GroupSpec
 from radam_verify.conventions import (
     ALGORITHM_AXES,
     LOOKAHEAD_STARTS,
+    LOOKAHEAD_SYNCS,
     PRESETS,
     Amsgrad,
     Convention,
@@ -136,6 +137,12 @@ def probes(adapter: Adapter) -> list[Probe]:
         "10 or not, the ratio (about 20) clipped at 1 or not",
         scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8), [20.0, -25.0, 30.0, 5.0],
                  early[:3]), lamb))
+    found.append(Probe(
+        "small parameters", "||theta|| = 0.06, far below the direction's norm: LAMB's trust "
+        "ratio (about 0.03) applies even where it is clipped at 1, where Adam takes its full "
+        "step",
+        scenario(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8), [0.05, -0.02, 0.03, 0.01],
+                 early[:3]), lamb))
     if adapter.capabilities.weight_decay:
         found.append(Probe(
             "small parameters with decay", "weight decay where ||theta|| = 0.06 is far below "
@@ -187,7 +194,9 @@ def candidates(adapter: Adapter) -> list[Convention]:
             for kind, corrected, eps, wd, phi, clip, adapt in itertools.product(
                 scalars, (True, False), ("raw", "hat"), lamb_decays, (math.inf, 10.0),
                 (math.inf, 1.0), ("always", "with-decay"))
-            if (corrected or eps == "hat") and not adapter.state_layout.debiased]
+            if (corrected or eps == "hat") and not adapter.state_layout.debiased
+            # without weight decay, adapting only decayed tensors never adapts: that is Adam
+            and (adapt == "always" or adapter.capabilities.weight_decay)]
     return radam + adam + lamb
 
 
@@ -309,22 +318,36 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
                          ) from None
     evidence.append(f"probe '{probe.name}' ({probe.purpose})")
     kept: list[Convention] = []
+    copied = ""
     for start in LOOKAHEAD_STARTS:
-        candidate = replace(found.convention, lookahead_k=k, lookahead_alpha=alpha,
-                            lookahead_start=start)
-        outcome = judge(adapter, probe.scenario, candidate, initial, observed,
-                        first_failure=True)
-        worst = outcome.worst()
-        if outcome.conforms:
-            kept.append(candidate)
-        else:
+        # a copied sync's bound lies within a merged one's: the stricter that reproduces it
+        for sync in LOOKAHEAD_SYNCS:
+            candidate = replace(found.convention, lookahead_k=k, lookahead_alpha=alpha,
+                                lookahead_start=start, lookahead_sync=sync)
+            outcome = judge(adapter, probe.scenario, candidate, initial, observed,
+                            first_failure=True)
+            worst = outcome.worst()
             where = worst.judgement.worst if worst else None
             ratio = worst.judgement.worst_ratio if worst else math.inf
-            evidence.append(f"lookahead_start={start}: rejected by {ratio:.3g} x its bound "
-                            f"({where.describe() if where else 'no value'})")
+            rejection = f"{ratio:.3g} x its bound ({where.describe() if where else 'no value'})"
+            if outcome.conforms:
+                kept.append(candidate)
+                if sync != LOOKAHEAD_SYNCS[0]:
+                    evidence.append(f"lookahead_sync={sync}, not {LOOKAHEAD_SYNCS[0]} (with "
+                                    f"lookahead_start={start}): the copied sync is rejected "
+                                    f"by {copied}")
+                break
+            if sync == LOOKAHEAD_SYNCS[0]:
+                copied = rejection
+            else:
+                also = "" if copied == rejection else (
+                    f" (with lookahead_sync={LOOKAHEAD_SYNCS[0]}: {copied})")
+                evidence.append(f"lookahead_start={start}: rejected by {rejection}{also}")
     starts = {c.lookahead_start for c in kept}
+    syncs = {c.lookahead_sync for c in kept}
     axes = {**found.axes, "lookahead_k": k, "lookahead_alpha": alpha,
-            "lookahead_start": starts.pop() if len(starts) == 1 else None}
+            "lookahead_start": starts.pop() if len(starts) == 1 else None,
+            "lookahead_sync": syncs.pop() if len(syncs) == 1 else None}
     if not kept:
         evidence.append("no start of the slow weights reproduces the probe: the wrapper "
                         "syncs as none of Lookahead's readings does")
@@ -334,6 +357,9 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
     if axes["lookahead_start"] is None:
         undetermined["lookahead_start"] = (f"values {sorted(c.lookahead_start for c in kept)} "
                                            "all reproduce the probe")
+    if axes["lookahead_sync"] is None:
+        undetermined["lookahead_sync"] = (f"values {sorted(c.lookahead_sync for c in kept)} "
+                                          "reproduce the probe with different starts")
     chosen = kept[0]
     return Identification(axes, chosen.spec, chosen, True, undetermined, tuple(evidence),
                           chosen)

@@ -34,6 +34,9 @@ U64 = FLOAT64.u
 K_MOMENT, K_UPDATE, K_SGD, K_THETA = 4, 8, 4, 3
 #: Lookahead's sync: alpha rounded to the format and three operations (error-model.md, 2)
 K_LOOKAHEAD = 4
+#: optax's merged sync of the fast weights, theta + (u - (1 - alpha) (theta + u - phi)):
+#: 1 - alpha rounded and five operations (error-model.md, section 2)
+K_MERGED = 6
 #: Relative slack for evaluating the bound itself in binary64 along rounded exact values.
 EVALUATION_SLACK = 1 + 2.0**-30
 #: binary64 ulps within which ``--verify-schedule=accurate`` requires each scalar of the
@@ -464,10 +467,20 @@ class StepTerms:
                     # phi + alpha (theta - phi), or (1 - alpha) phi + alpha theta, or a lerp:
                     # alpha rounded and three operations (error-model.md, section 2)
                     alpha = convention.lookahead_alpha
+                    e_before = e_slow
                     e_slow = ((1 - alpha) * e_slow + alpha * e_theta
                               + gam(K_LOOKAHEAD) * (np.abs(self.slow) + np.abs(self.theta_new)
                                                     + np.abs(self.slow_new)) + 3 * eta)
-                    e_theta = e_slow  # theta = phi: a copy
+                    if convention.lookahead_sync == "merged":  # theta moved on its own
+                        e_theta = ((1 - alpha) * e_before + alpha * e_theta
+                                   + gam(K_MERGED) * (np.abs(self.slow) + np.abs(self.theta_new)
+                                                      + self.theta_abs + np.abs(self.slow_new))
+                                   + 5 * eta)
+                    else:
+                        e_theta = e_slow  # theta = phi: a copy
+                elif convention.lookahead_sync == "merged":
+                    # phi + alpha 0 d between syncs: exact, but a subnormal phi may be flushed
+                    e_slow = e_slow + eta
         return StepBound(
             np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
             np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),

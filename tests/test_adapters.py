@@ -439,3 +439,79 @@ def test_a_wrapper_state_injected_before_its_first_sync_holds_no_slow_weights_un
     assert after.slow is not None
     np.testing.assert_array_equal(after.slow, after.theta)
     assert not np.array_equal(after.theta, STATE.theta)  # the step itself moved theta
+
+
+#: optax.lookahead around optax.adam, synced every 3 steps
+OPTAX_LOOKAHEAD = {"inner": "optax:adam", "sync_period": 3, "slow_step_size": 0.5}
+
+
+def test_optax_lookahead_reads_and_injects_fast_and_slow_weights_and_syncs_from_them() -> None:
+    """The fast weights are theta and the slow ones are read beside the moments; injected
+    at t = k - 1 with slow weights apart from theta, the next step is a sync: both become
+    phi + alpha (theta' - phi), with theta' the inner transformation's step from the same
+    state (to binary64's roundings: optax merges the sync into one update), and on the
+    step after it the slow weights do not move."""
+    pytest.importorskip("optax")
+    adapter = load_adapter("optax:lookahead", OPTAX_LOOKAHEAD, "cpu", "float64")
+    assert adapter.capabilities.slow_state
+    wrapper = adapter.lookahead()
+    assert wrapper is not None
+    inner, k, alpha = wrapper
+    assert inner is not None
+    assert (inner.spec, k, alpha) == ("optax:adam", 3, 0.5)
+    state = ParamState(STATE.theta, STATE.m, STATE.v, 2, slow=STATE.theta + 1.0)
+    grad = np.array([0.3, -0.1, 0.2])
+    instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
+    instance.inject([[state]])
+    back = instance.read()[0][0]
+    assert back.t == 2
+    for got, want in ((back.theta, state.theta), (back.slow, state.slow), (back.v, state.v)):
+        assert np.array_equal(got, want)
+    alone = inner.open([GroupSpec(Hyper(), (STATE.theta,))])
+    alone.inject([[ParamState(STATE.theta, STATE.m, STATE.v, 2)]])
+    alone.step([[grad]])
+    theta_prime = alone.read()[0][0].theta
+    instance.step([[grad]])
+    synced = instance.read()[0][0]
+    assert synced.slow is not None
+    phi = state.slow + alpha * (theta_prime - state.slow)
+    assert np.allclose(synced.slow, phi, rtol=1e-15, atol=0)
+    assert np.allclose(synced.theta, phi, rtol=1e-15, atol=0)
+    assert not np.allclose(synced.slow, theta_prime)  # the sync moved them
+    instance.step([[grad]])
+    assert np.array_equal(instance.read()[0][0].slow, synced.slow)
+
+
+def test_identify_names_optax_lookaheads_inner_reading_k_alpha_and_start() -> None:
+    pytest.importorskip("optax")
+    found = identify(load_adapter("optax:lookahead", OPTAX_LOOKAHEAD, "cpu", "float64"))
+    assert found.preset == "optax-adam,lookahead_k=3"
+    assert found.axes["lookahead_start"] == "theta0"
+    assert found.axes["lookahead_alpha"] == 0.5
+
+
+def test_optax_lookahead_needs_an_inner_optax_factory() -> None:
+    pytest.importorskip("optax")
+    with pytest.raises(UsageError, match="'inner' must name an optax factory"):
+        load_adapter("optax:lookahead", {**OPTAX_LOOKAHEAD, "inner": "torch.optim:Adam"})
+
+
+def test_optax_lookaheads_merged_sync_follows_the_exact_cycles_within_its_bound() -> None:
+    """Three cycles of optax.lookahead in float32 from fast and slow weights far apart (the
+    merged update's d = theta + u - phi is large, its roundings too): every fast and slow
+    weight within the merged sync's bound of the exact trajectory."""
+    pytest.importorskip("optax")
+    from radam_verify.suite import checks
+    from radam_verify.suite.scenario import Scenario
+
+    adapter = load_adapter("optax:lookahead", OPTAX_LOOKAHEAD, "cpu", "float32")
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=64) * 100.0
+    start = ParamState(theta, rng.normal(size=64) * 0.1, rng.random(64) * 0.01, 3,
+                       slow=-theta + rng.normal(size=64))
+    steps = tuple(((rng.normal(size=64),),) for _ in range(9))
+    scenario = Scenario((GroupSpec(Hyper(lr=0.5), (theta,)),), steps,
+                        start=((start,),))
+    outcome = checks.exact(adapter, scenario, parse_convention(
+        "optax-adam,scalars=float32,lookahead_k=3,lookahead_sync=merged"))
+    assert outcome.conforms, outcome.worst()

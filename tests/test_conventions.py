@@ -23,15 +23,16 @@ def test_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     assert (c.threshold, c.comparison, c.below, c.eps, c.weight_decay) == EXPECTED[name]
 
 
-# Adam's presets: eps placement, weight decay and AMSGrad's maximum, from the code each
-# names (conventions.py).
+# Adam's presets: eps placement, weight decay, AMSGrad's maximum and the bias corrections,
+# from the code each names (conventions.py).
 EXPECTED_ADAM = {
-    "adam": ("hat", "l2", "none"),
-    "adamw": ("hat", "decoupled", "none"),
-    "keras-adam": ("raw", "decoupled", "none"),
-    "optax-adam": ("hat", "none", "none"),
-    "amsgrad": ("hat", "l2", "v"),
-    "optax-amsgrad": ("hat", "none", "v_hat"),
+    "adam": ("hat", "l2", "none", True),
+    "adamw": ("hat", "decoupled", "none", True),
+    "keras-adam": ("raw", "decoupled", "none", True),
+    "optax-adam": ("hat", "none", "none", True),
+    "amsgrad": ("hat", "l2", "v", True),
+    "optax-amsgrad": ("hat", "none", "v_hat", True),
+    "amsgrad-paper": ("hat", "none", "v", False),
 }
 
 
@@ -39,9 +40,10 @@ EXPECTED_ADAM = {
 def test_adam_preset_has_the_axes_of_the_code_it_names(name: str) -> None:
     c = parse_convention(name)
     assert c.algorithm == "adam"
-    assert (c.eps, c.weight_decay, c.amsgrad) == EXPECTED_ADAM[name]
+    assert (c.eps, c.weight_decay, c.amsgrad, c.bias_correction) == EXPECTED_ADAM[name]
     assert c.axes() == {"algorithm": "adam", "eps": c.eps, "weight_decay": c.weight_decay,
-                        "amsgrad": c.amsgrad, "scalars": "float64"}
+                        "amsgrad": c.amsgrad, "bias_correction": c.bias_correction,
+                        "scalars": "float64"}
     assert c.keeps_max == (c.amsgrad != "none")
 
 
@@ -121,3 +123,14 @@ def test_comparison_decides_only_exact_ties() -> None:
     strict, loose = Convention(comparison=">"), Convention(comparison=">=")
     assert [strict.rectifies(s) for s in (-1, 0, 1)] == [False, False, True]
     assert [loose.rectifies(s) for s in (-1, 0, 1)] == [False, True, True]
+
+
+def test_lookahead_sync_is_lookaheads_axis_copy_unless_merged_is_named() -> None:
+    merged = parse_convention("optax-adam,lookahead_k=6,lookahead_sync=merged")
+    assert merged.lookahead_sync == "merged"
+    assert merged.spec == "optax-adam,lookahead_k=6,lookahead_sync=merged"
+    assert parse_convention("ranger").lookahead_sync == "copy"
+    with pytest.raises(ConventionError, match="lookahead_sync apply to Lookahead"):
+        parse_convention("adam,lookahead_sync=merged")
+    with pytest.raises(ConventionError, match="unknown value 'fused' for axis 'lookahead_sync'"):
+        parse_convention("adam,lookahead_k=2,lookahead_sync=fused")

@@ -303,3 +303,25 @@ def test_a_transplant_script_shows_a_loaded_state_dict_that_stays_tied_to_its_so
     fixed = _run(script, tmp_path, CORRECT)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "continues bit for bit" in fixed.stdout
+
+
+def test_an_optax_lookahead_script_drives_its_fast_and_slow_weights(tmp_path: Path) -> None:
+    """optax.lookahead's slow weights start at theta_0; judged as if they started at the
+    first sync (timm's reading) it deviates at the sync, and the script, built around the
+    inner factory with LookaheadParams as the adapter builds it, shows the same value
+    without radam-verify."""
+    pytest.importorskip("optax")
+    adapter = load_adapter("optax:lookahead", {"inner": "optax:adam", "sync_period": 2,
+                                               "slow_step_size": 0.5}, "cpu", "float64")
+    target = Target(adapter, parse_convention(
+        "optax-adam,lookahead_k=2,lookahead_start=first-sync,lookahead_sync=merged"),
+        "given", PROFILES["quick"], 0)
+    scenario = _scenario(Hyper(), steps=5)
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    assert not outcome.conforms
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    script = _written(target, _property(target, raised.value, "trajectory"), tmp_path)
+    shown = _run(script, tmp_path, without_radam_verify=True)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert raised.value.details["exact"] in shown.stdout

@@ -81,3 +81,25 @@ def test_a_flushing_platform_is_judged_flushed_unless_ieee_and_its_cases_say_how
     plain, _ = build_target(VerifyOptions("torch.optim:RAdam", convention="pytorch"))
     assert plain.flushes_subnormals is None
     assert plain.platform() == "IEEE gradual underflow (probed)"
+
+
+def test_optax_lookaheads_merged_sync_flushes_a_subnormal_slow_weight_between_syncs() -> None:
+    """optax.lookahead adds alpha * 0 * d to the slow weights on every step: exact under
+    gradual underflow, but XLA flushes a subnormal slow weight to 0 on the first step. A
+    copied sync leaves phi alone between syncs, so its bound rejects that even as flushed;
+    the merged reading (lookahead_sync=merged, error-model.md, section 2) allows it."""
+    adapter = load_adapter("optax:lookahead", {"inner": "optax:adam", "sync_period": 3,
+                                               "slow_step_size": 0.5}, dtype="float64")
+    assert adapter.platform_flushes() is not None
+    adapter.fmt = adapter.fmt.flushing()
+    scenario = Scenario((GroupSpec(Hyper(), (np.array([0.5, 3e-310]),)),),
+                        (((np.array([0.25, -0.5]),),),))
+    copied = checks.exact(adapter, scenario, parse_convention("optax-adam,lookahead_k=3"))
+    assert not copied.conforms
+    worst = copied.worst()
+    assert worst is not None
+    assert worst.judgement.worst is not None
+    assert (worst.judgement.worst.quantity, worst.judgement.worst.index) == ("slow", 1)
+    merged = checks.exact(adapter, scenario,
+                          parse_convention("optax-adam,lookahead_k=3,lookahead_sync=merged"))
+    assert merged.conforms

@@ -6,6 +6,13 @@ The factory is called as ``factory(learning_rate=lr, b1=beta1, b2=beta2, eps=eps
 state's ``count``/``mu``/``nu`` fields (``ScaleByAdamState``). Code paths: ``jit`` (the
 update compiled with ``jax.jit``, as users run it) and ``eager``. optax has no notion of a
 missing gradient, maximize or, for ``radam``, weight decay: those properties are skipped.
+
+``optax:lookahead`` wraps another factory named by ``inner`` (``{"inner": "optax:adam",
+"sync_period": 6, "slow_step_size": 0.5}``; keywords ``lookahead`` does not take go to the
+inner factory): its parameters are a ``LookaheadParams`` pair started synced
+(``init_synced``), the fast weights are theta, the slow ones are read and injected beside
+the moments (with ``steps_since_sync`` set from the step count), and a saved state keeps
+the slow weights with the transformation's state, as a user's checkpoint keeps both.
 """
 
 from __future__ import annotations
@@ -59,7 +66,16 @@ class OptaxAdapter(Adapter):
         self.spec, self.factory, self.kwargs, self.fmt, self.version = (
             spec, factory, dict(kwargs), fmt, version)
         self.device = device
-        accepted = set(inspect.signature(factory).parameters)
+        #: Lookahead: the inner factory, its keywords, and the wrapper's own keywords
+        self.inner: tuple[str, Callable[..., Any], dict[str, object]] | None = None
+        self.wrapper_kwargs: dict[str, object] = {}
+        if "inner" in self.kwargs:
+            self.inner, self.wrapper_kwargs = _wrapped(factory, self.kwargs)
+        #: lookahead's k and alpha (0 and 0.0 without Lookahead)
+        self.sync_period = _number(self.wrapper_kwargs, "sync_period", int)
+        self.slow_step_size = _number(self.wrapper_kwargs, "slow_step_size", float)
+        accepted = set(inspect.signature(factory if self.inner is None
+                                         else self.inner[1]).parameters)
         self._wd = "weight_decay" in accepted
         refuse_drawn(self.kwargs, list(self.arguments(Hyper())))
         try:
@@ -79,6 +95,7 @@ class OptaxAdapter(Adapter):
             notes["weight_decay"] = f"{spec} takes no weight_decay argument"
         self.capabilities = Capabilities(
             read_state=readable, inject_state=readable, max_state=maxima, maximize=False,
+            slow_state=readable and self.inner is not None,
             weight_decay=self._wd,
             groups=True, add_group=False, save_load=True, missing_grads=False,
             code_paths={p: {"path": p} for p in PATHS}, notes=notes)
@@ -97,7 +114,20 @@ class OptaxAdapter(Adapter):
 
     def make(self, hyper: Hyper) -> Any:
         with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
-            return self.factory(**self.arguments(hyper), **self.kwargs)
+            if self.inner is None:
+                return self.factory(**self.arguments(hyper), **self.kwargs)
+            _, inner, inner_kwargs = self.inner
+            return self.factory(inner(**self.arguments(hyper), **inner_kwargs),
+                                **self.wrapper_kwargs)
+
+    def lookahead(self) -> tuple[Adapter | None, int, float] | None:
+        """optax.lookahead's inner transformation's adapter, its sync_period and
+        slow_step_size (the wrapper's defaults where they are not given)."""
+        if self.inner is None:
+            return None
+        spec, inner, inner_kwargs = self.inner
+        return (OptaxAdapter(spec, inner, inner_kwargs, self.device, self.fmt, self.version),
+                self.sync_period, self.slow_step_size)
 
     @property
     def framework(self) -> str:
@@ -144,7 +174,35 @@ def _replace_moments(state: Any, new: Any) -> Any:
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(_replace_moments(item, new) for item in state)
+    if hasattr(state, "fast_state"):  # lookahead's LookaheadState
+        return state._replace(fast_state=_replace_moments(state.fast_state, new))
     return state
+
+
+def _number(kwargs: Mapping[str, object], key: str, kind: Callable[[Any], Any]) -> Any:
+    """A wrapper keyword as a number (0 where it is not given)."""
+    value = kwargs.get(key, 0)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--verify-kwargs {key!r} must be a number, got {value!r}") from None
+
+
+def _wrapped(factory: Callable[..., Any], kwargs: Mapping[str, object]
+             ) -> tuple[tuple[str, Callable[..., Any], dict[str, object]], dict[str, object]]:
+    """optax.lookahead's inner factory (``kwargs["inner"]``, ``MODULE:ATTR``) with the
+    keywords the wrapper does not take, and the wrapper's own keywords."""
+    from radam_verify.adapters import resolve
+
+    spec = kwargs["inner"]
+    inner = resolve(spec) if isinstance(spec, str) else None
+    if not (callable(inner) and str(getattr(inner, "__module__", "")).startswith("optax")):
+        raise UsageError(f"--verify-kwargs 'inner' must name an optax factory as MODULE:ATTR "
+                         f"(e.g. \"optax:adam\"), got {spec!r}")
+    own = list(inspect.signature(factory).parameters)[1:]  # after fast_optimizer
+    wrapper = {k: v for k, v in kwargs.items() if k in own}
+    rest = {k: v for k, v in kwargs.items() if k not in own and k != "inner"}
+    return (str(spec), inner, rest), wrapper
 
 
 class OptaxInstance(Instance):
@@ -155,7 +213,9 @@ class OptaxInstance(Instance):
         self.groups: list[dict[str, Any]] = []
         for group in groups:
             tx = adapter.make(group.hyper)
-            params = [self._array(p) for p in group.params]
+            params: Any = [self._array(p) for p in group.params]
+            if adapter.inner is not None:  # fast and slow weights, started equal
+                params = _module("optax").LookaheadParams.init_synced(params)
             with implementation_call("init(params)"):
                 update = jax.jit(tx.update) if path == "jit" else tx.update
                 state = tx.init(params)
@@ -176,19 +236,26 @@ class OptaxInstance(Instance):
                 updates, group["state"] = group["update"](arrays, group["state"], group["params"])
                 group["params"] = optax.apply_updates(group["params"], updates)
 
+    def _fast(self, group: Mapping[str, Any]) -> list[Any]:
+        """theta: the parameters, or lookahead's fast weights."""
+        params = group["params"]
+        return list(params.fast if self.adapter.inner is not None else params)
+
     def read(self) -> list[list[ParamState]]:
         out = []
         for group in self.groups:
             moments = _find_moments(group["state"])
+            slow = group["params"].slow if self.adapter.inner is not None else None
             row = []
-            for k, theta in enumerate(group["params"]):
+            for k, theta in enumerate(self._fast(group)):
                 if moments is None:
                     row.append(ParamState(flat(theta)))
                 else:
                     v_max = getattr(moments, "nu_max", None)
                     row.append(ParamState(flat(theta), flat(moments.mu[k]), flat(moments.nu[k]),
                                           int(moments.count),
-                                          v_max=None if v_max is None else flat(v_max[k])))
+                                          v_max=None if v_max is None else flat(v_max[k]),
+                                          slow=None if slow is None else flat(slow[k])))
             out.append(row)
         return out
 
@@ -206,17 +273,35 @@ class OptaxInstance(Instance):
                                                        else s.v_max)
                                            for s in group_states])
             group["state"] = _replace_moments(group["state"], new)
-            group["params"] = [self._array(s.theta) for s in group_states]
+            fast = [self._array(s.theta) for s in group_states]
+            if self.adapter.inner is None:
+                group["params"] = fast
+                continue
+            # slow weights from theta_0 (init_synced): a sync after every k-th step
+            period = self.adapter.sync_period
+            group["state"] = group["state"]._replace(steps_since_sync=jnp.asarray(
+                t % period, dtype=group["state"].steps_since_sync.dtype))
+            group["params"] = _module("optax").LookaheadParams(
+                fast=fast, slow=[self._array(s.theta if s.slow is None else s.slow)
+                                 for s in group_states])
 
     def save(self) -> bytes:
+        """The transformation's state (and lookahead's slow weights, which a user's
+        checkpoint keeps with it: they are parameters, not state, in optax)."""
         with implementation_call("pickling the state"):
-            return pickle.dumps([self.jax.device_get(g["state"]) for g in self.groups])
+            return pickle.dumps([
+                (self.jax.device_get(g["state"]),
+                 None if self.adapter.inner is None else self.jax.device_get(g["params"].slow))
+                for g in self.groups])
 
     def load(self, saved: bytes) -> None:
         with implementation_call("unpickling the state"):
             states = pickle.loads(saved)
-        for group, state in zip(self.groups, states, strict=True):
-            group["state"] = self.jax.tree_util.tree_map(self.jax.numpy.asarray, state)
+        asarray = self.jax.numpy.asarray
+        for group, (state, slow) in zip(self.groups, states, strict=True):
+            group["state"] = self.jax.tree_util.tree_map(asarray, state)
+            if slow is not None:
+                group["params"] = group["params"]._replace(slow=[asarray(x) for x in slow])
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[flat(g) for g in group["grads"]] for group in self.groups]

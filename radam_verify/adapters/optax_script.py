@@ -4,7 +4,9 @@ The script drives the transformation as the optax adapter does: one transformati
 group, ``factory(learning_rate=, b1=, b2=, eps=, ...)``, the group's parameters as one list
 pytree, ``update`` under ``jax.jit`` (or eager) then ``optax.apply_updates``, the moments in
 the state's ``count``/``mu``/``nu`` node, the state pickled to save it. JAX runs on the CPU,
-in x64 mode for float64.
+in x64 mode for float64. ``optax.lookahead`` is built around its ``INNER`` factory, its
+parameters a ``LookaheadParams`` pair started synced, the slow weights read and injected
+beside the moments and saved with the state.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from radam_verify.adapters.optax_adapter import OptaxAdapter
     from radam_verify.suite.scenario import Scenario
 
-IMPORTS = '''import os
+IMPORTS = '''import importlib
+import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -55,7 +58,23 @@ def replaced(state, new):
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(replaced(item, new) for item in state)
+    if hasattr(state, "fast_state"):  # lookahead's LookaheadState
+        return state._replace(fast_state=replaced(state.fast_state, new))
     return state
+
+
+def build(cls, arguments):
+    """The transformation of one group (optax.lookahead: around its inner one)."""
+    if INNER is None:
+        return cls(**arguments, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    return cls(inner(**arguments, **KWARGS), **WRAPPER)
+
+
+def fast(params):
+    """theta: the parameters, or lookahead's fast weights."""
+    return list(params.fast) if INNER is not None else params
 
 
 class Run:
@@ -64,8 +83,10 @@ class Run:
     def __init__(self, cls, groups=None):
         self.cls, self.groups, self.sizes = cls, [], []
         for group in GROUPS if groups is None else groups:
-            tx = cls(**group["arguments"], **KWARGS)
+            tx = build(cls, group["arguments"])
             params = [array(p) for p in group["params"]]
+            if INNER is not None:  # fast and slow weights, started equal
+                params = optax.LookaheadParams.init_synced(params)
             update = jax.jit(tx.update) if PATH == "jit" else tx.update
             self.groups.append({"entry": group, "tx": tx, "params": params,
                                 "state": tx.init(params), "update": update, "grads": []})
@@ -85,6 +106,13 @@ class Run:
                                                  else s["v_max"]) for s in states])
             group["state"] = replaced(group["state"], new)
             group["params"] = [array(s["theta"]) for s in states]
+            if INNER is not None:  # slow weights from theta_0: a sync after every k-th step
+                counter = group["state"].steps_since_sync
+                group["state"] = group["state"]._replace(steps_since_sync=jax.numpy.asarray(
+                    states[0]["t"] % WRAPPER["sync_period"], dtype=counter.dtype))
+                group["params"] = optax.LookaheadParams(
+                    fast=group["params"], slow=[array(s["theta"] if s.get("slow") is None
+                                                      else s["slow"]) for s in states])
 
     def step(self, grads):
         for group, given in zip(self.groups, grads):
@@ -96,25 +124,32 @@ class Run:
     def read(self, g, p, quantity):
         group = self.groups[g]
         if quantity == "theta":
-            return flat(group["params"][p])
+            return flat(fast(group["params"])[p])
         held = moments(group["state"])
-        if quantity == "slow":  # optax.lookahead is not driven through this script
-            return None
+        if quantity == "slow":  # optax.lookahead's slow weights
+            return None if INNER is None else flat(group["params"].slow[p])
         if quantity == "v_max":  # amsgrad's running maximum of nu_hat
             found = getattr(held, "nu_max", None)
             return None if found is None else flat(found[p])
         return None if held is None else flat((held.mu if quantity == "m" else held.nu)[p])
 
     def copy(self, cls):
-        return Run(cls, [{**group["entry"], "params": [flat(p).tolist() for p in group["params"]]}
+        return Run(cls, [{**group["entry"],
+                          "params": [flat(p).tolist() for p in fast(group["params"])]}
                          for group in self.groups])
 
     def save(self):
-        return pickle.dumps([jax.device_get(group["state"]) for group in self.groups])
+        """The state, and lookahead's slow weights (parameters in optax) with it."""
+        return pickle.dumps([(jax.device_get(group["state"]), None if INNER is None
+                              else jax.device_get(group["params"].slow))
+                             for group in self.groups])
 
     def load(self, saved):
-        for group, state in zip(self.groups, pickle.loads(saved)):
+        for group, (state, slow) in zip(self.groups, pickle.loads(saved)):
             group["state"] = jax.tree_util.tree_map(jax.numpy.asarray, state)
+            if slow is not None:
+                group["params"] = group["params"]._replace(
+                    slow=[jax.numpy.asarray(x) for x in slow])
 
     def rounded(self, given):
         return flat(array(given))
@@ -138,7 +173,11 @@ def driver(adapter: OptaxAdapter, scenario: Scenario) -> Driver:
     text = "".join([
         literal("DTYPE", adapter.fmt.name, "the dtype of the parameters"),
         literal("PATH", scenario.path or "jit", "jit: update compiled with jax.jit; eager"),
-        literal("KWARGS", dict(adapter.kwargs), "keywords beside each group's"),
+        literal("INNER", None if adapter.inner is None else adapter.inner[0],
+                "optax.lookahead's inner factory, MODULE:ATTR (None: no wrapper)"),
+        literal("KWARGS", dict(adapter.kwargs if adapter.inner is None else adapter.inner[2]),
+                "keywords beside each group's"),
+        literal("WRAPPER", dict(adapter.wrapper_kwargs), "optax.lookahead's own keywords"),
         literal("GROUPS", [entry(g) for g in scenario.groups],
                 "one transformation per group: its keywords and initial values"),
         literal("ADDED", [], "optax adds no groups later"),

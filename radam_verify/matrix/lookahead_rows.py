@@ -1,6 +1,6 @@
 """Lookahead's implementations in the matrix: pytorch-ranger's and pytorch-optimizer's Ranger
-(Lookahead over RAdam), and timm's, torch-optimizer's and pytorch-optimizer's Lookahead
-wrapped around torch.optim.RAdam.
+(Lookahead over RAdam), timm's, torch-optimizer's and pytorch-optimizer's Lookahead
+wrapped around torch.optim.RAdam, and optax.lookahead around optax.adam.
 
 Lookahead's k and alpha are the implementation's constructor arguments, not hyperparameters
 the suite draws, and the probes do not look for slow weights: each row names its reading
@@ -10,8 +10,6 @@ added by :mod:`radam_verify.matrix.configurations`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
 
@@ -159,16 +157,29 @@ def lookahead_configurations(po_maximize: Finding, load_shares: Finding
                       documented=_PO_RANGER, findings=(maximize, PO_RANGER_GC)),
         Configuration("degenerated_to_sgd=True, use_gc=False", "pytorch_optimizer:Ranger",
                       {"degenerated_to_sgd": True, "use_gc": False}, convention=_PO_READING,
-                      documented=_PO_RANGER, findings=(maximize,))))
+                      documented=_PO_RANGER, findings=(maximize,))),
+            *optax_lookahead_configurations())
 
 
-#: Lookahead implementations that were considered and are not in the matrix yet, and why
-LOOKAHEAD_NOT_RUN: Mapping[str, str] = {
-    "optax.lookahead": (
-        "it keeps a LookaheadParams pair of fast and slow weights, which the optax adapter "
-        "does not pass yet, and merges a sync into one update, theta + (u - (1 - alpha) "
-        "(theta + u - phi)), whose roundings (the fast weights after a sync are not a copy of "
-        "the slow ones) the error model's sync term, phi + alpha (theta - phi) and theta = "
-        "phi, does not cover yet; its reading is expressed (lookahead_start=theta0: README, "
-        "Conventions)"),
-}
+_OPTAX_LOOKAHEAD = ("optax/_src/lookahead.py: LookaheadParams.init_synced starts the slow "
+                    "weights at theta_0, a sync after every sync_period-th step, merged into "
+                    "the step's updates (_lookahead_update: d = fast + u - slow, slow += "
+                    "slow_step_size d, fast += u - (1 - slow_step_size) d, on every step with "
+                    "sync_next 0 or 1): lookahead_sync=merged over the inner optax.adam's "
+                    "reading (its scalars float32 in the float32 run, as identified for "
+                    "optax.adam)")
+
+
+def optax_lookahead_configurations() -> tuple[Configuration, ...]:
+    """optax.lookahead over optax.adam (k = 6, alpha = 0.5, as Ranger's), float32 and x64,
+    verified against its documented merged sync (identify finds the copied sync, whose
+    bound the probe's values do not exceed: the merged one's roundings are a superset)."""
+    spec = "optax:lookahead"
+    kwargs = {"inner": "optax:adam", "sync_period": 6, "slow_step_size": 0.5}
+    reading = "optax-adam{},lookahead_k=6,lookahead_sync=merged"
+    return (Configuration("over optax.adam, float32", spec, kwargs,
+                          convention=reading.format(",scalars=float32"),
+                          documented=_OPTAX_LOOKAHEAD),
+            Configuration("over optax.adam, x64", spec, kwargs, dtype="float64",
+                          convention=reading.format(""), documented=_OPTAX_LOOKAHEAD))
+
