@@ -115,10 +115,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
-        "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt",
+        "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
         "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
-NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max")
+NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
 LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 
@@ -128,7 +128,7 @@ ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
               "scalars", *LOOKAHEAD_AXES),
     "adam": ("bias_correction", "eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
     "lamb": ("bias_correction", "eps", "weight_decay", "phi_max", "trust_max", "adapt",
-             "scalars", *LOOKAHEAD_AXES),
+             "clip_norm", "scalars", *LOOKAHEAD_AXES),
 }
 
 
@@ -177,7 +177,10 @@ class Convention:
     the AMSGrad paper's Algorithm 2). Without it ``eps=raw`` and ``eps=hat`` are one reading,
     and so are ``amsgrad=v`` and ``amsgrad=v_hat``. ``adapt``: ``always``, or
     ``with-decay``: R is applied only to a tensor whose weight decay is not zero (timm's
-    ``always_adapt=False``), plain Adam otherwise.
+    ``always_adapt=False``), plain Adam otherwise. ``clip_norm`` (LAMB only; ``inf``: none):
+    before the step every gradient of every tensor of every group is divided by
+    max(1, ||G|| / clip_norm), ||G|| the norm of all of them together (timm's
+    ``max_grad_norm``, 1.0 by default: ``radam_verify/clipping.py``).
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
@@ -202,6 +205,7 @@ class Convention:
     phi_max: float = math.inf
     trust_max: float = math.inf
     adapt: Adapt = "always"
+    clip_norm: float = math.inf
 
     def __post_init__(self) -> None:
         for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "lookahead_sync",
@@ -222,7 +226,7 @@ class Convention:
                                       for axis in LOOKAHEAD_AXES[1:]):
             raise ConventionError("lookahead_alpha, lookahead_start and lookahead_sync apply to "
                                   "Lookahead: give lookahead_k >= 1 too")
-        for axis in ("phi_max", "trust_max"):
+        for axis in ("phi_max", "trust_max", "clip_norm"):
             if not getattr(self, axis) > 0:
                 raise ConventionError(f"{axis}={getattr(self, axis)!r}: use a number > 0 "
                                       "(inf: no clamp)")

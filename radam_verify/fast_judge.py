@@ -140,6 +140,7 @@ def judge_trajectory_fast(
     *,
     block: int = BLOCK,
     schedule: str = "textbook",
+    grad_errors: Sequence[Array | None] | None = None,
 ) -> Judgement:
     """Compare (theta, m, v) after each step from ``start`` (theta, m, v as the
     implementation holds them, raw moments, and the step count t; then AMSGrad's running
@@ -151,7 +152,8 @@ def judge_trajectory_fast(
     ``block``: elements evaluated together (the verdict does not depend on it).
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
     the bound the textbook allowance takes is not computed here: it is reported from the
-    tensors the mpmath judge judges)."""
+    tensors the mpmath judge judges). ``grad_errors``: per step, the gradient's error, as
+    for the mpmath judge."""
     names = convention.quantities
     n = len(names)
     state = _start(start, names)
@@ -162,6 +164,8 @@ def judge_trajectory_fast(
     bound: tuple[Array, ...] = (np.zeros_like(state[0]),) * n
     # a step without a gradient leaves the tensor's state as it is and is not judged (the
     # mpmath judge's raw layout, judge.judge_trajectory); t counts the steps with one
+    errors_of = [None] * len(grads) if grad_errors is None else list(grad_errors)
+    given_errors = [a_g for grad, a_g in zip(grads, errors_of, strict=True) if grad is not None]
     stepped = [(grad, obs) for grad, obs in zip(grads, observed, strict=True)
                if grad is not None]
     grads = [grad for grad, _ in stepped]
@@ -176,9 +180,11 @@ def judge_trajectory_fast(
     free: list[_Arrays] = []
     current: _Arrays | None = None  # the set holding (theta, m, v) and bound
     pinned: _Arrays | None = None  # the set ``where`` refers to
-    for t, (grad, obs) in enumerate(stepped, start=t0 + 1):
+    for t, ((grad, obs), a_g) in enumerate(zip(stepped, given_errors, strict=True),
+                                           start=t0 + 1):
         assert grad is not None
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
+        grad_error = None if a_g is None else np.asarray(a_g, dtype=np.float64).reshape(-1)
         given = dict(zip(QUANTITIES, observed_now(obs, convention, t), strict=False))
         seen = tuple(None if given.get(name) is None
                      else np.asarray(given[name], dtype=np.float64).reshape(-1)
@@ -190,7 +196,8 @@ def judge_trajectory_fast(
         for branch in ([False, True] if t in band else [None]):
             scalars = exact_scalars(t, hyper, convention, branch)
             arrays = free.pop() if free else _Arrays.empty(state[0].size, wide, n)
-            model = _Model(scalars.rounded(), scalars, hyper, convention, fmt, errors)
+            model = _Model(scalars.rounded(), scalars, hyper, convention, fmt, errors,
+                           grad_error)
             step = _step(state, low, g, bound, seen, model, block, branch, arrays)
             if best is None or step.compared.ratio < best.compared.ratio:
                 if best is not None:
@@ -261,6 +268,8 @@ class _Model:
     convention: Convention
     fmt: Format
     errors: ScheduleErrors
+    #: the gradient's error per element (LAMB's global clipping); None: used as given
+    grad_error: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -348,7 +357,7 @@ def _block(s: slice, state: tuple[Array, ...], low: tuple[Array, ...] | None,
     where every value is finite and nothing underflows; a block where it cannot tell is
     evaluated again by the reference (which alone carries AMSGrad's running maximum and
     Lookahead's slow weights)."""
-    if len(state) == 3 and not model.convention.is_lamb:
+    if len(state) == 3 and not model.convention.is_lamb and model.grad_error is None:
         if compiled:
             judged = _compiled_block(s, state, g, bound, observed, model, arrays)
             if judged is not None:
@@ -399,7 +408,8 @@ def _reference_block(s: slice, state: tuple[Array, ...],
     terms = step_terms(theta, m, v, grad, c, hyper, convention, v_max=v_max, slow=slow)
     impl = terms.bound(fmt, model.errors, bound[0][s], bound[1][s], bound[2][s],
                        a_vmax=bound[index["v_max"]][s] if v_max is not None else 0.0,
-                       a_slow=bound[index["slow"]][s] if slow is not None else 0.0)
+                       a_slow=bound[index["slow"]][s] if slow is not None else 0.0,
+                       a_g=0.0 if model.grad_error is None else model.grad_error[s])
     if new_low is not None:  # double-double: its absolute error only where it underflows
         own_fmt = replace(own_fmt, eta=cast(float, np.where(
             _underflows(terms, new, hyper, convention), own_fmt.eta, 0.0)))

@@ -42,7 +42,7 @@ from radam_verify.suite.scenario import Scenario, judge, run
 
 AXES_REPORTED = ("algorithm", "threshold", "comparison", "below", "eps", "weight_decay",
                  "decay_on_skip", "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt",
-                 "scalars")
+                 "clip_norm", "scalars")
 
 _COMPARISON_REASON = (
     "'>' and '>=' differ only where rho_t equals the threshold exactly; for binary64 b2 the "
@@ -187,13 +187,14 @@ def candidates(adapter: Adapter) -> list[Convention]:
                         if wd == "none" or adapter.capabilities.weight_decay)
     # without bias correction eps=raw and eps=hat are one reading: only hat is a candidate;
     # the clamps are the libraries' constants (phi at 10: torch-optimizer, pytorch-optimizer;
-    # the ratio at 1: timm's trust_clip)
+    # the ratio at 1: timm's trust_clip), and so is the gradients' global clipping (at 1:
+    # timm's max_grad_norm)
     lamb = [Convention(eps=eps, weight_decay=wd, algorithm="lamb",  # type: ignore[arg-type]
                        scalars=kind, bias_correction=corrected, phi_max=phi, trust_max=clip,
-                       adapt=adapt)  # type: ignore[arg-type]
-            for kind, corrected, eps, wd, phi, clip, adapt in itertools.product(
+                       adapt=adapt, clip_norm=norm)  # type: ignore[arg-type]
+            for kind, corrected, eps, wd, phi, clip, adapt, norm in itertools.product(
                 scalars, (True, False), ("raw", "hat"), lamb_decays, (math.inf, 10.0),
-                (math.inf, 1.0), ("always", "with-decay"))
+                (math.inf, 1.0), ("always", "with-decay"), (math.inf, 1.0))
             if (corrected or eps == "hat") and not adapter.state_layout.debiased
             # without weight decay, adapting only decayed tensors never adapts: that is Adam
             and (adapt == "always" or adapter.capabilities.weight_decay)]
@@ -273,6 +274,11 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     chosen = PRESETS[preset] if preset else survivors[0]
     if preset and axes.get("scalars") == "float32":  # a preset's reading, scalars in binary32
         chosen = replace(chosen, scalars="float32")
+        preset = chosen.spec
+    clip = axes.get("clip_norm")
+    if preset and isinstance(clip, float) and math.isfinite(clip):
+        # a LAMB preset's reading with the gradients clipped (a constructor argument)
+        chosen = replace(chosen, clip_norm=clip)
         preset = chosen.spec
     if preset and built_in is not None:  # a Lookahead preset's reading, with this k and alpha
         chosen = replace(chosen, lookahead_k=built_in[0], lookahead_alpha=built_in[1])
@@ -391,14 +397,15 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
 
 
 #: axes whose values are the implementation's arguments, not a preset's reading
-_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha")
+_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha", "clip_norm")
 
 
 def _matching_preset(axes: dict[str, object]) -> str | None:
     """The preset agreeing with every determined axis (and unique), else None; the scalars'
     format is not a preset's choice (every preset forms them in binary64), and a Lookahead
     preset matches only an implementation identified with Lookahead (built in: its start is
-    among the axes; its k and alpha, constructor arguments, are given beside the preset)."""
+    among the axes; its k and alpha, constructor arguments, are given beside the preset, as
+    is LAMB's gradient clipping)."""
     lookahead = bool(axes.get("lookahead_k"))
     matches = [name for name, preset in PRESETS.items()
                if preset.lookahead == lookahead

@@ -146,10 +146,11 @@ def allowance_share(textbook: StepBound, accurate: StepBound) -> float:
 
 def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention, fmt: Format,
            rectified: bool | None, inputs: StepBound | None, exact_scalars: bool,
-           layout: Layout = RAW, schedule: str = "textbook") -> tuple[StepBound, float]:
+           layout: Layout = RAW, schedule: str = "textbook",
+           a_g: Array | float = 0.0) -> tuple[StepBound, float]:
     """The bound of one step from ``state`` with the ``schedule`` allowance, and the share of
     theta's bound the textbook allowance takes; m and v (and their bounds) in ``layout``'s
-    coordinates."""
+    coordinates; ``a_g``: the gradient's error (LAMB's global clipping)."""
     t = state.t + 1
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
     c = exact_coefficients(t, hyper, convention, rectified)
@@ -164,12 +165,12 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max, slow)
     if exact_scalars:
         return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v,
-                           a_vmax=a_vmax, a_slow=a_slow), 0.0
+                           a_vmax=a_vmax, a_slow=a_slow, a_g=a_g), 0.0
     accurate = schedule == "accurate"
     textbook_bound = terms.bound(fmt, ScheduleErrors.binary64(sched, hyper, fmt), a.theta, a.m,
-                                 a.v, scale=not accurate, a_vmax=a_vmax, a_slow=a_slow)
+                                 a.v, scale=not accurate, a_vmax=a_vmax, a_slow=a_slow, a_g=a_g)
     accurate_bound = terms.bound(fmt, ScheduleErrors.accurate(sched, fmt), a.theta, a.m, a.v,
-                                 scale=accurate, a_vmax=a_vmax, a_slow=a_slow)
+                                 scale=accurate, a_vmax=a_vmax, a_slow=a_slow, a_g=a_g)
     share = allowance_share(textbook_bound, accurate_bound)
     return (accurate_bound if accurate else textbook_bound), share
 
@@ -314,6 +315,7 @@ def judge_trajectory(
     layout: Layout = RAW,
     schedule: str = "textbook",
     first_failure: bool = False,
+    grad_errors: Sequence[Array | None] | None = None,
 ) -> Judgement:
     """Compare an implementation's (theta, m, v) after each step with the exact trajectory.
 
@@ -333,6 +335,9 @@ def judge_trajectory(
     ``first_failure``: stop at the first step that exceeds its bound (identification only
     needs to know that a candidate fails; its worst values are then the first failing
     step's).
+    ``grad_errors``: per step, how far the gradient the implementation steps with may be
+    from ``grads`` (LAMB's global clipping forms it: :mod:`radam_verify.clipping`); None:
+    the gradients are used as given.
     """
     stepped, t = [], start.t
     for grad in grads:
@@ -345,7 +350,8 @@ def judge_trajectory(
     state, inputs = start, None
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     share = 0.0
-    for grad, obs in zip(grads, observed, strict=True):
+    errors = [None] * len(grads) if grad_errors is None else grad_errors
+    for grad, obs, a_g in zip(grads, observed, errors, strict=True):
         if grad is None:
             state = layout.skip(state, hyper)
             continue
@@ -357,7 +363,8 @@ def judge_trajectory(
         best: tuple[_Compared, ExactState, StepBound, float] | None = None
         for branch in choices:
             bound, step_share = _bound(state, g64, hyper, convention, fmt, branch, inputs,
-                                       exact_scalars, layout, schedule)
+                                       exact_scalars, layout, schedule,
+                                       0.0 if a_g is None else a_g)
             candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
                                    rectified=branch)
             compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)

@@ -355,10 +355,13 @@ class StepTerms:
     def bound(self, fmt: Format, errors: ScheduleErrors,
               a_theta: Array | float = 0.0, a_m: Array | float = 0.0,
               a_v: Array | float = 0.0, *, scale: bool = True,
-              a_vmax: Array | float = 0.0, a_slow: Array | float = 0.0) -> StepBound:
+              a_vmax: Array | float = 0.0, a_slow: Array | float = 0.0,
+              a_g: Array | float = 0.0) -> StepBound:
         """The bound of this step for ``fmt`` with the schedule's ``errors`` and the input
         bounds ``a_theta, a_m, a_v`` (and ``a_vmax``, AMSGrad's running maximum's;
-        ``a_slow``, Lookahead's slow weights')."""
+        ``a_slow``, Lookahead's slow weights'; ``a_g``, the gradient's where the
+        implementation forms it from the given one: LAMB's global clipping,
+        :mod:`radam_verify.clipping`)."""
         u, eta = fmt.u, fmt.eta
         gam = fmt.gamma
         c, hyper, convention, rec = self.c, self.hyper, self.convention, self.rec
@@ -367,14 +370,16 @@ class StepTerms:
             b1, b2, wd = rec.beta1, rec.beta2, hyper.weight_decay
             c1, c2 = rec.one_minus_beta1, rec.one_minus_beta2
             theta_abs = self.theta_abs + a_theta
-            e_g: Array | float = 0.0
+            e_g: Array | float = a_g
             if convention.weight_decay == "l2" and wd != 0.0:
-                e_g = gam(2) * (g_abs + 2 * wd * theta_abs) + wd * a_theta + eta
+                e_g = (a_g + gam(2) * (g_abs + a_g + 2 * wd * theta_abs) + wd * a_theta
+                       + eta)  # g~ + wd theta~: wd rounded, its product and the sum
             m_abs_in = self.m_abs + a_m
             # (1 - b1)|m|: the lerp form m + w (g - m) with w = fl(1 - b1) implies b1 = 1 - w
             # with an absolute error of u w (error-model.md, section 3)
             e_m_stored = (b1 * a_m + c1 * e_g
-                          + gam(K_MOMENT) * (m_abs_in + self.c1_g_abs + self.m_stored_abs)
+                          + gam(K_MOMENT) * (m_abs_in + self.c1_g_abs + c1 * a_g
+                                             + self.m_stored_abs)
                           + 3 * eta
                           # a beta below the format's normal range rounds with absolute error eta
                           + eta * (m_abs_in + g_abs))

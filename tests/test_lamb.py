@@ -199,3 +199,72 @@ def test_lamb_axes_belong_to_lamb_and_its_decay_in_the_ratio_to_lamb_alone() -> 
                 "lamb,weight_decay=merged", "lamb,amsgrad=v", "lamb,adapt=sometimes"):
         with pytest.raises(ConventionError):
             parse_convention(bad)
+
+
+def _timm_clipped(grads: list[list[np.ndarray]], clip: float, dtype: torch.dtype
+                  ) -> list[list[np.ndarray]]:
+    """timm's Lamb's clipping (timm/optim/lamb.py ``_get_clip_grad_norm``): the norm of
+    the tensors' norms (torch._foreach_norm), clamped at 1 from below, each gradient divided
+    by it, in the gradients' dtype."""
+    tensors = [[torch.tensor(g, dtype=dtype) for g in row] for row in grads]
+    norms = torch._foreach_norm([g for row in tensors for g in row])
+    factor = (torch.linalg.vector_norm(torch.stack(norms)) / clip).clamp_(min=1.0)
+    return [[(g / factor).double().numpy() for g in row] for row in tensors]
+
+
+@pytest.mark.parametrize(("dtype", "fmt"), [(torch.float32, FLOAT32), (torch.float64, FLOAT64)])
+def test_globally_clipped_gradients_are_within_their_bound_of_the_exact_quotient(
+        dtype: torch.dtype, fmt: object) -> None:
+    """Two groups of tensors of 3 to 5000 elements whose global norm is far above 1: the
+    factor is the exact norm (mpmath, 60 digits), and timm's clipped gradients, in float32
+    or float64, are within the bound of binary64's g / c, which is the norm's (n u, for a sum
+    of n squares in any order) relative to g / c; gradients whose norm is below the clip are
+    used as they are, with no error."""
+    from radam_verify.clipping import clip_step
+
+    rng = np.random.default_rng(8)
+    sizes = [[3, 5000], [17, 1, 250]]
+    grads = [[rng.normal(size=n) * 10.0 ** rng.integers(-3, 2) for n in row] for row in sizes]
+    grads = [[np.asarray(torch.tensor(g, dtype=dtype).double()) for g in row] for row in grads]
+    formats = [[fmt] * len(row) for row in sizes]
+    clipped = clip_step(grads, 1.0, formats)  # type: ignore[arg-type]
+    with mpmath.workdps(60):
+        exact = mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(x)) ** 2
+                                        for row in grads for g in row for x in g))
+        assert abs(clipped.factor - exact) <= 1e-15 * exact
+    assert clipped.factor > 10
+    timm = _timm_clipped(grads, 1.0, dtype)
+    u = fmt.u  # type: ignore[attr-defined]
+    total = sum(g.size for row in grads for g in row)
+    for ours, errors, theirs, given in zip(clipped.grads, clipped.errors, timm, grads,
+                                           strict=True):
+        for g64, error, observed, g in zip(ours, errors, theirs, given, strict=True):
+            assert g64 is not None
+            assert error is not None
+            assert np.all(np.abs(observed - g64) <= error)
+            # and the bound is the sum of n squares' (gamma_n, in whatever order it is
+            # summed) relative to the clipped gradient, not a blanket allowance
+            assert np.all(error <= (total + 16) * u * np.abs(g) / clipped.factor
+                          + 4 * fmt.eta)  # type: ignore[attr-defined]
+    small = [[g * 1e-6 / clipped.factor for g in row] for row in grads]
+    untouched = clip_step(small, 1.0, formats)  # type: ignore[arg-type]
+    assert untouched.factor == 1.0
+    for row, given in zip(untouched.grads, small, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(row, given, strict=True))
+    assert all(np.all(e == 0) for row in untouched.errors for e in row)
+
+
+def test_timms_default_lamb_is_identified_with_its_gradients_clipped_globally() -> None:
+    """timm's Lamb clips every gradient by the global norm at 1 (max_grad_norm=1.0): the
+    probes' gradients have norms above 1, so the clipped reading is named, and the reading
+    without clipping is rejected by the first probe."""
+    from radam_verify.adapters import load_adapter
+    from radam_verify.identify import identify
+
+    found = identify(load_adapter("radam_verify.timm_optim:Lamb", {}, "cpu", "float64"))
+    assert found.preset == "timm-lamb,clip_norm=1"
+    assert any(line.startswith("clip_norm=1, not inf: probe 'early steps'")
+               for line in found.evidence), found.evidence
+    off = identify(load_adapter("radam_verify.timm_optim:Lamb", {"max_grad_norm": None},
+                                "cpu", "float64"))
+    assert off.preset == "timm-lamb"

@@ -375,6 +375,9 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
     pytest.param("radam_verify.impls.lamb_defects:ConventionLamb",
                  {"convention": "keras-lamb,trust_max=1,adapt=with-decay"},
                  "keras-lamb,trust_max=1,adapt=with-decay", "float32", id="lamb-clipped"),
+    # every gradient of every group divided by max(1, ||G||) first (timm's max_grad_norm)
+    pytest.param("radam_verify.impls.lamb_defects:ConventionClippedLamb", {},
+                 "lamb,clip_norm=1", "float64", id="lamb-gradients-clipped-globally"),
 ])
 def test_correct_adam_implementations_conform_with_every_property(
         pytester: pytest.Pytester, spec: str, kwargs: dict[str, object], convention: str,
@@ -383,8 +386,9 @@ def test_correct_adam_implementations_conform_with_every_property(
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
     schedule in float32, from binary32 betas, for RAdam and AdamW), AMSGrad's two
     maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
-    weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's
-    and Keras' with the ratio clipped): every property accepts them
+    weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's,
+    Keras' with the ratio clipped, and with the gradients clipped globally): every property
+    accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)

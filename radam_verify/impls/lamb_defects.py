@@ -32,6 +32,17 @@ class ConventionLamb(ConventionRAdam):
         super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
 
 
+class ConventionClippedLamb(ConventionLamb):
+    """LAMB with global gradient clipping at 1 (timm's default ``max_grad_norm=1.0``): every
+    gradient divided by max(1, ||G||), G all gradients of all groups."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-6,
+                 weight_decay: float = 0.01, maximize: bool = False,
+                 convention: str = "lamb,clip_norm=1") -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
 class LambDefect(ConventionLamb, Defect):
     """A LAMB defect: verified against the ``lamb`` preset, shown against ConventionLamb."""
 
@@ -104,9 +115,29 @@ class LambFirstMomentNotCorrected(LambDefect):
         return replace(super().coefficients(t, h), coeff=1.0)
 
 
+class LambClipsEachGroup(ConventionClippedLamb, Defect):
+    """The gradients are clipped by the norm of their own group's gradients, where the
+    reading clips by the norm of all of them together: a group's gradients no longer
+    depend on the other groups' (a per-group max_grad_norm)."""
+
+    verify_convention: ClassVar[str] = "lamb,clip_norm=1"
+    correct: ClassVar[str] = f"{__name__}:ConventionClippedLamb"
+    shows = Shows("test_parameter_groups_keep_their_own_hyperparameters", ("theta", "m", "v"))
+
+    def clip_factor(self) -> torch.Tensor | None:
+        return None  # set per group in begin()
+
+    def begin(self, group: dict[str, Any]) -> None:
+        norms = [torch.linalg.vector_norm(p.grad).double() for p in group["params"]
+                 if p.grad is not None]
+        self.clip = (None if not norms else
+                     (torch.linalg.vector_norm(torch.stack(norms)) / self.convention.clip_norm)
+                     .clamp_(min=1.0))
+
+
 LAMB_CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         LambDecayOutsideRatio, LambZeroNormStopsTheStep, LambNormsOverTheGroup,
-        LambRatioOfSquares, LambFirstMomentNotCorrected,
+        LambRatioOfSquares, LambFirstMomentNotCorrected, LambClipsEachGroup,
     )
 }

@@ -9,6 +9,7 @@ so a defect in :mod:`radam_verify.impls.defects` overrides exactly one of them.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,6 +31,22 @@ class ConventionRAdam(torch.optim.Optimizer):
                     "maximize": maximize}
         super().__init__(params, defaults)
         self.convention: Convention = parse_convention(convention)
+        #: this step's clipping factor max(1, ||G|| / clip_norm) (None: the reading clips not)
+        self.clip: torch.Tensor | None = None
+
+    def clip_factor(self) -> torch.Tensor | None:
+        """LAMB's global clipping: max(1, ||G|| / clip_norm), G every gradient of every
+        group, as the norm of the tensors' norms (timm's ``_get_clip_grad_norm``)."""
+        if math.isinf(self.convention.clip_norm):
+            return None
+        norms = [torch.linalg.vector_norm(p.grad) for group in self.param_groups
+                 for p in group["params"] if p.grad is not None]
+        if not norms:
+            return None
+        # in binary64: a group may mix dtypes, whose norms torch.stack would not take
+        total = torch.linalg.vector_norm(torch.stack([n.double() for n in norms]))
+        factor: torch.Tensor = (total / self.convention.clip_norm).clamp_(min=1.0)
+        return factor
 
     def hyper(self, group: dict[str, Any]) -> Hyper:
         beta1, beta2 = group["betas"]
@@ -37,7 +54,10 @@ class ConventionRAdam(torch.optim.Optimizer):
                      group["maximize"])
 
     def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
-        """The gradient the moments see; ``grad`` is ``param.grad`` (or its real view)."""
+        """The gradient the moments see; ``grad`` is ``param.grad`` (or its real view),
+        divided by the step's clipping factor where the reading clips (LAMB)."""
+        if self.clip is not None:
+            grad = grad / self.clip
         grad = -grad if h.maximize else grad
         if self.convention.weight_decay == "l2" and h.weight_decay != 0.0:
             grad = grad.add(param, alpha=h.weight_decay)
@@ -138,6 +158,7 @@ class ConventionRAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self.clip = self.clip_factor()
         for group in self.param_groups:
             h = self.hyper(group)
             self.begin(group)

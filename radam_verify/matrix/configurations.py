@@ -20,7 +20,7 @@ from radam_verify.matrix.adam_rows import (
     ADAM_NOT_RUN,
     BITSANDBYTES_NEW_STORAGE,
 )
-from radam_verify.matrix.lamb_rows import LAMB_NOT_RUN, lamb_configurations
+from radam_verify.matrix.lamb_rows import lamb_configurations
 from radam_verify.matrix.lookahead_rows import lookahead_configurations
 from radam_verify.matrix.optax_findings import OPTAX_FLOAT32_SCHEDULE, OPTAX_FTZ, OPTAX_INT_POWER
 from radam_verify.matrix.rows import Configuration, Finding, and_float64
@@ -303,5 +303,4 @@ NOT_RUN: Mapping[str, str] = {
     "Keras 3 (pip keras)": ("Keras 3 ships no RAdam, and TensorFlow Addons' RectifiedAdam is a "
                             "Keras 2 optimizer (tf.keras on TensorFlow 2.15, in the matrix)"),
     **ADAM_NOT_RUN,
-    **LAMB_NOT_RUN,
 }

@@ -3,14 +3,13 @@
 
 torch-optimizer's and timm's rows are identified (``auto``): the probes name LAMB and its
 reading (torch-optimizer's: no bias correction, ||theta|| clamped at 10; timm's: the trust
-ratio only for tensors whose weight decay is not zero). pytorch-optimizer's matches no
+ratio only for tensors whose weight decay is not zero, and by default every gradient
+divided by max(1, ||G||) first, G all of them: ``clip_norm=1``). pytorch-optimizer's matches no
 reading and is verified against the one its documentation states. The findings every torch
 optimizer inherits are added by :mod:`radam_verify.matrix.configurations`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from radam_verify.matrix.rows import Configuration, Finding
 
@@ -87,8 +86,11 @@ def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
                         findings=(PO_LAMB_STEP_OVER_BC1,
                                   maximize_in_place.at("test_step_leaves_gradients")))
           for dtype in ("float32", "float64")),
-        # timm clips the global gradient norm at 1.0 by default (a transformation of every
-        # gradient before the step, not a reading of LAMB's step): the row turns it off
+        # timm clips the global gradient norm at 1.0 by default (clip_norm=1, identified):
+        # the default rows, and the step alone with it turned off
+        Configuration("default", "radam_verify.timm_optim:Lamb", findings=(load_shares,)),
+        Configuration("default", "radam_verify.timm_optim:Lamb", dtype="float64",
+                      findings=(load_shares,)),
         Configuration("max_grad_norm=None", "radam_verify.timm_optim:Lamb",
                       {"max_grad_norm": None}, findings=(load_shares,)),
         Configuration("max_grad_norm=None", "radam_verify.timm_optim:Lamb",
@@ -105,11 +107,3 @@ def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
           for dtype in ("float32", "bfloat16") for backend in ("torch", "jax")),
     )
 
-
-#: LAMB implementations that were considered and are not in the matrix yet, and why
-LAMB_NOT_RUN: Mapping[str, str] = {
-    "timm's Lamb with its default max_grad_norm=1.0": (
-        "every gradient is divided by max(1, ||g||_global / 1.0), a norm over all tensors of "
-        "all groups, before the step: gradient clipping is not a reading of LAMB's step the "
-        "model expresses yet (the row with max_grad_norm=None verifies the step itself)"),
-}

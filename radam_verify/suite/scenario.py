@@ -9,12 +9,14 @@ A scenario is plain data, so a failing one is printed as a pasteable reproductio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from radam_verify.adapters import Adapter, GroupSpec, ParamState
+from radam_verify.clipping import clip_step
 from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import applies as fast_applies
@@ -86,23 +88,31 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
     """Judge every tensor's trajectory from the state it held at the start (exactly);
     ``first_failure``: stop at the first tensor and step that exceed their bound (for
     identification, which only needs to know that a candidate fails)."""
-    from radam_verify.floats import FORMATS
 
     outcome = Outcome()
     layout = adapter.state_layout
     first_step = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}
+    clipped = None
+    if math.isfinite(convention.clip_norm):  # LAMB's global clipping couples every tensor
+        formats = [[_format(adapter, group, p) for p in range(len(group.params))]
+                   for group in scenario.all_groups()]
+        try:
+            clipped = [clip_step(row, convention.clip_norm, formats) for row in scenario.steps]
+        except OutOfDomainError as error:
+            outcome.out_of_domain = str(error)
+            return outcome
     for g, group in enumerate(scenario.all_groups()):
         begin = first_step.get(g, 0)
         for p in range(len(group.params)):
             held = initial[g][p]
-            # a tensor of another dtype than the implementation's is judged in its own format
-            fmt = adapter.fmt
-            if group.dtypes is not None and group.dtypes[p] != fmt.name:
-                fmt = FORMATS[group.dtypes[p]]
-                fmt = fmt.flushing() if adapter.fmt.flushes else fmt
+            fmt = _format(adapter, group, p)
             steps = [k for k in range(begin, len(scenario.steps))
                      if layout.counter != "call" or _stepped(scenario.steps[k][g])]
             grads = [_flat(scenario.steps[k][g][p]) for k in steps]
+            errors = None
+            if clipped is not None:
+                grads = [_flat(clipped[k].grads[g][p]) for k in steps]
+                errors = [_flat(clipped[k].errors[g][p]) for k in steps]
             seen = [_triple(observed[k][g][p]) for k in steps]
             try:
                 verdict = None
@@ -111,7 +121,8 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
                                                                 convention), grads,
                                                         group.hyper, convention, fmt,
-                                                        schedule=adapter.schedule)
+                                                        schedule=adapter.schedule,
+                                                        grad_errors=errors)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
                         verdict = None
                 if verdict is None:
@@ -119,7 +130,8 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                                                             convention),
                                                grads, group.hyper, convention, fmt,
                                                layout=layout, schedule=adapter.schedule,
-                                               first_failure=first_failure)
+                                               first_failure=first_failure,
+                                               grad_errors=errors)
             except OutOfDomainError as error:
                 outcome.out_of_domain = str(error)
                 return outcome
@@ -127,6 +139,18 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
             if first_failure and not verdict.conforms:
                 return outcome
     return outcome
+
+
+def _format(adapter: Adapter, group: GroupSpec, p: int) -> Format:
+    """The format tensor ``p`` of ``group`` is judged in: the implementation's, or its own
+    dtype's where the group mixes dtypes (flushing subnormals where the platform does)."""
+    from radam_verify.floats import FORMATS
+
+    fmt = adapter.fmt
+    if group.dtypes is not None and group.dtypes[p] != fmt.name:
+        fmt = FORMATS[group.dtypes[p]]
+        fmt = fmt.flushing() if adapter.fmt.flushes else fmt
+    return fmt
 
 
 def _stepped(grads: Sequence[np.ndarray | None]) -> bool:
