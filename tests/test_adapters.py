@@ -515,3 +515,18 @@ def test_optax_lookaheads_merged_sync_follows_the_exact_cycles_within_its_bound(
     outcome = checks.exact(adapter, scenario, parse_convention(
         "optax-adam,scalars=float32,lookahead_k=3,lookahead_sync=merged"))
     assert outcome.conforms, outcome.worst()
+
+
+def test_optax_float32_and_float64_adapters_in_one_process_keep_their_own_precision() -> None:
+    """JAX's x64 mode is one global switch: a float32 optax adapter used after a float64 one
+    (and the other way round) still steps in its own dtype, and identify tells them apart."""
+    pytest.importorskip("optax")
+    wide = load_adapter("optax:adam", dtype="float64")
+    narrow = load_adapter("optax:adam", dtype="float32")
+    for adapter, dtype in ((wide, np.float64), (narrow, np.float32), (wide, np.float64)):
+        instance = adapter.open([GroupSpec(Hyper(), (STATE.theta,))])
+        instance.step([[np.array([0.1, 0.2, 0.3])]])
+        theta = instance.groups[0]["params"][0]  # type: ignore[attr-defined]
+        assert theta.dtype == dtype
+    assert identify(narrow).preset == "optax-adam,scalars=float32"
+    assert identify(wide).preset == "optax-adam"

@@ -60,11 +60,9 @@ class OptaxAdapter(Adapter):
             raise UsageError(f"--verify-device={device}: optax runs on JAX's CPU backend here; "
                              "use --verify-device=cpu")
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
-        jax = _module("jax")
-        if fmt.name == "float64":
-            jax.config.update("jax_enable_x64", True)
         self.spec, self.factory, self.kwargs, self.fmt, self.version = (
             spec, factory, dict(kwargs), fmt, version)
+        self.x64()
         self.device = device
         #: Lookahead: the inner factory, its keywords, and the wrapper's own keywords
         self.inner: tuple[str, Callable[..., Any], dict[str, object]] | None = None
@@ -99,6 +97,16 @@ class OptaxAdapter(Adapter):
             weight_decay=self._wd,
             groups=True, add_group=False, save_load=True, missing_grads=False,
             code_paths={p: {"path": p} for p in PATHS}, notes=notes)
+
+    def x64(self) -> None:
+        """JAX's x64 mode as this adapter's dtype needs it: on for float64, off for float32.
+        It is one global switch, so it is set again whenever an instance is opened or
+        stepped (an adapter of the other dtype may have been used in between, in one
+        process)."""
+        jax = _module("jax")
+        wanted = self.fmt.name == "float64"
+        if bool(jax.config.jax_enable_x64) != wanted:
+            jax.config.update("jax_enable_x64", wanted)
 
     @property
     def hyperparameter_keys(self) -> list[str]:
@@ -208,6 +216,7 @@ def _wrapped(factory: Callable[..., Any], kwargs: Mapping[str, object]
 class OptaxInstance(Instance):
     def __init__(self, adapter: OptaxAdapter, groups: Sequence[GroupSpec], path: str) -> None:
         jax = _module("jax")
+        adapter.x64()
         self.adapter, self.path = adapter, path
         self.jax = jax
         self.groups: list[dict[str, Any]] = []
@@ -223,10 +232,12 @@ class OptaxInstance(Instance):
                                 "update": update, "grads": [None] * len(params)})
 
     def _array(self, values: np.ndarray) -> Any:
+        self.adapter.x64()
         return self.jax.numpy.asarray(self.adapter.to_format(values))
 
     def step(self, grads: StepGrads) -> None:
         optax = _module("optax")
+        self.adapter.x64()
         for group, group_grads in zip(self.groups, grads, strict=True):
             if any(g is None for g in group_grads):
                 raise UsageError("optax cannot leave a parameter without a gradient")
