@@ -95,8 +95,9 @@ def clip_step(grads: StepGrads, clip_norm: float,
             # tensor's format (1 / c~ in the factor's): two roundings
             error = (g_abs * (e_factor / (factor * low)) + (fmt.u + u) * g_abs / low
                      + 2 * float(np.max(fmt.eta)) + eta
-                     # binary64: the factor's own error (the norm's) and the rounding of g / c
-                     + g_abs * (own / clip_norm / (factor * low)) + 2 * FLOAT64.u * np.abs(scaled)
+                     # binary64: the factor's own error (the norm's; hi + lo and the
+                     # quotient rounded, 2 u relative) and the rounding of g / c
+                     + g_abs * (own / clip_norm / (factor * low)) + 4 * FLOAT64.u * np.abs(scaled)
                      + FLOAT64.smallest_subnormal)
             clipped[-1].append(scaled)
             errors[-1].append(error)
