@@ -130,7 +130,7 @@ class OptaxAdapter(Adapter):
 
     def lookahead(self) -> tuple[Adapter | None, int, float] | None:
         """optax.lookahead's inner transformation's adapter, its sync_period and
-        slow_step_size (the wrapper's defaults where they are not given)."""
+        slow_step_size (both required by optax, given in the keywords)."""
         if self.inner is None:
             return None
         spec, inner, inner_kwargs = self.inner

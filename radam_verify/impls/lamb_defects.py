@@ -128,11 +128,7 @@ class LambClipsEachGroup(ConventionClippedLamb, Defect):
         return None  # set per group in begin()
 
     def begin(self, group: dict[str, Any]) -> None:
-        norms = [torch.linalg.vector_norm(p.grad).double() for p in group["params"]
-                 if p.grad is not None]
-        self.clip = (None if not norms else
-                     (torch.linalg.vector_norm(torch.stack(norms)) / self.convention.clip_norm)
-                     .clamp_(min=1.0))
+        self.clip = self.clip_over(list(group["params"]))
 
 
 LAMB_CATALOGUE: dict[str, type[Defect]] = {

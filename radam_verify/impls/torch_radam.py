@@ -39,8 +39,11 @@ class ConventionRAdam(torch.optim.Optimizer):
         group, as the norm of the tensors' norms (timm's ``_get_clip_grad_norm``)."""
         if math.isinf(self.convention.clip_norm):
             return None
-        norms = [torch.linalg.vector_norm(p.grad) for group in self.param_groups
-                 for p in group["params"] if p.grad is not None]
+        return self.clip_over([p for group in self.param_groups for p in group["params"]])
+
+    def clip_over(self, params: list[torch.Tensor]) -> torch.Tensor | None:
+        """max(1, ||G|| / clip_norm) over the gradients of ``params`` (None: none has one)."""
+        norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
         if not norms:
             return None
         # in binary64: a group may mix dtypes, whose norms torch.stack would not take
