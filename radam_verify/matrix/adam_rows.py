@@ -115,6 +115,10 @@ def _torch_amsgrad() -> tuple[Configuration, ...]:
         Configuration("amsgrad, foreach", adam, {"amsgrad": True, "foreach": True}),
         Configuration("amsgrad, fused", adam, {"amsgrad": True, "fused": True},
                       findings=(TORCH_ADAM_FUSED_STRIDES,)),
+        # identified with its scalars in binary32, as amsgrad=False's differentiable rows
+        Configuration("amsgrad, differentiable", adam, {"amsgrad": True, "differentiable": True},
+                      findings=(TORCH_ADAM_DIFFERENTIABLE_LR_ZERO,
+                                TORCH_ADAM_DIFFERENTIABLE_RELOAD)),
         Configuration("amsgrad, for-loop", adamw, {"amsgrad": True, "foreach": False}),
     )
 
@@ -230,9 +234,6 @@ ADAM_NOT_RUN: Mapping[str, str] = {
         "torch._dynamo.config.recompile_limit (8) dynamo runs the step eagerly without "
         "failing, so a verdict would judge the eager path; a row needs an adapter that "
         "compiles once per layout of groups and shapes and reuses it"),
-    "torch.optim.Adam(amsgrad=True) with differentiable=True": (
-        "the differentiable path's findings are those of amsgrad=False (the rows above); "
-        "its AMSGrad rows are left for a later run"),
     "bitsandbytes' 8-bit optimizers (Adam8bit, AdamW8bit)": (
         "their states are quantised to 8 bits per element in blocks of 256 (dynamic maps "
         "with a per-block absmax), an error no model here states yet; below min_8bit_size "
