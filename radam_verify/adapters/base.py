@@ -93,6 +93,9 @@ class Capabilities:
     closure: bool = False  # step(closure) computes the gradients through the closure
     #: another optimizer's state dict object can be loaded in process (load_state_dict)
     live_state: bool = False
+    #: a group's hyperparameters can be set in the live optimizer between steps, as a
+    #: training loop's schedule sets them (``Instance.retune``)
+    retune: bool = False
     #: parameters can be strided views into a larger storage, gradients strided otherwise
     #: (``GroupSpec.placements``)
     views: bool = False
@@ -153,6 +156,11 @@ class Instance(ABC):
 
     def change_hyperparameters(self) -> None:
         """Change every group's hyperparameters in place, as a scheduler would."""
+        raise NotImplementedError
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        """Set every group's hyperparameters (lr, betas, eps, weight decay; maximize stays)
+        to ``hypers`` in the live optimizer; only with ``Capabilities.retune``."""
         raise NotImplementedError
 
     def grads(self) -> list[list[FloatArray | None]]:

@@ -148,7 +148,8 @@ class FastaiAdapter(Adapter):
                 raise UsageError(f"{self.spec}: {m_key}/{v_key} after a first step hold neither "
                                  "m, v nor the bias-corrected moments; the fastai adapter reads "
                                  "raw moments only")
-        self.closure_note = closure_refused(optimizer)  # (a second step: after the state was read)
+        # (a second step: after the state was read)
+        self.closure_note = closure_refused(optimizer, lambda o, c: o.step(c))
         return m_key, v_key, step_key, others
 
     @property

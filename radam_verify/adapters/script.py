@@ -60,6 +60,9 @@ class Driver:
     imports: str  # import lines of third-party modules (the standard library's are given)
     data: str  # assignments: GROUPS, START, ADDED, KWARGS and the framework's settings
     run_class: str  # the ``Run`` class
+    #: [before step k, each group's hyperparameters in the framework's names]: what a
+    #: schedule sets in the live optimizer (``Run.retune``)
+    retuned: tuple[tuple[int, tuple[Mapping[str, object], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 
@@ -401,11 +407,15 @@ if __name__ == "__main__":
 def render(case: ScriptCase, driver: Driver) -> str:
     """The whole script for ``case`` with ``driver``'s framework code."""
     check: dict[str, Any] = dict(case.check)
-    parts = [_docstring(case, driver), "import importlib\nimport io  # noqa: F401\nimport math\n"
+    parts = [_docstring(case, driver), "import contextlib  # noqa: F401\nimport importlib\n"
+             "import io  # noqa: F401\nimport math\n"
              "import pickle  # noqa: F401\nimport sys\nimport traceback\n"
              "from decimal import Decimal, getcontext\n\nimport numpy as np\n",
              driver.imports, "\n", literal("SPEC", case.spec),
              driver.data]
+    parts.append(literal("RETUNED", [[k, [dict(h) for h in hypers]] for k, hypers in driver.retuned],
+                         "[k, each group's hyperparameters]: set in the live optimizer before "
+                         "step k (0-based), as a schedule sets them"))
     parts.append(literal("STEPS", [list(step) for step in case.steps],
                           "the gradients: STEPS[step][group][tensor] (None: no gradient that step)"))
     e = case.expected

@@ -36,6 +36,7 @@ from radam_verify.adapters.base import (
     implementation_call,
     refuse_drawn,
 )
+from radam_verify.adapters.torch_compiled import CompiledStep
 from radam_verify.adapters.torch_names import constructor_names
 from radam_verify.errors import ImplementationError, UsageError
 from radam_verify.floats import FORMATS, Format
@@ -124,6 +125,9 @@ class TorchAdapter(Adapter):
         import torch
 
         self.spec, self.cls, self.kwargs, self.fmt, self.version = spec, cls, dict(kwargs), fmt, version
+        #: the step compiled by torch.compile (``{"compile": true}``, a keyword of the
+        #: adapter's own that the optimizer's constructor never sees), else None
+        self.compiled = _compiled_step(self.kwargs.get("compile", False))
         self.device = check_device(device)
         self.torch_dtype = getattr(torch, fmt.name)  # float32, float64, bfloat16, float16
         self.complex_params = complex_params
@@ -161,8 +165,13 @@ class TorchAdapter(Adapter):
             weight_decay=self.names.weight_decay,
             groups=True, add_group=True, save_load=True, code_paths=paths,
             closure=self.closure_note is None, live_state=True, views=not complex_params,
+            retune=self.inner_cls is None,
             mixed_dtypes=not complex_params,
             notes={**notes, **({"closure": self.closure_note} if self.closure_note else {}),
+                   **({} if self.inner_cls is None else {
+                       "retune": "a Lookahead wrapper's groups are its inner optimizer's: "
+                                 "hyperparameters set between steps are verified on that "
+                                 "optimizer alone"}),
                    **({"views": "complex parameters are stepped as pairs of reals; strided "
                                 "views are drawn for real dtypes",
                        "mixed_dtypes": "complex parameters are verified alone; groups of "
@@ -259,6 +268,7 @@ class TorchAdapter(Adapter):
     def build(self, groups: Sequence[GroupSpec], tensors: list[list[Any]],
               kwargs: Mapping[str, object]) -> Any:
         """The optimizer over ``tensors`` with ``groups``' hyperparameters."""
+        kwargs = constructor_kwargs(kwargs)
         entries = [self._group_dict(g, ts) for g, ts in zip(groups, tensors, strict=True)]
         if "maximize" in self._accepts and not self._maximize_in_group and "maximize" not in kwargs:
             kwargs = {**kwargs, "maximize": groups[0].hyper.maximize}
@@ -315,7 +325,7 @@ class TorchAdapter(Adapter):
             before = dict(optimizer.param_groups[0])
             tensors[0][0].grad = self.tensor(np.full(3, 0.5)).detach()
             with implementation_call("step()"):
-                optimizer.step()
+                self.run_step(optimizer)
             defaults = getattr(optimizer, "defaults", {})
             self._maximize_in_group = "maximize" in defaults
             self.names = self.names.with_group_keys(defaults)
@@ -335,7 +345,7 @@ class TorchAdapter(Adapter):
         elif self.inner_cls is not None:
             keys = replace(keys, slow_outer=keys.slow_key in optimizer.state.get(param, {}))
         if not hasattr(self, "closure_note"):  # (a second step: after the state was read)
-            self.closure_note = closure_refused(optimizer)
+            self.closure_note = closure_refused(optimizer, self.run_step)
         return keys
 
     def _find_slow(self, optimizer: Any, param: Any, keys: StateKeys) -> StateKeys:
@@ -346,7 +356,7 @@ class TorchAdapter(Adapter):
         for _ in range(SLOW_SEARCH):
             param.grad = self.tensor(np.full(param.numel(), 0.5)).detach()
             with implementation_call("step()"):
-                optimizer.step()
+                self.run_step(optimizer)
             outer = optimizer.state.get(param, {})
             state = self.tensor_state(optimizer, param)
             found = next((name for name in SLOW_NAMES if isinstance(state.get(name), torch.Tensor)
@@ -384,6 +394,12 @@ class TorchAdapter(Adapter):
                 continue
             paths[name] = kwargs
         return paths, notes
+
+    def run_step(self, optimizer: Any, closure: Any = None) -> Any:
+        """``optimizer.step()`` (``step(closure)``), compiled where the configuration says."""
+        if self.compiled is not None:
+            return self.compiled(optimizer, closure)
+        return optimizer.step() if closure is None else optimizer.step(closure)
 
     @property
     def hyperparameter_keys(self) -> list[str]:
@@ -429,6 +445,19 @@ def torch_flushes(device: str, dtype: Any, fmt: Format) -> str | None:
         return np.asarray((left * right).to(device="cpu", dtype=torch.float64).numpy())
 
     return flush_probe(multiply, fmt, f"torch on {device}")
+
+
+def constructor_kwargs(kwargs: Mapping[str, object]) -> dict[str, object]:
+    """The keywords that go to the optimizer's constructor: all but the adapter's own
+    ``compile``."""
+    return {k: v for k, v in kwargs.items() if k != "compile"}
+
+
+def _compiled_step(compile_: object) -> CompiledStep | None:
+    """The compiled step for the adapter's ``compile`` keyword (a bool), or None."""
+    if not isinstance(compile_, bool):
+        raise UsageError(f"--verify-kwargs 'compile' must be true or false, not {compile_!r}")
+    return CompiledStep() if compile_ else None
 
 
 def check_device(device: str) -> str:
@@ -536,22 +565,25 @@ def _is_count(value: object) -> bool:
 CLOSURE_LOSS = 0.25
 
 
-def closure_refused(optimizer: Any) -> str | None:
-    """Why ``optimizer.step(closure)`` is not offered (it raises), or None."""
+def closure_refused(optimizer: Any, run_step: Callable[[Any, Any], Any]) -> str | None:
+    """Why ``optimizer.step(closure)`` (through ``run_step``) is not offered (it raises),
+    or None."""
     import torch
 
     try:
         with implementation_call("step(closure)"):
-            optimizer.step(lambda: torch.tensor(CLOSURE_LOSS, dtype=torch.float64))
+            run_step(optimizer, lambda: torch.tensor(CLOSURE_LOSS, dtype=torch.float64))
     except ImplementationError as error:
         return f"step(closure) raises {error}"
     return None
 
 
 def closure_step(optimizer: Any, tensors: list[list[Any]], grads: StepGrads,
-                 to_tensor: Callable[[np.ndarray], Any]) -> ClosureCall:
-    """One ``optimizer.step(closure)`` whose closure sets ``grads`` as a training loop's
-    closure computes them, and returns a loss; what the step did with it."""
+                 to_tensor: Callable[[np.ndarray], Any],
+                 run_step: Callable[[Any, Any], Any] | None = None) -> ClosureCall:
+    """One ``optimizer.step(closure)`` (through ``run_step`` where given) whose closure sets
+    ``grads`` as a training loop's closure computes them, and returns a loss; what the step
+    did with it."""
     import torch
 
     loss = torch.tensor(CLOSURE_LOSS, dtype=torch.float64)
@@ -568,7 +600,7 @@ def closure_step(optimizer: Any, tensors: list[list[Any]], grads: StepGrads,
         for tensor in group_tensors:
             tensor.grad = None
     with implementation_call("step(closure)"):
-        returned = optimizer.step(closure)
+        returned = optimizer.step(closure) if run_step is None else run_step(optimizer, closure)
     same = returned is loss or (isinstance(returned, torch.Tensor | float)
                                 and float(returned) == CLOSURE_LOSS)
     return ClosureCall(len(enabled), tuple(enabled), repr(returned), same)
@@ -634,12 +666,12 @@ class TorchInstance(Instance):
                                                strict=True):
                 tensor.grad = None if grad is None else self.adapter.gradient(grad, view, fmt)
         with implementation_call("step()"):
-            self.optimizer.step()
+            self.adapter.run_step(self.optimizer)
 
     def step_closure(self, grads: StepGrads) -> ClosureCall:
         # gradients as step() sets them (a complex padding real's gradient is 1)
         return closure_step(self.optimizer, self.tensors, grads,
-                            lambda g: self.adapter.tensor(g, pad=1.0))
+                            lambda g: self.adapter.tensor(g, pad=1.0), self.adapter.run_step)
 
     def read(self) -> list[list[ParamState]]:
         layout = self.adapter.keys
@@ -758,6 +790,10 @@ class TorchInstance(Instance):
 
     def change_hyperparameters(self) -> None:
         disturb(self.optimizer.param_groups, self.adapter.hyperparameter_keys)
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        for group, hyper in zip(self.optimizer.param_groups, hypers, strict=True):
+            group.update(self.adapter.names.group(hyper))  # lr, betas, eps, weight decay
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else self.adapter.values(t.grad, size)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radam_verify.adapters.script import Driver, literal
-from radam_verify.adapters.torch_adapter import GROUP_COUNTERS
+from radam_verify.adapters.torch_adapter import GROUP_COUNTERS, constructor_kwargs
 
 if TYPE_CHECKING:
     from radam_verify.adapters.torch_adapter import TorchAdapter
@@ -160,6 +160,32 @@ def construct(cls, groups):
     return cls(inner(groups, **REQUIRED, **rest), **own)
 
 
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        from torch._inductor.utils import fresh_cache
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
 def inner_of(optimizer):
     """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
     if INNER is None:
@@ -203,7 +229,7 @@ class Run:
         optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
                                              if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
+        step_of(optimizer)
         state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
@@ -252,12 +278,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set each group's hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -314,7 +345,7 @@ class Run:
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
 
     def held(self, param):
@@ -342,8 +373,8 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
 
     from radam_verify.suite.scenario import scenario_json
 
-    kwargs: dict[str, object] = dict(adapter.capabilities.code_paths[scenario.path]
-                                     if scenario.path else adapter.kwargs)
+    kwargs = constructor_kwargs(adapter.capabilities.code_paths[scenario.path]
+                                if scenario.path else adapter.kwargs)
     groups = scenario.all_groups()
     if ("maximize" in adapter._accepts and not adapter._maximize_in_group
             and "maximize" not in kwargs):
@@ -366,6 +397,8 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
                  "complex parameters hold consecutive pairs of the real values"),
         literal("LEAF", not kwargs.get("differentiable", False)),
         literal("KWARGS", kwargs, "constructor keywords (the code path)"),
+        literal("COMPILE", adapter.compiled is not None,
+                "the step is compiled by torch.compile (True) or eager"),
         literal("INNER", adapter.kwargs.get("inner") if adapter.inner_cls else None,
                 "the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)"),
         literal("WRAPPER_KEYS", sorted(adapter.wrapper_keys),
@@ -412,4 +445,6 @@ def driver(adapter: TorchAdapter, scenario: Scenario) -> Driver:
         literal("START", start,
                  "the state injected before the first step (None: a fresh optimizer)"),
     ])
-    return Driver("torch and numpy", "import torch\n", text, RUN_CLASS)
+    retuned = tuple((k, tuple(adapter.names.group(h) for h in hypers))
+                    for k, hypers in scenario.retuned)
+    return Driver("torch and numpy", "import torch\n", text, RUN_CLASS, retuned)

@@ -160,6 +160,19 @@ def trajectory(draw: st.DrawFn, target: Target, *, min_steps: int = 2, max_steps
 
 
 @st.composite
+def retuned(draw: st.DrawFn, target: Target) -> Scenario:
+    """A trajectory whose group's lr, betas, eps and weight decay a schedule sets anew
+    before its last step, and in some examples once before that too (maximize stays)."""
+    scenario = draw(trajectory(target, min_steps=2, max_steps=8))
+    last = len(scenario.steps) - 1
+    befores = sorted({last, *draw(st.lists(st.integers(1, last), max_size=1))})
+    maximize = scenario.groups[0].hyper.maximize
+    changes = tuple((k, (replace(draw(hyper_for(target)), maximize=maximize),))
+                    for k in befores)
+    return replace(scenario, retuned=changes)
+
+
+@st.composite
 def injected_step(draw: st.DrawFn, target: Target, steps: int = 1,
                   hyper: st.SearchStrategy[Hyper] | None = None) -> Scenario:
     """A step from an arbitrary state (theta, m, v >= 0) at any step count t up to 10^7."""

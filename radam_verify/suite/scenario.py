@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import applies as fast_applies
 from radam_verify.fast_judge import judge_trajectory_fast
 from radam_verify.floats import Format
+from radam_verify.hyper import Hyper
 from radam_verify.judge import Judgement, judge_trajectory
 from radam_verify.layout import Layout
 from radam_verify.reference import ExactState
@@ -37,9 +38,20 @@ class Scenario:
     start: tuple[tuple[ParamState, ...], ...] | None = None  # injected state, per tensor
     added: tuple[tuple[int, GroupSpec], ...] = ()  # (before step k, group)
     path: str | None = None  # a named code path of the adapter
+    #: (before step k, every group's hyperparameters from then on), as a training loop's
+    #: schedule sets them in the live optimizer (``Instance.retune``)
+    retuned: tuple[tuple[int, tuple[Hyper, ...]], ...] = ()
 
     def all_groups(self) -> list[GroupSpec]:
         return [*self.groups, *(group for _, group in self.added)]
+
+    def groups_at(self, k: int) -> tuple[GroupSpec, ...]:
+        """The groups with the hyperparameters in force at step ``k`` (0-based)."""
+        groups = self.groups
+        for before, hypers in self.retuned:
+            if before <= k:
+                groups = tuple(replace(g, hyper=h) for g, h in zip(groups, hypers, strict=True))
+        return groups
 
 
 @dataclass(frozen=True)
@@ -72,11 +84,14 @@ def run(adapter: Adapter, scenario: Scenario) -> tuple[list[list[ParamState]], l
         instance.inject(scenario.start)
     initial = instance.read()
     added = dict(scenario.added)
+    retuned = dict(scenario.retuned)
     observed = []
     for k, grads in enumerate(scenario.steps):
         if k in added:
             instance.add_group(added[k])
             initial.append(instance.read()[-1])
+        if k in retuned:
+            instance.retune(retuned[k])
         instance.step(grads)
         observed.append(instance.read())
     return initial, observed
@@ -221,7 +236,9 @@ def _triple(state: ParamState) -> tuple[np.ndarray | None, ...]:
 def scenario_json(scenario: Scenario) -> dict[str, object]:
     """The scenario as JSON-ready data (exact floats: Python's repr round-trips)."""
     def hyper(group: GroupSpec) -> dict[str, object]:
-        h = group.hyper
+        return hyper_json(group.hyper)
+
+    def hyper_json(h: Hyper) -> dict[str, object]:
         return {"lr": h.lr, "beta1": h.beta1, "beta2": h.beta2, "eps": h.eps,
                 "weight_decay": h.weight_decay, "maximize": h.maximize}
 
@@ -248,13 +265,13 @@ def scenario_json(scenario: Scenario) -> dict[str, object]:
         data["added"] = [[k, group_json(g)] for k, g in scenario.added]
     if scenario.path is not None:
         data["path"] = scenario.path
+    if scenario.retuned:
+        data["retuned"] = [[k, [hyper_json(h) for h in hypers]] for k, hypers in scenario.retuned]
     return data
 
 
 def scenario_from_json(data: dict[str, object]) -> Scenario:
     """The inverse of :func:`scenario_json`."""
-    from radam_verify.hyper import Hyper
-
     def group(entry: dict[str, object]) -> GroupSpec:
         raw = entry["hyper"]
         assert isinstance(raw, dict)
@@ -299,8 +316,11 @@ def scenario_from_json(data: dict[str, object]) -> Scenario:
         start = tuple(tuple(state(s, shape) for s, shape in zip(grp, shapes[g], strict=True))
                       for g, grp in enumerate(raw_start))
     path = data.get("path")
+    retuned_raw = data.get("retuned", [])
+    assert isinstance(retuned_raw, list)
+    retuned = tuple((int(k), tuple(Hyper(**h) for h in hypers)) for k, hypers in retuned_raw)
     return Scenario(tuple(built), tuple(arrays(s) for s in steps), start, tuple(added),
-                    path if isinstance(path, str) else None)
+                    path if isinstance(path, str) else None, retuned)
 
 
 def _floats(values: np.ndarray | None) -> list[float]:

@@ -248,16 +248,23 @@ def inputs(scenario: Scenario) -> str:
 
     default = Hyper()
     groups = scenario.all_groups()
-    parts = []
-    for k, group in enumerate(groups):
-        changed = [f"{name} = {getattr(group.hyper, name)!r}" for name in
-                   ("lr", "beta1", "beta2", "eps", "weight_decay", "maximize")
-                   if getattr(group.hyper, name) != getattr(default, name)]
-        if changed:
-            parts.append((f"group {k}: " if len(groups) > 1 else "") + ", ".join(changed))
+
+    def described(hypers: list[Hyper]) -> list[str]:
+        parts = []
+        for k, hyper in enumerate(hypers):
+            changed = [f"{name} = {getattr(hyper, name)!r}" for name in
+                       ("lr", "beta1", "beta2", "eps", "weight_decay", "maximize")
+                       if getattr(hyper, name) != getattr(default, name)]
+            if changed:
+                parts.append((f"group {k}: " if len(hypers) > 1 else "") + ", ".join(changed))
+        return parts
+
+    parts = described([g.hyper for g in groups])
+    retuned = "".join(f", set to {'; '.join(described(list(h))) or 'the defaults'} before step "
+                      f"{k + 1}" for k, h in scenario.retuned)
     shapes = list(dict.fromkeys(_shape(p) for g in groups for p in g.params))
     tensors = sum(len(g.params) for g in groups)
-    return (f"with {'; '.join(parts) if parts else 'the default hyperparameters'} "
+    return (f"with {'; '.join(parts) if parts else 'the default hyperparameters'}{retuned} "
             f"({len(scenario.steps)} step{'s' * (len(scenario.steps) != 1)}, {len(groups)} "
             f"group{'s' * (len(groups) != 1)}, {tensors} tensor{'s' * (tensors != 1)} of "
             f"shape{'s' * (len(shapes) != 1)} {_listed(shapes)})")

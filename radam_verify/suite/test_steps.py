@@ -18,10 +18,11 @@ from radam_verify.suite.target import Record, Target, calling, require_conforms
 
 
 def _exact(target: Target, record: Record, what: str, scenario: Scenario, local: bool = False) -> None:
+    check: dict[str, object] = {"kind": "exact", "local": local}
     outcome = calling(target, what, scenario,
                       lambda: checks.exact(target.adapter, scenario, target.convention, local=local),
-                      {"kind": "exact", "local": local})
-    require_conforms(target, what, scenario, outcome, record)
+                      check)
+    require_conforms(target, what, scenario, outcome, record, check)
 
 
 def test_one_step_from_its_own_state_matches_the_exact_step(verify_target: Target,
