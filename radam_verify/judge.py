@@ -307,7 +307,7 @@ def judge_trajectory(
     observed: Sequence[Sequence[Array | None]],
     start: ExactState,
     grads: Sequence[Array | None],
-    hyper: Hyper,
+    hyper: Hyper | Sequence[Hyper],
     convention: Convention,
     fmt: Format,
     *,
@@ -324,6 +324,8 @@ def judge_trajectory(
     it is given (not None).
     ``start`` is the state both began from (a fresh state, or one injected at any t);
     the bound accumulates along the way (global error). With one step it is the local check.
+    ``hyper``: the hyperparameters of every step, or of each step (a schedule that sets
+    them between steps).
     ``exact_scalars``: the implementation received exactly rounded coefficients (the fast
     reference), so only their rounding is allowed and no branch is ambiguous.
     ``layout``: what the implementation stores (:mod:`radam_verify.layout`); observed m and v
@@ -339,19 +341,21 @@ def judge_trajectory(
     from ``grads`` (LAMB's global clipping forms it: :mod:`radam_verify.clipping`); None:
     the gradients are used as given.
     """
-    stepped, t = [], start.t
-    for grad in grads:
+    hypers = [hyper] * len(grads) if isinstance(hyper, Hyper) else list(hyper)
+    stepped: dict[Hyper, list[int]] = {}  # the steps each set of hyperparameters is in force
+    t = start.t
+    for grad, h in zip(grads, hypers, strict=True):
         if grad is not None or layout.shared:
             t += 1
             if grad is not None:
-                stepped.append(t)
-    band = set() if exact_scalars else set(ambiguous_steps(hyper, convention, fmt, stepped,
-                                                            schedule))
+                stepped.setdefault(h, []).append(t)
+    band = set() if exact_scalars else {
+        k for h, ts in stepped.items() for k in ambiguous_steps(h, convention, fmt, ts, schedule)}
     state, inputs = start, None
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     share = 0.0
     errors = [None] * len(grads) if grad_errors is None else grad_errors
-    for grad, obs, a_g in zip(grads, observed, errors, strict=True):
+    for grad, obs, a_g, hyper in zip(grads, observed, errors, hypers, strict=True):
         if grad is None:
             state = layout.skip(state, hyper)
             continue

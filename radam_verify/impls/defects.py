@@ -217,6 +217,18 @@ class PerGroupHyperparametersIgnored(Defect):
         return super().hyper({**group, **self.defaults})
 
 
+class BetasKeptFromFirstStep(Defect):
+    """Each group's betas are read on its first step and kept, as a cache of the schedule's
+    constants would keep them: betas a schedule sets in the live group later are ignored."""
+
+    shows = Shows("test_hyperparameters_set_between_steps_take_effect", ("theta", "m", "v"))
+
+    def hyper(self, group: dict[str, Any]) -> Hyper:
+        kept: dict[int, tuple[float, float]] = self.__dict__.setdefault("_betas", {})
+        betas = kept.setdefault(self.param_groups.index(group), group["betas"])
+        return super().hyper({**group, "betas": betas})
+
+
 class GradientModifiedInPlace(Defect):
     """Weight decay and maximize are applied to param.grad in place."""
 
@@ -412,7 +424,7 @@ CATALOGUE: dict[str, type[Defect]] = {
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
         NoFirstBiasCorrection, EpsInsideSqrt, SwappedBetas, StateOutsideStateDict,
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
-        GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
+        BetasKeptFromFirstStep, GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
         OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
         TailWithoutRectifier, ContiguousWriteBack, DataMadeContiguous, GradientStridesAssumed,
         MomentsInTheGroupsFirstDtype,

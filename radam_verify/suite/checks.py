@@ -29,11 +29,9 @@ def exact(adapter: Adapter, scenario: Scenario, convention: Convention, *,
           local: bool = False) -> Outcome:
     """Run and judge; with ``local``, judge only the last step from the state read before it
     (with the hyperparameters in force at that step: a retuned scenario is judged so)."""
-    assert local or not scenario.retuned, "a retuned scenario is judged one step at a time"
     initial, observed = run(adapter, scenario)
     if not local or len(scenario.steps) < 2:
-        return judge(adapter, replace(scenario, groups=scenario.groups_at(0), retuned=()),
-                     convention, initial, observed)
+        return judge(adapter, scenario, convention, initial, observed)
     before = observed[-2]
     start = tuple(tuple(ParamState(s.theta, s.m, s.v, s.t) for s in group) for group in before)
     last = Scenario(scenario.groups_at(len(scenario.steps) - 1), scenario.steps[-1:], start=start)

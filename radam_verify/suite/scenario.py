@@ -129,9 +129,12 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 grads = [_flat(clipped[k].grads[g][p]) for k in steps]
                 errors = [_flat(clipped[k].errors[g][p]) for k in steps]
             seen = [_triple(observed[k][g][p]) for k in steps]
+            # the hyperparameters of each step (a schedule may set them between steps)
+            hypers = ([scenario.groups_at(k)[g].hyper for k in steps]
+                      if scenario.retuned else group.hyper)
             try:
                 verdict = None
-                if _fast(adapter, fmt, held.theta.size, grads):
+                if not scenario.retuned and _fast(adapter, fmt, held.theta.size, grads):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
                                                                 convention), grads,
@@ -143,7 +146,7 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 if verdict is None:
                     verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group,
                                                             convention),
-                                               grads, group.hyper, convention, fmt,
+                                               grads, hypers, convention, fmt,
                                                layout=layout, schedule=adapter.schedule,
                                                first_failure=first_failure,
                                                grad_errors=errors)
