@@ -130,7 +130,8 @@ def _add_verify_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--kwargs", default="{}", help="constructor arguments as a JSON object "
                        "(a Lookahead wrapper, torch's or optax:lookahead: \"inner\": "
                        "\"MODULE:ATTR\" names the optimizer it wraps, which takes the "
-                       "keywords the wrapper does not)")
+                       "keywords the wrapper does not; a torch optimizer: \"compile\": true "
+                       "steps it through torch.compile)")
     check.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     check.add_argument("--dtype", default="float32", help=DTYPE_HELP)
     check.add_argument("--profile", default=None,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from radam_verify.adapters import load_adapter
 from radam_verify.conventions import PRESETS, parse_convention
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
@@ -321,6 +322,8 @@ SCALE = "test_family.py::test_adam_steps_with_eps_zero_do_not_depend_on_the_grad
 #: Lookahead's cycles, skipped for a reading without Lookahead
 LOOKAHEAD = "test_family.py::test_lookahead_cycles_follow_the_exact_fast_and_slow_weights"
 DECAY = "test_groups.py::test_weight_decay_follows_the_convention"
+#: hyperparameters set between steps, skipped where the adapter cannot set them (a wrapper)
+RETUNE = "test_groups.py::test_hyperparameters_set_between_steps_take_effect"
 #: LAMB's layers and zero norms, skipped for readings that are not LAMB's
 LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
         "test_family.py::test_lamb_trust_ratio_with_a_zero_norm_follows_the_rule")
@@ -447,19 +450,21 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
     views = "test_views.py::test_strided_views_follow_the_exact_step_and_write_only_inside_them"
     mixed = "test_groups.py::test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format"
     reading = parse_convention(expected)
+    retunes = load_adapter(spec, kwargs, dtype=dtype).capabilities.retune
     assert skipped == {"test_paths.py::test_every_code_path_conforms[default]",
                        *([f"{views}[default]", f"{mixed}[default]"] if dtype.startswith("complex")
                          else []),
                        THRESHOLD if reading.is_adam else SCALE,
                        *([] if reading.lookahead else [LOOKAHEAD]),
                        *([] if reading.is_lamb else LAMB),
-                       *([DECAY] if reading.weight_decay == "none" else [])}
+                       *([DECAY] if reading.weight_decay == "none" else []),
+                       *([] if retunes else [RETUNE])}
     bitwise = ("test_state_dict_round_trip", "test_step_leaves_gradients", "test_step_calls",
                "test_a_loaded_state_dict")  # compared, not judged
     judged = {p["property"]: p["judged"] for p in verdict["properties"]
               if p["outcome"] == "passed" and not p["property"].startswith(bitwise)}
     assert len(judged) == ((9 if dtype.startswith("complex") else 11) + reading.lookahead
-                           + 2 * reading.is_lamb - (reading.weight_decay == "none"))
+                           + 2 * reading.is_lamb - (reading.weight_decay == "none") + retunes)
     assert min(judged.values()) > 0, judged
 
 

@@ -102,8 +102,8 @@ def _written(target: Target, prop: dict[str, Any], folder: Path) -> Path:
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {str(node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"decimal", "importlib", "io", "math", "os", "pickle", "sys", "traceback",
-                        "numpy", "torch", "jax", "optax"}
+    assert imported <= {"contextlib", "decimal", "importlib", "io", "math", "os", "pickle", "sys",
+                        "traceback", "numpy", "torch", "jax", "optax"}
     path = folder / "repro.py"
     path.write_text(text)
     return path

@@ -106,3 +106,13 @@ def test_an_unknown_kind_or_a_shape_it_does_not_fit_is_refused() -> None:
         strided("channels_last", (3, 4))
     with pytest.raises(ValueError, match="two dimensions"):
         strided("padded-rows", (5,))
+
+
+def test_a_scenario_keeps_the_hyperparameters_a_schedule_sets_through_json() -> None:
+    theta = np.array([0.5, -1.0])
+    scenario = Scenario((GroupSpec(Hyper(), (theta,)),), (((theta,),), ((theta,),)),
+                        retuned=((1, (Hyper(lr=0.5, beta2=0.9, weight_decay=0.25),)),))
+    back = scenario_from_json(scenario_json(scenario))
+    assert back.retuned == scenario.retuned
+    assert [g.hyper for g in back.groups_at(0)] == [Hyper()]
+    assert [g.hyper for g in back.groups_at(1)] == [Hyper(lr=0.5, beta2=0.9, weight_decay=0.25)]

@@ -159,8 +159,9 @@ class Instance(ABC):
         raise NotImplementedError
 
     def retune(self, hypers: Sequence[Hyper]) -> None:
-        """Set every group's hyperparameters (lr, betas, eps, weight decay; maximize stays)
-        to ``hypers`` in the live optimizer; only with ``Capabilities.retune``."""
+        """Set the hyperparameters (lr, betas, eps, weight decay; maximize stays) of the
+        first ``len(hypers)`` groups to ``hypers`` in the live optimizer; only with
+        ``Capabilities.retune``."""
         raise NotImplementedError
 
     def grads(self) -> list[list[FloatArray | None]]:

@@ -792,7 +792,7 @@ class TorchInstance(Instance):
         disturb(self.optimizer.param_groups, self.adapter.hyperparameter_keys)
 
     def retune(self, hypers: Sequence[Hyper]) -> None:
-        for group, hyper in zip(self.optimizer.param_groups, hypers, strict=True):
+        for group, hyper in zip(self.optimizer.param_groups, hypers, strict=False):
             group.update(self.adapter.names.group(hyper))  # lr, betas, eps, weight decay
 
     def grads(self) -> list[list[np.ndarray | None]]:

@@ -177,11 +177,11 @@ def step_of(optimizer, closure=None):
         torch._dynamo.config.fail_on_recompile_limit_hit = True
         _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
     if not any(o is optimizer for o in _STEPPED):
-        from torch._inductor.utils import fresh_cache
+        import torch._inductor.utils
 
         torch._dynamo.reset()
         _CACHE.close()
-        _CACHE.enter_context(fresh_cache())
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
         _STEPPED.append(optimizer)
     return _COMPILED[0](optimizer, closure)
 
@@ -279,7 +279,7 @@ class Run:
         self.dtypes.append([None] * len(tensors))
 
     def retune(self, hypers):
-        """Set each group's hyperparameters in the live optimizer, as a schedule does."""
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
         for group, entry in zip(self.optimizer.param_groups, hypers):
             group.update(entry)
 

@@ -78,6 +78,15 @@ TORCH_COMPILE_STALE_BETA2 = Finding(
     "torch_compile_stale_beta2.py", "test_hyperparameters_set_between_steps_take_effect")
 
 
+TORCH_COMPILE_LR_ZERO = Finding(
+    "compiled by torch.compile, the step count is a tensor and inductor's code forms the "
+    "step as the capturable path does, m / (sqrt(v) / (sqrt(1 - beta2^t) step_size) + eps / "
+    "step_size) with step_size = -lr / (1 - beta1^t): with lr = 0 that divides by -0, and "
+    "an element whose gradients were all zero (m = 0, v = 0) becomes NaN where the exact "
+    "step, and the eager one, leave it unchanged",
+    "torch_compile_lr_zero.py", "test_scalars_at_the_edges", when=r"observed nan|is nan")
+
+
 def _torch_compiled() -> tuple[Configuration, ...]:
     """The step compiled by torch.compile (the adapter's ``compile`` keyword), over the
     for-loop path, the default on the CPU: each optimizer compiles as on a fresh machine
@@ -85,7 +94,7 @@ def _torch_compiled() -> tuple[Configuration, ...]:
     return and_float64(*(
         Configuration("torch.compile, for-loop", f"torch.optim:{cls}",
                       {"compile": True, "foreach": False},
-                      findings=(TORCH_COMPILE_STALE_BETA2,))
+                      findings=(TORCH_COMPILE_STALE_BETA2, TORCH_COMPILE_LR_ZERO))
         for cls in ("Adam", "AdamW")))
 
 

@@ -161,15 +161,24 @@ def trajectory(draw: st.DrawFn, target: Target, *, min_steps: int = 2, max_steps
 
 @st.composite
 def retuned(draw: st.DrawFn, target: Target) -> Scenario:
-    """A trajectory whose group's lr, betas, eps and weight decay a schedule sets anew
-    before its last step, and in some examples once before that too (maximize stays)."""
+    """A trajectory whose group's hyperparameters a schedule sets anew before its last
+    step, and in some examples once before that too: each time some of lr, beta1, beta2,
+    eps and weight decay (a scheduler usually sets one or two), the others as they were;
+    maximize stays."""
     scenario = draw(trajectory(target, min_steps=2, max_steps=8))
     last = len(scenario.steps) - 1
     befores = sorted({last, *draw(st.lists(st.integers(1, last), max_size=1))})
-    maximize = scenario.groups[0].hyper.maximize
-    changes = tuple((k, (replace(draw(hyper_for(target)), maximize=maximize),))
-                    for k in befores)
-    return replace(scenario, retuned=changes)
+    hyper, changes = scenario.groups[0].hyper, []
+    for k in befores:
+        drawn = draw(hyper_for(target))
+        names = draw(st.sets(st.sampled_from(_SCHEDULED), min_size=1))
+        hyper = replace(hyper, **{name: getattr(drawn, name) for name in sorted(names)})
+        changes.append((k, (hyper,)))
+    return replace(scenario, retuned=tuple(changes))
+
+
+#: the hyperparameters a schedule may set between steps
+_SCHEDULED = ("lr", "beta1", "beta2", "eps", "weight_decay")
 
 
 @st.composite

@@ -48,7 +48,9 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
                         'extra constructor arguments as a JSON object, e.g. \'{"foreach": true}\'; '
                         "never a hyperparameter the suite draws (lr, betas, eps, weight_decay); "
                         "for a torch Lookahead wrapper, \"inner\": \"MODULE:ATTR\" names the "
-                        "optimizer it wraps, which takes the keywords the wrapper does not"),
+                        "optimizer it wraps, which takes the keywords the wrapper does not; "
+                        "for a torch optimizer, \"compile\": true steps it through "
+                        "torch.compile"),
     "--verify-device": ("verify_device", "cpu|cuda|cuda:N", "where the tensors live (default cpu)"),
     "--verify-dtype": ("verify_dtype", "float32|float64|bfloat16|float16|complex64|complex128",
                        "parameter dtype (default float32; bfloat16 and float16 for torch "

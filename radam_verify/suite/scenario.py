@@ -38,20 +38,25 @@ class Scenario:
     start: tuple[tuple[ParamState, ...], ...] | None = None  # injected state, per tensor
     added: tuple[tuple[int, GroupSpec], ...] = ()  # (before step k, group)
     path: str | None = None  # a named code path of the adapter
-    #: (before step k, every group's hyperparameters from then on), as a training loop's
-    #: schedule sets them in the live optimizer (``Instance.retune``)
+    #: (before step k, the hyperparameters of each of ``groups`` from then on), as a
+    #: training loop's schedule sets them in the live optimizer (``Instance.retune``)
     retuned: tuple[tuple[int, tuple[Hyper, ...]], ...] = ()
 
     def all_groups(self) -> list[GroupSpec]:
         return [*self.groups, *(group for _, group in self.added)]
 
     def groups_at(self, k: int) -> tuple[GroupSpec, ...]:
-        """The groups with the hyperparameters in force at step ``k`` (0-based)."""
+        """``groups`` with the hyperparameters in force at step ``k`` (0-based)."""
         groups = self.groups
         for before, hypers in self.retuned:
             if before <= k:
                 groups = tuple(replace(g, hyper=h) for g, h in zip(groups, hypers, strict=True))
         return groups
+
+    def hyper_at(self, k: int, g: int) -> Hyper:
+        """Group ``g``'s hyperparameters at step ``k`` (a group added later keeps its own)."""
+        groups = self.groups_at(k)
+        return groups[g].hyper if g < len(groups) else self.all_groups()[g].hyper
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 errors = [_flat(clipped[k].errors[g][p]) for k in steps]
             seen = [_triple(observed[k][g][p]) for k in steps]
             # the hyperparameters of each step (a schedule may set them between steps)
-            hypers = ([scenario.groups_at(k)[g].hyper for k in steps]
+            hypers = ([scenario.hyper_at(k, g) for k in steps]
                       if scenario.retuned else group.hyper)
             try:
                 verdict = None
