@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from radam_verify.adapters import load_adapter
 from radam_verify.conventions import PRESETS, parse_convention
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
@@ -450,7 +449,8 @@ def conforms_with_every_property(pytester: pytest.Pytester, spec: str,
     views = "test_views.py::test_strided_views_follow_the_exact_step_and_write_only_inside_them"
     mixed = "test_groups.py::test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format"
     reading = parse_convention(expected)
-    retunes = load_adapter(spec, kwargs, dtype=dtype).capabilities.retune
+    # (a torch Lookahead wrapper's groups are its inner optimizer's: the adapter says so)
+    retunes = "retune" not in verdict["implementation"]["unsupported"]
     assert skipped == {"test_paths.py::test_every_code_path_conforms[default]",
                        *([f"{views}[default]", f"{mixed}[default]"] if dtype.startswith("complex")
                          else []),

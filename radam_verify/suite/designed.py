@@ -16,7 +16,14 @@ verdict, at every seed, looks there:
   contiguous (a kernel that assumes either contiguous reads or writes the wrong elements);
 * :func:`narrow_first` (mixed-dtypes property): a group whose first tensor is of a narrower
   format than the implementation's and the others of its own, stepped a few times (a kernel
-  that takes a group's dtype from its first tensor rounds the others to it).
+  that takes a group's dtype from its first tensor rounds the others to it);
+* :func:`frozen_sparse` (scalars property): lr = 0 (a frozen phase) with every third
+  element's gradients exactly zero, two steps from a fresh state: theta must not move, and
+  an implementation that divides by the step size (0) turns those elements into NaN;
+* :func:`beta2_schedule` (hyperparameters property): beta2 set anew before the second and
+  the third step (0.999, 0.99, 0.9), as a schedule of the betas sets it: an implementation
+  that keeps a constant formed from an earlier beta2 (1 - beta2 compiled in, a cached
+  schedule) steps with it.
 
 Their values are fixed (a seeded recipe, rounded to the implementation's format), so the
 counterexample a designed example gives is the same in every run.
@@ -114,3 +121,25 @@ def narrow_first(target: Target, path: str | None = None) -> Scenario | None:
                          for k, (d, shape) in enumerate(zip(dtypes, shapes, strict=True))),)
                   for i in range(3))
     return Scenario((GroupSpec(_hyper(target), params, dtypes=dtypes),), grads, path=path)
+
+
+def beta2_schedule(target: Target) -> Scenario:
+    """Three steps of a tensor of 17 elements at the default hyperparameters, beta2 set to
+    0.99 before the second and to 0.9 before the third (module docstring)."""
+    hyper = _hyper(target)
+    theta = _values(target, (17,), -1, 0, 40)
+    grads = tuple(((_values(target, (17,), -3, -1, 140 + i),),) for i in range(3))
+    retuned = tuple((k, (replace(hyper, beta2=beta2),)) for k, beta2 in ((1, 0.99), (2, 0.9)))
+    return Scenario((GroupSpec(hyper, (theta,)),), grads, retuned=retuned)
+
+
+def frozen_sparse(target: Target) -> Scenario:
+    """Two steps of a tensor of 17 elements at lr = 0, every third element's gradients zero,
+    the other hyperparameters the defaults (module docstring)."""
+    hyper = replace(_hyper(target), lr=0.0)
+    theta = _values(target, (17,), -1, 0, 50)
+    zero = np.arange(17) % 3 == 0
+    grads = tuple(((np.where(zero, 0.0, _values(target, (17,), -3, -1, 150 + i)),),)
+                  for i in range(2))
+    return Scenario((GroupSpec(hyper, (theta,)),), grads)
+

@@ -81,7 +81,8 @@ def test_hyperparameters_set_between_steps_take_effect(verify_target: Target,
                                                        verify_record: Record) -> None:
     """A schedule sets the group's lr, betas, eps and weight decay in the live optimizer
     between steps (before the last step, and in some examples once before that too): the
-    trajectory follows the exact one, each step with the hyperparameters set before it."""
+    trajectory follows the exact one, each step with the hyperparameters set before it
+    (first a designed schedule of beta2: :func:`radam_verify.suite.designed.beta2_schedule`)."""
     caps = verify_target.adapter.capabilities
     if not caps.retune:
         pytest.skip(caps.notes.get("retune", "the adapter cannot set hyperparameters in a "
@@ -93,4 +94,5 @@ def test_hyperparameters_set_between_steps_take_effect(verify_target: Target,
     def prop(scenario: Scenario) -> None:
         _exact(verify_target, verify_record, "hyperparameters set between steps", scenario)
 
-    verify_target.verify(draws.retuned(verify_target), prop)
+    verify_target.verify(draws.retuned(verify_target), prop,
+                         designed=[designed.beta2_schedule(verify_target)])
