@@ -39,6 +39,7 @@ class CompiledStep:
     def __init__(self) -> None:
         import torch
         import torch._dynamo.config as config
+
         config.recompile_limit = RECOMPILE_LIMIT
         config.accumulated_recompile_limit = max(config.accumulated_recompile_limit,
                                                  RECOMPILE_LIMIT)
