@@ -272,8 +272,8 @@ def test_each_repro_script_exits_1_on_the_defect_and_0_on_a_correct_implementati
                     if isinstance(node, ast.Import) for alias in node.names}
         imported |= {str(node.module).split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom)}
-        assert imported <= {"decimal", "importlib", "io", "math", "pickle", "sys", "traceback",
-                            "numpy", "torch"}
+        assert imported <= {"contextlib", "decimal", "importlib", "io", "math", "pickle", "sys",
+                            "traceback", "numpy", "torch"}
         deviating = _run_script(script)
         assert deviating.returncode == 1, deviating.stdout + deviating.stderr
         assert "DEVIATES" in deviating.stdout
