@@ -424,8 +424,9 @@ CATALOGUE: dict[str, type[Defect]] = {
         AdamStepBelowThreshold, WrongRectifier, ThresholdOnStepCount, NoSecondBiasCorrection,
         NoFirstBiasCorrection, EpsInsideSqrt, SwappedBetas, StateOutsideStateDict,
         LowPrecisionSecondMoment, Float32Schedule, PerGroupHyperparametersIgnored,
-        BetasKeptFromFirstStep, GradientModifiedInPlace, DecayAfterUpdate, StepCountAdvancesWithoutGradient,
-        OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted, LrFloor, ClosureUnderNoGrad,
+        BetasKeptFromFirstStep, GradientModifiedInPlace, DecayAfterUpdate,
+        StepCountAdvancesWithoutGradient, OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted,
+        LrFloor, ClosureUnderNoGrad,
         TailWithoutRectifier, ContiguousWriteBack, DataMadeContiguous, GradientStridesAssumed,
         MomentsInTheGroupsFirstDtype,
     )

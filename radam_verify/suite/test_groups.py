@@ -79,8 +79,8 @@ def test_a_tensor_of_another_dtype_in_a_group_is_judged_in_its_own_format(
 
 def test_hyperparameters_set_between_steps_take_effect(verify_target: Target,
                                                        verify_record: Record) -> None:
-    """A schedule sets the group's lr, betas, eps and weight decay in the live optimizer
-    between steps (before the last step, and in some examples once before that too): the
+    """A schedule sets some of the group's lr, beta1, beta2, eps and weight decay in the live
+    optimizer between steps (before the last step, and in some examples once before that too): the
     trajectory follows the exact one, each step with the hyperparameters set before it
     (first a designed schedule of beta2: :func:`radam_verify.suite.designed.beta2_schedule`)."""
     caps = verify_target.adapter.capabilities
