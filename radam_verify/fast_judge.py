@@ -849,7 +849,7 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
         if c.rectified and raw:
             coeff_rel += errors.bc2_rel / 2
         base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
-        return fused_kernel.BoundScalars.of(
+        return fused_kernel.BoundScalars(
             u=fmt.u, gam2=gam(2), gam_moment=gam(K_MOMENT), gam_theta=gam(K_THETA), eta=eta,
             eta3=3 * eta,
             eta4=4 * eta, decay_term=decay_term, merged_term=merged_term,

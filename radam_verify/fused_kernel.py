@@ -12,7 +12,9 @@ and the first element with the largest ratio is found afterwards in the ratios t
 wrote. The numbers are therefore the numpy path's, bit for bit
 (``tests/test_fast_judge.py`` compares them over drawn blocks), except that sums the numpy
 path leaves out because their term is below half an ulp of every element are formed here:
-such a sum is its operand.
+such a sum is its operand. The loop forms every sum, those of the terms in eta too (whose
+products are subnormal with binary64's eta): selecting which of them to skip cost the loop
+more than forming them (2.5 times its time in ``benchmarks/bench_large.py``'s setting).
 
 The loop covers the blocks the numpy path evaluates fused in its common case: a binary64
 centre (an implementation in binary32), the three quantities of Adam and RAdam (no
@@ -48,7 +50,7 @@ _from_bits64: Any = None
 #: the bits of a binary64 number but its sign
 _MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 #: the element functions the loop inlines, in the order they are compiled
-_INLINED = ("_fmax", "_fmin", "_ulp32", "_plus", "_bound", "_element", "_compare",
+_INLINED = ("_fmax", "_fmin", "_ulp32", "_bound", "_element", "_compare",
             "_fold", "_first")
 
 
@@ -94,9 +96,6 @@ def compiled() -> Any:
 _BOUND_MAX = 2.0**1000
 #: the largest block this loop judges (the sum argument above)
 BLOCK_MAX = 1 << 15
-#: :func:`_plus`: a sum x + f y with x at least _NORMAL and f y at most x 2^-55 is x
-_NORMAL = 2.0**-1000
-_TINY = 2.0**-56
 
 
 class BoundScalars(NamedTuple):
@@ -121,22 +120,6 @@ class BoundScalars(NamedTuple):
     quotient_term: float  # eta + coeff_eta
     sgd_eta: float  # K_SGD eta max(1, coeff)
     coeff_eta: float
-    # 2^-56 / each of the small factors above: see :func:`_plus`
-    eta_r: float
-    eta3_r: float
-    eta4_r: float
-    slack_term_r: float
-    quotient_term_r: float
-    sgd_eta_r: float
-    coeff_eta_r: float
-
-    @classmethod
-    def of(cls, **scalars: float) -> BoundScalars:
-        """The bound's scalars with the reciprocals :func:`_plus` reads."""
-        def reciprocal(factor: float) -> float:
-            return _TINY / factor if factor > 0 else math.inf
-        return cls(**scalars, **{f"{name}_r": reciprocal(scalars[name]) for name in (
-            "eta", "eta3", "eta4", "slack_term", "quotient_term", "sgd_eta", "coeff_eta")})
 
 
 class StepScalars(NamedTuple):
@@ -219,16 +202,6 @@ def _ulp32(scale: float) -> float:
     return float(np.float32(_from_bits(_bits(typed) + np.int32(1)) - typed))
 
 
-def _plus(x: float, factor: float, y: float, reciprocal: float) -> float:
-    """x + factor y, where ``reciprocal`` is 2^-56 / factor (factor > 0), skipped where it
-    is x: for x >= 2^-1000 and 0 <= y <= x 2^-56 / factor, the product is at most
-    x 2^-56 (1 + 2^-52) plus binary64's absolute underflow error 2^-1075, below half an
-    ulp of x (at least x 2^-54), so the sum rounds to x. The products of binary64's eta are
-    subnormal, and forming them costs tens of times a normal product."""
-    skip = (x >= _NORMAL) & (y >= 0) & (y <= x * reciprocal) & (y < math.inf)
-    return x + factor * (0.0 if skip else y)
-
-
 def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
            theta_abs: float, g_abs: float, m_abs: float, v: float, m_new_abs: float,
            c1_g_abs: float, g_squared: float, v_stored: float, c2_g_squared: float,
@@ -241,7 +214,7 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
     if s.l2:
         e_g = p.gam2 * (g_abs + s.two_weight_decay * theta_abs_in)
         e_g += s.weight_decay * a0
-        e_g = _plus(e_g, p.eta, 1.0, p.eta_r)
+        e_g += p.eta
     m_abs_in = m_abs + a1
     inner = m_abs_in + c1_g_abs
     inner += m_new_abs
@@ -250,8 +223,8 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
     if s.l2:
         e_m += s.one_minus_beta1 * e_g
     e_m += inner
-    e_m = _plus(e_m, p.eta3, 1.0, p.eta3_r)
-    e_m = _plus(e_m, p.eta, m_abs_in + g_abs, p.eta_r)
+    e_m += p.eta3
+    e_m += p.eta * (m_abs_in + g_abs)
     v_in = v + a2
     if s.l2:
         g_e = 2 * g_abs * e_g
@@ -271,8 +244,8 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         inner *= p.gam_moment
         e_v = s.beta2 * a2
         e_v += inner
-    e_v = _plus(e_v, p.eta4, 1.0, p.eta4_r)
-    e_v = _plus(e_v, p.eta, v_in + g_squared, p.eta_r)
+    e_v += p.eta4
+    e_v += p.eta * (v_in + g_squared)
     positive = True
     e_theta = a0
     if s.decays:
@@ -280,21 +253,21 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         e_theta = s.decay_abs * a0 + x
         if s.merged:
             e_theta += p.merged_term * theta_abs_in
-        e_theta = _plus(e_theta, p.eta, 1.0, p.eta_r)
+        e_theta += p.eta
     if s.rectified:
         if s.raw:
             e_q = e_v
         else:
             e_q = e_v * s.inv_bc2
             e_q += p.hat_term * q
-            e_q = _plus(e_q, p.eta, 1.0, p.eta_r)
+            e_q += p.eta
         e_root = _fmin(e_q / root, np.sqrt(e_q))
         e_root += p.u * root
-        e_root = _plus(e_root, p.eta, 1.0, p.eta_r)
+        e_root += p.eta
         e_den = p.u * den
         e_den += e_root
         e_den += p.root_term
-        e_den = _plus(e_den, p.eta, 1.0, p.eta_r)
+        e_den += p.eta
         slack = den - e_den
         positive = slack > 0
         x = e_den / den
@@ -310,20 +283,20 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         e_update += x
         x = 1 / slack
         x += 1
-        e_update = _plus(e_update, p.slack_term, x, p.slack_term_r)
-        e_update = _plus(e_update, p.quotient_term, m_new_abs / slack, p.quotient_term_r)
+        e_update += p.slack_term * x
+        e_update += p.quotient_term * (m_new_abs / slack)
     elif s.updates:
         e_update = s.coeff * e_m
         e_update += update_abs * p.update_term
-        e_update = _plus(e_update, p.sgd_eta, 1.0, p.sgd_eta_r)
-        e_update = _plus(e_update, p.eta, m_new_abs, p.eta_r)
+        e_update += p.sgd_eta
+        e_update += p.eta * m_new_abs
         if p.coeff_eta != 0.0:
-            e_update = _plus(e_update, p.coeff_eta, m_new_abs, p.coeff_eta_r)
+            e_update += p.coeff_eta * m_new_abs
     else:
         e_update = 0.0
-    e_theta = e_theta + e_update
+    e_theta += e_update
     e_theta += p.gam_theta * results_abs
-    e_theta = _plus(e_theta, p.eta, 1.0, p.eta_r)
+    e_theta += p.eta
     slack_factor = 1 + 2.0**-30  # tolerance.EVALUATION_SLACK
     return e_theta * slack_factor, e_m * slack_factor, e_v * slack_factor, positive
 
@@ -338,7 +311,7 @@ def _element(theta: float, m: float, v: float, grad: float, a_theta: float, a_m:
     fine = True
     gr = -grad if s.maximize else grad
     if s.l2:
-        gr = gr + s.weight_decay * theta
+        gr += s.weight_decay * theta
     theta_abs = abs(theta)
     g_abs = abs(gr)
     m_abs = abs(m)
