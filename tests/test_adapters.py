@@ -54,6 +54,55 @@ def test_optax_state_is_read_and_injected() -> None:
     assert np.array_equal(back.v, STATE.v)
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"inject_hyperparams": True},
+    # flags that are not numbers stay static arguments of the factory, under jit too
+    {"inject_hyperparams": True, "bias_correction_mu": False, "bias_correction_nu": False},
+])
+def test_optax_inject_hyperparams_takes_hyperparameters_set_between_steps(
+        kwargs: dict[str, object]) -> None:
+    """Built with optax.inject_hyperparams, a group's hyperparameters set after its first
+    step govern its second: bit for bit the step a transformation built with them takes from
+    the state after the first step, and not the step the old ones take."""
+    pytest.importorskip("optax")
+    spec = "optax:amsgrad"
+    before, after = Hyper(lr=0.01, beta2=0.999), Hyper(lr=0.003, beta1=0.5, beta2=0.9, eps=1e-6)
+    grads = [np.array([0.3, -2.0, 1e-3]), np.array([-0.7, 0.25, 4.0])]
+    adapter = load_adapter(spec, kwargs, dtype="float64")
+    assert adapter.capabilities.retune
+    live = adapter.open([GroupSpec(before, (STATE.theta,))])
+    live.step([[grads[0]]])
+    first = live.read()[0][0]
+    live.retune([after])
+    live.step([[grads[1]]])
+
+    plain = load_adapter(spec, {k: v for k, v in kwargs.items() if k != "inject_hyperparams"},
+                         dtype="float64")
+    assert not plain.capabilities.retune
+    assert "inject_hyperparams" in plain.capabilities.notes["retune"]
+    seconds = []
+    for hyper in (after, before):
+        fresh = plain.open([GroupSpec(hyper, (STATE.theta,))])
+        fresh.inject([[first]])
+        fresh.step([[grads[1]]])
+        seconds.append(fresh.read()[0][0].theta)
+    assert np.array_equal(live.read()[0][0].theta, seconds[0])
+    assert not np.array_equal(seconds[0], seconds[1])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"inject_hyperparams": "yes"}, "must be true or false"),
+    ({"inject_hyperparams": True, "inner": "optax:adam", "sync_period": 3,
+      "slow_step_size": 0.5}, "with optax.lookahead"),
+])
+def test_optax_inject_hyperparams_refuses_what_it_cannot_do(kwargs: dict[str, object],
+                                                            message: str) -> None:
+    pytest.importorskip("optax")
+    spec = "optax:lookahead" if "inner" in kwargs else "optax:adam"
+    with pytest.raises(UsageError, match=message):
+        load_adapter(spec, kwargs, dtype="float64")
+
+
 # Lookahead's presets are given here (its k and alpha are constructor arguments; a wrapper's
 # are read from it: test_identify_names_a_lookahead_wrappers_inner_reading_... below)
 @pytest.mark.parametrize("preset", [name for name, c in PRESETS.items() if not c.lookahead])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +326,24 @@ def test_an_optax_lookahead_script_drives_its_fast_and_slow_weights(tmp_path: Pa
     shown = _run(script, tmp_path, without_radam_verify=True)
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert raised.value.details["exact"] in shown.stdout
+
+
+def test_an_optax_script_sets_the_hyperparameters_a_schedule_sets(tmp_path: Path) -> None:
+    """optax.adam built with inject_hyperparams, eps = 0 for two steps (where eps's placement
+    makes no difference), then a schedule sets eps = 0.5: judged with eps beside the raw
+    sqrt(v) it deviates only from the third step, and the script, which sets eps in the
+    state as the adapter does, shows the same observed value without radam-verify."""
+    pytest.importorskip("optax")
+    adapter = load_adapter("optax:adam", {"inject_hyperparams": True}, "cpu", "float64")
+    target = Target(adapter, parse_convention("adam,eps=raw"), "given", PROFILES["quick"], 0)
+    scenario = replace(_scenario(Hyper(eps=0.0), steps=4),
+                       retuned=((2, (Hyper(eps=0.5),)),))
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    assert raised.value.details["t"] >= 3
+    script = _written(target, _property(target, raised.value, "trajectory"), tmp_path)
+    assert "inject_hyperparams" in script.read_text()
+    shown = _run(script, tmp_path, without_radam_verify=True)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert repr(raised.value.details["observed"]) in shown.stdout

@@ -13,6 +13,13 @@ inner factory): its parameters are a ``LookaheadParams`` pair started synced
 (``init_synced``), the fast weights are theta, the slow ones are read and injected beside
 the moments (with ``steps_since_sync`` set from the step count), and a saved state keeps
 the slow weights with the transformation's state, as a user's checkpoint keeps both.
+
+``{"inject_hyperparams": true}`` builds each group's transformation with
+``optax.inject_hyperparams(factory)``, as users do who schedule more than the learning rate:
+the hyperparameters then live in the state (``state.hyperparams``, arrays of the parameters'
+precision), where a schedule sets them between steps, so the property of hyperparameters set
+between steps runs (``Instance.retune``). Keywords that are not numbers (``nesterov``, a mask)
+stay static arguments of the factory.
 """
 
 from __future__ import annotations
@@ -67,7 +74,16 @@ class OptaxAdapter(Adapter):
         #: Lookahead: the inner factory, its keywords, and the wrapper's own keywords
         self.inner: tuple[str, Callable[..., Any], dict[str, object]] | None = None
         self.wrapper_kwargs: dict[str, object] = {}
+        #: optax.inject_hyperparams around the factory: the hyperparameters live in the
+        #: state, where a schedule sets them between steps
+        self.inject = self.kwargs.pop("inject_hyperparams", False)
+        if not isinstance(self.inject, bool):
+            raise UsageError(f"--verify-kwargs 'inject_hyperparams' must be true or false, got "
+                             f"{self.inject!r}")
         if "inner" in self.kwargs:
+            if self.inject:
+                raise UsageError("--verify-kwargs: 'inject_hyperparams' with optax.lookahead is "
+                                 "not supported; verify the inner factory with it on its own")
             self.inner, self.wrapper_kwargs = _wrapped(factory, self.kwargs)
         #: lookahead's k and alpha (0 and 0.0 without Lookahead)
         self.sync_period = _number(self.wrapper_kwargs, "sync_period", int)
@@ -91,12 +107,17 @@ class OptaxAdapter(Adapter):
                  "missing_grads": "optax updates every leaf of the pytree on every step"}
         if not self._wd:
             notes["weight_decay"] = f"{spec} takes no weight_decay argument"
+        if not self.inject:
+            notes["retune"] = ("an optax transformation takes its hyperparameters when it is "
+                               "built; with --verify-kwargs '{\"inject_hyperparams\": true}' "
+                               "(optax.inject_hyperparams) they live in its state, where a "
+                               "schedule sets them")
         self.capabilities = Capabilities(
             read_state=readable, inject_state=readable, max_state=maxima, maximize=False,
             slow_state=readable and self.inner is not None,
             weight_decay=self._wd,
             groups=True, add_group=False, save_load=True, missing_grads=False,
-            code_paths={p: {"path": p} for p in PATHS}, notes=notes)
+            retune=self.inject, code_paths={p: {"path": p} for p in PATHS}, notes=notes)
 
     def x64(self) -> None:
         """JAX's x64 mode as this adapter's dtype needs it: on for float64, off for float32.
@@ -122,6 +143,13 @@ class OptaxAdapter(Adapter):
 
     def make(self, hyper: Hyper) -> Any:
         with implementation_call(f"{getattr(self.factory, '__name__', 'the factory')}(...)"):
+            if self.inject:
+                # keywords that are not numbers stay static: inject_hyperparams would make
+                # arrays of the numeric ones, and a flag must stay a Python value under jit
+                static = [k for k, v in self.kwargs.items()
+                          if isinstance(v, bool) or not isinstance(v, int | float)]
+                injected = _module("optax").inject_hyperparams(self.factory, static_args=static)
+                return injected(**self.arguments(hyper), **self.kwargs)
             if self.inner is None:
                 return self.factory(**self.arguments(hyper), **self.kwargs)
             _, inner, inner_kwargs = self.inner
@@ -182,6 +210,8 @@ def _replace_moments(state: Any, new: Any) -> Any:
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(_replace_moments(item, new) for item in state)
+    if hasattr(state, "inner_state"):  # inject_hyperparams' state
+        return state._replace(inner_state=_replace_moments(state.inner_state, new))
     if hasattr(state, "fast_state"):  # lookahead's LookaheadState
         return state._replace(fast_state=_replace_moments(state.fast_state, new))
     return state
@@ -316,6 +346,16 @@ class OptaxInstance(Instance):
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[flat(g) for g in group["grads"]] for group in self.groups]
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        """Set the first groups' hyperparameters in ``state.hyperparams``
+        (optax.inject_hyperparams), each as an array of the dtype it holds there."""
+        jnp = self.jax.numpy
+        for group, hyper in zip(self.groups, hypers, strict=False):
+            held = group["state"].hyperparams
+            new = {k: jnp.asarray(v, dtype=held[k].dtype)
+                   for k, v in self.adapter.arguments(hyper).items()}
+            group["state"] = group["state"]._replace(hyperparams={**held, **new})
 
 
 def _module(name: str) -> Any:

@@ -6,7 +6,9 @@ pytree, ``update`` under ``jax.jit`` (or eager) then ``optax.apply_updates``, th
 the state's ``count``/``mu``/``nu`` node, the state pickled to save it. JAX runs on the CPU,
 in x64 mode for float64. ``optax.lookahead`` is built around its ``INNER`` factory, its
 parameters a ``LookaheadParams`` pair started synced, the slow weights read and injected
-beside the moments and saved with the state.
+beside the moments and saved with the state. With ``INJECT`` the factory is wrapped in
+``optax.inject_hyperparams`` (keywords that are not numbers static), and a schedule sets the
+hyperparameters in ``state.hyperparams`` between steps (``Run.retune``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def replaced(state, new):
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(replaced(item, new) for item in state)
+    if hasattr(state, "inner_state"):  # inject_hyperparams' state
+        return state._replace(inner_state=replaced(state.inner_state, new))
     if hasattr(state, "fast_state"):  # lookahead's LookaheadState
         return state._replace(fast_state=replaced(state.fast_state, new))
     return state
@@ -65,6 +69,10 @@ def replaced(state, new):
 
 def build(cls, arguments):
     """The transformation of one group (optax.lookahead: around its inner one)."""
+    if INJECT:  # the hyperparameters in the state; keywords that are not numbers static
+        static = [k for k, v in KWARGS.items()
+                  if isinstance(v, bool) or not isinstance(v, (int, float))]
+        return optax.inject_hyperparams(cls, static_args=static)(**arguments, **KWARGS)
     if INNER is None:
         return cls(**arguments, **KWARGS)
     module, _, name = INNER.partition(":")
@@ -94,6 +102,13 @@ class Run:
 
     def add_group(self, group):
         raise RuntimeError("optax has no groups added later")
+
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in state.hyperparams, as a schedule does."""
+        for group, entry in zip(self.groups, hypers):
+            held = group["state"].hyperparams
+            new = {k: jax.numpy.asarray(v, dtype=held[k].dtype) for k, v in entry.items()}
+            group["state"] = group["state"]._replace(hyperparams={**held, **new})
 
     def inject(self, start):
         for group, states in zip(self.groups, start):
@@ -178,10 +193,14 @@ def driver(adapter: OptaxAdapter, scenario: Scenario) -> Driver:
         literal("KWARGS", dict(adapter.kwargs if adapter.inner is None else adapter.inner[2]),
                 "keywords beside each group's"),
         literal("WRAPPER", dict(adapter.wrapper_kwargs), "optax.lookahead's own keywords"),
+        literal("INJECT", adapter.inject,
+                "built with optax.inject_hyperparams: the hyperparameters in the state"),
         literal("GROUPS", [entry(g) for g in scenario.groups],
                 "one transformation per group: its keywords and initial values"),
         literal("ADDED", [], "optax adds no groups later"),
         literal("START", scenario_json(scenario).get("start"),
                 "the state injected into count/mu/nu before the first step (None: init)"),
     ])
-    return Driver("JAX, optax and numpy", IMPORTS, text, RUN_CLASS)
+    retuned = tuple((k, tuple(adapter.arguments(h) for h in hypers))
+                    for k, hypers in scenario.retuned)
+    return Driver("JAX, optax and numpy", IMPORTS, text, RUN_CLASS, retuned)

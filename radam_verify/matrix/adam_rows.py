@@ -206,9 +206,13 @@ _BITSANDBYTES = ("bitsandbytes/backends/cpu/ops.py: p *= 1 - lr wd, then m / (sq
 
 
 def _optax(factory: str) -> tuple[Configuration, ...]:
-    """optax's float32 run (its scalars float32: identified as such) and its x64 run."""
+    """optax's float32 run (its scalars float32: identified as such), its x64 run, and its
+    x64 run built with optax.inject_hyperparams (the hyperparameters in the state, where a
+    schedule sets them between steps)."""
     spec = f"optax:{factory}"
-    return Configuration("float32", spec), Configuration("x64", spec, dtype="float64")
+    return (Configuration("float32", spec), Configuration("x64", spec, dtype="float64"),
+            Configuration("inject_hyperparams, x64", spec, {"inject_hyperparams": True},
+                          dtype="float64"))
 
 
 #: optax.adamw merges the decay into the update, which no probe tells from decoupled decay
@@ -231,7 +235,10 @@ def _optax_adamw() -> tuple[Configuration, ...]:
     return (Configuration("float32", spec, convention="optax-adam,weight_decay=merged,"
                           "scalars=float32", documented=_OPTAX_ADAMW),
             Configuration("x64", spec, dtype="float64",
-                          convention="optax-adam,weight_decay=merged", documented=_OPTAX_ADAMW))
+                          convention="optax-adam,weight_decay=merged", documented=_OPTAX_ADAMW),
+            Configuration("inject_hyperparams, x64", spec, {"inject_hyperparams": True},
+                          dtype="float64", convention="optax-adam,weight_decay=merged",
+                          documented=_OPTAX_ADAMW))
 
 
 KERAS_BFLOAT16_SCALARS = Finding(

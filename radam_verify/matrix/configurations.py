@@ -286,6 +286,9 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
                   findings=(OPTAX_FLOAT32_SCHEDULE,)),
     Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_INT_POWER,)),
+    # the hyperparameters in the state, where a schedule sets them (property 20)
+    Configuration("inject_hyperparams, x64", "optax:radam", {"inject_hyperparams": True},
+                  dtype="float64", findings=(OPTAX_INT_POWER,)),
     # the platform's flushing itself, judged strictly (--verify-subnormals=ieee)
     Configuration("x64, subnormals judged as IEEE", "optax:radam", dtype="float64",
                   subnormals="ieee", findings=(OPTAX_FTZ, OPTAX_INT_POWER)),

@@ -98,6 +98,8 @@ def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
         Configuration("float32", "optax:lamb", convention="lamb,scalars=float32",
                       documented=_OPTAX_LAMB),
         Configuration("x64", "optax:lamb", dtype="float64"),
+        Configuration("inject_hyperparams, x64", "optax:lamb", {"inject_hyperparams": True},
+                      dtype="float64"),
         # Keras 3's Lamb on the torch and jax backends, float32 and bfloat16 (as its Adam's
         # rows)
         *(Configuration(f"{backend} backend", "keras.optimizers:Lamb", dtype=dtype,
