@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""torch_optimizer:Lookahead, the default path, float32 on cpu: slow[0] of group 1, tensor 1
-after step 5 is 0.00038896757178008556 where the exact value is 0.0010000000000000000208
-(error 5.25e+06 ulps against a bound of 9.73 ulps of the operand scale) with the default
-hyperparameters (9 steps, 2 groups, 3 tensors of shape (6,)).
+"""torch_optimizer:Lookahead, the default path, float32 on cpu: slow[0] (element () of shape
+()) of group 0, tensor 0 after step 1 is -1.0 where the exact value is
+-0.99899999999999999998 (error 8.39e+03 ulps against a bound of 1.51 ulps of the operand
+scale) with group 0: weight_decay = 1.0 (2 steps, 2 groups, 2 tensors of shapes () and
+(6,)).
 
 Found by the property "Parameter groups keep their own hyperparameters" (convention
 pytorch,lookahead_k=5,lookahead_start=first-step) for torch_optimizer:Lookahead (torch-
 optimizer 0.3.0, torch 2.13.0+cpu), float32 on cpu. This script needs only torch and numpy:
-not radam-verify and not Hypothesis. It runs the counterexample's first 6 step(s) and
-compares slow of group 1, tensor 1 (step count 5) with EXACT, element by element, within
+not radam-verify and not Hypothesis. It runs the counterexample's first 2 step(s) and
+compares slow of group 0, tensor 0 (step count 1) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -23,6 +24,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default torch_optimizer:Lookahead; any impl
 with the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0
 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -43,6 +45,8 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {'inner': 'torch.optim:RAdam', 'foreach': False}
+# the step is compiled by torch.compile (True) or eager
+COMPILE = False
 # the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)
 INNER = 'torch.optim:RAdam'
 # the keywords the wrapper takes (the others go to INNER)
@@ -74,8 +78,8 @@ STEP_DTYPE = 'float32'
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0, -1.0, -1.0, 0.0, 0.0, 0.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
-    {'params': [[-1.0, -1.0, -1.0, -1.0, 0.0, 0.0], [0.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
+    {'params': [[-1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 1.0, 'maximize': False},
+    {'params': [[0.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'maximize': False},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None, None]
@@ -85,38 +89,16 @@ DTYPES = [None, None]
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [
-    [([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, -1.0, 1.0], [-1.0, 1.0, -1.0, 1.0, 1.0, -1.0])],
-    [([1.0, 1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], [1.0, 7.847271400218976e-44, 1.0, -1.0, 1.0, 1.0])],
-    [([-1.0, 1.0, -1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, 1.0, 1.0], None)],
-    [([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0],), ([-1.0, 1.0, 1.0, 1.0, -1.0, 1.0], [1.0, 1.0, -1.0, 1.0, 1.0, 1.0])],
-    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, -1.0], [1.0, -1.0, 1.0, 1.0, 1.0, 1.0])],
-    [(None,), (None, [-1.0, 1.0, -1.0, 1.0, 1.0, -1.0])],
-    [([1.0, -1.0, 1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, -1.0, 1.0, -1.0, 1.0], [1.0, 1.0, 1.0, -1.0, -1.0, 1.0])],
-    [([-1.0, 1.0, -1.0, -1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0])],
-    [([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],), ([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, 1.0, 1.0, 1.0, 1.0])],
-]
+STEPS = [[(None,), (None,)], [([0.0],), (None,)]]
 # the exact values (decimal, 20 significant digits)
-EXACT = [
-    '0.0010000000000000000208',
-    '-1.001',
-    '-0.99899999999999999998',
-    '-1.001',
-    '-1.001',
-    '-0.99899999999999999998',
-]
+EXACT = ['-0.99899999999999999998']
 # the largest |observed - exact| a correct implementation may have
-BOUND = [
-    1.132488493593762e-09,
-    1.7994645562686185e-07,
-    1.7958882769259532e-07,
-    1.7994645562686185e-07,
-    1.7994645562686185e-07,
-    1.7958882769259532e-07,
-]
+BOUND = [1.7994645493519282e-07]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 6, 't': 5, 'group': 1, 'tensor': 1, 'quantity': 'slow', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 2, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'slow', 'index': 0}
 PRINTED = 24
 
 
@@ -220,6 +202,32 @@ def construct(cls, groups):
     return cls(inner(groups, **REQUIRED, **rest), **own)
 
 
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        import torch._inductor.utils
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
 def inner_of(optimizer):
     """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
     if INNER is None:
@@ -263,7 +271,7 @@ class Run:
         optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
                                              if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
+        step_of(optimizer)
         state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
@@ -312,12 +320,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -374,7 +387,7 @@ class Run:
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
 
     def held(self, param):
@@ -443,6 +456,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 
