@@ -80,9 +80,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from radam_verify.errors import ConventionError
+from radam_verify.errors import ConventionError, OutOfDomainError
+from radam_verify.precision import as_binary
+
+if TYPE_CHECKING:
+    from radam_verify.hyper import Hyper
 
 Comparison = Literal[">", ">="]
 Below = Literal["sgd", "skip"]
@@ -96,7 +100,7 @@ LOOKAHEAD_STARTS: tuple[LookaheadStart, ...] = ("theta0", "first-step", "first-s
 LookaheadSync = Literal["copy", "merged"]
 #: how a sync is evaluated, every reading (the first, a copy, the strictest)
 LOOKAHEAD_SYNCS: tuple[LookaheadSync, ...] = ("copy", "merged")
-Scalars = Literal["float64", "float32"]
+Scalars = Literal["float64", "float32", "float32-held"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -108,7 +112,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "bias_correction": ("true", "false"),
     "adapt": ("always", "with-decay"),
     "algorithm": ("radam", "adam", "lamb"),
-    "scalars": ("float64", "float32"),
+    "scalars": ("float64", "float32", "float32-held"),
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
     "lookahead_sync": ("copy", "merged"),
@@ -184,7 +188,11 @@ class Convention:
     ``scalars``: the per-step scalars (bias corrections, rho_t, r_t, the step's coefficient)
     formed in ``float64`` from the hyperparameters as given, or in ``float32`` from beta1 and
     beta2 rounded to binary32 (a float32 step count tensor, or a framework whose scalars are
-    float32): exact arithmetic on the rounded betas, judged with binary32's error model.
+    float32): exact arithmetic on the rounded betas, judged with binary32's error model;
+    or ``float32-held``: the hyperparameters themselves are held as binary32 numbers (lr,
+    beta1, beta2, eps and the weight decay, as ``optax.inject_hyperparams`` holds them in
+    float32), so every use of them, the moments' 1 - beta included, is exact arithmetic on
+    the rounded values (:meth:`held`), the scalars formed in binary32 as for ``float32``.
     """
 
     threshold: float = 5.0
@@ -256,7 +264,26 @@ class Convention:
     @property
     def float32_scalars(self) -> bool:
         """The per-step scalars are formed in binary32 from betas rounded to binary32."""
-        return self.scalars == "float32"
+        return self.scalars in ("float32", "float32-held")
+
+    def held(self, hyper: Hyper) -> Hyper:
+        """The hyperparameters as the reading holds them: as given, or (``float32-held``) lr,
+        beta1, beta2, eps and the weight decay rounded to binary32, the numbers every exact
+        step of the reading then uses. A beta that rounds to 1 leaves 1 - beta^t = 0, where
+        the step is undefined: out of the reading's domain."""
+        if self.scalars != "float32-held":
+            return hyper
+        lr, beta1, beta2, eps, weight_decay = (
+            as_binary(x, "float32")
+            for x in (hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay))
+        if beta1 >= 1.0 or beta2 >= 1.0:
+            raise OutOfDomainError(
+                f"beta1={hyper.beta1!r}, beta2={hyper.beta2!r}: a beta held in binary32 "
+                "rounds to 1, where 1 - beta^t = 0 and the step is undefined")
+        if not all(math.isfinite(x) for x in (lr, eps, weight_decay)):
+            raise OutOfDomainError(f"{hyper}: a hyperparameter overflows binary32")
+        return replace(hyper, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                       weight_decay=weight_decay)
 
     @property
     def keeps_max(self) -> bool:

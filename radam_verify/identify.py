@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from radam_verify.adapters import Adapter, GroupSpec
+from radam_verify.adapters import Adapter, GroupSpec, ParamState
 from radam_verify.conventions import (
     ALGORITHM_AXES,
     LOOKAHEAD_STARTS,
@@ -160,6 +160,8 @@ def probes(adapter: Adapter) -> list[Probe]:
 
 
 _AMSGRAD: tuple[Amsgrad, ...] = ("none", "v", "v_hat")
+#: what one probe's run gives: the state each tensor started from, and after each step
+_Run = tuple[list[list[ParamState]], list[list[list[ParamState]]]]
 
 
 def candidates(adapter: Adapter) -> list[Convention]:
@@ -217,35 +219,25 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     if built_in is not None:  # Lookahead built in (Ranger): every reading with its k, alpha
         alive = [replace(c, lookahead_k=built_in[0], lookahead_alpha=built_in[1],
                          lookahead_start=start) for c in alive for start in LOOKAHEAD_STARTS]
-    score = dict.fromkeys(range(len(alive)), 0.0)
-    rejected_by: dict[int, tuple[str, float, str]] = {}
-    ran = []
-    for probe in found:
-        if probe.algorithms and not any(
-                c.algorithm in probe.algorithms for i, c in enumerate(alive) if i not in rejected_by):
-            continue  # no candidate left reads what this probe separates
-        ran.append(probe)
-        if progress:
-            progress(f"probe: {probe.name}")
-        try:
-            initial, observed = run(adapter, probe.scenario)
-        except ImplementationError as error:
-            raise UsageError(f"cannot identify the convention of {adapter.spec}: on the probe "
-                             f"'{probe.name}' the implementation raised {error}; name the "
-                             "convention instead (e.g. --verify-convention=pytorch)") from None
-        for index, convention in enumerate(alive):
-            if index in rejected_by:
-                continue
-            outcome = judge(adapter, probe.scenario, convention, initial, observed,
-                            first_failure=True)
-            worst = outcome.worst()
-            ratio = worst.judgement.worst_ratio if worst else 0.0
-            score[index] = max(score[index], ratio)
-            if not outcome.conforms:
-                where = worst.judgement.worst if worst else None
-                rejected_by[index] = (probe.name, ratio, where.describe() if where else "")
+    runs: dict[str, _Run] = {}
+    score, rejected_by, ran = _eliminate(adapter, found, alive, runs, progress)
     survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
     closest = alive[min(score, key=lambda i: score[i])]
+    held_note = None
+    if not survivors and adapter.fmt.name == "float32":
+        # last, the readings that hold the hyperparameters themselves in binary32 (the
+        # parameters' format), the moments' 1 - beta formed from them: tried only where no
+        # other reading reproduces the probes (the same probes, each run once)
+        held = [replace(c, scalars="float32-held") for c in alive if c.scalars == "float32"]
+        held_score, held_rejected, held_ran = _eliminate(adapter, found, held, runs, progress)
+        if len(held_rejected) < len(held):
+            alive, score, rejected_by = held, held_score, held_rejected
+            ran += [p for p in held_ran if p not in ran]
+            survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
+            held_note = ("scalars=float32-held: no reading with the hyperparameters as given "
+                         "(scalars in binary64 or binary32) reproduces every probe; with lr, "
+                         "the betas, eps and the weight decay held as binary32 numbers, "
+                         f"{len(survivors)} {'does' if len(survivors) == 1 else 'do'}")
     evidence = [f"probe '{p.name}' ({p.purpose})" for p in ran]
     if built_in is not None:
         evidence.insert(0, f"Lookahead built in, with k = {built_in[0]} and alpha = "
@@ -255,6 +247,8 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         evidence += _inconsistency(alive, rejected_by)
         return Identification(dict.fromkeys(AXES_REPORTED), None, None, False, {}, tuple(evidence),
                               closest)
+    if held_note:
+        evidence.append(held_note)
     if {c.scalars for c in survivors} == {"float64", "float32"}:
         # binary32's allowance is the looser: where binary64 scalars reproduce every probe,
         # the stricter reading is the one verified (and the probes read the other axes in it)
@@ -272,8 +266,9 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                 "probe")
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
-    if preset and axes.get("scalars") == "float32":  # a preset's reading, scalars in binary32
-        chosen = replace(chosen, scalars="float32")
+    if preset and axes.get("scalars") in ("float32", "float32-held"):
+        # a preset's reading, its scalars (or its hyperparameters too) in binary32
+        chosen = replace(chosen, scalars=axes["scalars"])  # type: ignore[arg-type]
         preset = chosen.spec
     clip = axes.get("clip_norm")
     if preset and isinstance(clip, float) and math.isfinite(clip):
@@ -285,6 +280,48 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         preset = chosen.spec
     evidence += _eliminations(alive, rejected_by, axes, chosen)
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
+
+
+def _eliminate(adapter: Adapter, found: list[Probe], alive: list[Convention],
+               runs: dict[str, _Run],
+               progress: Callable[[str], None] | None,
+               ) -> tuple[dict[int, float], dict[int, tuple[str, float, str]], list[Probe]]:
+    """Judge every candidate in ``alive`` on the probes until a probe rejects it: each
+    candidate's worst ratio to its bound, the probe that rejected it (by index), and the
+    probes that ran. A probe runs the implementation once (kept in ``runs`` by name, for a
+    later pass over other candidates); one that no live candidate's algorithm reads is
+    passed over."""
+    score = dict.fromkeys(range(len(alive)), 0.0)
+    rejected_by: dict[int, tuple[str, float, str]] = {}
+    ran = []
+    for probe in found:
+        if probe.algorithms and not any(
+                c.algorithm in probe.algorithms for i, c in enumerate(alive) if i not in rejected_by):
+            continue  # no candidate left reads what this probe separates
+        ran.append(probe)
+        if probe.name not in runs:
+            if progress:
+                progress(f"probe: {probe.name}")
+            try:
+                runs[probe.name] = run(adapter, probe.scenario)
+            except ImplementationError as error:
+                raise UsageError(f"cannot identify the convention of {adapter.spec}: on the "
+                                 f"probe '{probe.name}' the implementation raised {error}; name "
+                                 "the convention instead (e.g. --verify-convention=pytorch)"
+                                 ) from None
+        initial, observed = runs[probe.name]
+        for index, convention in enumerate(alive):
+            if index in rejected_by:
+                continue
+            outcome = judge(adapter, probe.scenario, convention, initial, observed,
+                            first_failure=True)
+            worst = outcome.worst()
+            ratio = worst.judgement.worst_ratio if worst else 0.0
+            score[index] = max(score[index], ratio)
+            if not outcome.conforms:
+                where = worst.judgement.worst if worst else None
+                rejected_by[index] = (probe.name, ratio, where.describe() if where else "")
+    return score, rejected_by, ran
 
 
 def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from radam_verify.adapters import GroupSpec, ParamState, load_adapter
+from radam_verify.adapters import Adapter, GroupSpec, ParamState, load_adapter
 from radam_verify.conventions import PRESETS, parse_convention
 from radam_verify.errors import UsageError
 from radam_verify.hyper import Hyper
@@ -137,6 +137,56 @@ def test_identify_names_torch_radam(kwargs: dict[str, object], preset: str) -> N
 def test_identify_names_optax_radam_in_float64() -> None:
     pytest.importorskip("optax")
     assert identify(load_adapter("optax:radam", dtype="float64")).preset == "optax"
+
+
+def _steps_of_adam(spec: str, kwargs: dict[str, object]
+                   ) -> tuple[Adapter, Scenario, list[list[ParamState]],
+                              list[list[list[ParamState]]]]:
+    """Three float32 steps at b2 = 0.999 (not a binary32 number: 1 - b2 formed from its
+    binary32 rounding is 1.3e-5 of itself off, about a hundred float32 ulps of v)."""
+    from radam_verify.suite.scenario import run
+
+    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8)
+    steps = tuple(((np.array(g),),) for g in ([0.25, -1.0, 1e-3, 3.0], [0.5, 2.0, -0.5, 1.0],
+                                               [1.0, -0.3, 0.2, 2.0]))
+    scenario = Scenario((GroupSpec(hyper, (np.array([0.5, -2.0, 3.0, 1.0]),)),), steps)
+    adapter = load_adapter(spec, kwargs, dtype="float32")
+    return adapter, scenario, *run(adapter, scenario)
+
+
+@pytest.mark.parametrize(("kwargs", "accepted", "rejected"), [
+    ({}, "float32", "float32-held"),
+    ({"inject_hyperparams": True}, "float32-held", "float32"),
+])
+def test_optax_in_float32_holds_its_hyperparameters_in_binary32_only_when_injected(
+        kwargs: dict[str, object], accepted: str, rejected: str) -> None:
+    """optax.inject_hyperparams keeps b2 as a float32 array and forms 1 - b2 from it; a plain
+    transformation's 1 - b2 is the float64 difference rounded once. Each follows exactly one
+    of the two readings, and identify names that one."""
+    pytest.importorskip("optax")
+    from radam_verify.suite.scenario import judge
+
+    adapter, scenario, initial, observed = _steps_of_adam("optax:adam", kwargs)
+    for scalars, conforms in ((accepted, True), (rejected, False)):
+        reading = parse_convention(f"optax-adam,scalars={scalars}")
+        outcome = judge(adapter, scenario, reading, initial, observed)
+        assert outcome.out_of_domain is None
+        assert outcome.conforms is conforms, (scalars, outcome.worst())
+    assert identify(adapter).preset == f"optax-adam,scalars={accepted}"
+
+
+def test_identify_tries_hyperparameters_held_in_binary32_last_and_says_so() -> None:
+    """A reimplementation of Adam holding its hyperparameters in binary32 is identified as
+    that reading, with the reason in the evidence; one holding them as given keeps its
+    reading (the held one is not tried where another reproduces every probe)."""
+    spec = "radam_verify.impls.torch_radam:ConventionRAdam"
+    held = identify(load_adapter(spec, {"convention": "adam,scalars=float32-held"}))
+    assert held.preset == "adam,scalars=float32-held"
+    assert any(line.startswith("scalars=float32-held: no reading with the hyperparameters as "
+                               "given") for line in held.evidence)
+    given = identify(load_adapter(spec, {"convention": "adam,scalars=float32"}))
+    assert given.preset == "adam,scalars=float32"
+    assert not any("float32-held" in line for line in given.evidence)
 
 
 def test_identify_returns_null_for_swapped_betas() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from radam_verify.conventions import PRESETS, Convention, parse_convention
-from radam_verify.errors import ConventionError
+from radam_verify.errors import ConventionError, OutOfDomainError
+from radam_verify.hyper import Hyper
 
 # The axes as the issue's table and the cited source code give them.
 EXPECTED = {
@@ -64,6 +67,37 @@ def test_scalars_in_binary32_are_a_reading_of_either_algorithm() -> None:
     assert not PRESETS["pytorch"].float32_scalars
     with pytest.raises(ConventionError, match="unknown value 'bfloat16' for axis 'scalars'"):
         parse_convention("adam,scalars=bfloat16")
+
+
+def test_hyperparameters_held_in_binary32_are_the_rounded_numbers_and_only_in_that_reading(
+        ) -> None:
+    """``scalars=float32-held``: every hyperparameter is the binary32 number nearest the one
+    given (computed here with struct's IEEE single packing, not numpy), the scalars formed
+    in binary32; the other readings hold the hyperparameters as given."""
+    given = Hyper(lr=3e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, maximize=True)
+    held = parse_convention("adamw,scalars=float32-held")
+    assert held.spec == "adamw,scalars=float32-held"
+    assert held.float32_scalars
+
+    def single(x: float) -> float:
+        rounded: float = struct.unpack("<f", struct.pack("<f", x))[0]
+        return rounded
+
+    assert held.held(given) == Hyper(*(single(x) for x in (3e-3, 0.9, 0.999, 1e-8, 0.01)),
+                                     maximize=True)
+    assert held.held(given).beta2 != given.beta2  # 0.999 is not a binary32 number
+    for other in ("adamw", "adamw,scalars=float32", "pytorch"):
+        assert parse_convention(other).held(given) == given
+
+
+def test_a_beta_held_in_binary32_as_one_is_out_of_the_readings_domain() -> None:
+    """beta2 = 1 - 2^-26 is a binary64 number below 1 whose nearest binary32 number is 1:
+    1 - beta2^t = 0 there, so the held reading's step is undefined."""
+    beta2 = 1 - 2.0**-26
+    assert beta2 < 1
+    with pytest.raises(OutOfDomainError, match="rounds to 1"):
+        parse_convention("adam,scalars=float32-held").held(Hyper(beta2=beta2))
+    assert parse_convention("adam").held(Hyper(beta2=beta2)).beta2 == beta2
 
 
 def test_decay_merged_into_the_update_is_decoupled_decay_scaled_by_lr() -> None:

@@ -17,6 +17,7 @@ import torch
 
 from radam_verify.coefficients import Coefficients, textbook_coefficients
 from radam_verify.conventions import Convention, parse_convention
+from radam_verify.errors import OutOfDomainError
 from radam_verify.hyper import Hyper
 
 
@@ -52,9 +53,16 @@ class ConventionRAdam(torch.optim.Optimizer):
         return factor
 
     def hyper(self, group: dict[str, Any]) -> Hyper:
+        """The group's hyperparameters as the reading holds them (``scalars=float32-held``:
+        rounded to binary32, where that leaves a step; the suite judges the rest out of
+        its domain)."""
         beta1, beta2 = group["betas"]
-        return Hyper(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                     group["maximize"])
+        given = Hyper(group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
+                      group["maximize"])
+        try:
+            return self.convention.held(given)
+        except OutOfDomainError:
+            return given
 
     def gradient(self, param: torch.Tensor, grad: torch.Tensor, h: Hyper) -> torch.Tensor:
         """The gradient the moments see; ``grad`` is ``param.grad`` (or its real view),

@@ -207,10 +207,12 @@ _BITSANDBYTES = ("bitsandbytes/backends/cpu/ops.py: p *= 1 - lr wd, then m / (sq
 
 def _optax(factory: str) -> tuple[Configuration, ...]:
     """optax's float32 run (its scalars float32: identified as such), its x64 run, and its
-    x64 run built with optax.inject_hyperparams (the hyperparameters in the state, where a
-    schedule sets them between steps)."""
+    runs built with optax.inject_hyperparams (the hyperparameters in the state, where a
+    schedule sets them between steps; in float32 held there as binary32 numbers:
+    identified as such)."""
     spec = f"optax:{factory}"
     return (Configuration("float32", spec), Configuration("x64", spec, dtype="float64"),
+            Configuration("inject_hyperparams, float32", spec, {"inject_hyperparams": True}),
             Configuration("inject_hyperparams, x64", spec, {"inject_hyperparams": True},
                           dtype="float64"))
 
@@ -236,6 +238,9 @@ def _optax_adamw() -> tuple[Configuration, ...]:
                           "scalars=float32", documented=_OPTAX_ADAMW),
             Configuration("x64", spec, dtype="float64",
                           convention="optax-adam,weight_decay=merged", documented=_OPTAX_ADAMW),
+            Configuration("inject_hyperparams, float32", spec, {"inject_hyperparams": True},
+                          convention="optax-adam,weight_decay=merged,scalars=float32-held",
+                          documented=_OPTAX_ADAMW),
             Configuration("inject_hyperparams, x64", spec, {"inject_hyperparams": True},
                           dtype="float64", convention="optax-adam,weight_decay=merged",
                           documented=_OPTAX_ADAMW))

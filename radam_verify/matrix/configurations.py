@@ -286,7 +286,13 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   "added to the bias-corrected sqrt(nu) (the optax preset)",
                   findings=(OPTAX_FLOAT32_SCHEDULE,)),
     Configuration("x64", "optax:radam", dtype="float64", findings=(OPTAX_INT_POWER,)),
-    # the hyperparameters in the state, where a schedule sets them (property 20)
+    # the hyperparameters in the state, where a schedule sets them (property 20); in
+    # float32 held there as binary32 numbers
+    Configuration("inject_hyperparams, float32", "optax:radam", {"inject_hyperparams": True},
+                  convention="optax,scalars=float32-held",
+                  documented="optax.radam as above, its hyperparameters held in the state as "
+                  "float32 arrays by optax.inject_hyperparams",
+                  findings=(OPTAX_FLOAT32_SCHEDULE,)),
     Configuration("inject_hyperparams, x64", "optax:radam", {"inject_hyperparams": True},
                   dtype="float64", findings=(OPTAX_INT_POWER,)),
     # the platform's flushing itself, judged strictly (--verify-subnormals=ieee)

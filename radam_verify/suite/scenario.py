@@ -134,22 +134,24 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 grads = [_flat(clipped[k].grads[g][p]) for k in steps]
                 errors = [_flat(clipped[k].errors[g][p]) for k in steps]
             seen = [_triple(observed[k][g][p]) for k in steps]
-            # the hyperparameters of each step (a schedule may set them between steps)
-            hypers = ([scenario.hyper_at(k, g) for k in steps]
-                      if scenario.retuned else group.hyper)
             try:
+                # the hyperparameters of each step (a schedule may set them between steps),
+                # as the reading holds them (binary32 numbers where it holds them so)
+                hyper = convention.held(group.hyper)
+                hypers = ([convention.held(scenario.hyper_at(k, g)) for k in steps]
+                          if scenario.retuned else hyper)
                 verdict = None
                 if not scenario.retuned and _fast(adapter, fmt, held.theta.size, grads):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
                                                                 convention), grads,
-                                                        group.hyper, convention, fmt,
+                                                        hyper, convention, fmt,
                                                         schedule=adapter.schedule,
                                                         grad_errors=errors)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
                         verdict = None
                 if verdict is None:
-                    verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, group,
+                    verdict = judge_trajectory(seen, _start(scenario, layout, g, p, held, hyper,
                                                             convention),
                                                grads, hypers, convention, fmt,
                                                layout=layout, schedule=adapter.schedule,
@@ -183,11 +185,11 @@ def _stepped(grads: Sequence[np.ndarray | None]) -> bool:
 
 
 def _start(scenario: Scenario, layout: Layout, g: int, p: int, held: ParamState,
-           group: GroupSpec, convention: Convention) -> ExactState:
+           hyper: Hyper, convention: Convention) -> ExactState:
     """The exact state a tensor started from: what it holds, in its own layout, mapped to
-    (theta, m, v, t) exactly."""
+    (theta, m, v, t) exactly (with ``hyper``, the group's as the reading holds them)."""
     theta, m, v, t, v_max, slow = _held(scenario, g, p, held, convention)
-    return layout.exact_state(theta, m, v, t, group.hyper, v_max, slow)
+    return layout.exact_state(theta, m, v, t, hyper, v_max, slow)
 
 
 def _held(scenario: Scenario, g: int, p: int, held: ParamState, convention: Convention,
