@@ -95,6 +95,33 @@ def test_keras3_keeps_the_learning_rate_in_float32_for_float64_parameters() -> N
     assert abs(moved - lr) > 1e-12
 
 
+@pytest.mark.parametrize("spec", ["keras.optimizers:AdamW", CORRECT])
+def test_keras3_hyperparameters_set_between_steps_govern_the_next_step(spec: str) -> None:
+    """Set on the live optimizer after its first step (learning_rate, beta_1, beta_2,
+    epsilon and weight_decay, as a callback sets them), a group's hyperparameters govern its
+    second step: bit for bit the step an optimizer built with them takes from the state
+    after the first step, and not the step the old ones take."""
+    before = Hyper(lr=0.01, beta2=0.999, weight_decay=0.01)
+    after = Hyper(lr=0.003, beta1=0.5, beta2=0.9, eps=1e-6, weight_decay=0.1)
+    theta = np.array([0.5, -2.0, 3.0])
+    grads = [np.array([0.3, -2.0, 1e-3]), np.array([-0.7, 0.25, 4.0])]
+    adapter = load_adapter(spec)
+    assert adapter.capabilities.retune
+    live = adapter.open([GroupSpec(before, (theta,))])
+    live.step([[grads[0]]])
+    first = live.read()[0][0]
+    live.retune([after])
+    live.step([[grads[1]]])
+    seconds = []
+    for hyper in (after, before):
+        fresh = adapter.open([GroupSpec(hyper, (theta,))])
+        fresh.inject([[first]])
+        fresh.step([[grads[1]]])
+        seconds.append(fresh.read()[0][0].theta)
+    assert np.array_equal(live.read()[0][0].theta, seconds[0])
+    assert not np.array_equal(seconds[0], seconds[1])
+
+
 def test_a_keras_backend_that_is_not_installed_is_a_one_line_usage_error_naming_it() -> None:
     pytest.importorskip("torch")  # this environment's Keras runs on torch or jax, not tensorflow
     if importlib.util.find_spec("tensorflow") is not None:

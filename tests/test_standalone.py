@@ -6,6 +6,7 @@ correct one, and prints the exact value radam-verify computed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -104,7 +105,7 @@ def _written(target: Target, prop: dict[str, Any], folder: Path) -> Path:
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {str(node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"contextlib", "decimal", "importlib", "io", "math", "os", "pickle", "sys",
-                        "traceback", "numpy", "torch", "jax", "optax"}
+                        "traceback", "numpy", "torch", "jax", "optax", "keras"}
     path = folder / "repro.py"
     path.write_text(text)
     return path
@@ -344,6 +345,31 @@ def test_an_optax_script_sets_the_hyperparameters_a_schedule_sets(tmp_path: Path
     assert raised.value.details["t"] >= 3
     script = _written(target, _property(target, raised.value, "trajectory"), tmp_path)
     assert "inject_hyperparams" in script.read_text()
+    shown = _run(script, tmp_path, without_radam_verify=True)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert repr(raised.value.details["observed"]) in shown.stdout
+
+
+def test_a_keras3_script_sets_the_hyperparameters_a_schedule_sets(tmp_path: Path) -> None:
+    """Keras 3's Adam (torch backend), eps = 0 for two steps, then a schedule sets its
+    epsilon to 0.5 on the live optimizer: judged with eps beside sqrt(v_hat) (Keras puts it
+    beside the raw sqrt(v)) it deviates only from the third step, and the script, which sets
+    the attribute as the adapter does, shows the same observed value without radam-verify."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # read when keras is first imported
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("this worker's Keras runs on another backend")
+    adapter = load_adapter("keras.optimizers:Adam", {}, "cpu", "float32")
+    target = Target(adapter, parse_convention("keras-adam,eps=hat,scalars=float32"), "given",
+                    PROFILES["quick"], 0)
+    scenario = replace(_scenario(Hyper(eps=0.0), steps=4),
+                       retuned=((2, (Hyper(eps=0.5),)),))
+    outcome = checks.exact(target.adapter, scenario, target.convention)
+    with pytest.raises(DeviationError) as raised:
+        require_conforms(target, "trajectory", scenario, outcome, Record())
+    assert raised.value.details["t"] >= 3
+    script = _written(target, _property(target, raised.value, "trajectory"), tmp_path)
+    assert "'epsilon': 0.5" in script.read_text()  # RETUNED: set before the third step
     shown = _run(script, tmp_path, without_radam_verify=True)
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert repr(raised.value.details["observed"]) in shown.stdout

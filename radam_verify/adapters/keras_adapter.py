@@ -319,11 +319,17 @@ class KerasAdapter(Adapter):
                           "its own"}
         if self.names["weight_decay"] is None:
             notes["weight_decay"] = f"{cls.__name__} takes no weight decay"
+        keras3 = isinstance(self.flavour, _Keras3)
+        if not keras3:
+            notes["retune"] = ("Keras 2's optimizers keep some hyperparameters as attributes "
+                               "that tf.function captures when it traces; the adapter sets "
+                               "hyperparameters between steps in Keras 3's optimizers only")
         self.capabilities = Capabilities(
             read_state=True, inject_state=True, maximize=False,
             weight_decay=self.names["weight_decay"] is not None, groups=True, add_group=False,
             save_load=True, missing_grads=True, closure=False, live_state=False,
-            code_paths={p: {"path": p} for p in self.flavour.paths}, notes=notes)
+            retune=keras3, code_paths={p: {"path": p} for p in self.flavour.paths},
+            notes=notes)
 
     def _probe(self) -> None:
         """Construct and step once: rejects bad keywords early, checks the slots hold raw
@@ -453,6 +459,16 @@ class KerasInstance(Instance):
     def hyperparameters(self) -> list[dict[str, object]]:
         return [{k: _plain(v) for k, v in optimizer.get_config().items() if k != "name"}
                 for optimizer in self.optimizers]
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        """Set the first groups' hyperparameters on their live optimizers, as a callback
+        or a training loop sets them on a Keras 3 optimizer: ``optimizer.learning_rate =``
+        (which assigns its variable) and the attributes ``beta_1``, ``beta_2``, ``epsilon``
+        and ``weight_decay`` that every step reads."""
+        for optimizer, hyper in zip(self.optimizers, hypers, strict=False):
+            for name, value in self.adapter.arguments(hyper).items():
+                with implementation_call(f"{type(optimizer).__name__}.{name} = {value!r}"):
+                    setattr(optimizer, name, value)
 
 
 def _plain(value: object) -> object:

@@ -9,7 +9,8 @@ Keras 3 (on the backend the verdict ran on, which the script sets as ``KERAS_BAC
 ``keras.Variable`` parameters built with ``optimizer.build``, the moments in the slots Keras
 names ``<variable path>_m`` (or ``_momentum``) and ``_v`` (or ``_velocity``), the state
 saved with ``save_own_variables``; bfloat16 and float16 values are carried as float32,
-exactly.
+exactly; hyperparameters a schedule sets between steps are set on the live optimizer
+(``Run.retune``).
 """
 
 from __future__ import annotations
@@ -227,6 +228,12 @@ class Run:
     def hypers(self):
         return [{k: v for k, v in group["optimizer"].get_config().items() if k != "name"}
                 for group in self.groups]
+
+    def retune(self, hypers):
+        """Set each group's hyperparameters on its live optimizer, as a training loop does."""
+        for group, arguments in zip(self.groups, hypers):
+            for name, value in arguments.items():
+                setattr(group["optimizer"], name, value)
 '''
 
 
@@ -251,6 +258,8 @@ def driver(adapter: KerasAdapter, scenario: Scenario, backend: str | None = None
                 "the state injected into the slots m, v and iterations (None: fresh)"),
     ])
     if backend:
+        retuned = tuple((k, tuple(adapter.arguments(h) for h in hypers))
+                        for k, hypers in scenario.retuned)
         return Driver(f"Keras 3 on its {backend} backend and numpy",
-                      KERAS3_IMPORTS.format(backend=backend), text, KERAS3_RUN_CLASS)
+                      KERAS3_IMPORTS.format(backend=backend), text, KERAS3_RUN_CLASS, retuned)
     return Driver("TensorFlow and numpy", IMPORTS, text, RUN_CLASS)
