@@ -23,6 +23,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default keras.optimizers:AdamW; any impleme
 the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it
 is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -51,6 +52,8 @@ GROUPS = [
 ADDED = []
 # the state injected into the slots m, v and iterations (None: fresh)
 START = [[{'theta': [-1.0], 'm': [-1.0], 'v': [1.0], 't': 1000}]]
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [[([-1.0],)]]
 # the exact values (decimal, 20 significant digits)
@@ -58,7 +61,7 @@ EXACT = ['-0.20459600245958645739']
 # the largest |observed - exact| a correct implementation may have
 BOUND = [0.10100574442308995]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'local': False, 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 
@@ -159,6 +162,12 @@ class Run:
         return [{k: v for k, v in group["optimizer"].get_config().items() if k != "name"}
                 for group in self.groups]
 
+    def retune(self, hypers):
+        """Set each group's hyperparameters on its live optimizer, as a training loop does."""
+        for group, arguments in zip(self.groups, hypers):
+            for name, value in arguments.items():
+                setattr(group["optimizer"], name, value)
+
 
 def load(spec):
     """MODULE:ATTR -> the object (ATTR may be dotted)."""
@@ -178,6 +187,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 

@@ -22,6 +22,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default keras.optimizers:Lamb; any implemen
 the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it
 is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -52,6 +53,8 @@ GROUPS = [
 ADDED = []
 # the state injected into the slots m, v and iterations (None: fresh)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [
     [([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0],), ([1.0, 1.0, 1.0, 1.0, -1.0, 1.0],), ([-1.0, 1.0, -1.0, 1.0, 1.0, -1.0],)],
@@ -184,6 +187,12 @@ class Run:
         return [{k: v for k, v in group["optimizer"].get_config().items() if k != "name"}
                 for group in self.groups]
 
+    def retune(self, hypers):
+        """Set each group's hyperparameters on its live optimizer, as a training loop does."""
+        for group, arguments in zip(self.groups, hypers):
+            for name, value in arguments.items():
+                setattr(group["optimizer"], name, value)
+
 
 def load(spec):
     """MODULE:ATTR -> the object (ATTR may be dotted)."""
@@ -203,6 +212,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 
