@@ -20,6 +20,7 @@ In a process that imported the real ``timm`` package first, that package is used
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -42,6 +43,10 @@ def _install_packages() -> None:
         package = types.ModuleType(name)
         package.__path__ = [str(folder)]
         package.__package__ = name
+        # a spec of its own, so that importlib.util.find_spec("timm") answers (it raises
+        # ValueError for a module in sys.modules whose __spec__ is None)
+        package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        package.__spec__.submodule_search_locations = [str(folder)]
         sys.modules[name] = package
 
 

@@ -31,6 +31,21 @@ def test_the_class_is_timms_own_file_imported_without_timms_package_init() -> No
                            "timm.optim.lamb", "timm.optim.lookahead", "timm.optim.radam"])
 
 
+def test_timms_packages_installed_without_their_init_can_still_be_looked_up() -> None:
+    """After radam_verify.timm_optim, importlib.util.find_spec("timm") answers with the
+    installed folder (a module in sys.modules without a spec would make it raise
+    ValueError, in any later code of the process that asks whether timm is installed)."""
+    code = ("import importlib.util; import radam_verify.timm_optim; "
+            "print(importlib.util.find_spec('timm').submodule_search_locations[0]); "
+            "print(importlib.util.find_spec('timm.optim').submodule_search_locations[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    package, optim = (Path(line) for line in done.stdout.splitlines())
+    assert (package / "optim" / "radam.py").is_file()
+    assert optim == package / "optim"
+
+
 def test_timm_radam_legacy_is_identified_and_conforms_in_float32_except_its_shared_loaded_state(
         tmp_path: Path) -> None:
     report = tmp_path / "report"
