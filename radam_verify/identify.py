@@ -206,7 +206,9 @@ def candidates(adapter: Adapter) -> list[Convention]:
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
     """Run the probes once and keep the conventions that reproduce every one of them (for a
     Lookahead wrapper: the inner optimizer's reading first, then Lookahead's,
-    :func:`_identify_lookahead`)."""
+    :func:`_identify_lookahead`); where none does and the parameters are float32, the
+    readings that hold the hyperparameters themselves in binary32 (``scalars=float32-held``)
+    are judged on the same runs."""
     wrapper = adapter.lookahead()
     built_in = None
     if wrapper is not None:
