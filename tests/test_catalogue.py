@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import forked
 import pytest
 
 from radam_verify.impls.catalogue import ADAM_CATALOGUE, CATALOGUE, RADAM_CATALOGUE
@@ -34,8 +35,8 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
     # in pytest's own process (-n 0): which property rejects a defect does not depend on
     # where it runs, and a worker process per defect would add its start-up 17 times
     # (tests/test_watchdog.py runs the default worker process)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--assert=plain",
+    result = forked.runpytest(
+        pytester, "-p", "no:cacheprovider", "--assert=plain",
         f"--verify-impl={cls.spec()}",
         f"--verify-convention={cls.verify_convention}", "--verify-profile=quick",
         "--verify-shrink=no",
@@ -60,12 +61,10 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
     failure = next(p["failure"] for p in verdict["properties"]
                    if p["property"].split("[")[0] == shows.property)
     script = pytester.path / failure["script"]
-    # both runs at once: each spends most of its time importing torch
-    runs = [subprocess.Popen([sys.executable, str(script), *spec], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True) for spec in ((), (cls.correct,))]
-    (shown, _), (correct, _) = (run.communicate(timeout=300) for run in runs)
-    assert runs[0].returncode == 1, f"{script.name} on {defect}:\n{shown}"
-    assert runs[1].returncode == 0, f"{script.name} on {cls.correct}:\n{correct}"
+    shown, correct = (forked.run([sys.executable, str(script), *spec], timeout=300,
+                                 stderr=subprocess.STDOUT) for spec in ((), (cls.correct,)))
+    assert shown.returncode == 1, f"{script.name} on {defect}:\n{shown.stdout}"
+    assert correct.returncode == 0, f"{script.name} on {cls.correct}:\n{correct.stdout}"
 
 
 def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:

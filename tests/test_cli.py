@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import forked
 import pytest
 
 from radam_verify import cli, derivation
@@ -204,7 +205,6 @@ def test_repro_writes_the_scripts_of_a_saved_verdict_that_show_its_failure(tmp_p
             continue
         script = tmp_path / p["failure"]["script"]
         assert f"wrote {script}" in result.stdout
-        shown = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                               check=False, timeout=300)
+        shown = forked.run([sys.executable, str(script)], timeout=300)
         assert shown.returncode == 1, shown.stdout + shown.stderr
         assert p["failure"]["script"] in (tmp_path / "verdict-summary.md").read_text()

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import forked
 import mpmath
 import pytest
 
@@ -248,14 +249,12 @@ def _run_script(path: Path, *args: str, without_radam_verify: bool = False) -> A
     """Run a script; ``without_radam_verify`` makes radam_verify unimportable, to show that the
     script itself needs only torch and numpy (the defects live in radam_verify, so pointed at
     one it imports radam_verify as its implementation)."""
-    import subprocess
     import sys
 
     block = "sys.modules['radam_verify'] = None; " if without_radam_verify else ""
     runner = (f"import runpy, sys; sys.argv = sys.argv[1:]; {block}"
               "runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", runner, str(path), *args], capture_output=True,
-                          text=True, check=False, timeout=300)
+    return forked.run([sys.executable, "-c", runner, str(path), *args], timeout=300)
 
 
 def test_each_repro_script_exits_1_on_the_defect_and_0_on_a_correct_implementation(

@@ -18,6 +18,8 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
+import forked  # noqa: E402
+
 from radam_verify.adapters import GroupSpec, load_adapter  # noqa: E402
 from radam_verify.adapters.base import ParamState  # noqa: E402
 from radam_verify.conventions import parse_convention  # noqa: E402
@@ -211,9 +213,8 @@ def test_a_keras3_script_shows_the_bfloat16_deviation_without_radam_verify(
     script.write_text(text)
     blocked = ("import runpy, sys; sys.modules['radam_verify'] = None; sys.argv = sys.argv[1:]; "
                "runpy.run_path(sys.argv[0], run_name='__main__')")
-    shown = subprocess.run([sys.executable, "-c", blocked, str(script)], capture_output=True,
-                           text=True, check=False, timeout=300,
-                           env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"})
+    shown = forked.run([sys.executable, "-c", blocked, str(script)], timeout=300,
+                       env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"})
     assert shown.returncode == 1, shown.stdout[-2000:] + shown.stderr[-2000:]
     assert raised.value.details["exact"] in shown.stdout
     assert "DEVIATES" in shown.stdout

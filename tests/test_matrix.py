@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import forked
 import pytest
 
 from radam_verify.cli import main
@@ -200,8 +200,7 @@ def test_each_repro_script_shows_its_deviation_against_the_exact_value(script: s
 
         if not torch.cuda.is_available():
             pytest.skip("a CUDA configuration's script: no CUDA device on this machine")
-    done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
-                          check=False, timeout=300)
+    done = forked.run([sys.executable, str(REPRO / script)], timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "DEVIATION reproduced" in done.stdout
     assert "exact" in done.stdout
@@ -241,8 +240,7 @@ def _first_generated_script_of_each_row() -> list[str]:
 def test_a_generated_script_of_each_failed_row_still_shows_its_deviation(script: str) -> None:
     """With the pinned versions, one generated script per row with failures exits 1 and says
     DEVIATES (the others are written by the same code; test_standalone covers each kind)."""
-    done = subprocess.run([sys.executable, str(MATRIX / script)], capture_output=True,
-                          text=True, check=False, timeout=300)
+    done = forked.run([sys.executable, str(MATRIX / script)], timeout=300)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert "DEVIATES" in done.stdout
 
@@ -256,8 +254,7 @@ def test_a_cuda_script_without_a_gpu_says_so_and_runs_nothing() -> None:
         pytest.skip("a CUDA device is present: the scripts run")
     assert CUDA_SCRIPTS
     for script in sorted(CUDA_SCRIPTS):
-        done = subprocess.run([sys.executable, str(REPRO / script)], capture_output=True, text=True,
-                              check=False, timeout=300)
+        done = forked.run([sys.executable, str(REPRO / script)], timeout=300)
         assert done.returncode == 2, script + done.stdout + done.stderr
         assert done.stdout.count("\n") == 1
         assert "no CUDA device" in done.stdout

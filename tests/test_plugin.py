@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import forked
 import numpy as np
 import pytest
 
@@ -32,9 +33,8 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, 
     plain asserts, as ``radam-verify check`` runs: the suite reports through its own
     messages, and rewriting every radam_verify module costs each run seconds."""
     report = pytester.path / "verdict.json"
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--verify-report={report}",
-                                           "-n", "0", "--verify-profile=quick", "--assert=plain",
-                                           *args)
+    result = forked.runpytest(pytester, "-p", "no:cacheprovider", f"--verify-report={report}",
+                              "-n", "0", "--verify-profile=quick", "--assert=plain", *args)
     verdict = json.loads(report.read_text()) if report.exists() else {}
     return result, verdict
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import forked
 import numpy as np
 import pytest
 
@@ -118,8 +119,7 @@ def _run(script: Path, folder: Path, *args: str, without_radam_verify: bool = Fa
     block = "sys.modules['radam_verify'] = None; " if without_radam_verify else ""
     runner = (f"import runpy, sys; sys.path.insert(0, {str(folder)!r}); sys.argv = sys.argv[1:]; "
               f"{block}runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", runner, str(script), *args],
-                          capture_output=True, text=True, check=False, timeout=300)
+    return forked.run([sys.executable, "-c", runner, str(script), *args], timeout=300)
 
 
 def _deviation(target: Target, scenario: Scenario, check: dict[str, object] | None = None
