@@ -9,11 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	@# --no-compile: Python compiles the modules it imports when it first imports them; pip
-	@# would compile all of them (about 12,000 files here, most never imported) at install
-	$(BIN)/pip install --quiet --no-compile -c constraints.txt -e '.[torch,plots,optax,thirdparty,keras,fast,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[torch,plots,optax,thirdparty,keras,fast,dev]'
 	@# timm without its dependencies: timm.optim.radam needs only torch (radam_verify/timm_optim.py)
-	$(BIN)/pip install --quiet --no-compile --no-deps -c constraints.txt timm==1.0.31
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt timm==1.0.31
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -55,11 +55,9 @@ def framework(session: nox.Session, name: str) -> None:
     """One framework's environment, and its adapter's tests against the real package."""
     alone, together = FRAMEWORKS[name]
     # one resolution: the framework's pins (numpy < 2 for TensorFlow) hold for radam-verify too
-    # --no-compile: the tests import a small part of what is installed (about 37,000 files in
-    # the five environments), and Python compiles a module when it first imports it
-    session.install("--no-compile", "-c", "constraints.txt", "-e",
-                    ".[torch]" if name in TORCH else ".", "pytest-xdist>=3.8", *together)
+    session.install("-c", "constraints.txt", "-e", ".[torch]" if name in TORCH else ".",
+                    "pytest-xdist>=3.8", *together)
     if alone:
-        session.install("--no-compile", "--no-deps", *alone)
+        session.install("--no-deps", *alone)
     session.run("pytest", "-p", "no:cacheprovider", "-n", "2", f"frameworks/test_{name}.py",
                 *OWN_TESTS.get(name, []), *session.posargs)
