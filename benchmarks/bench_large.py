@@ -5,7 +5,8 @@ float64`` for binary64 tensors, judged around a double-double centre) on a tenso
 elements, and the time the suite needs to judge that step (run it through the adapter,
 read the state back, the fast reference, the error model's bounds, the comparison), as the
 ratio judge / step. The target is at most 20. Each figure is the median of ``--repeat``
-runs of ``--steps`` steps (the step, which is short and noisy, of five times as many);
+runs of ``--steps`` steps (the step, which is short and noisy, of five times as many), the
+step's runs and the judge's interleaved;
 ``--json`` prints them as JSON. Where numba is installed, a float32 tensor's blocks are
 judged by the compiled loop (``radam_verify/fused_kernel.py``); the same run then also
 times judging by numpy passes alone (``judge_numpy_s``, ``ratio_numpy``), for the
@@ -67,8 +68,13 @@ def measure(size: int, steps: int, repeat: int, dtype: str = "float32") -> dict[
         return elapsed
 
     own(), judged()  # warm-up: first calls import, compile and allocate
-    step_s = statistics.median(own() for _ in range(5 * repeat))
-    judge_s = statistics.median(judged() for _ in range(repeat))
+    # interleaved, so that a change in the machine's load meets both alike
+    steps_s: list[float] = []
+    judges_s: list[float] = []
+    for _ in range(repeat):
+        steps_s += [own() for _ in range(5)]
+        judges_s.append(judged())
+    step_s, judge_s = statistics.median(steps_s), statistics.median(judges_s)
     row: dict[str, object] = {
         "size": size, "dtype": dtype, "steps": steps, "repeat": repeat,
         "step_s": round(step_s / steps, 5), "judge_s": round(judge_s / steps, 5),

@@ -849,6 +849,9 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
         if c.rectified and raw:
             coeff_rel += errors.bc2_rel / 2
         base = c.coeff / c.r_t if c.r_t > 0 else _coeff_without_r(c, hyper, convention)
+        slack_term = K_UPDATE * eta * (1 + c.coeff)
+        quotient_term = eta + errors.coeff_eta
+        room = fused_kernel.room
         return fused_kernel.BoundScalars(
             u=fmt.u, gam2=gam(2), gam_moment=gam(K_MOMENT), gam_theta=gam(K_THETA), eta=eta,
             eta3=3 * eta,
@@ -856,8 +859,10 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
             hat_term=gam(2) + errors.bc2_rel, root_term=(fmt.u + errors.eps_rel) * hyper.eps,
             update_term=(gam(K_UPDATE) if c.rectified else gam(K_SGD)) + coeff_rel,
             base_term=base * (1 + coeff_rel), r_error=errors.r_error(c.r_t),
-            slack_term=K_UPDATE * eta * (1 + c.coeff), quotient_term=eta + errors.coeff_eta,
-            sgd_eta=K_SGD * eta * max(1.0, c.coeff), coeff_eta=errors.coeff_eta)
+            slack_term=slack_term, quotient_term=quotient_term,
+            sgd_eta=K_SGD * eta * max(1.0, c.coeff), coeff_eta=errors.coeff_eta,
+            eta_room=room(eta), slack_room=room(slack_term),
+            quotient_room=room(quotient_term), coeff_eta_room=room(errors.coeff_eta))
 
     step = fused_kernel.StepScalars(
         beta1=hyper.beta1, beta2=hyper.beta2, one_minus_beta1=1 - hyper.beta1,

@@ -12,9 +12,13 @@ and the first element with the largest ratio is found afterwards in the ratios t
 wrote. The numbers are therefore the numpy path's, bit for bit
 (``tests/test_fast_judge.py`` compares them over drawn blocks), except that sums the numpy
 path leaves out because their term is below half an ulp of every element are formed here:
-such a sum is its operand. The loop forms every sum, those of the terms in eta too (whose
-products are subnormal with binary64's eta): selecting which of them to skip cost the loop
-more than forming them (2.5 times its time, on a block of 2^12 float32 elements).
+such a sum is its operand. The loop forms every sum, those of the terms in eta too, with
+no branch: deciding per element which to skip cost the loop more than forming them (2.5
+times its time, on a block of 2^12 float32 elements). A product in eta, though, is formed
+only where it can change its sum (:func:`_plus_tiny`), elsewhere replaced by a product with
+zero, a select: with binary64's eta these products are subnormal, and on CPUs that take a
+microcode assist for a subnormal result each costs about 50 normal ones, which made them
+most of the loop's time there.
 
 The loop covers the blocks the numpy path evaluates fused in its common case: a binary64
 centre (an implementation in binary32), the three quantities of Adam and RAdam (no
@@ -50,7 +54,7 @@ _from_bits64: Any = None
 #: the bits of a binary64 number but its sign
 _MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 #: the element functions the loop inlines, in the order they are compiled
-_INLINED = ("_fmax", "_fmin", "_ulp32", "_bound", "_element", "_compare",
+_INLINED = ("_fmax", "_fmin", "_plus_tiny", "_ulp32", "_bound", "_element", "_compare",
             "_fold", "_first")
 
 
@@ -120,6 +124,11 @@ class BoundScalars(NamedTuple):
     quotient_term: float  # eta + coeff_eta
     sgd_eta: float  # K_SGD eta max(1, coeff)
     coeff_eta: float
+    #: per product of a tiny scalar (:func:`room`): eta, slack_term, quotient_term, coeff_eta
+    eta_room: float
+    slack_room: float
+    quotient_room: float
+    coeff_eta_room: float
 
 
 class StepScalars(NamedTuple):
@@ -195,6 +204,24 @@ def _fmin(a: float, b: float) -> float:
     return a if (a <= b) | (b != b) else b
 
 
+def room(c: float) -> float:
+    """The factor :func:`_plus_tiny` compares with for the scalar ``c``: 2^(-58-k), where
+    2^k is the least power of two above |c| (0 where that is below binary64's range)."""
+    return math.ldexp(1.0, -58 - math.frexp(c)[1])
+
+
+def _plus_tiny(acc: float, c: float, c_room: float, y: float) -> float:
+    """acc + c y (acc >= 0, ``c_room`` = :func:`room` of c), without forming c y where
+    the sum is acc anyway: there c y is replaced by 0 y, which is 0 (a select, so the loop
+    stays vectorised). Forming c y costs a microcode assist on CPUs where a subnormal
+    result is slow (about 50 times a normal product), and with binary64's eta most such
+    products are subnormal. Where |y| < acc c_room (a power-of-two scaling, exact, or inf
+    above every finite y), |c y| < acc 2^-58: if acc < 2^-1017, c y rounds to 0; otherwise
+    acc is normal, |fl(c y)| < acc 2^-57 is below a quarter of acc's ulp, and acc + fl(c y)
+    rounds to acc. Elsewhere (y not finite, NaN, or too large) c y is formed as before."""
+    return acc + (0.0 if abs(y) < acc * c_room else c) * y
+
+
 def _ulp32(scale: float) -> float:
     """``fast_judge._ulp`` for binary32: scale rounded to binary32, its bits plus one (the
     next binary32 number up; NaN from inf), minus it in binary32, as binary64."""
@@ -224,7 +251,7 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         e_m += s.one_minus_beta1 * e_g
     e_m += inner
     e_m += p.eta3
-    e_m += p.eta * (m_abs_in + g_abs)
+    e_m = _plus_tiny(e_m, p.eta, p.eta_room, m_abs_in + g_abs)
     v_in = v + a2
     if s.l2:
         g_e = 2 * g_abs * e_g
@@ -245,7 +272,7 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         e_v = s.beta2 * a2
         e_v += inner
     e_v += p.eta4
-    e_v += p.eta * (v_in + g_squared)
+    e_v = _plus_tiny(e_v, p.eta, p.eta_room, v_in + g_squared)
     positive = True
     e_theta = a0
     if s.decays:
@@ -283,15 +310,15 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
         e_update += x
         x = 1 / slack
         x += 1
-        e_update += p.slack_term * x
-        e_update += p.quotient_term * (m_new_abs / slack)
+        e_update = _plus_tiny(e_update, p.slack_term, p.slack_room, x)
+        e_update = _plus_tiny(e_update, p.quotient_term, p.quotient_room, m_new_abs / slack)
     elif s.updates:
         e_update = s.coeff * e_m
         e_update += update_abs * p.update_term
         e_update += p.sgd_eta
-        e_update += p.eta * m_new_abs
+        e_update = _plus_tiny(e_update, p.eta, p.eta_room, m_new_abs)
         if p.coeff_eta != 0.0:
-            e_update += p.coeff_eta * m_new_abs
+            e_update = _plus_tiny(e_update, p.coeff_eta, p.coeff_eta_room, m_new_abs)
     else:
         e_update = 0.0
     e_theta += e_update

@@ -427,6 +427,46 @@ def test_the_fused_evaluation_gives_the_error_models_own_numbers_bit_for_bit(
                 assert np.asarray(mine).tobytes() == np.asarray(theirs).tobytes()
 
 
+@st.composite
+def _tiny_sums(draw: st.DrawFn) -> tuple[float, float, float]:
+    """(acc, c, y) for acc + c y: acc a bound (0 to inf, subnormal included, NaN), c a small
+    scalar (binary64's eta and its small multiples, binary32's, subnormal to normal), y any
+    binary64 number or one just below and above the loop's threshold |y| = acc room(c)."""
+    from radam_verify import fused_kernel
+
+    eta = 2.0**-1074
+    acc = draw(st.one_of(st.floats(min_value=0.0), st.floats(0.0, 2.0**-1000),
+                         st.sampled_from([0.0, 2.0**-1017, 2.0**-1018, 2.0**-1022, math.inf,
+                                          math.nan])))
+    c = draw(st.one_of(st.sampled_from([eta, 3 * eta, 4 * eta, 40 * eta, 2.0**-149,
+                                        5 * 2.0**-149, 0.0]),
+                       st.floats(0.0, 2.0**-1000), st.floats(0.0, 1e-30)))
+    threshold = acc * fused_kernel.room(c)
+    y = draw(st.one_of(st.floats(), st.floats(min_value=0.0).map(lambda f: -f),
+                       st.floats(0.5, 2.0).map(lambda f: threshold * f),
+                       st.just(math.nextafter(threshold, 0.0)), st.just(threshold)))
+    return acc, c, y
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_tiny_sums())
+def test_a_tiny_product_the_compiled_loop_leaves_out_would_not_change_its_sum(
+        case: tuple[float, float, float]) -> None:
+    """The compiled loop adds c y to a bound as 0 y where the product, often subnormal (and
+    then about 50 times as slow as a normal one on CPUs that take a microcode assist for
+    it), cannot change the sum: whatever acc, c and y (zero, subnormal, at the threshold,
+    infinite, NaN), the sum it forms has the bits of acc + c y."""
+    import struct
+
+    from radam_verify import fused_kernel
+
+    acc, c, y = case
+    got = fused_kernel._plus_tiny(acc, c, fused_kernel.room(c), y)
+    want = acc + c * y
+    assert (math.isnan(got) and math.isnan(want)) or (
+        struct.pack("<d", got) == struct.pack("<d", want)), (acc, c, y, got, want)
+
+
 def test_the_compiled_loop_judges_binary32_blocks_with_the_numpy_paths_numbers() -> None:
     """Where numba is installed, a float32 implementation's blocks are judged by the
     compiled loop (it does not decline a block of ordinary values, so the comparison above
