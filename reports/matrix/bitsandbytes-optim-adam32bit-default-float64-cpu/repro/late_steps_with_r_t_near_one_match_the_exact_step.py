@@ -21,6 +21,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default bitsandbytes.optim:Adam32bit; any
 implementation with the same API, e.g. a fixed version). Exit status: 1 while the deviation
 is there, 0 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -41,6 +42,12 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {}
+# the step is compiled by torch.compile (True) or eager
+COMPILE = False
+# the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)
+INNER = None
+# the keywords the wrapper takes (the others go to INNER)
+WRAPPER_KEYS = []
 # constructor arguments without a default (from the first group)
 REQUIRED = {}
 # the keys the optimizer keeps its hyperparameters under in each group
@@ -53,6 +60,12 @@ STEP_KEY = 'step'
 MAX_KEY = None
 # Lookahead's slow weights (None: not kept)
 SLOW_KEY = None
+# the slow weights are kept in the wrapper's own state, not INNER's
+SLOW_OUTER = False
+# the step count from which the reading holds slow weights
+SLOW_FROM = 0
+# a Lookahead wrapper's counters in each group, and the wrapper attribute they count modulo (None: the step count)
+COUNTERS = {}
 STEP_IN_GROUP = False
 # state entries a step creates empty (kept so, as the optimizer expects)
 EMPTY_KEYS = []
@@ -74,6 +87,8 @@ ADDED = []
 START = [
     [{'theta': [-1.0, -1.0, -1.0, -1.0, -1.0, -1.0], 'm': [-1.0, -1.0, -1.0, -1.0, -1.0, -1.0], 'v': [1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 't': 1000}],
 ]
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [[([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)]]
 # the exact values (decimal, 20 significant digits)
@@ -95,7 +110,7 @@ BOUND = [
     3.377076398848209e-16,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'local': False, 'steps': 1, 't': 1001, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 
@@ -187,6 +202,60 @@ def gradient(values_, where):
     return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
 
 
+def construct(cls, groups):
+    """CLS over ``groups``; with INNER, a Lookahead wrapper CLS around INNER over them (the
+    keywords the wrapper takes, WRAPPER_KEYS, go to it, the others to INNER)."""
+    if INNER is None:
+        return cls(groups, **REQUIRED, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    own = {k: v for k, v in KWARGS.items() if k in WRAPPER_KEYS}
+    rest = {k: v for k, v in KWARGS.items() if k not in WRAPPER_KEYS and k != "inner"}
+    return cls(inner(groups, **REQUIRED, **rest), **own)
+
+
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        import torch._inductor.utils
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
+def inner_of(optimizer):
+    """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
+    if INNER is None:
+        return optimizer
+    return next(v for v in vars(optimizer).values()
+                if isinstance(v, torch.optim.Optimizer) and v is not optimizer)
+
+
+def state_of(optimizer, param):
+    """Everything kept for ``param``: the (inner) optimizer's state, and a wrapper's own."""
+    state = dict(inner_of(optimizer).state.get(param, {}))
+    if INNER is not None:
+        state.update(optimizer.state.get(param, {}))
+    return state
+
+
 class Run:
     """The optimizer over GROUPS and its parameter tensors."""
 
@@ -205,17 +274,17 @@ class Run:
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
-                             **REQUIRED, **KWARGS)
+        self.optimizer = construct(cls, [{**g, "params": ts}
+                                         for g, ts in zip(groups, self.tensors)])
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
-        optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **REQUIRED, **KWARGS)
+        optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
+                                             if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
-        state = optimizer.state[probe]
+        step_of(optimizer)
+        state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
 
@@ -230,18 +299,28 @@ class Run:
                 if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
                     held = s["v"] if s.get("v_max") is None else s["v_max"]
                     entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
-                if SLOW_KEY is not None:  # Lookahead's slow weights: theta where none given
+                outer = {}  # a Lookahead wrapper's own state for the tensor
+                # Lookahead's slow weights, from step SLOW_FROM on: theta where none given
+                if SLOW_KEY is not None and (s.get("slow") is not None or s["t"] >= SLOW_FROM):
                     phi = s["theta"] if s.get("slow") is None else s["slow"]
-                    entry[SLOW_KEY] = tensor(phi).reshape(p.shape)
+                    (outer if SLOW_OUTER else entry)[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
-                self.optimizer.param_groups[g].update(GROUP_SET)
+                group = self.optimizer.param_groups[g]
+                group.update(GROUP_SET)
+                for name, modulus in COUNTERS.items():  # a Lookahead wrapper's, after t steps
+                    group[name] = s["t"] if modulus is None else s["t"] % getattr(
+                        self.optimizer, modulus)
                 if STEP_IN_GROUP:
-                    self.optimizer.param_groups[g][STEP_KEY] = step
+                    group[STEP_KEY] = step
                 else:
                     entry[STEP_KEY] = step
-                self.optimizer.state[p] = entry
+                inner_of(self.optimizer).state[p] = entry
+                if INNER is not None:
+                    self.optimizer.state.pop(p, None)
+                    if outer:
+                        self.optimizer.state[p] = outer
 
     def add_group(self, group):
         tensors = [parameter(p) for p in group["params"]]
@@ -253,12 +332,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -315,8 +399,11 @@ class Run:
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
+
+    def held(self, param):
+        return state_of(self.optimizer, param)
 
 
     def read(self, g, p, quantity):
@@ -324,7 +411,7 @@ class Run:
         if quantity == "theta":
             return values(param, size)
         key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
-        state = self.optimizer.state.get(param, {})
+        state = self.held(param)
         return None if key is None or key not in state else values(state[key], size)
 
     def copy(self, cls):
@@ -381,6 +468,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""bitsandbytes.optim:AdamW32bit, the default path, float64 on cpu: v[0] of group 0, tensor 0
-after step 1 is 0.0010000000474974513 where the exact value is 0.0010000000000000008882
-(error 2.19e+08 ulps against a bound of 4.1 ulps of the operand scale) with lr = 0.0 (2
-steps, 1 group, 1 tensor of shape (6,)).
+"""bitsandbytes.optim:AdamW32bit, the default path, float64 on cpu: theta[3] of group 0, tensor
+0 after step 1 is 0.5039460062980652 where the exact value is 0.50394598090818099045 (error
+2.29e+08 ulps against a bound of 1.51 ulps of the operand scale) with lr = 0.0 (2 steps, 1
+group, 1 tensor of shape (17,)).
 
 Found by the property "Scalars at the edges of their domain follow the exact step"
 (convention adamw) for bitsandbytes.optim:AdamW32bit (bitsandbytes 0.50.2, torch
 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy: not radam-verify and
-not Hypothesis. It runs the counterexample's first 1 step(s) and compares v of group 0,
+not Hypothesis. It runs the counterexample's first 1 step(s) and compares theta of group 0,
 tensor 0 (step count 1) with EXACT, element by element, within BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -21,6 +21,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default bitsandbytes.optim:AdamW32bit; any
 implementation with the same API, e.g. a fixed version). Exit status: 1 while the deviation
 is there, 0 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -41,6 +42,12 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {}
+# the step is compiled by torch.compile (True) or eager
+COMPILE = False
+# the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)
+INNER = None
+# the keywords the wrapper takes (the others go to INNER)
+WRAPPER_KEYS = []
 # constructor arguments without a default (from the first group)
 REQUIRED = {}
 # the keys the optimizer keeps its hyperparameters under in each group
@@ -53,6 +60,12 @@ STEP_KEY = 'step'
 MAX_KEY = None
 # Lookahead's slow weights (None: not kept)
 SLOW_KEY = None
+# the slow weights are kept in the wrapper's own state, not INNER's
+SLOW_OUTER = False
+# the step count from which the reading holds slow weights
+SLOW_FROM = 0
+# a Lookahead wrapper's counters in each group, and the wrapper attribute they count modulo (None: the step count)
+COUNTERS = {}
 STEP_IN_GROUP = False
 # state entries a step creates empty (kept so, as the optimizer expects)
 EMPTY_KEYS = []
@@ -62,7 +75,7 @@ STEP_DTYPE = None
 STEP_TYPE = int
 # the parameter groups: torch's hyperparameters and the initial values
 GROUPS = [
-    {'params': [[-1.0, -1.0, -1.0, -1.0, -1.0, -1.0]], 'lr': 0.0, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0},
+    {'params': [[0.40774304291699925, 0.5169139906670253, 0.8749444449056721, 0.503945980908181, -0.883119323728373, -0.5547675456939105, 0.985343854481202, 0.23423564390790844, -0.5555922404949191, 0.18977497652892153, -0.13208420200394153, -0.4074243086243977, -0.23056588691499036, -0.4554151498543922, 0.14283686032155243, -0.22235833561184398, -0.21093384759036382]], 'lr': 0.0, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0},
 ]
 # per group (None: tensors of their own): each parameter as a strided view into a storage of canaries, and the layout of its gradients (shape, strides and offset in elements)
 PLACEMENTS = [None]
@@ -72,28 +85,55 @@ DTYPES = [None]
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)], [([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)]]
+STEPS = [
+    [([0.0, -0.02849570690798395, -0.0027653236448466336, 0.0, 0.005111773687473061, -0.022459151957791634, 0.0, -0.0020226484778386065, -0.0349028672345062, 0.0, 0.025985854399280535, -0.009651109671331981, 0.0, 0.051774667043061995, -0.023630707004410893, 0.0, -0.0011731139602171922],)],
+    [([0.0, 0.01285439598083409, 0.006162459307605681, 0.0, -0.0025795842996134215, 0.011937841991764318, 0.0, 0.005238728281408242, 0.0013896699761043881, 0.0, -0.0020229370843455755, -0.0013517335850290358, 0.0, 0.001248211308408861, 0.06679378508327556, 0.0, 0.04753155296532877],)],
+]
 # the exact values (decimal, 20 significant digits)
 EXACT = [
-    '0.0010000000000000008882',
-    '0.0010000000000000008882',
-    '0.0010000000000000008882',
-    '0.0010000000000000008882',
-    '0.0010000000000000008882',
-    '0.0010000000000000008882',
+    '0.40774304291699925429',
+    '0.51691399066702525822',
+    '0.87494444490567213624',
+    '0.50394598090818099045',
+    '-0.88311932372837298466',
+    '-0.55476754569391051319',
+    '0.98534385448120198614',
+    '0.23423564390790843626',
+    '-0.55559224049491906516',
+    '0.18977497652892152957',
+    '-0.13208420200394152544',
+    '-0.407424308624397713',
+    '-0.23056588691499035892',
+    '-0.45541514985439218721',
+    '0.14283686032155243351',
+    '-0.22235833561184398244',
+    '-0.21093384759036382103',
 ]
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    8.88178420527307e-19,
-    8.88178420527307e-19,
-    8.88178420527307e-19,
-    8.88178420527307e-19,
-    8.88178420527307e-19,
-    8.88178420527307e-19,
+    1.3580571443963176e-16,
+    1.7216694441716442e-16,
+    2.9141504067204763e-16,
+    1.6784772950779206e-16,
+    2.9413782228232836e-16,
+    1.8477471093533532e-16,
+    3.2818543063102566e-16,
+    7.801614158899599e-17,
+    1.8504938948250166e-16,
+    6.320776459089904e-17,
+    4.3992876717176414e-17,
+    1.3569955459441771e-16,
+    7.679386697536261e-17,
+    1.516837156807052e-16,
+    4.757423137255346e-17,
+    7.406020324305309e-17,
+    7.025508434570882e-17,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'v', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 3}
 PRINTED = 24
 
 
@@ -185,6 +225,60 @@ def gradient(values_, where):
     return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
 
 
+def construct(cls, groups):
+    """CLS over ``groups``; with INNER, a Lookahead wrapper CLS around INNER over them (the
+    keywords the wrapper takes, WRAPPER_KEYS, go to it, the others to INNER)."""
+    if INNER is None:
+        return cls(groups, **REQUIRED, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    own = {k: v for k, v in KWARGS.items() if k in WRAPPER_KEYS}
+    rest = {k: v for k, v in KWARGS.items() if k not in WRAPPER_KEYS and k != "inner"}
+    return cls(inner(groups, **REQUIRED, **rest), **own)
+
+
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        import torch._inductor.utils
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
+def inner_of(optimizer):
+    """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
+    if INNER is None:
+        return optimizer
+    return next(v for v in vars(optimizer).values()
+                if isinstance(v, torch.optim.Optimizer) and v is not optimizer)
+
+
+def state_of(optimizer, param):
+    """Everything kept for ``param``: the (inner) optimizer's state, and a wrapper's own."""
+    state = dict(inner_of(optimizer).state.get(param, {}))
+    if INNER is not None:
+        state.update(optimizer.state.get(param, {}))
+    return state
+
+
 class Run:
     """The optimizer over GROUPS and its parameter tensors."""
 
@@ -203,17 +297,17 @@ class Run:
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
-                             **REQUIRED, **KWARGS)
+        self.optimizer = construct(cls, [{**g, "params": ts}
+                                         for g, ts in zip(groups, self.tensors)])
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
-        optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **REQUIRED, **KWARGS)
+        optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
+                                             if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
-        state = optimizer.state[probe]
+        step_of(optimizer)
+        state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
 
@@ -228,18 +322,28 @@ class Run:
                 if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
                     held = s["v"] if s.get("v_max") is None else s["v_max"]
                     entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
-                if SLOW_KEY is not None:  # Lookahead's slow weights: theta where none given
+                outer = {}  # a Lookahead wrapper's own state for the tensor
+                # Lookahead's slow weights, from step SLOW_FROM on: theta where none given
+                if SLOW_KEY is not None and (s.get("slow") is not None or s["t"] >= SLOW_FROM):
                     phi = s["theta"] if s.get("slow") is None else s["slow"]
-                    entry[SLOW_KEY] = tensor(phi).reshape(p.shape)
+                    (outer if SLOW_OUTER else entry)[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
-                self.optimizer.param_groups[g].update(GROUP_SET)
+                group = self.optimizer.param_groups[g]
+                group.update(GROUP_SET)
+                for name, modulus in COUNTERS.items():  # a Lookahead wrapper's, after t steps
+                    group[name] = s["t"] if modulus is None else s["t"] % getattr(
+                        self.optimizer, modulus)
                 if STEP_IN_GROUP:
-                    self.optimizer.param_groups[g][STEP_KEY] = step
+                    group[STEP_KEY] = step
                 else:
                     entry[STEP_KEY] = step
-                self.optimizer.state[p] = entry
+                inner_of(self.optimizer).state[p] = entry
+                if INNER is not None:
+                    self.optimizer.state.pop(p, None)
+                    if outer:
+                        self.optimizer.state[p] = outer
 
     def add_group(self, group):
         tensors = [parameter(p) for p in group["params"]]
@@ -251,12 +355,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -313,8 +422,11 @@ class Run:
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
+
+    def held(self, param):
+        return state_of(self.optimizer, param)
 
 
     def read(self, g, p, quantity):
@@ -322,7 +434,7 @@ class Run:
         if quantity == "theta":
             return values(param, size)
         key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
-        state = self.optimizer.state.get(param, {})
+        state = self.held(param)
         return None if key is None or key not in state else values(state[key], size)
 
     def copy(self, cls):
@@ -379,6 +491,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 

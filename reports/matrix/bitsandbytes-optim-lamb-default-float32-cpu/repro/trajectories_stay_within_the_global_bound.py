@@ -22,6 +22,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default bitsandbytes.optim:LAMB; any implem
 with the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0
 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -42,6 +43,8 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {}
+# the step is compiled by torch.compile (True) or eager
+COMPILE = False
 # the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)
 INNER = None
 # the keywords the wrapper takes (the others go to INNER)
@@ -83,6 +86,8 @@ DTYPES = [None]
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [[([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)], [([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)]]
 # the exact values (decimal, 20 significant digits)
@@ -104,7 +109,7 @@ BOUND = [
     3.677598083774842e-07,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 2, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'local': False, 'steps': 2, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 
@@ -208,6 +213,32 @@ def construct(cls, groups):
     return cls(inner(groups, **REQUIRED, **rest), **own)
 
 
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        import torch._inductor.utils
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
 def inner_of(optimizer):
     """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
     if INNER is None:
@@ -251,7 +282,7 @@ class Run:
         optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
                                              if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
+        step_of(optimizer)
         state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
@@ -300,12 +331,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -362,7 +398,7 @@ class Run:
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
 
     def held(self, param):
@@ -431,6 +467,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 
