@@ -114,6 +114,10 @@ def _failures(verdict: dict[str, object], properties: int) -> list[dict[str, obj
 # (implementation, properties selected, where it runs, what each failure says)
 CASES = [
     ("Crashes", TWO, (), "crash", "the process running the implementation died during the "),
+    ("Aborts", "trajectories", (), "crash", "call of step(): Aborted"),
+    ("IsKilled", "trajectories", (), "crash",
+     "call of step(): no fatal signal was reported (the process was killed, e.g. by the "
+     "system when it ran out of memory"),
     ("HangsInNativeCode", "trajectories", (), "timeout",
      "did not return within 2 s; its process was ended"),
     ("HangsInPython", TWO, ("-n", "0"), "timeout",

@@ -1,7 +1,8 @@
 """Implementations whose step misbehaves after its 50th call in a process: it hangs (in
-Python code, or where no signal reaches it, as native code may), kills its process, or
-raises. The suite must still end with a verdict that names each as a failed property with
-what happened and the example it was running (:mod:`radam_verify.watchdog`).
+Python code, or where no signal reaches it, as native code may), kills its process (a
+segmentation fault, an abort, or SIGKILL as from the out-of-memory killer), or raises. The
+suite must still end with a verdict that names each as a failed property with what
+happened and the example it was running (:mod:`radam_verify.watchdog`).
 
 Before its 50th call each is torch's reading of RAdam (:class:`ConventionRAdam`), correct.
 """
@@ -9,6 +10,7 @@ Before its 50th call each is torch's reading of RAdam (:class:`ConventionRAdam`)
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -56,6 +58,22 @@ class Crashes(_Misbehaving):
 
     def misbehave(self) -> None:
         ctypes.string_at(0)
+
+
+class Aborts(_Misbehaving):
+    """On its 50th call, step() aborts its process (SIGABRT), as a failed assertion in
+    native code does."""
+
+    def misbehave(self) -> None:
+        os.abort()
+
+
+class IsKilled(_Misbehaving):
+    """On its 50th call, step()'s process is killed (SIGKILL, which no handler sees), as
+    the system's out-of-memory killer ends a process."""
+
+    def misbehave(self) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Raises(_Misbehaving):

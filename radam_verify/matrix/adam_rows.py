@@ -130,6 +130,11 @@ def _torch_cuda() -> tuple[Configuration, ...]:
         Configuration("fused", "torch.optim:AdamW", {"fused": True}, device="cuda",
                       convention="adamw", documented=_TORCH_ADAM_DOC.replace("Adam", "AdamW"),
                       findings=fused),
+        # AdamW is Adam with decoupled decay (torch/optim/adamw.py: class AdamW(Adam)): its
+        # foreach and capturable paths are Adam's
+        Configuration("foreach", "torch.optim:AdamW", {"foreach": True}, device="cuda"),
+        Configuration("capturable", "torch.optim:AdamW", {"capturable": True}, device="cuda",
+                      findings=(TORCH_ADAM_CAPTURABLE_SUBNORMAL_LR,)),
     )
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA configurations of torch.optim.RAdam, Adam and AdamW, verified on one GPU in at most
-# 8 minutes: RAdam's for-loop, foreach and capturable paths in float32, its for-loop and
-# foreach paths in float64 and in bfloat16; Adam's foreach, fused and capturable paths and
-# AdamW's fused path in float32; each with the quick profile (which draws tensors of every
+# 8 minutes: RAdam's for-loop, foreach and capturable paths in float32 and in bfloat16, its
+# for-loop and foreach paths in float64; Adam's and AdamW's foreach, fused and capturable
+# paths in float32; each with the quick profile (which draws tensors of every
 # shape up to 4,097 elements and strided views), and RAdam's for-loop and foreach paths in
 # float32 once more with the ci profile (tensors up to about 10^6 elements). Each verdict
 # (verdict.json and its renderings) goes under reports/cuda/<configuration>/, its log beside it.
@@ -13,7 +13,7 @@
 # Every configuration is its own process (a verdict runs in two: pytest and one worker) with
 # its own time limit: QUICK_S for a quick verdict, CI_S for a ci one. JOBS defaults to half the
 # cores, at most 13, so the runs share the one GPU; they end within
-# (11 * QUICK_S + 2 * CI_S) / JOBS + CI_S seconds: under 8 minutes with JOBS >= 5.
+# (14 * QUICK_S + 2 * CI_S) / JOBS + CI_S seconds: under 8 minutes with JOBS >= 6.
 #
 # Exit status: 0 when every run ended with a verdict (conforms or deviates: see each
 # verdict), 1 when a run ended without one (an internal error, a usage error, or its time
@@ -67,6 +67,9 @@ SPEC=torch.optim:Adam verify adam-foreach-float32 quick '{"foreach": true}'
 SPEC=torch.optim:Adam verify adam-fused-float32 quick '{"fused": true}'
 SPEC=torch.optim:Adam verify adam-capturable-float32 quick '{"capturable": true}'
 SPEC=torch.optim:AdamW verify adamw-fused-float32 quick '{"fused": true}'
+SPEC=torch.optim:AdamW verify adamw-foreach-float32 quick '{"foreach": true}'
+SPEC=torch.optim:AdamW verify adamw-capturable-float32 quick '{"capturable": true}'
+verify capturable-bfloat16 quick '{"capturable": true}' --dtype bfloat16
 wait
 
 status=0
