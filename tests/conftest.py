@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+import ml_dtypes  # noqa: F401  (see below: imported once, before any pytester run)
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -13,9 +14,12 @@ from radam_verify.derivation import Claim, all_claims
 pytest_plugins = ["pytester"]
 
 # In-process pytester runs restore sys.modules afterwards; a C extension such as torch cannot be
-# imported twice in one process, so it is imported here, once, before any of them.
+# imported twice in one process, so it is imported here, once, before any of them. So are
+# the modules that register with a C extension on import: torch._dynamo (its inductor test
+# operators' TORCH_LIBRARY, imported by every torch optimizer's constructor and by Keras'
+# torch backend) and ml_dtypes (its numpy dtypes, imported above); imported again, each raises.
 with contextlib.suppress(ImportError):  # torch is an optional extra
-    import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=60, deadline=None, print_blob=True,

@@ -215,6 +215,23 @@ def test_a_deviation_shows_a_minimal_counterexample_and_a_reproduction_that_repl
     assert "DEVIATES" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("prop", ["tensors_of_every_size", "strided_views"])
+def test_a_tail_defect_is_reported_on_the_smallest_tensor_that_shows_it(
+        pytester: pytest.Pytester, prop: str) -> None:
+    """A defect of a 16-lane kernel's scalar tail (``TailWithoutRectifier``: tensors of
+    more than 16 elements, not a multiple of 16) is first met by the designed example's
+    tensors of 17 and 1000 elements; its counterexample is the smaller of them alone, at
+    the tail's first element: one tensor of shape (17,), theta[16]."""
+    from radam_verify.impls.defects import TailWithoutRectifier
+
+    lanes = TailWithoutRectifier.LANES
+    _, verdict = run_suite(pytester, f"--verify-impl={TailWithoutRectifier.spec()}",
+                           "--verify-convention=pytorch", "-k", prop)
+    (found,) = [p["failure"] for p in verdict["properties"] if p["outcome"] == "failed"]
+    assert f"1 tensor of shape ({lanes + 1},)" in found["sentence"]
+    assert (int(found["tensor"]), int(found["index"])) == (0, lanes)
+
+
 BREAKS_AT_STEP_FOUR = """
     from radam_verify.impls import ReferenceRAdam
 

@@ -53,6 +53,28 @@ class Scenario:
                 groups = tuple(replace(g, hyper=h) for g, h in zip(groups, hypers, strict=True))
         return groups
 
+    def alone(self) -> tuple[Scenario, ...]:
+        """Each tensor of a one-group scenario alone (its values, state, gradients, layout
+        and dtype), smallest first; none where the scenario has one tensor, several groups
+        or groups added later. A failing designed example is reported as the first of
+        these that fails too (:meth:`Target.verify`): Hypothesis shrinks drawn examples,
+        not explicit ones."""
+        if len(self.groups) != 1 or self.added or len(self.groups[0].params) < 2:
+            return ()
+        group = self.groups[0]
+
+        def only(p: int) -> Scenario:
+            one = replace(group, params=(group.params[p],),
+                          placements=None if group.placements is None
+                          else (group.placements[p],),
+                          dtypes=None if group.dtypes is None else (group.dtypes[p],))
+            return replace(self, groups=(one,),
+                           steps=tuple(((row[0][p],),) for row in self.steps),
+                           start=None if self.start is None else ((self.start[0][p],),))
+
+        order = sorted(range(len(group.params)), key=lambda p: np.size(group.params[p]))
+        return tuple(only(p) for p in order)
+
     def hyper_at(self, k: int, g: int) -> Hyper:
         """Group ``g``'s hyperparameters at step ``k`` (a group added later keeps its own)."""
         groups = self.groups_at(k)

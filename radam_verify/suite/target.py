@@ -64,8 +64,27 @@ class Target:
                examples: int | None = None, designed: Sequence[Any] = ()) -> None:
         """Run ``prop`` on ``examples`` draws of ``strategy`` (default: the profile's), after
         the ``designed`` examples: cases every verdict runs whatever the seed draws, which
-        reach a regime by construction (Hypothesis' explicit examples)."""
-        test = given(strategy)(prop)
+        reach a regime by construction (Hypothesis' explicit examples). Hypothesis does not
+        shrink an explicit example: where a designed example fails (and the target shrinks),
+        the first of its tensors that fails alone (:meth:`Scenario.alone`, smallest first) is reported
+        instead, so its counterexample is as small as a drawn one's."""
+        chosen = [id(case) for case in designed]
+
+        def run(case: Any) -> None:
+            if id(case) not in chosen or not isinstance(case, Scenario) or not self.shrink:
+                prop(case)
+                return
+            try:
+                prop(case)
+            except DeviationError:
+                for smaller in case.alone():
+                    try:
+                        prop(smaller)
+                    except DeviationError as failure:
+                        raise failure from None
+                raise
+
+        test = given(strategy)(run)
         for case in reversed(designed):  # the first designed example runs first
             test = example(case)(test)
         runner = seed(self.seed)(settings(
