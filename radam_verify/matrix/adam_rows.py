@@ -286,10 +286,14 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
 
 #: Adam's implementations that were considered and are not in the matrix yet, and why
 ADAM_NOT_RUN: Mapping[str, str] = {
-    "bitsandbytes' 8-bit optimizers (Adam8bit, AdamW8bit)": (
+    "bitsandbytes' 8-bit optimizers (Adam8bit, AdamW8bit, LAMB8bit)": (
         "their states are quantised to 8 bits per element in blocks of 256 (dynamic maps "
         "with a per-block absmax), an error no model here states yet; below min_8bit_size "
         "(4096 elements) they keep float32 states and step as the 32-bit rows above"),
+    "bitsandbytes' paged optimizers (PagedAdam, PagedAdamW and their 8- and 32-bit twins)": (
+        "paging keeps the states in CUDA unified memory; on the CPU they warn 'Paged "
+        "optimizers are not supported on CPU' and step as the non-paged ones above, so they "
+        "are CUDA rows, for a run on a GPU"),
     "Keras 3 Adam and AdamW on float64 parameters": (
         "Keras 3 forms part of its scalars in binary32 (its learning rate is a float32 "
         "variable, tests/test_keras3.py) and part in the parameters' dtype; identify finds "
