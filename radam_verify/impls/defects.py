@@ -346,6 +346,27 @@ class TailWithoutRectifier(Defect):
                        replace(c, coeff=c.coeff / c.r_t), h)
 
 
+class ChunksRoundedDown(Defect):
+    """Updates a parameter in chunks of 2048 elements, as multi-tensor kernels split their
+    work, and counts the chunks as n // 2048 instead of rounding up: the last, partial
+    chunk of a tensor of more than 2048 elements (not a multiple of 2048) is never updated
+    (its moments are, in a pass of their own). Only tensors above 64 elements show it, so
+    the fast judge (:mod:`radam_verify.fast_judge`) is what rejects it; its counterexample
+    is the smallest such shape of the suite, (4097,), at its last element."""
+
+    shows = Shows("test_tensors_of_every_size_and_shape_follow_the_exact_step", ("theta",))
+    CHUNK = 2048
+
+    def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
+        n = param.numel()
+        covered = n - n % self.CHUNK
+        if n <= self.CHUNK or covered == n:
+            super().update(param, state, c, h)
+            return
+        flat = {key: state[key].view(-1)[:covered] for key in ("exp_avg", "exp_avg_sq")}
+        super().update(param.view(-1)[:covered], flat, c, h)
+
+
 class ContiguousWriteBack(Defect):
     """Treats the parameter as its first element and its element count, as a kernel given a
     data pointer and ``numel()`` does: the step of a non-contiguous parameter is computed
@@ -427,7 +448,7 @@ CATALOGUE: dict[str, type[Defect]] = {
         BetasKeptFromFirstStep, GradientModifiedInPlace, DecayAfterUpdate,
         StepCountAdvancesWithoutGradient, OffByOneStep, MaximizeIgnored, RectifierNotSquareRooted,
         LrFloor, ClosureUnderNoGrad,
-        TailWithoutRectifier, ContiguousWriteBack, DataMadeContiguous, GradientStridesAssumed,
-        MomentsInTheGroupsFirstDtype,
+        TailWithoutRectifier, ChunksRoundedDown, ContiguousWriteBack, DataMadeContiguous,
+        GradientStridesAssumed, MomentsInTheGroupsFirstDtype,
     )
 }

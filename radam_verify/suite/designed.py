@@ -6,8 +6,9 @@ they happen to reach that corner; with the few examples of the quick profile tha
 construction and runs before the drawn ones (Hypothesis' explicit examples), so every
 verdict, at every seed, looks there:
 
-* :func:`crossing` (shapes property): tensors of 17 and 1000 elements (a one-element tail
-  after 8- and 16-lane vector bodies; several blocks and a partial chunk) stepped across the
+* :func:`crossing` (shapes property): tensors of 17, 1000 and 4097 elements (a one-element
+  tail after 8- and 16-lane vector bodies; several blocks and a partial chunk; a
+  one-element last chunk after 2048- and 4096-element chunks) stepped across the
   first rectified step at the default hyperparameters, where r_t is smallest and an update
   that drops or misplaces it is furthest from the exact one: from a state injected one step
   before it, or from a fresh state for as many steps where the state cannot be injected;
@@ -45,11 +46,15 @@ from radam_verify.views import Placement, strided
 
 #: a one-element tail after 8- and 16-lane bodies; several such blocks and a partial chunk
 SHAPES: tuple[tuple[int, ...], ...] = ((17,), (1000,))
+#: :func:`crossing`'s tensors: :data:`SHAPES` and one with a one-element last chunk after
+#: 2048- and 4096-element chunks (judged by the fast reference)
+CROSSING_SHAPES: tuple[tuple[int, ...], ...] = (*SHAPES, (4097,))
 #: where each parameter and its gradient lie in :func:`crossing_placed`: a parameter inside
 #: canaries read through a strided gradient, and a strided parameter with a contiguous one
 PLACEMENTS: tuple[tuple[tuple[str, dict[str, int]], tuple[str, dict[str, int]]], ...] = (
     (("inside", {"offset": 1, "gap": 1}), ("every-k", {"step": 2})),
     (("every-k", {"step": 3, "offset": 2, "gap": 2}), ("inside", {})),
+    (("every-k", {"step": 2, "offset": 1, "gap": 1}), ("every-k", {"step": 3})),
 )
 
 
@@ -70,11 +75,12 @@ def _hyper(target: Target) -> Hyper:
 
 
 def crossing(target: Target, path: str | None = None) -> Scenario:
-    """Tensors of :data:`SHAPES` stepped across the first rectified step (module docstring)."""
+    """Tensors of :data:`CROSSING_SHAPES` stepped across the first rectified step (module
+    docstring)."""
     hyper = _hyper(target)
     first = first_rectified_step(hyper.beta2, target.convention)
     assert first is not None  # rho_inf = 1999 at beta2 = 0.999
-    params = tuple(_values(target, shape, -3, -2, k) for k, shape in enumerate(SHAPES))
+    params = tuple(_values(target, shape, -3, -2, k) for k, shape in enumerate(CROSSING_SHAPES))
     start = None
     if target.adapter.capabilities.inject_state:
         start = ((tuple(ParamState(theta, _values(target, theta.shape, -3, -2, 10 + k),
@@ -84,7 +90,7 @@ def crossing(target: Target, path: str | None = None) -> Scenario:
     else:
         steps = first + 1
     grads = tuple((tuple(_values(target, shape, -3, -1, 100 + 10 * i + k)
-                         for k, shape in enumerate(SHAPES)),) for i in range(steps))
+                         for k, shape in enumerate(CROSSING_SHAPES)),) for i in range(steps))
     return Scenario((GroupSpec(hyper, params),), grads, start=start, path=path)
 
 
@@ -95,7 +101,7 @@ def crossing_placed(target: Target, path: str | None = None) -> Scenario:
     placements = tuple(Placement(strided(param_kind, shape, **param_where),
                                  strided(grad_kind, shape, **grad_where))
                        for shape, ((param_kind, param_where), (grad_kind, grad_where))
-                       in zip(SHAPES, PLACEMENTS, strict=True))
+                       in zip(CROSSING_SHAPES, PLACEMENTS, strict=True))
     return replace(scenario, groups=(replace(group, placements=placements),))
 
 
