@@ -14,11 +14,11 @@ wrote. The numbers are therefore the numpy path's, bit for bit
 path leaves out because their term is below half an ulp of every element are formed here:
 such a sum is its operand. The loop forms every sum, those of the terms in eta too, with
 no branch: deciding per element which to skip cost the loop more than forming them (2.5
-times its time, on a block of 2^12 float32 elements). A product in eta, though, is formed
-only where it can change its sum (:func:`_plus_tiny`), elsewhere replaced by a product with
-zero, a select: with binary64's eta these products are subnormal, and on CPUs that take a
-microcode assist for a subnormal result each costs about 50 normal ones, which made them
-most of the loop's time there.
+times its time, on a block of 2^12 float32 elements). A product of a tiny scalar (eta and
+the terms formed from it), though, is left out where it provably cannot change its sum
+(:func:`_plus_tiny`), replaced by a product with zero, a select: with binary64's eta these
+products are subnormal, and on CPUs that take a microcode assist for a subnormal result
+each costs about 50 normal ones, which made them most of the loop's time there.
 
 The loop covers the blocks the numpy path evaluates fused in its common case: a binary64
 centre (an implementation in binary32), the three quantities of Adam and RAdam (no
@@ -206,19 +206,24 @@ def _fmin(a: float, b: float) -> float:
 
 def room(c: float) -> float:
     """The factor :func:`_plus_tiny` compares with for the scalar ``c``: 2^(-58-k), where
-    2^k is the least power of two above |c| (0 where that is below binary64's range)."""
+    2^k is the least power of two above |c| (0 where that is below binary64's range); 0,
+    so that the product is always formed, unless |c| < 1 (c not infinite, not NaN)."""
+    if not abs(c) < 1.0:
+        return 0.0
     return math.ldexp(1.0, -58 - math.frexp(c)[1])
 
 
 def _plus_tiny(acc: float, c: float, c_room: float, y: float) -> float:
-    """acc + c y (acc >= 0, ``c_room`` = :func:`room` of c), without forming c y where
-    the sum is acc anyway: there c y is replaced by 0 y, which is 0 (a select, so the loop
-    stays vectorised). Forming c y costs a microcode assist on CPUs where a subnormal
-    result is slow (about 50 times a normal product), and with binary64's eta most such
-    products are subnormal. Where |y| < acc c_room (a power-of-two scaling, exact, or inf
-    above every finite y), |c y| < acc 2^-58: if acc < 2^-1017, c y rounds to 0; otherwise
-    acc is normal, |fl(c y)| < acc 2^-57 is below a quarter of acc's ulp, and acc + fl(c y)
-    rounds to acc. Elsewhere (y not finite, NaN, or too large) c y is formed as before."""
+    """acc + c y (``c_room`` = :func:`room` of c), without forming c y where the sum is
+    acc anyway: there c y is replaced by 0 y, which is 0 (a select, so the loop stays
+    vectorised). Forming c y costs a microcode assist on CPUs where a subnormal result is
+    slow (about 50 times a normal product), and with binary64's eta most such products are
+    subnormal. The product is left out only where |y| < fl(acc c_room), with |c| < 1 and
+    acc >= 0 (else c_room is 0, or the comparison fails, and c y is formed as before):
+    acc c_room is a power-of-two scaling of acc, exact, or rounded to a grid y also lies
+    on where it is subnormal, or inf above every finite y; so |y| <= acc c_room and |c y| <
+    acc 2^-58. If acc < 2^-1017, c y then rounds to 0; otherwise acc is normal, |fl(c y)| <
+    acc 2^-57 is below a quarter of acc's ulp, and acc + fl(c y) rounds to acc."""
     return acc + (0.0 if abs(y) < acc * c_room else c) * y
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import find, settings
 
 from radam_verify.adapters import load_adapter
@@ -19,6 +20,7 @@ def test_a_drawn_group_shrinks_to_its_smallest_tensor_that_shows_a_tail_defect()
     """Hypothesis shrinks a drawn group (one to three tensors of the shapes where kernels
     change path) to the fewest and smallest tensors that still show a failure: for a
     defect of a 16-lane kernel's tail, one tensor of 17 elements."""
+    pytest.importorskip("torch")
     target = Target(load_adapter("torch.optim:RAdam", {}, "cpu", "float32"), PRESETS["pytorch"],
                     "given", PROFILES["quick"], 0)
 

@@ -430,8 +430,9 @@ def test_the_fused_evaluation_gives_the_error_models_own_numbers_bit_for_bit(
 @st.composite
 def _tiny_sums(draw: st.DrawFn) -> tuple[float, float, float]:
     """(acc, c, y) for acc + c y: acc a bound (0 to inf, subnormal included, NaN), c a small
-    scalar (binary64's eta and its small multiples, binary32's, subnormal to normal), y any
-    binary64 number or one just below and above the loop's threshold |y| = acc room(c)."""
+    scalar (binary64's eta and its small multiples, binary32's, subnormal to normal) or any
+    binary64 number, y any binary64 number or one of either sign just below and above the
+    loop's threshold |y| = acc room(c) (acc a power of two included)."""
     from radam_verify import fused_kernel
 
     eta = 2.0**-1074
@@ -440,11 +441,13 @@ def _tiny_sums(draw: st.DrawFn) -> tuple[float, float, float]:
                                           math.nan])))
     c = draw(st.one_of(st.sampled_from([eta, 3 * eta, 4 * eta, 40 * eta, 2.0**-149,
                                         5 * 2.0**-149, 0.0]),
-                       st.floats(0.0, 2.0**-1000), st.floats(0.0, 1e-30)))
+                       st.floats(0.0, 2.0**-1000), st.floats(0.0, 1e-30), st.floats()))
     threshold = acc * fused_kernel.room(c)
     y = draw(st.one_of(st.floats(), st.floats(min_value=0.0).map(lambda f: -f),
                        st.floats(0.5, 2.0).map(lambda f: threshold * f),
-                       st.just(math.nextafter(threshold, 0.0)), st.just(threshold)))
+                       st.floats(0.5, 2.0).map(lambda f: -threshold * f),
+                       st.just(math.nextafter(threshold, 0.0)), st.just(threshold),
+                       st.just(-math.nextafter(threshold, 0.0))))
     return acc, c, y
 
 

@@ -220,8 +220,8 @@ def test_a_tail_defect_is_reported_on_the_smallest_tensor_that_shows_it(
         pytester: pytest.Pytester, prop: str) -> None:
     """A defect of a 16-lane kernel's scalar tail (``TailWithoutRectifier``: tensors of
     more than 16 elements, not a multiple of 16) is first met by the designed example's
-    tensors of 17 and 1000 elements; its counterexample is the smaller of them alone, at
-    the tail's first element: one tensor of shape (17,), theta[16]."""
+    tensors of 17, 1000 and 4097 elements; its counterexample is the smallest of them
+    alone, at the tail's first element: one tensor of shape (17,), theta[16]."""
     from radam_verify.impls.defects import TailWithoutRectifier
 
     lanes = TailWithoutRectifier.LANES

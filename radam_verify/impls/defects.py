@@ -350,9 +350,10 @@ class ChunksRoundedDown(Defect):
     """Updates a parameter in chunks of 2048 elements, as multi-tensor kernels split their
     work, and counts the chunks as n // 2048 instead of rounding up: the last, partial
     chunk of a tensor of more than 2048 elements (not a multiple of 2048) is never updated
-    (its moments are, in a pass of their own). Only tensors above 64 elements show it, so
-    the fast judge (:mod:`radam_verify.fast_judge`) is what rejects it; its counterexample
-    is the smallest such shape of the suite, (4097,), at its last element."""
+    (its moments are, in a pass of their own). Only tensors of more than 2048 elements,
+    not a multiple of 2048, show it, and such tensors are judged by the fast reference
+    (:mod:`radam_verify.fast_judge`, above 64 elements); shrunk, its counterexample is the
+    smallest such shape of the suite, (4097,), at its last element."""
 
     shows = Shows("test_tensors_of_every_size_and_shape_follow_the_exact_step", ("theta",))
     CHUNK = 2048

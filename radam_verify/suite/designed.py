@@ -13,8 +13,9 @@ verdict, at every seed, looks there:
   that drops or misplaces it is furthest from the exact one: from a state injected one step
   before it, or from a fresh state for as many steps where the state cannot be injected;
 * :func:`crossing_placed` (views property): the same, with each parameter a strided view
-  and each gradient laid out by other strides than its parameter, one of them not
-  contiguous (a kernel that assumes either contiguous reads or writes the wrong elements);
+  and each gradient laid out by other strides than its parameter, the parameter or the
+  gradient or both not contiguous (a kernel that assumes either contiguous reads or
+  writes the wrong elements);
 * :func:`narrow_first` (mixed-dtypes property): a group whose first tensor is of a narrower
   format than the implementation's and the others of its own, stepped a few times (a kernel
   that takes a group's dtype from its first tensor rounds the others to it);
@@ -50,7 +51,8 @@ SHAPES: tuple[tuple[int, ...], ...] = ((17,), (1000,))
 #: 2048- and 4096-element chunks (judged by the fast reference)
 CROSSING_SHAPES: tuple[tuple[int, ...], ...] = (*SHAPES, (4097,))
 #: where each parameter and its gradient lie in :func:`crossing_placed`: a parameter inside
-#: canaries read through a strided gradient, and a strided parameter with a contiguous one
+#: canaries read through a strided gradient, a strided parameter with a contiguous one, and
+#: a strided parameter with a gradient of other strides
 PLACEMENTS: tuple[tuple[tuple[str, dict[str, int]], tuple[str, dict[str, int]]], ...] = (
     (("inside", {"offset": 1, "gap": 1}), ("every-k", {"step": 2})),
     (("every-k", {"step": 3, "offset": 2, "gap": 2}), ("inside", {})),

@@ -65,13 +65,15 @@ class Target:
         """Run ``prop`` on ``examples`` draws of ``strategy`` (default: the profile's), after
         the ``designed`` examples: cases every verdict runs whatever the seed draws, which
         reach a regime by construction (Hypothesis' explicit examples). Hypothesis does not
-        shrink an explicit example: where a designed example fails (and the target shrinks),
-        the first of its tensors that fails alone (:meth:`Scenario.alone`, smallest first) is reported
-        instead, so its counterexample is as small as a drawn one's."""
-        chosen = [id(case) for case in designed]
+        shrink an explicit example: where a designed example fails (and the target
+        shrinks), the first of its tensors that fails alone (:meth:`Scenario.alone`,
+        smallest first) is reported instead, so its counterexample is as small as a drawn
+        one's; each of these runs counts as an example run. A tensor alone that raises
+        anything else leaves the designed example's own failure to be reported."""
 
         def run(case: Any) -> None:
-            if id(case) not in chosen or not isinstance(case, Scenario) or not self.shrink:
+            designed_case = any(case is d for d in designed) and isinstance(case, Scenario)
+            if not (designed_case and self.shrink):
                 prop(case)
                 return
             try:
@@ -82,6 +84,8 @@ class Target:
                         prop(smaller)
                     except DeviationError as failure:
                         raise failure from None
+                    except Exception:  # not a smaller counterexample: report the first
+                        continue
                 raise
 
         test = given(strategy)(run)
