@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""optimi:RAdam, the default path, float64 on cpu: theta[0] of group 0, tensor 1 after step 1
-is -1.0 where the exact value is 0.0 (error 4.5e+15 ulps against a bound of 9.35e-307 ulps
+"""optimi:RAdam, the default path, float64 on cpu: theta[3] of group 0, tensor 0 after step 1
+is -1.0 where the exact value is 0.0 (error 8.39e+06 ulps against a bound of 2.64e-37 ulps
 of the operand scale) with lr = 1.0, weight_decay = 1.0 (1 step, 1 group, 2 tensors of shape
 (6,)).
 
@@ -8,7 +8,7 @@ Found by the property "A tensor of another dtype in a group is judged in its own
 default" (convention paper,threshold=5,eps=hat,weight_decay=decoupled) for optimi:RAdam
 (torch-optimi 0.3.3, torch 2.13.0+cpu), float64 on cpu. This script needs only torch and
 numpy: not radam-verify and not Hypothesis. It runs the counterexample's first 1 step(s) and
-compares theta of group 0, tensor 1 (step count 1) with EXACT, element by element, within
+compares theta of group 0, tensor 0 (step count 1) with EXACT, element by element, within
 BOUND.
 
 EXACT and BOUND: the exact values come from radam-verify's reference, which evaluates the
@@ -22,6 +22,7 @@ correct implementation may have.
 Run: python THIS_FILE [MODULE:ATTR] (default optimi:RAdam; any implementation with the same
 API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -42,6 +43,12 @@ COMPLEX = False
 LEAF = True
 # constructor keywords (the code path)
 KWARGS = {'foreach': False, 'triton': False, 'decouple_wd': True}
+# the step is compiled by torch.compile (True) or eager
+COMPILE = False
+# the optimizer a Lookahead wrapper wraps (None: the class is the optimizer)
+INNER = None
+# the keywords the wrapper takes (the others go to INNER)
+WRAPPER_KEYS = []
 # constructor arguments without a default (from the first group)
 REQUIRED = {'lr': 1.0}
 # the keys the optimizer keeps its hyperparameters under in each group
@@ -50,6 +57,16 @@ HYPER_KEYS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay']
 M_KEY = 'exp_avg'
 V_KEY = 'exp_avg_sq'
 STEP_KEY = 'step'
+# AMSGrad's running maximum (None: not kept)
+MAX_KEY = None
+# Lookahead's slow weights (None: not kept)
+SLOW_KEY = None
+# the slow weights are kept in the wrapper's own state, not INNER's
+SLOW_OUTER = False
+# the step count from which the reading holds slow weights
+SLOW_FROM = 0
+# a Lookahead wrapper's counters in each group, and the wrapper attribute they count modulo (None: the step count)
+COUNTERS = {}
 STEP_IN_GROUP = True
 # state entries a step creates empty (kept so, as the optimizer expects)
 EMPTY_KEYS = ['kahan_comp']
@@ -69,14 +86,23 @@ DTYPES = [['float32', None]]
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, -1.0, 0.0, -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])]]
+STEPS = [[([-1.0, -1.0, -1.0, 0.0, 0.0, -1.0], [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0])]]
 # the exact values (decimal, 20 significant digits)
-EXACT = ['0.0', '0.0', '0.0', '0.0', '0.0', '0.0']
+EXACT = ['1.0', '1.0', '1.0', '0.0', '0.0', '1.0']
 # the largest |observed - exact| a correct implementation may have
-BOUND = [2.08e-322, 2.08e-322, 2.08e-322, 2.08e-322, 2.08e-322, 2.08e-322]
+BOUND = [
+    1.1324884893749135e-06,
+    1.1324884893749135e-06,
+    1.1324884893749135e-06,
+    3.152921547667226e-44,
+    3.152921547667226e-44,
+    1.1324884893749135e-06,
+]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 1, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 3}
 PRINTED = 24
 
 
@@ -103,14 +129,16 @@ def disturb(found):
             disturb(value)
 
 
-def tensor(values, dtype=None):
-    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals)."""
+def tensor(values, dtype=None, pad=0.0):
+    """A tensor of ``values`` in the parameters' dtype (complex: consecutive pairs of reals,
+    an odd number completed by ``pad``: 1 for gradients and v, so that it never divides 0/0)."""
     data = torch.tensor(np.asarray(values, dtype=np.float64), dtype=REAL, device=DEVICE)
     if dtype is not None:
         data = data.to(getattr(torch, dtype).to_real() if COMPLEX else getattr(torch, dtype))
     if COMPLEX:
         data = torch.view_as_complex(
-            torch.nn.functional.pad(data, (0, data.numel() % 2)).reshape(-1, 2).contiguous())
+            torch.nn.functional.pad(data, (0, data.numel() % 2), value=pad)
+            .reshape(-1, 2).contiguous())
     return data
 
 
@@ -163,7 +191,61 @@ def placed(values_, where):
 
 def gradient(values_, where):
     """A gradient tensor of ``values_``, laid out as the view WHERE (None: contiguous)."""
-    return (tensor(values_) if where is None else placed(values_, where)[0]).detach()
+    return (tensor(values_, pad=1.0) if where is None else placed(values_, where)[0]).detach()
+
+
+def construct(cls, groups):
+    """CLS over ``groups``; with INNER, a Lookahead wrapper CLS around INNER over them (the
+    keywords the wrapper takes, WRAPPER_KEYS, go to it, the others to INNER)."""
+    if INNER is None:
+        return cls(groups, **REQUIRED, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    own = {k: v for k, v in KWARGS.items() if k in WRAPPER_KEYS}
+    rest = {k: v for k, v in KWARGS.items() if k not in WRAPPER_KEYS and k != "inner"}
+    return cls(inner(groups, **REQUIRED, **rest), **own)
+
+
+_COMPILED = []
+_STEPPED = []
+_CACHE = contextlib.ExitStack()
+
+
+def step_of(optimizer, closure=None):
+    """``optimizer.step(closure)``; with COMPILE, through one function compiled by
+    torch.compile, each optimizer the first time it steps as in a fresh process on a fresh
+    machine (dynamo's caches reset, inductor's caches empty), the fallback to the eager step
+    past the recompile limit an error."""
+    if not COMPILE:
+        return optimizer.step() if closure is None else optimizer.step(closure)
+    if not _COMPILED:
+        torch._dynamo.config.recompile_limit = 256
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        _COMPILED.append(torch.compile(lambda o, c: o.step() if c is None else o.step(c)))
+    if not any(o is optimizer for o in _STEPPED):
+        import torch._inductor.utils
+
+        torch._dynamo.reset()
+        _CACHE.close()
+        _CACHE.enter_context(torch._inductor.utils.fresh_cache())
+        _STEPPED.append(optimizer)
+    return _COMPILED[0](optimizer, closure)
+
+
+def inner_of(optimizer):
+    """The optimizer that keeps m and v: a wrapper's inner optimizer, else itself."""
+    if INNER is None:
+        return optimizer
+    return next(v for v in vars(optimizer).values()
+                if isinstance(v, torch.optim.Optimizer) and v is not optimizer)
+
+
+def state_of(optimizer, param):
+    """Everything kept for ``param``: the (inner) optimizer's state, and a wrapper's own."""
+    state = dict(inner_of(optimizer).state.get(param, {}))
+    if INNER is not None:
+        state.update(optimizer.state.get(param, {}))
+    return state
 
 
 class Run:
@@ -184,17 +266,17 @@ class Run:
         self.grad_views = [[None if w is None else w["grad"] for w in row] for row in wheres]
         self.sizes = [[len(p) for p in g["params"]] for g in groups]
         self.groups = [dict(g) for g in groups]
-        self.optimizer = cls([{**g, "params": ts} for g, ts in zip(groups, self.tensors)],
-                             **REQUIRED, **KWARGS)
+        self.optimizer = construct(cls, [{**g, "params": ts}
+                                         for g, ts in zip(groups, self.tensors)])
 
     def held_dtypes(self):
         """The dtypes this optimizer class keeps m and v in, from one step on a probe."""
         probe = parameter([0.5])
-        optimizer = self.cls([{**{k: v for k, v in GROUPS[0].items() if k != "params"},
-                               "params": [probe]}], **REQUIRED, **KWARGS)
+        optimizer = construct(self.cls, [{**{k: v for k, v in GROUPS[0].items()
+                                             if k != "params"}, "params": [probe]}])
         probe.grad = tensor([0.5]).detach()
-        optimizer.step()
-        state = optimizer.state[probe]
+        step_of(optimizer)
+        state = state_of(optimizer, probe)
         return [str(state[key].dtype).removeprefix("torch.") if key in state else None
                 for key in (M_KEY, V_KEY)]
 
@@ -205,16 +287,32 @@ class Run:
                 with torch.no_grad():
                     p.copy_(tensor(s["theta"]).reshape(p.shape))
                 entry = {M_KEY: tensor(s["m"], m_dtype).reshape(p.shape),
-                         V_KEY: tensor(s["v"], v_dtype).reshape(p.shape)}
+                         V_KEY: tensor(s["v"], v_dtype, pad=1.0).reshape(p.shape)}
+                if MAX_KEY is not None:  # AMSGrad's running maximum: v where none is given
+                    held = s["v"] if s.get("v_max") is None else s["v_max"]
+                    entry[MAX_KEY] = tensor(held, v_dtype, pad=1.0).reshape(p.shape)
+                outer = {}  # a Lookahead wrapper's own state for the tensor
+                # Lookahead's slow weights, from step SLOW_FROM on: theta where none given
+                if SLOW_KEY is not None and (s.get("slow") is not None or s["t"] >= SLOW_FROM):
+                    phi = s["theta"] if s.get("slow") is None else s["slow"]
+                    (outer if SLOW_OUTER else entry)[SLOW_KEY] = tensor(phi).reshape(p.shape)
                 entry.update(dict.fromkeys(EMPTY_KEYS))
                 step = (torch.tensor(float(s["t"]), dtype=getattr(torch, STEP_DTYPE))
                         if STEP_DTYPE else STEP_TYPE(s["t"]))
-                self.optimizer.param_groups[g].update(GROUP_SET)
+                group = self.optimizer.param_groups[g]
+                group.update(GROUP_SET)
+                for name, modulus in COUNTERS.items():  # a Lookahead wrapper's, after t steps
+                    group[name] = s["t"] if modulus is None else s["t"] % getattr(
+                        self.optimizer, modulus)
                 if STEP_IN_GROUP:
-                    self.optimizer.param_groups[g][STEP_KEY] = step
+                    group[STEP_KEY] = step
                 else:
                     entry[STEP_KEY] = step
-                self.optimizer.state[p] = entry
+                inner_of(self.optimizer).state[p] = entry
+                if INNER is not None:
+                    self.optimizer.state.pop(p, None)
+                    if outer:
+                        self.optimizer.state[p] = outer
 
     def add_group(self, group):
         tensors = [parameter(p) for p in group["params"]]
@@ -226,12 +324,17 @@ class Run:
         self.grad_views.append([None] * len(tensors))
         self.dtypes.append([None] * len(tensors))
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in the live optimizer, as a schedule does."""
+        for group, entry in zip(self.optimizer.param_groups, hypers):
+            group.update(entry)
+
     def step(self, grads):
         for tensors, group, views, kinds in zip(self.tensors, grads, self.grad_views, self.dtypes):
             for p, g, view, kind in zip(tensors, group, views, kinds):
                 p.grad = (None if g is None else gradient(g, view) if kind is None
                           else own(g, kind).reshape(p.shape))
-        self.optimizer.step()
+        step_of(self.optimizer)
 
     def canaries_changed(self):
         """The first storage element outside a parameter's view that no longer holds its
@@ -252,6 +355,27 @@ class Run:
                             f"the canary {float(canary[i])!r} and now holds {float(held[i])!r}")
         return None
 
+    def views_left(self):
+        """The first parameter whose storage's view no longer holds the parameter's values
+        (the parameter was given new storage), in words (None: every view holds its
+        parameter)."""
+        for g, row in enumerate(self.storages):
+            for p, storage in enumerate(row):
+                if storage is None:
+                    continue
+                where = PLACEMENTS[g][p]["param"]
+                index = view_indices(where)
+                held = values(storage, where["size"])[index]
+                param = values(self.tensors[g][p], self.tensors[g][p].numel())
+                apart = np.flatnonzero(~((held == param) | (np.isnan(held) & np.isnan(param))))
+                if apart.size:
+                    j = int(apart[0])
+                    return (f"group {g}, tensor {p} ({where['kind']} view, strides "
+                            f"{where['strides']}, offset {where['offset']}) no longer holds the "
+                            f"parameter: its element {j} (storage[{int(index[j])}]) is "
+                            f"{float(held[j])!r} where the parameter reads {float(param[j])!r}")
+        return None
+
     def step_closure(self, grads):
         """step(closure): (calls, gradients enabled in each, what it returned, the loss)."""
         loss = torch.tensor(0.25, dtype=torch.float64)
@@ -261,22 +385,25 @@ class Run:
             enabled.append(torch.is_grad_enabled())
             for tensors, group in zip(self.tensors, grads):
                 for p, g in zip(tensors, group):
-                    p.grad = None if g is None else tensor(g).detach()
+                    p.grad = None if g is None else tensor(g, pad=1.0).detach()
             return loss
 
         for tensors in self.tensors:
             for p in tensors:
                 p.grad = None
-        returned = self.optimizer.step(closure)
+        returned = step_of(self.optimizer, closure)
         return len(enabled), enabled, returned, loss
+
+    def held(self, param):
+        return state_of(self.optimizer, param)
 
 
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
             return values(param, size)
-        key = M_KEY if quantity == "m" else V_KEY
-        state = self.optimizer.state.get(param, {})
+        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
+        state = self.held(param)
         return None if key is None or key not in state else values(state[key], size)
 
     def copy(self, cls):
@@ -333,8 +460,15 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
+
+
+#: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
 
 
 def same(a, b):
@@ -381,7 +515,7 @@ def check_reload(cls):
         resumed.step(STEPS[k])
         for g, group in enumerate(straight.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = resumed.read(g, p, name), straight.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
@@ -392,8 +526,8 @@ def check_reload(cls):
 
 
 def read_all(state):
-    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
-    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+    """theta, m, v and v_max of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in QUANTITIES}
              for p in range(len(group))] for g, group in enumerate(state.sizes)]
 
 
@@ -401,7 +535,7 @@ def first_difference(left, right, names):
     """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
     for g, (group_l, group_r) in enumerate(zip(left, right)):
         for p, (a, b) in enumerate(zip(group_l, group_r)):
-            for name in ("theta", "m", "v"):
+            for name in QUANTITIES:
                 if not same(a[name], b[name]):
                     return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
                             f"{b[name]} {names[1]}")
@@ -462,6 +596,31 @@ def check_unchanged(cls):
     return False
 
 
+def check_frozen(cls):
+    state = run(cls, 0)  # START injected, no step yet
+    before = {}  # (group, tensor) -> theta as held before its first step
+    for k, grads in enumerate(STEPS, start=1):
+        for added_before, group in ADDED:
+            if added_before == k - 1:
+                state.add_group(group)
+        for g, sizes in enumerate(state.sizes):
+            for p in range(len(sizes)):
+                before.setdefault((g, p), state.read(g, p, "theta"))
+        state.step(grads)
+        for (g, p), was in before.items():
+            now = state.read(g, p, "theta")
+            changed = now != was
+            if CHECK.get("flushes"):  # a subnormal may become zero
+                changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+            if changed.any():
+                i = int(np.argmax(changed))
+                print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                      f"from {float(was[i])!r} to {float(now[i])!r}")
+                return True
+    print("no step changed a parameter")
+    return False
+
+
 def check_closure(cls):
     through, plain = Run(cls), Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -478,7 +637,7 @@ def check_closure(cls):
             return True
         for g, group in enumerate(plain.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = through.read(g, p, name), plain.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
@@ -490,7 +649,8 @@ def check_closure(cls):
 
 
 def check_placed(cls):
-    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    """Every canary around the parameters' views unchanged and every view holding its
+    parameter after every step; then EXACT."""
     state = Run(cls)
     if START is not None:
         state.inject(START)
@@ -500,7 +660,12 @@ def check_placed(cls):
         if found is not None:
             print(f"step {k} wrote outside the view of {found}")
             return True
-    print("every canary outside the parameters' views is unchanged")
+        found = state.views_left()
+        if found is not None:
+            print(f"after step {k}, the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged, and every view holds "
+          "its parameter")
     return check_exact(cls) if "quantity" in CHECK else False
 
 
@@ -515,6 +680,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
+                    "frozen": check_frozen,
                     "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()
