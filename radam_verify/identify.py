@@ -165,11 +165,12 @@ _Run = tuple[list[list[ParamState]], list[list[list[ParamState]]]]
 
 
 def candidates(adapter: Adapter) -> list[Convention]:
-    """Every combination of axis values, RAdam's and Adam's (decay modes only where weight
-    decay is accepted; AMSGrad's maxima only beside raw moments, the layout they are mapped
-    in)."""
-    decays = ("l2", "decoupled", "decoupled-unscaled", "none") if adapter.capabilities.weight_decay \
-        else ("none",)
+    """Every combination of axis values, RAdam's, Adam's and LAMB's (decay modes only where
+    weight decay is accepted, decay merged into the update among them, which reproduces
+    whatever decoupled decay does: :func:`identify` keeps the stricter; AMSGrad's maxima only
+    beside raw moments, the layout they are mapped in)."""
+    decays = ("l2", "decoupled", "decoupled-unscaled", "merged", "none") \
+        if adapter.capabilities.weight_decay else ("none",)
     scalars: tuple[Scalars, ...] = ("float64", "float32")
     radam = [Convention(threshold, comparison, below, eps, wd, on_skip,  # type: ignore[arg-type]
                         scalars=kind)
@@ -257,6 +258,16 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         survivors = [c for c in survivors if c.scalars == "float64"]
         evidence.append("scalars=float64: binary64 scalars reproduce every probe (binary32's "
                         "looser allowance does too; the stricter reading is verified)")
+    if {"decoupled", "merged"} <= {c.weight_decay for c in survivors}:
+        # one exact step, evaluated two ways: the merged evaluation's bound holds the
+        # decoupled one's, so where both reproduce every probe the stricter is verified
+        survivors = [c for c in survivors if c.weight_decay != "merged"]
+        evidence.append("weight_decay=decoupled: decay merged into the update, theta - lr (u + "
+                        "wd theta), is the same exact step and reproduces every probe as well "
+                        "(no probe tells the two evaluations apart: their bounds differ by "
+                        "about two ulps of theta); the stricter reading is verified, so an "
+                        "implementation that merges the decay (optax.adamw does) is verified "
+                        "with weight_decay=merged named")
     axes, undetermined = _read_axes(survivors, adapter)
     if built_in is not None:
         axes.update(lookahead_k=built_in[0], lookahead_alpha=built_in[1])

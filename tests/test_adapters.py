@@ -127,6 +127,26 @@ def test_identify_names_torch_adam(kwargs: dict[str, object], preset: str) -> No
     assert identify(load_adapter("torch.optim:AdamW", kwargs)).preset == preset + "w"
 
 
+@pytest.mark.parametrize("spec", ["torch.optim:AdamW", "optax:adamw"])
+def test_identify_keeps_decoupled_decay_where_decay_merged_into_the_update_fits_too_and_says_so(
+        spec: str) -> None:
+    """torch's AdamW multiplies theta by 1 - lr wd; optax's adamw adds wd theta to the update
+    before scaling it by lr. Both readings are candidates and both reproduce every probe for
+    either implementation (the same exact step): the stricter, decoupled, is named, and the
+    evidence says that the merged reading fits as well. For Adam's L2 decay the merged
+    reading is a candidate the probes reject, as the decoupled one."""
+    pytest.importorskip(spec.split(":")[0])
+    found = identify(load_adapter(spec, {}, dtype="float64"))
+    assert found.axes["weight_decay"] == "decoupled"
+    assert "weight_decay" not in found.undetermined
+    assert any(line.startswith("weight_decay=decoupled: decay merged into the update")
+               for line in found.evidence), found.evidence
+    l2 = identify(load_adapter("torch.optim:Adam", {}, dtype="float64"))
+    assert l2.axes["weight_decay"] == "l2"
+    assert not any(line.startswith("weight_decay=decoupled") for line in l2.evidence)
+    assert any(line.startswith("weight_decay=l2, not merged: probe ") for line in l2.evidence)
+
+
 @pytest.mark.parametrize(("kwargs", "preset"), [({}, "pytorch"),
                                                  ({"decoupled_weight_decay": True}, "official-sgd"),
                                                  ({"maximize": True, "foreach": False}, "pytorch")])

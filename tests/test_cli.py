@@ -161,16 +161,15 @@ def test_a_long_property_shows_progress_on_a_terminal_and_nothing_otherwise(tmp_
     output is redirected, and not before that time."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", "/dev/null",
             f"--rootdir={tmp_path}", "--verify-impl=radam_verify.impls:ReferenceRAdam",
-            "--verify-convention=pytorch", "--verify-profile=ci", "-k", "trajectories",
+            "--verify-convention=pytorch", "--verify-profile=quick", "-k", "trajectories",
             "--verify-progress-after=0"]
     on_terminal = _run_on_a_terminal(argv)
     assert "test_trajectories_stay_within_the_global_bound: " in on_terminal
     assert " examples, worst error/bound " in on_terminal
     assert "\r\x1b[K" in on_terminal  # the line is rewritten in place, then erased
-    quick = [a if a != "--verify-profile=ci" else "--verify-profile=quick" for a in argv]
-    redirected = subprocess.run(quick, capture_output=True, text=True, check=False, cwd=tmp_path)
+    redirected = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "examples, worst error/bound" not in redirected.stdout + redirected.stderr
-    later = [a if a != "--verify-progress-after=0" else "--verify-progress-after=3600" for a in quick]
+    later = [a if a != "--verify-progress-after=0" else "--verify-progress-after=3600" for a in argv]
     assert "examples, worst error/bound" not in _run_on_a_terminal(later)
 
 
