@@ -7,7 +7,9 @@ implementations run every property in tests/test_plugin.py). A kill counts only 
 property fails with a counterexample in one of its quantities, and not on an error of the
 suite itself (a crash of the suite is never a kill). The mutation score counted that way
 is printed at the end of the run. The stand-alone script the verdict writes for that
-failure must exit 1 on the defect and 0 on the correct implementation it varies.
+failure must exit 1 on the defect and 0 on the correct implementation it varies. The
+defects of real sizes and layouts are rejected for their reason in bfloat16 and float16
+as well.
 """
 
 from __future__ import annotations
@@ -65,6 +67,31 @@ def test_the_quick_profile_rejects_the_defect_for_its_reason(pytester: pytest.Py
                                  stderr=subprocess.STDOUT) for spec in ((), (cls.correct,)))
     assert shown.returncode == 1, f"{script.name} on {defect}:\n{shown.stdout}"
     assert correct.returncode == 0, f"{script.name} on {cls.correct}:\n{correct.stdout}"
+
+
+#: the properties of real sizes and layouts, whose defects a narrower format must not hide
+SIZES_AND_LAYOUTS = ("test_tensors_of_every_size_and_shape_follow_the_exact_step",
+                     "test_strided_views_follow_the_exact_step_and_write_only_inside_them")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("defect", [name for name, cls in CATALOGUE.items()
+                                    if cls.shows.property in SIZES_AND_LAYOUTS])
+def test_a_size_or_layout_defect_is_rejected_for_its_reason_in_bfloat16_and_float16(
+        pytester: pytest.Pytester, defect: str, dtype: str) -> None:
+    """The same defects with bfloat16 and float16 parameters, judged by the format's
+    error model (an operation in binary32 rounded to the format): its looser bound still
+    rejects them, for their reason, with the quick profile."""
+    cls = CATALOGUE[defect]
+    report = pytester.path / "verdict.json"
+    forked.runpytest(pytester, "-p", "no:cacheprovider", "--assert=plain",
+                     f"--verify-impl={cls.spec()}", f"--verify-convention={cls.verify_convention}",
+                     "--verify-profile=quick", "--verify-shrink=no", f"--verify-dtype={dtype}",
+                     f"--verify-report={report}", "-n", "0", "-k", cls.shows.property)
+    verdict = json.loads(report.read_text())
+    assert verdict["dtype"] == dtype
+    seen = cls.shows.seen_in(verdict)
+    assert seen.killed(cls.shows), (defect, dtype, seen)
 
 
 def test_every_defect_is_documented_and_names_a_property_of_the_suite() -> None:
