@@ -307,6 +307,12 @@ def _eliminate(adapter: Adapter, found: list[Probe], alive: list[Convention],
     score = dict.fromkeys(range(len(alive)), 0.0)
     rejected_by: dict[int, tuple[str, float, str]] = {}
     ran = []
+    # decay merged into the update is decoupled decay's exact step with a bound that holds
+    # decoupled decay's: it reproduces whatever its decoupled twin (judged first) reproduces,
+    # and is judged itself only once that twin is rejected
+    index = {c: i for i, c in enumerate(alive)}
+    twins = {i: twin for i, c in enumerate(alive) if c.weight_decay == "merged"
+             for twin in [index.get(replace(c, weight_decay="decoupled"), i)] if twin < i}
     for probe in found:
         if probe.algorithms and not any(
                 c.algorithm in probe.algorithms for i, c in enumerate(alive) if i not in rejected_by):
@@ -323,17 +329,21 @@ def _eliminate(adapter: Adapter, found: list[Probe], alive: list[Convention],
                                  "the convention instead (e.g. --verify-convention=pytorch)"
                                  ) from None
         initial, observed = runs[probe.name]
-        for index, convention in enumerate(alive):
-            if index in rejected_by:
+        for i, convention in enumerate(alive):
+            if i in rejected_by:
+                continue
+            twin = twins.get(i)
+            if twin is not None and twin not in rejected_by:
+                score[i] = max(score[i], score[twin])  # at most its twin's ratio
                 continue
             outcome = judge(adapter, probe.scenario, convention, initial, observed,
                             first_failure=True)
             worst = outcome.worst()
             ratio = worst.judgement.worst_ratio if worst else 0.0
-            score[index] = max(score[index], ratio)
+            score[i] = max(score[i], ratio)
             if not outcome.conforms:
                 where = worst.judgement.worst if worst else None
-                rejected_by[index] = (probe.name, ratio, where.describe() if where else "")
+                rejected_by[i] = (probe.name, ratio, where.describe() if where else "")
     return score, rejected_by, ran
 
 
