@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pickle
 
 import ml_dtypes  # noqa: F401  (see below: imported once, before any pytester run)
 import pytest
@@ -33,9 +35,19 @@ settings.load_profile(
 
 
 @pytest.fixture(scope="session")
-def claims() -> dict[str, Claim]:
-    """Every claim, checked once per test session."""
-    return {item.id: item for item in all_claims()}
+def claims(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Claim]:
+    """Every claim, checked once per test session: under xdist by the first worker that
+    asks, the others reading its pickled result (the pattern pytest-xdist documents for
+    session fixtures), so the SymPy derivations run once, not once per worker."""
+    if worker_id == "master":
+        return {item.id: item for item in all_claims()}
+    path = tmp_path_factory.getbasetemp().parent / "claims.pickle"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not path.is_file():
+            path.write_bytes(pickle.dumps({item.id: item for item in all_claims()}))
+        loaded: dict[str, Claim] = pickle.loads(path.read_bytes())
+    return loaded
 
 
 _CATALOGUE_RESULTS: list[dict[str, object]] = []
