@@ -6,7 +6,8 @@ sqr_mom=, eps=, wd=, **kwargs)`` with one list of tensors per group, and each gr
 hyperparameters are then set with ``Optimizer.set_hyper(name, [one value per group])``, the
 call fastai's schedulers use. The state is ``optimizer.state[p]`` (``grad_avg``,
 ``sqr_avg``, ``step``), found by probing after one step like the torch adapter's;
-``state_dict()``/``load_state_dict()`` save and load it. fastai optimizers have no
+``state_dict()``/``load_state_dict()`` save and load it. Hyperparameters set between steps
+go through ``set_hyper`` as well (``Instance.retune``). fastai optimizers have no
 ``maximize`` and no ``add_param_group``.
 """
 
@@ -101,6 +102,7 @@ class FastaiAdapter(Adapter):
             read_state=readable, inject_state=readable and not others and self.step_key is not None,
             maximize=False, weight_decay="wd" in self.keys, groups=True, add_group=False,
             save_load=True, missing_grads=True, closure=self.closure_note is None, live_state=True,
+            retune=True,
             notes={**notes, **({"closure": self.closure_note} if self.closure_note else {})})
 
     # -- construction -----------------------------------------------------------------------
@@ -241,6 +243,17 @@ class FastaiInstance(Instance):
 
     def change_hyperparameters(self) -> None:
         disturb(self.optimizer.hypers, self.adapter.hyperparameter_keys)
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        """``Optimizer.set_hyper(name, [one value per group])``, as fastai's schedulers
+        (``fit_one_cycle``'s lr and mom, every batch) set them; the groups after the first
+        ``len(hypers)`` keep theirs."""
+        with implementation_call("set_hyper()"):
+            for key, name in NAMES.items():
+                if name in self.adapter.keys:
+                    held = [h[name] for h in self.optimizer.hypers]
+                    given = [getattr(h, key) for h in hypers]
+                    self.optimizer.set_hyper(name, given + held[len(given):])
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else snapshot(t.grad) for t in group]

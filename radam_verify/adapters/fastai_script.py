@@ -2,7 +2,8 @@
 
 The script builds the optimizer as the adapter does: ``factory(param_lists, lr=, mom=,
 sqr_mom=, eps=, wd=, **KWARGS)`` with the first group's values, then each group's own with
-``Optimizer.set_hyper``; gradients as ``param.grad``; state read from and written to
+``Optimizer.set_hyper`` (and with it the hyperparameters a schedule sets between steps);
+gradients as ``param.grad``; state read from and written to
 ``optimizer.state[param]`` under the keys the adapter found.
 """
 
@@ -18,6 +19,7 @@ from radam_verify.adapters.torch_script import DISTURB, STATE_METHODS
 if TYPE_CHECKING:
     from radam_verify.adapters.base import GroupSpec
     from radam_verify.adapters.fastai_adapter import FastaiAdapter
+    from radam_verify.hyper import Hyper
     from radam_verify.suite.scenario import Scenario
 
 RUN_CLASS = DISTURB + '''
@@ -55,6 +57,13 @@ class Run:
     def add_group(self, group):
         raise RuntimeError("a fastai Optimizer has no add_param_group")
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters with set_hyper, as fastai's schedulers do."""
+        for key in HYPER_KEYS:
+            held = [h[key] for h in self.optimizer.hypers]
+            given = [entry[key] for entry in hypers]
+            self.optimizer.set_hyper(key, given + held[len(given):])
+
     def step(self, grads):
         for tensors, group in zip(self.tensors, grads):
             for p, g in zip(tensors, group):
@@ -78,9 +87,11 @@ def driver(adapter: FastaiAdapter, scenario: Scenario) -> Driver:
     from radam_verify.adapters.fastai_adapter import NAMES
     from radam_verify.suite.scenario import scenario_json
 
+    def named(hyper: Hyper) -> dict[str, object]:
+        return {NAMES[k]: getattr(hyper, k) for k in NAMES if NAMES[k] in adapter.keys}
+
     def entry(group: GroupSpec) -> dict[str, object]:
-        found: dict[str, object] = {NAMES[k]: getattr(group.hyper, k) for k in NAMES
-                                    if NAMES[k] in adapter.keys}
+        found = named(group.hyper)
         found["params"] = [[float(x) for x in np.ravel(p)] for p in group.params]
         return found
 
@@ -100,4 +111,5 @@ def driver(adapter: FastaiAdapter, scenario: Scenario) -> Driver:
         literal("START", scenario_json(scenario).get("start"),
                 "the state injected before the first step (None: a fresh optimizer)"),
     ])
-    return Driver("torch, fastai and numpy", "import torch\n", text, RUN_CLASS)
+    retuned = tuple((k, tuple(named(h) for h in hypers)) for k, hypers in scenario.retuned)
+    return Driver("torch, fastai and numpy", "import torch\n", text, RUN_CLASS, retuned)
