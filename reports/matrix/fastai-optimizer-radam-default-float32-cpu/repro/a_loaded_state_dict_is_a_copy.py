@@ -19,6 +19,7 @@ Run: python THIS_FILE [MODULE:ATTR] (default fastai.optimizer:RAdam; any impleme
 the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it
 is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -40,6 +41,10 @@ KWARGS = {}
 HYPER_KEYS = ['lr', 'mom', 'sqr_mom', 'eps', 'wd']
 # where the optimizer keeps m, v and its step count
 M_KEY = 'grad_avg'
+# fastai's RAdam keeps no AMSGrad maximum
+MAX_KEY = None
+# nor Lookahead's slow weights
+SLOW_KEY = None
 V_KEY = 'sqr_avg'
 STEP_KEY = 'step'
 # the parameter groups: fastai's hyperparameter names and the initial values
@@ -50,6 +55,8 @@ GROUPS = [
 ADDED = []
 # the state injected before the first step (None: a fresh optimizer)
 START = None
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [
     [([-1.0, -1.0, -1.0, -1.0, -1.0, -1.0],)],
@@ -118,19 +125,29 @@ class Run:
     def add_group(self, group):
         raise RuntimeError("a fastai Optimizer has no add_param_group")
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters with set_hyper, as fastai's schedulers do."""
+        for key in HYPER_KEYS:
+            held = [h[key] for h in self.optimizer.hypers]
+            given = [entry[key] for entry in hypers]
+            self.optimizer.set_hyper(key, given + held[len(given):])
+
     def step(self, grads):
         for tensors, group in zip(self.tensors, grads):
             for p, g in zip(tensors, group):
                 p.grad = None if g is None else tensor(g)
         self.optimizer.step()
 
+    def held(self, param):
+        return self.optimizer.state.get(param, {})
+
 
     def read(self, g, p, quantity):
         param, size = self.tensors[g][p], self.sizes[g][p]
         if quantity == "theta":
             return values(param, size)
-        key = M_KEY if quantity == "m" else V_KEY
-        state = self.optimizer.state.get(param, {})
+        key = {"m": M_KEY, "v": V_KEY, "v_max": MAX_KEY, "slow": SLOW_KEY}[quantity]
+        state = self.held(param)
         return None if key is None or key not in state else values(state[key], size)
 
     def copy(self, cls):
@@ -184,8 +201,15 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
+
+
+#: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
 
 
 def same(a, b):
@@ -232,7 +256,7 @@ def check_reload(cls):
         resumed.step(STEPS[k])
         for g, group in enumerate(straight.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = resumed.read(g, p, name), straight.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
@@ -243,8 +267,8 @@ def check_reload(cls):
 
 
 def read_all(state):
-    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
-    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+    """theta, m, v and v_max of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in QUANTITIES}
              for p in range(len(group))] for g, group in enumerate(state.sizes)]
 
 
@@ -252,7 +276,7 @@ def first_difference(left, right, names):
     """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
     for g, (group_l, group_r) in enumerate(zip(left, right)):
         for p, (a, b) in enumerate(zip(group_l, group_r)):
-            for name in ("theta", "m", "v"):
+            for name in QUANTITIES:
                 if not same(a[name], b[name]):
                     return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
                             f"{b[name]} {names[1]}")
@@ -313,6 +337,31 @@ def check_unchanged(cls):
     return False
 
 
+def check_frozen(cls):
+    state = run(cls, 0)  # START injected, no step yet
+    before = {}  # (group, tensor) -> theta as held before its first step
+    for k, grads in enumerate(STEPS, start=1):
+        for added_before, group in ADDED:
+            if added_before == k - 1:
+                state.add_group(group)
+        for g, sizes in enumerate(state.sizes):
+            for p in range(len(sizes)):
+                before.setdefault((g, p), state.read(g, p, "theta"))
+        state.step(grads)
+        for (g, p), was in before.items():
+            now = state.read(g, p, "theta")
+            changed = now != was
+            if CHECK.get("flushes"):  # a subnormal may become zero
+                changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+            if changed.any():
+                i = int(np.argmax(changed))
+                print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                      f"from {float(was[i])!r} to {float(now[i])!r}")
+                return True
+    print("no step changed a parameter")
+    return False
+
+
 def check_closure(cls):
     through, plain = Run(cls), Run(cls)
     for k, grads in enumerate(STEPS, start=1):
@@ -329,7 +378,7 @@ def check_closure(cls):
             return True
         for g, group in enumerate(plain.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = through.read(g, p, name), plain.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
@@ -341,7 +390,8 @@ def check_closure(cls):
 
 
 def check_placed(cls):
-    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    """Every canary around the parameters' views unchanged and every view holding its
+    parameter after every step; then EXACT."""
     state = Run(cls)
     if START is not None:
         state.inject(START)
@@ -351,7 +401,12 @@ def check_placed(cls):
         if found is not None:
             print(f"step {k} wrote outside the view of {found}")
             return True
-    print("every canary outside the parameters' views is unchanged")
+        found = state.views_left()
+        if found is not None:
+            print(f"after step {k}, the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged, and every view holds "
+          "its parameter")
     return check_exact(cls) if "quantity" in CHECK else False
 
 
@@ -366,6 +421,7 @@ def main():
     try:
         deviates = {"exact": check_exact, "reload": check_reload, "unchanged": check_unchanged,
                     "closure": check_closure, "exception": check_exception,
+                    "frozen": check_frozen,
                     "placed": check_placed, "transplant": check_transplant}[CHECK["kind"]](cls)
     except Exception:  # the implementation raised: that is the deviation
         traceback.print_exc()

@@ -20,6 +20,7 @@ steps taken: the largest distance from EXACT a correct implementation may have.
 Run: python THIS_FILE [MODULE:ATTR] (default optax:radam; any implementation with the same
 API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -48,6 +49,8 @@ INNER = None
 KWARGS = {}
 # optax.lookahead's own keywords
 WRAPPER = {}
+# built with optax.inject_hyperparams: the hyperparameters in the state
+INJECT = False
 # one transformation per group: its keywords and initial values
 GROUPS = [
     {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.9999, 'eps': 1e-08}, 'params': [[-1.0]]},
@@ -56,6 +59,8 @@ GROUPS = [
 ADDED = []
 # the state injected into count/mu/nu before the first step (None: init)
 START = [[{'theta': [-1.0], 'm': [-1.0], 'v': [1.0], 't': 1}]]
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
 STEPS = [[([-1.0],)]]
 # the exact values (decimal, 20 significant digits)
@@ -63,7 +68,7 @@ EXACT = ['-0.99473684210526315668']
 # the largest |observed - exact| a correct implementation may have
 BOUND = [1.8301766340926872e-07]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
+CHECK = {'kind': 'exact', 'local': False, 'steps': 1, 't': 2, 'group': 0, 'tensor': 0, 'quantity': 'theta', 'index': 0}
 PRINTED = 24
 
 
@@ -94,6 +99,8 @@ def replaced(state, new):
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(replaced(item, new) for item in state)
+    if hasattr(state, "inner_state"):  # inject_hyperparams' state
+        return state._replace(inner_state=replaced(state.inner_state, new))
     if hasattr(state, "fast_state"):  # lookahead's LookaheadState
         return state._replace(fast_state=replaced(state.fast_state, new))
     return state
@@ -101,6 +108,10 @@ def replaced(state, new):
 
 def build(cls, arguments):
     """The transformation of one group (optax.lookahead: around its inner one)."""
+    if INJECT:  # the hyperparameters in the state; keywords that are not numbers static
+        static = [k for k, v in KWARGS.items()
+                  if isinstance(v, bool) or not isinstance(v, (int, float))]
+        return optax.inject_hyperparams(cls, static_args=static)(**arguments, **KWARGS)
     if INNER is None:
         return cls(**arguments, **KWARGS)
     module, _, name = INNER.partition(":")
@@ -130,6 +141,13 @@ class Run:
 
     def add_group(self, group):
         raise RuntimeError("optax has no groups added later")
+
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in state.hyperparams, as a schedule does."""
+        for group, entry in zip(self.groups, hypers):
+            held = group["state"].hyperparams
+            new = {k: jax.numpy.asarray(v, dtype=held[k].dtype) for k, v in entry.items()}
+            group["state"] = group["state"]._replace(hyperparams={**held, **new})
 
     def inject(self, start):
         for group, states in zip(self.groups, start):
@@ -215,6 +233,9 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
 

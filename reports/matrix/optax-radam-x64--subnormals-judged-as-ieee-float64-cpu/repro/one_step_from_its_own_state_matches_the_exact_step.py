@@ -20,6 +20,7 @@ steps taken: the largest distance from EXACT a correct implementation may have.
 Run: python THIS_FILE [MODULE:ATTR] (default optax:radam; any implementation with the same
 API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0 once it is gone.
 """
+import contextlib  # noqa: F401
 import importlib
 import io  # noqa: F401
 import math
@@ -29,6 +30,7 @@ import traceback
 from decimal import Decimal, getcontext
 
 import numpy as np
+import importlib
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -41,8 +43,14 @@ SPEC = 'optax:radam'
 DTYPE = 'float64'
 # jit: update compiled with jax.jit; eager
 PATH = 'jit'
+# optax.lookahead's inner factory, MODULE:ATTR (None: no wrapper)
+INNER = None
 # keywords beside each group's
 KWARGS = {}
+# optax.lookahead's own keywords
+WRAPPER = {}
+# built with optax.inject_hyperparams: the hyperparameters in the state
+INJECT = False
 # one transformation per group: its keywords and initial values
 GROUPS = [
     {'arguments': {'learning_rate': 0.001, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-08}, 'params': [[-1.0, -1.0, 0.0, -1.0, 0.0, -1.0]]},
@@ -51,22 +59,17 @@ GROUPS = [
 ADDED = []
 # the state injected into count/mu/nu before the first step (None: init)
 START = [
-    [{'theta': [-1.0, -1.0, 0.0, -1.0, 0.0, -1.0], 'm': [0.0, 0.0, -1.0, -1.0, 2e-323, 0.0], 'v': [0.0, 0.0, 0.0, 0.0, 1.0, 1.0], 't': 0}],
+    [{'theta': [-1.0, -1.0, 0.0, -1.0, 0.0, -1.0], 'm': [0.0, 0.0, -1.0, -1.0, 2e-323, 0.0], 'v': [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], 't': 0}],
 ]
+# [k, each group's hyperparameters]: set in the live optimizer before step k (0-based), as a schedule sets them
+RETUNED = []
 # the gradients: STEPS[step][group][tensor] (None: no gradient that step)
-STEPS = [[([-1.0, 0.0, -1.0, -1.0, 0.0, -1.0],)]]
+STEPS = [[([0.0, 0.0, -1.0, -1.0, 0.0, -1.0],)]]
 # the exact values (decimal, 20 significant digits)
-EXACT = [
-    '-0.099999999999999977796',
-    '0.0',
-    '-1.0',
-    '-1.0',
-    '1.7786363250284876029e-323',
-    '-0.099999999999999977796',
-]
+EXACT = ['0.0', '0.0', '-1.0', '-1.0', '1.7786363250284876029e-323', '-0.099999999999999977796']
 # the largest |observed - exact| a correct implementation may have
 BOUND = [
-    8.88178420527306e-17,
+    1.5e-323,
     1.5e-323,
     9.325873415536715e-16,
     9.325873415536715e-16,
@@ -74,7 +77,7 @@ BOUND = [
     8.88178420527306e-17,
 ]
 # what is compared
-CHECK = {'kind': 'exact', 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'm', 'index': 4}
+CHECK = {'kind': 'exact', 'local': False, 'steps': 1, 't': 1, 'group': 0, 'tensor': 0, 'quantity': 'm', 'index': 4}
 PRINTED = 24
 
 
@@ -105,7 +108,29 @@ def replaced(state, new):
         return new
     if isinstance(state, tuple) and not hasattr(state, "_fields"):
         return tuple(replaced(item, new) for item in state)
+    if hasattr(state, "inner_state"):  # inject_hyperparams' state
+        return state._replace(inner_state=replaced(state.inner_state, new))
+    if hasattr(state, "fast_state"):  # lookahead's LookaheadState
+        return state._replace(fast_state=replaced(state.fast_state, new))
     return state
+
+
+def build(cls, arguments):
+    """The transformation of one group (optax.lookahead: around its inner one)."""
+    if INJECT:  # the hyperparameters in the state; keywords that are not numbers static
+        static = [k for k, v in KWARGS.items()
+                  if isinstance(v, bool) or not isinstance(v, (int, float))]
+        return optax.inject_hyperparams(cls, static_args=static)(**arguments, **KWARGS)
+    if INNER is None:
+        return cls(**arguments, **KWARGS)
+    module, _, name = INNER.partition(":")
+    inner = getattr(importlib.import_module(module), name)
+    return cls(inner(**arguments, **KWARGS), **WRAPPER)
+
+
+def fast(params):
+    """theta: the parameters, or lookahead's fast weights."""
+    return list(params.fast) if INNER is not None else params
 
 
 class Run:
@@ -114,8 +139,10 @@ class Run:
     def __init__(self, cls, groups=None):
         self.cls, self.groups, self.sizes = cls, [], []
         for group in GROUPS if groups is None else groups:
-            tx = cls(**group["arguments"], **KWARGS)
+            tx = build(cls, group["arguments"])
             params = [array(p) for p in group["params"]]
+            if INNER is not None:  # fast and slow weights, started equal
+                params = optax.LookaheadParams.init_synced(params)
             update = jax.jit(tx.update) if PATH == "jit" else tx.update
             self.groups.append({"entry": group, "tx": tx, "params": params,
                                 "state": tx.init(params), "update": update, "grads": []})
@@ -124,14 +151,31 @@ class Run:
     def add_group(self, group):
         raise RuntimeError("optax has no groups added later")
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters in state.hyperparams, as a schedule does."""
+        for group, entry in zip(self.groups, hypers):
+            held = group["state"].hyperparams
+            new = {k: jax.numpy.asarray(v, dtype=held[k].dtype) for k, v in entry.items()}
+            group["state"] = group["state"]._replace(hyperparams={**held, **new})
+
     def inject(self, start):
         for group, states in zip(self.groups, start):
             held = moments(group["state"])
             new = held._replace(count=jax.numpy.asarray(states[0]["t"], dtype=held.count.dtype),
                                 mu=[array(s["m"]) for s in states],
                                 nu=[array(s["v"]) for s in states])
+            if hasattr(new, "nu_max"):  # amsgrad's running maximum: v where none is given
+                new = new._replace(nu_max=[array(s["v"] if s.get("v_max") is None
+                                                 else s["v_max"]) for s in states])
             group["state"] = replaced(group["state"], new)
             group["params"] = [array(s["theta"]) for s in states]
+            if INNER is not None:  # slow weights from theta_0: a sync after every k-th step
+                counter = group["state"].steps_since_sync
+                group["state"] = group["state"]._replace(steps_since_sync=jax.numpy.asarray(
+                    states[0]["t"] % WRAPPER["sync_period"], dtype=counter.dtype))
+                group["params"] = optax.LookaheadParams(
+                    fast=group["params"], slow=[array(s["theta"] if s.get("slow") is None
+                                                      else s["slow"]) for s in states])
 
     def step(self, grads):
         for group, given in zip(self.groups, grads):
@@ -143,20 +187,32 @@ class Run:
     def read(self, g, p, quantity):
         group = self.groups[g]
         if quantity == "theta":
-            return flat(group["params"][p])
+            return flat(fast(group["params"])[p])
         held = moments(group["state"])
+        if quantity == "slow":  # optax.lookahead's slow weights
+            return None if INNER is None else flat(group["params"].slow[p])
+        if quantity == "v_max":  # amsgrad's running maximum of nu_hat
+            found = getattr(held, "nu_max", None)
+            return None if found is None else flat(found[p])
         return None if held is None else flat((held.mu if quantity == "m" else held.nu)[p])
 
     def copy(self, cls):
-        return Run(cls, [{**group["entry"], "params": [flat(p).tolist() for p in group["params"]]}
+        return Run(cls, [{**group["entry"],
+                          "params": [flat(p).tolist() for p in fast(group["params"])]}
                          for group in self.groups])
 
     def save(self):
-        return pickle.dumps([jax.device_get(group["state"]) for group in self.groups])
+        """The state, and lookahead's slow weights (parameters in optax) with it."""
+        return pickle.dumps([(jax.device_get(group["state"]), None if INNER is None
+                              else jax.device_get(group["params"].slow))
+                             for group in self.groups])
 
     def load(self, saved):
-        for group, state in zip(self.groups, pickle.loads(saved)):
+        for group, (state, slow) in zip(self.groups, pickle.loads(saved)):
             group["state"] = jax.tree_util.tree_map(jax.numpy.asarray, state)
+            if slow is not None:
+                group["params"] = group["params"]._replace(
+                    slow=[jax.numpy.asarray(x) for x in slow])
 
     def rounded(self, given):
         return flat(array(given))
@@ -186,8 +242,15 @@ def run(cls, steps):
         for before, group in ADDED:
             if before == k:
                 state.add_group(group)
+        for before, hypers in RETUNED:
+            if before == k:
+                state.retune(hypers)
         state.step(grads)
     return state
+
+
+#: what a run's state holds of each tensor (v_max: AMSGrad's running maximum, None where none)
+QUANTITIES = ("theta", "m", "v", "v_max", "slow")
 
 
 def same(a, b):
@@ -234,7 +297,7 @@ def check_reload(cls):
         resumed.step(STEPS[k])
         for g, group in enumerate(straight.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = resumed.read(g, p, name), straight.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k + 1} (state saved after step {save_at}): {name} of group "
@@ -245,8 +308,8 @@ def check_reload(cls):
 
 
 def read_all(state):
-    """theta, m and v of every tensor: ``[group][tensor][quantity]``."""
-    return [[{name: state.read(g, p, name) for name in ("theta", "m", "v")}
+    """theta, m, v and v_max of every tensor: ``[group][tensor][quantity]``."""
+    return [[{name: state.read(g, p, name) for name in QUANTITIES}
              for p in range(len(group))] for g, group in enumerate(state.sizes)]
 
 
@@ -254,7 +317,7 @@ def first_difference(left, right, names):
     """Where two snapshots of read_all first differ, in words (None: bit for bit equal)."""
     for g, (group_l, group_r) in enumerate(zip(left, right)):
         for p, (a, b) in enumerate(zip(group_l, group_r)):
-            for name in ("theta", "m", "v"):
+            for name in QUANTITIES:
                 if not same(a[name], b[name]):
                     return (f"{name} of group {g}, tensor {p} is {a[name]} {names[0]}, "
                             f"{b[name]} {names[1]}")
@@ -316,22 +379,26 @@ def check_unchanged(cls):
 
 
 def check_frozen(cls):
-    state = Run(cls)
-    before = [[state.read(g, p, "theta") for p in range(len(sizes))]
-              for g, sizes in enumerate(state.sizes)]
+    state = run(cls, 0)  # START injected, no step yet
+    before = {}  # (group, tensor) -> theta as held before its first step
     for k, grads in enumerate(STEPS, start=1):
-        state.step(grads)
+        for added_before, group in ADDED:
+            if added_before == k - 1:
+                state.add_group(group)
         for g, sizes in enumerate(state.sizes):
             for p in range(len(sizes)):
-                now, was = state.read(g, p, "theta"), before[g][p]
-                changed = now != was
-                if CHECK.get("flushes"):  # a subnormal may become zero
-                    changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
-                if changed.any():
-                    i = int(np.argmax(changed))
-                    print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
-                          f"from {float(was[i])!r} to {float(now[i])!r}")
-                    return True
+                before.setdefault((g, p), state.read(g, p, "theta"))
+        state.step(grads)
+        for (g, p), was in before.items():
+            now = state.read(g, p, "theta")
+            changed = now != was
+            if CHECK.get("flushes"):  # a subnormal may become zero
+                changed &= ~((np.abs(was) < CHECK["smallest_normal"]) & (now == 0.0))
+            if changed.any():
+                i = int(np.argmax(changed))
+                print(f"with lr = 0, step {k} changed theta[{i}] of group {g}, tensor {p} "
+                      f"from {float(was[i])!r} to {float(now[i])!r}")
+                return True
     print("no step changed a parameter")
     return False
 
@@ -352,7 +419,7 @@ def check_closure(cls):
             return True
         for g, group in enumerate(plain.sizes):
             for p in range(len(group)):
-                for name in ("theta", "m", "v"):
+                for name in QUANTITIES:
                     a, b = through.read(g, p, name), plain.read(g, p, name)
                     if not same(a, b):
                         print(f"step {k}: {name} of group {g}, tensor {p} is {a} through "
@@ -364,7 +431,8 @@ def check_closure(cls):
 
 
 def check_placed(cls):
-    """Every canary around the parameters' views unchanged after every step; then EXACT."""
+    """Every canary around the parameters' views unchanged and every view holding its
+    parameter after every step; then EXACT."""
     state = Run(cls)
     if START is not None:
         state.inject(START)
@@ -374,7 +442,12 @@ def check_placed(cls):
         if found is not None:
             print(f"step {k} wrote outside the view of {found}")
             return True
-    print("every canary outside the parameters' views is unchanged")
+        found = state.views_left()
+        if found is not None:
+            print(f"after step {k}, the view of {found}")
+            return True
+    print("every canary outside the parameters' views is unchanged, and every view holds "
+          "its parameter")
     return check_exact(cls) if "quantity" in CHECK else False
 
 
