@@ -166,9 +166,9 @@ _Run = tuple[list[list[ParamState]], list[list[list[ParamState]]]]
 
 def candidates(adapter: Adapter) -> list[Convention]:
     """Every combination of axis values, RAdam's, Adam's and LAMB's (decay modes only where
-    weight decay is accepted, decay merged into the update among them, which reproduces
-    whatever decoupled decay does: :func:`identify` keeps the stricter; AMSGrad's maxima only
-    beside raw moments, the layout they are mapped in)."""
+    weight decay is accepted; RAdam's and Adam's include decay merged into the update, which
+    reproduces whatever decoupled decay does, so :func:`identify` keeps the stricter where
+    both fit; AMSGrad's maxima only beside raw moments, the layout they are mapped in)."""
     decays = ("l2", "decoupled", "decoupled-unscaled", "merged", "none") \
         if adapter.capabilities.weight_decay else ("none",)
     scalars: tuple[Scalars, ...] = ("float64", "float32")
