@@ -134,7 +134,7 @@ def judge_trajectory_fast(
     observed: Sequence[Sequence[Array | None]],
     start: Start,
     grads: Sequence[Array | None],
-    hyper: Hyper,
+    hyper: Hyper | Sequence[Hyper],
     convention: Convention,
     fmt: Format,
     *,
@@ -149,6 +149,8 @@ def judge_trajectory_fast(
     verdict fields as the mpmath judge with raw moments (a step without a gradient, None,
     keeps the state and is not judged). Observations list
     (theta, m, v, v_max, slow) as far as they are read (``judge.QUANTITIES``).
+    ``hyper``: the hyperparameters of every step, or of each step (a schedule that sets
+    them between steps), as for the mpmath judge.
     ``block``: elements evaluated together (the verdict does not depend on it).
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
     the bound the textbook allowance takes is not computed here: it is reported from the
@@ -166,11 +168,16 @@ def judge_trajectory_fast(
     # mpmath judge's raw layout, judge.judge_trajectory); t counts the steps with one
     errors_of = [None] * len(grads) if grad_errors is None else list(grad_errors)
     given_errors = [a_g for grad, a_g in zip(grads, errors_of, strict=True) if grad is not None]
+    each = [hyper] * len(grads) if isinstance(hyper, Hyper) else list(hyper)
+    hypers = [h for grad, h in zip(grads, each, strict=True) if grad is not None]
     stepped = [(grad, obs) for grad, obs in zip(grads, observed, strict=True)
                if grad is not None]
     grads = [grad for grad, _ in stepped]
     steps = list(range(t0 + 1, t0 + len(stepped) + 1))
-    band = set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
+    band = (set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
+            if isinstance(hyper, Hyper) else
+            {t for t, h in zip(steps, hypers, strict=True)
+             if ambiguous_steps(h, convention, fmt, [t], schedule)})
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
     branches: list[bool | None] = []
     # step, element, centres (high parts, low parts), bounds
@@ -180,8 +187,8 @@ def judge_trajectory_fast(
     free: list[_Arrays] = []
     current: _Arrays | None = None  # the set holding (theta, m, v) and bound
     pinned: _Arrays | None = None  # the set ``where`` refers to
-    for t, ((grad, obs), a_g) in enumerate(zip(stepped, given_errors, strict=True),
-                                           start=t0 + 1):
+    for t, ((grad, obs), a_g, hyper_t) in enumerate(
+            zip(stepped, given_errors, hypers, strict=True), start=t0 + 1):
         assert grad is not None
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
         grad_error = None if a_g is None else np.asarray(a_g, dtype=np.float64).reshape(-1)
@@ -189,14 +196,14 @@ def judge_trajectory_fast(
         seen = tuple(None if given.get(name) is None
                      else np.asarray(given[name], dtype=np.float64).reshape(-1)
                      for name in names)
-        sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
-        errors = ScheduleErrors.allowed(schedule, sched, hyper, fmt)
+        sched = schedule_step(t, hyper_t.beta1, hyper_t.beta2, convention)
+        errors = ScheduleErrors.allowed(schedule, sched, hyper_t, fmt)
         # inside the band either branch is legitimate: follow the one the implementation took
         best: _Step | None = None
         for branch in ([False, True] if t in band else [None]):
-            scalars = exact_scalars(t, hyper, convention, branch)
+            scalars = exact_scalars(t, hyper_t, convention, branch)
             arrays = free.pop() if free else _Arrays.empty(state[0].size, wide, n)
-            model = _Model(scalars.rounded(), scalars, hyper, convention, fmt, errors,
+            model = _Model(scalars.rounded(), scalars, hyper_t, convention, fmt, errors,
                            grad_error)
             step = _step(state, low, g, bound, seen, model, block, branch, arrays)
             if best is None or step.compared.ratio < best.compared.ratio:
@@ -226,9 +233,9 @@ def judge_trajectory_fast(
     detail = None
     if where is not None:
         t, at, centres, lows, limits = where
-        exact = (_exact_element(start, grads, branches, at.index, t, hyper, convention,
+        exact = (_exact_element(start, grads, branches, at.index, t, hypers, convention,
                                 at.quantity) if not convention.is_lamb
-                 else _exact_lamb_element(start, grads, at.index, t, hyper, convention,
+                 else _exact_lamb_element(start, grads, at.index, t, hypers, convention,
                                           at.quantity, centres, lows))
         detail = Worst(t, names[at.quantity], at.index, real.nstr(exact, 20),
                        at.observed, at.error, at.bound, at.ulp, at.scale_ulp,
@@ -1073,15 +1080,15 @@ def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format,
 
 
 def _exact_element(start: Start, grads: Sequence[Array | None],
-                   branches: Sequence[bool | None], index: int, t: int, hyper: Hyper,
-                   convention: Convention, quantity: int) -> object:
+                   branches: Sequence[bool | None], index: int, t: int,
+                   hypers: Sequence[Hyper], convention: Convention, quantity: int) -> object:
     """The exact value of one element's quantity after step ``t`` (mpmath, elementwise),
-    on the branches the judgement followed."""
+    on the branches the judgement followed, each step with its hyperparameters."""
     theta, m, v = (float(np.asarray(x).reshape(-1)[index]) for x in start[:3])
     extra = [None if x is None else [float(np.asarray(x).reshape(-1)[index])]
              for x in (*start[4:], None, None)[:2]]
     state = ExactState.from_floats([theta], [m], [v], int(start[3]), extra[0], extra[1])
-    for grad, branch in zip(grads[:t - int(start[3])], branches, strict=False):
+    for grad, branch, hyper in zip(grads[:t - int(start[3])], branches, hypers, strict=False):
         state = exact_step(state, [float(np.asarray(grad).reshape(-1)[index])], hyper,
                            convention, rectified=branch)
     values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
@@ -1096,8 +1103,8 @@ EXACT_LAMB_MAX = 4096
 
 
 def _exact_lamb_element(start: Start, grads: Sequence[Array | None], index: int, t: int,
-                        hyper: Hyper, convention: Convention, quantity: int, centres: Array,
-                        lows: Array | None) -> object:
+                        hypers: Sequence[Hyper], convention: Convention, quantity: int,
+                        centres: Array, lows: Array | None) -> object:
     """LAMB's element: its step reads the whole tensor's norms, so its exact value is the
     whole tensor's (up to :data:`EXACT_LAMB_MAX` elements), else the centre's hi + lo."""
     size = int(np.asarray(start[0]).size)
@@ -1107,7 +1114,7 @@ def _exact_lamb_element(start: Start, grads: Sequence[Array | None], index: int,
     extra = [None if x is None else [float(y) for y in np.asarray(x).reshape(-1)]
              for x in (*start[4:], None, None)[:2]]
     state = ExactState.from_floats(theta, m, v, int(start[3]), extra[0], extra[1])
-    for grad in grads[:t - int(start[3])]:
+    for grad, hyper in zip(grads[:t - int(start[3])], hypers, strict=False):
         state = exact_step(state, [float(x) for x in np.asarray(grad).reshape(-1)], hyper,
                            convention)
     values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),

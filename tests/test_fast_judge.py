@@ -99,6 +99,48 @@ def test_the_fast_judge_agrees_with_the_exact_judge_over_the_domain(
     event(f"elementwise: {assert_agree(fast, exact)}")
 
 
+@settings(max_examples=60)
+@given(first=hypers(), later=hypers(), convention=conventions(),
+       t=st.one_of(st.integers(0, 12), st.integers(0, 10**6)), steps=st.integers(2, 4),
+       theta=arrays(np.float32, SIZE, -8, 4), m=arrays(np.float32, SIZE, -8, 1),
+       v=arrays(np.float32, SIZE, -12, 2), grads=st.lists(arrays(np.float32, SIZE, -8, 2),
+                                                          min_size=4, max_size=4),
+       perturb=st.sampled_from([0, 2, 64]))
+def test_the_fast_judge_agrees_with_the_exact_judge_where_a_schedule_sets_hyperparameters(
+        first: Hyper, later: Hyper, convention: Convention, t: int, steps: int,
+        theta: np.ndarray, m: np.ndarray, v: np.ndarray, grads: list[np.ndarray],
+        perturb: int) -> None:
+    """Hyperparameters set anew before the last step (maximize kept): each judge follows
+    each step with its own; the ratios agree, and elementwise where both find their worst
+    at the same step and quantity."""
+    later = replace(later, maximize=first.maximize)
+    each = [first] * (steps - 1) + [later]
+    impls = [NumpyRAdam(h, convention) for h in each]
+    state = impls[0].state_at(theta, m, np.abs(v), t)
+    start = (state.theta.astype(np.float64), state.m.astype(np.float64),
+             state.v.astype(np.float64), t)
+    extra = tuple(None if x is None else x.astype(np.float64) for x in (state.v_max, state.slow))
+    observed = []
+    for impl, grad in zip(impls, grads, strict=False):
+        state = impl.step(state, grad)
+        th = state.theta.copy()
+        moved = (th[SIZE // 2].view(np.int32) + np.int32(perturb)).view(np.float32)
+        if np.isfinite(th[SIZE // 2]) and np.isfinite(moved):
+            th[SIZE // 2] = moved
+        observed.append(tuple(None if x is None else x.astype(np.float64)
+                              for x in (th, state.m, state.v, state.v_max, state.slow)))
+    g64 = [g.astype(np.float64) for g in grads[:steps]]
+    try:
+        exact = judge_trajectory(observed, ExactState.from_floats(*start, *extra), g64, each,
+                                 convention, FLOAT32)
+    except OutOfDomainError:
+        return
+    fast = judge_trajectory_fast(observed, (*start, *extra), g64, each, convention, FLOAT32)
+    if perturb == 0:
+        assert exact.conforms
+    event(f"elementwise: {assert_agree(fast, exact)}")
+
+
 def judge_both(impl: NumpyRAdam, theta: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
                grads: list[np.ndarray], perturb: int) -> tuple[Judgement, Judgement] | None:
     """Run ``impl`` (float32 or float64) from (theta, m, |v|, t), move theta's middle element

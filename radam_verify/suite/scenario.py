@@ -163,11 +163,11 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 hypers = ([convention.held(scenario.hyper_at(k, g)) for k in steps]
                           if scenario.retuned else hyper)
                 verdict = None
-                if not scenario.retuned and _fast(adapter, fmt, held.theta.size, grads):
+                if _fast(adapter, fmt, held.theta.size, grads):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
                                                                 convention), grads,
-                                                        hyper, convention, fmt,
+                                                        hypers, convention, fmt,
                                                         schedule=adapter.schedule,
                                                         grad_errors=errors)
                     except UncertifiedError:  # beyond the fast centre's range: judge exactly
