@@ -174,10 +174,8 @@ def judge_trajectory_fast(
                if grad is not None]
     grads = [grad for grad, _ in stepped]
     steps = list(range(t0 + 1, t0 + len(stepped) + 1))
-    band = (set(ambiguous_steps(hyper, convention, fmt, steps, schedule))
-            if isinstance(hyper, Hyper) else
-            {t for t, h in zip(steps, hypers, strict=True)
-             if ambiguous_steps(h, convention, fmt, [t], schedule)})
+    band = {t for t, h in zip(steps, hypers, strict=True)
+            if ambiguous_steps(h, convention, fmt, [t], schedule)}
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
     branches: list[bool | None] = []
     # step, element, centres (high parts, low parts), bounds
