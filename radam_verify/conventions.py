@@ -118,21 +118,22 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "lookahead_sync": ("copy", "merged"),
 }
 
-AXES = ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip", "scalars",
+AXES = ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay", "decay_on_skip", "scalars",
         "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
         "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
-NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm")
+NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm", "eps_root")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
 LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
-    "radam": ("threshold", "comparison", "below", "eps", "weight_decay", "decay_on_skip",
-              "scalars", *LOOKAHEAD_AXES),
-    "adam": ("bias_correction", "eps", "weight_decay", "amsgrad", "scalars", *LOOKAHEAD_AXES),
-    "lamb": ("bias_correction", "eps", "weight_decay", "phi_max", "trust_max", "adapt",
-             "clip_norm", "scalars", *LOOKAHEAD_AXES),
+    "radam": ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay",
+              "decay_on_skip", "scalars", *LOOKAHEAD_AXES),
+    "adam": ("bias_correction", "eps", "eps_root", "weight_decay", "amsgrad", "scalars",
+             *LOOKAHEAD_AXES),
+    "lamb": ("bias_correction", "eps", "eps_root", "weight_decay", "phi_max", "trust_max",
+             "adapt", "clip_norm", "scalars", *LOOKAHEAD_AXES),
 }
 
 
@@ -145,6 +146,12 @@ class Convention:
     ``below``: ``sgd`` takes ``theta -= lr * m_hat``; ``skip`` leaves theta alone.
     ``eps``: ``hat`` is ``m_hat / (sqrt(v_hat) + eps)``; ``raw`` is
     ``sqrt(1 - beta2^t) m_hat / (sqrt(v_t) + eps)``.
+    ``eps_root`` (a number >= 0, 0 by default): a constant added inside the root, to what
+    the ``eps`` placement takes the root of: ``sqrt(v_hat + eps_root) + eps`` (optax's
+    ``eps_root``: ``scale_by_adam``, ``scale_by_radam``, ``scale_by_amsgrad`` and
+    ``scale_by_lamb`` all form ``jnp.sqrt(nu_hat + eps_root) + eps``), or with ``eps=raw``
+    ``sqrt(v_t + eps_root) + eps`` (apex's and DeepSpeed's ``eps_inside_sqrt`` kernels,
+    ``sqrtf(v + eps)``, are this reading with eps_root equal to their eps and eps = 0).
     ``weight_decay``: ``l2`` adds ``wd * theta`` to the gradient before the moments;
     ``decoupled`` multiplies theta by ``1 - lr * wd`` before the update;
     ``decoupled-unscaled`` by ``1 - wd``; ``merged`` is decoupled decay merged into the
@@ -214,6 +221,7 @@ class Convention:
     trust_max: float = math.inf
     adapt: Adapt = "always"
     clip_norm: float = math.inf
+    eps_root: float = 0.0
 
     def __post_init__(self) -> None:
         for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "lookahead_sync",
@@ -234,6 +242,9 @@ class Convention:
                                       for axis in LOOKAHEAD_AXES[1:]):
             raise ConventionError("lookahead_alpha, lookahead_start and lookahead_sync apply to "
                                   "Lookahead: give lookahead_k >= 1 too")
+        if not (isinstance(self.eps_root, (int, float)) and 0 <= self.eps_root < math.inf):
+            raise ConventionError(f"eps_root={self.eps_root!r}: use a finite number >= 0 "
+                                  "(0: nothing inside the root)")
         for axis in ("phi_max", "trust_max", "clip_norm"):
             if not getattr(self, axis) > 0:
                 raise ConventionError(f"{axis}={getattr(self, axis)!r}: use a number > 0 "
@@ -284,6 +295,14 @@ class Convention:
             raise OutOfDomainError(f"{hyper}: a hyperparameter overflows binary32")
         return replace(hyper, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                        weight_decay=weight_decay)
+
+    @property
+    def root_offset(self) -> float:
+        """eps_root as the reading adds it inside the root: as given, or (``float32-held``,
+        as ``optax.inject_hyperparams`` holds it beside eps) rounded to binary32."""
+        if self.scalars == "float32-held":
+            return as_binary(self.eps_root, "float32")
+        return self.eps_root
 
     @property
     def keeps_max(self) -> bool:

@@ -337,7 +337,8 @@ def _step(state: tuple[Array, ...], low: tuple[Array, ...] | None, g: Array,
         block = state[0].size
     starts = range(0, state[0].size, max(block, 1))
     compiled = (fused_kernel.judges(model.fmt, len(state), low is not None,
-                                    model.convention.is_lamb) and block <= fused_kernel.BLOCK_MAX)
+                                    model.convention.is_lamb or bool(model.convention.eps_root))
+                and block <= fused_kernel.BLOCK_MAX)
 
     def one(lo: int) -> _Block:
         return _block(slice(lo, lo + block), state, low, g, bound, observed, model, arrays,
@@ -510,6 +511,8 @@ class _Terms:
         self.coeff_m: Array | None = None
         if c.rectified:
             self.q = self.v_stored if convention.eps == "raw" else self.v_stored * c.inv_bc2
+            if convention.eps_root:  # inside the root: sqrt(q + eps_root)
+                self.q = self.q + convention.root_offset
             self.root = np.sqrt(self.q)
             self.den = self.root + hyper.eps
             self.coeff_m = c.coeff * self.m_new
@@ -546,7 +549,10 @@ class _Terms:
         if c.rectified:
             assert self.coeff_m is not None
             v = out[2]
-            root = np.sqrt(v * c.inv_bc2) if convention.eps == "hat" else np.sqrt(v)
+            q = v * c.inv_bc2 if convention.eps == "hat" else v.copy()
+            if convention.eps_root:
+                q += convention.root_offset
+            root = np.sqrt(q, out=q)
             root += hyper.eps
             np.divide(self.coeff_m, root, out=root)
             np.subtract(self.theta_in, root, out=out[0])
@@ -693,6 +699,9 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
             e_q += (gam(2) + errors.bc2_rel) * t.q
             if not zero:
                 e_q += eta
+        if convention.eps_root:  # q + eps_root: eps_root's rounding and the sum's
+            e_q = (1 + u) * e_q + u * t.q + (u + errors.eps_rel) * (1 + u) \
+                * convention.root_offset
         if not float(np.min(t.root, initial=np.inf)) > 0:
             return None
         e_root = np.fmin(e_q / t.root, np.sqrt(e_q))

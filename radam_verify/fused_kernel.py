@@ -188,9 +188,11 @@ def scratch() -> tuple[Array, Array, Array]:
     return ratios
 
 
-def judges(fmt: Format, quantities: int, wide: bool, lamb: bool) -> bool:
-    """Whether the compiled loop judges blocks of this kind (else the numpy path does)."""
-    return (available() and not wide and not lamb and quantities == 3
+def judges(fmt: Format, quantities: int, wide: bool, elsewhere: bool) -> bool:
+    """Whether the compiled loop judges blocks of this kind (else the numpy path does):
+    ``elsewhere`` marks a reading whose step the loop does not evaluate (LAMB's trust
+    ratio, a constant inside the root)."""
+    return (available() and not wide and not elsewhere and quantities == 3
             and np.dtype(fmt.numpy_type) == np.float32 and fmt.eta > 0)
 
 

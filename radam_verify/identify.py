@@ -201,7 +201,10 @@ def candidates(adapter: Adapter) -> list[Convention]:
             if (corrected or eps == "hat") and not adapter.state_layout.debiased
             # without weight decay, adapting only decayed tensors never adapts: that is Adam
             and (adapt == "always" or adapter.capabilities.weight_decay)]
-    return radam + adam + lamb
+    found = radam + adam + lamb
+    if adapter.capabilities.eps_root:  # a constructor keyword: every reading carries it
+        found = [replace(c, eps_root=adapter.capabilities.eps_root) for c in found]
+    return found
 
 
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
@@ -269,6 +272,11 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                         "implementation that merges the decay (optax.adamw does) is verified "
                         "with weight_decay=merged named")
     axes, undetermined = _read_axes(survivors, adapter)
+    eps_root = adapter.capabilities.eps_root
+    if eps_root:
+        axes["eps_root"] = eps_root
+        evidence.append(f"eps_root = {_text(eps_root)}, added inside the root as the "
+                        "constructor's keywords give it: every candidate reading carries it")
     if built_in is not None:
         axes.update(lookahead_k=built_in[0], lookahead_alpha=built_in[1])
         starts = {c.lookahead_start for c in survivors}
@@ -287,6 +295,9 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     if preset and isinstance(clip, float) and math.isfinite(clip):
         # a LAMB preset's reading with the gradients clipped (a constructor argument)
         chosen = replace(chosen, clip_norm=clip)
+        preset = chosen.spec
+    if preset and eps_root:  # a preset's reading with the constructor's eps_root
+        chosen = replace(chosen, eps_root=eps_root)
         preset = chosen.spec
     if preset and built_in is not None:  # a Lookahead preset's reading, with this k and alpha
         chosen = replace(chosen, lookahead_k=built_in[0], lookahead_alpha=built_in[1])
@@ -457,7 +468,7 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
 
 
 #: axes whose values are the implementation's arguments, not a preset's reading
-_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha", "clip_norm")
+_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha", "clip_norm", "eps_root")
 
 
 def _matching_preset(axes: dict[str, object]) -> str | None:

@@ -64,8 +64,10 @@ def apply_step_max(
             read = new_max = np.maximum(held, mine).astype(dtype)
         if c.rectified:
             hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
-            root = np.sqrt(read * dtype(c.inv_bc2)) if hat else np.sqrt(read)
-            u = dtype(c.coeff) * m / (root + dtype(hyper.eps))
+            q = read * dtype(c.inv_bc2) if hat else read
+            if convention.eps_root:  # inside the root: sqrt(q + eps_root)
+                q = q + dtype(convention.root_offset)
+            u = dtype(c.coeff) * m / (np.sqrt(q) + dtype(hyper.eps))
             theta = lamb_step(theta, theta_before, u, hyper, convention) if convention.is_lamb \
                 else theta - u
         elif c.updates:
@@ -155,6 +157,8 @@ def apply_step_dd_max(theta: dd.DD, m: dd.DD, v: dd.DD, v_max: dd.DD | None, gra
         if s.rectified:
             hat = convention.eps == "hat" and convention.amsgrad != "v_hat"
             q = dd.mul(read, dd.from_exact(s.inv_bc2)) if hat else read
+            if convention.eps_root:  # inside the root: sqrt(q + eps_root)
+                q = dd.add_fp(q, convention.root_offset)
             den = dd.add_fp(dd.sqrt(q), hyper.eps)
             u = dd.div(dd.mul(dd.from_exact(s.coeff), m), den)
             theta = (lamb_step_dd(theta, theta_before, u, hyper, convention)

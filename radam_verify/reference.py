@@ -113,7 +113,8 @@ def exact_step(
     step); by default the certified decision of the schedule is used.
     Raises :class:`OutOfDomainError` where exact arithmetic is undefined (0/0 with eps = 0).
     With AMSGrad (``convention.amsgrad``) the root is taken of the running maximum: of v
-    (``v``), bias-corrected as the eps placement says, or of v_hat (``v_hat``).
+    (``v``), bias-corrected as the eps placement says, or of v_hat (``v_hat``); a reading's
+    ``eps_root`` is added to what the root is taken of.
     """
     if grad is None:
         return state
@@ -129,6 +130,7 @@ def exact_step(
     one_b1 = libmp.mpf_sub(libmp.fone, b1, prec, _RND)
     one_b2 = libmp.mpf_sub(libmp.fone, b2, prec, _RND)
     eps, wd, lr = f(hyper.eps), f(hyper.weight_decay), f(hyper.lr)
+    eps_root = f(convention.root_offset) if convention.eps_root else None
     l2 = convention.weight_decay == "l2" and hyper.weight_decay != 0.0
     with real.workprec(prec):
         bc1, bc2 = sched.bias_correction1, sched.bias_correction2
@@ -178,10 +180,10 @@ def exact_step(
             read = _larger(max_x._mpf_, v_hat)
             maxima.append(real.make_mpf(read))
         if branch:
-            if amsgrad == "v_hat":
-                root = sqrt(read, prec, _RND)
-            else:
-                root = sqrt(mul(read, inv_bc2, prec, _RND) if hat else read, prec, _RND)
+            q = read if amsgrad == "v_hat" or not hat else mul(read, inv_bc2, prec, _RND)
+            if eps_root is not None:  # inside the root: sqrt(q + eps_root)
+                q = add(q, eps_root, prec, _RND)
+            root = sqrt(q, prec, _RND)
             den = add(root, eps, prec, _RND)
             if den == _ZERO:
                 raise OutOfDomainError("0/0: eps = 0 and the second moment is exactly zero")

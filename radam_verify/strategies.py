@@ -7,6 +7,7 @@ and sign flips.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -47,8 +48,14 @@ def hypers(weight_decay: bool = True) -> st.SearchStrategy[Hyper]:
     )
 
 
+@cache
 def conventions() -> st.SearchStrategy[Convention]:
-    return st.sampled_from(list(PRESETS.values()))
+    """Every preset, and (a third of the draws) a preset with a constant inside the root,
+    ``eps_root`` from 1e-16 to 0.1 (optax's keyword, 0 by default)."""
+    presets = st.sampled_from(list(PRESETS.values()))
+    rooted = st.builds(lambda c, r: replace(c, eps_root=r), presets,
+                       st.one_of(st.just(1e-8), log_uniform(-16, -1)))
+    return st.one_of(presets, presets, rooted)
 
 
 def magnitudes(dtype: type[np.floating], lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:

@@ -428,6 +428,9 @@ class StepTerms:
                     e_q = e_v
                 else:
                     e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
+                if convention.eps_root:  # q + eps_root: eps_root's rounding and the sum's
+                    e_q = (1 + u) * e_q + u * q + (u + errors.eps_rel) * (1 + u) \
+                        * convention.root_offset
                 e_root = (np.fmin(np.where(self.root_positive, e_q / root, np.inf), np.sqrt(e_q))
                           + u * root + eta)
                 e_den = e_root + u * den + (u + errors.eps_rel) * hyper.eps + eta
@@ -531,6 +534,8 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
         if c.rectified:
             raw_root = convention.eps == "raw" or convention.amsgrad == "v_hat"
             q = read if raw_root else read * c.inv_bc2
+            if convention.eps_root:  # inside the root: sqrt(q + eps_root)
+                q = q + convention.root_offset
             root = np.sqrt(q)
             root_positive = root > 0
             den = root + hyper.eps

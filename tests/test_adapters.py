@@ -195,6 +195,32 @@ def test_optax_in_float32_holds_its_hyperparameters_in_binary32_only_when_inject
     assert identify(adapter).preset == f"optax-adam,scalars={accepted}"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_optax_eps_root_is_a_reading_identify_names_and_the_plain_reading_rejects(
+        dtype: str) -> None:
+    """optax.adam(eps_root=1e-3) takes the root of nu_hat + eps_root: its steps conform to
+    ``optax-adam,eps_root=0.001`` and not to ``optax-adam`` (gradients near 0.03 make the
+    constant a large share of v_hat), and identify carries the keyword into the reading it
+    names, saying so."""
+    pytest.importorskip("optax")
+    from radam_verify.suite.scenario import judge, run
+
+    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8)
+    steps = tuple(((np.array(g),),) for g in ([0.03, -0.01, 1e-3, 3.0], [0.05, 0.02, -0.5, 1.0]))
+    scenario = Scenario((GroupSpec(hyper, (np.array([0.5, -2.0, 3.0, 1.0]),)),), steps)
+    adapter = load_adapter("optax:adam", {"eps_root": 1e-3}, dtype=dtype)
+    initial, observed = run(adapter, scenario)
+    held = "" if dtype == "float64" else ",scalars=float32"
+    for spec, conforms in ((f"optax-adam{held},eps_root=0.001", True),
+                           (f"optax-adam{held}", False)):
+        outcome = judge(adapter, scenario, parse_convention(spec), initial, observed)
+        assert outcome.conforms is conforms, (spec, outcome.worst())
+    found = identify(adapter)
+    assert found.preset == f"optax-adam{held},eps_root=0.001"
+    assert found.axes["eps_root"] == 1e-3
+    assert any(line.startswith("eps_root = 0.001") for line in found.evidence)
+
+
 def test_identify_tries_hyperparameters_held_in_binary32_last_and_says_so() -> None:
     """A reimplementation of Adam holding its hyperparameters in binary32 is identified as
     that reading, with the reason in the evidence; one holding them as given keeps its

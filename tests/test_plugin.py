@@ -366,6 +366,13 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
     pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
                  {"convention": "optax-amsgrad,weight_decay=decoupled"},
                  "optax-amsgrad,weight_decay=decoupled", "float32", id="amsgrad-max-of-v-hat"),
+    # a constant inside the root: optax's eps_root on v_hat (float32), and beside the raw
+    # moments with the step scaled by sqrt(1 - beta2^t) (apex's eps_inside_sqrt kernels)
+    pytest.param("radam_verify.impls.adam_defects:ConventionRootedAdam", {},
+                 "optax-adam,eps_root=1e-06", "float32", id="adam-eps-root"),
+    pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
+                 {"convention": "pytorch,eps_root=1e-09"}, "pytorch,eps_root=1e-09", "float64",
+                 id="radam-eps-root-raw"),
     # the AMSGrad paper's Algorithm 2: raw moments, no bias correction
     pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
                  {"convention": "amsgrad-paper"}, "amsgrad-paper", "float32",
@@ -403,7 +410,8 @@ def test_correct_adam_implementations_conform_with_every_property(
         dtype: str) -> None:
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
-    schedule in float32, from binary32 betas, for RAdam and AdamW), AMSGrad's two
+    schedule in float32, from binary32 betas, for RAdam and AdamW), a constant inside the
+    root (on v_hat, and on the raw v), AMSGrad's two
     maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
     weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's,
     Keras' with the ratio clipped, and with the gradients clipped globally): every property

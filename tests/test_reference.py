@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import mpmath
@@ -114,3 +115,27 @@ def test_skip_leaves_theta_and_decay_alone_until_rectification() -> None:
     manual = (1 - lr * wd) - lr * g  # m_hat = g after one step; the decay comes first
     assert abs(_fraction(sgd[0].theta[0]) - manual) < Fraction(1, 2**120)
     assert exact_step(states[0], None, hyper, PRESETS["official"]) == states[0]
+
+
+@given(g=st.floats(1e-8, 1e3) | st.floats(-1e3, -1e-8), eps_root=st.floats(1e-16, 1.0),
+       eps=st.sampled_from([0.0, 1e-8, 1e-3]), beta2=st.floats(0.5, 0.9999),
+       placement=st.sampled_from(["optax-adam", "keras-adam"]))
+def test_eps_root_goes_inside_the_root_of_what_the_eps_placement_reads(
+        g: float, eps_root: float, eps: float, beta2: float, placement: str) -> None:
+    """After one step from zero moments m_hat = g and v_hat = g^2, so theta_1 = theta_0 -
+    lr g / (sqrt(g^2 + eps_root) + eps) where the root is of v_hat (optax), and theta_0 -
+    lr sqrt(1 - b2) g / (sqrt((1 - b2) g^2 + eps_root) + eps) where it is of the raw v,
+    the step scaled by sqrt(1 - b2^t): each formula here in mpmath at 300 bits, the
+    reference at its 128."""
+    hyper = Hyper(lr=0.1, beta1=0.9, beta2=beta2, eps=eps)
+    convention = replace(PRESETS[placement], weight_decay="none", eps_root=eps_root)
+    found = _fraction(exact_trajectory((1.0,), [[g]], hyper, convention)[0].theta[0])
+    with mpmath.workprec(300):
+        lr, gm, root = mpmath.mpf(0.1), mpmath.mpf(g), mpmath.mpf(eps_root)
+        if convention.eps == "hat":
+            want = 1 - lr * gm / (mpmath.sqrt(gm**2 + root) + eps)
+        else:
+            c2 = 1 - mpmath.mpf(beta2)
+            want = 1 - lr * mpmath.sqrt(c2) * gm / (mpmath.sqrt(c2 * gm**2 + root) + eps)
+        expected = _fraction(want)
+    assert abs(found - expected) <= abs(expected) * Fraction(1, 2**110)  # 128-bit reference

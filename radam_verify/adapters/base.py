@@ -101,6 +101,9 @@ class Capabilities:
     views: bool = False
     #: a group may hold parameters of several real dtypes (``GroupSpec.dtypes``)
     mixed_dtypes: bool = False
+    #: the constant the constructor keywords add inside the root (optax's ``eps_root``):
+    #: every reading the implementation can have carries it (``Convention.eps_root``)
+    eps_root: float = 0.0
     #: alternative code paths: name -> constructor keywords selecting it
     code_paths: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # capability -> why it is missing

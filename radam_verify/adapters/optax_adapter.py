@@ -14,6 +14,10 @@ inner factory): its parameters are a ``LookaheadParams`` pair started synced
 the moments (with ``steps_since_sync`` set from the step count), and a saved state keeps
 the slow weights with the transformation's state, as a user's checkpoint keeps both.
 
+``eps_root`` among the keywords (``{"eps_root": 1e-8}``, optax's constant inside the root,
+``sqrt(nu_hat + eps_root) + eps``) is the reading's ``eps_root`` axis: identification gives
+every candidate reading that value.
+
 ``{"inject_hyperparams": true}`` builds each group's transformation with
 ``optax.inject_hyperparams(factory)``, as users do who schedule more than the learning rate:
 the hyperparameters then live in the state (``state.hyperparams``, arrays of the parameters'
@@ -91,6 +95,11 @@ class OptaxAdapter(Adapter):
         accepted = set(inspect.signature(factory if self.inner is None
                                          else self.inner[1]).parameters)
         self._wd = "weight_decay" in accepted
+        eps_root = (self.kwargs if self.inner is None else self.inner[2]).get("eps_root", 0.0)
+        if isinstance(eps_root, bool) or not (isinstance(eps_root, int | float)
+                                              and 0 <= eps_root < float("inf")):
+            raise UsageError(f"--verify-kwargs 'eps_root' must be a finite number >= 0, got "
+                             f"{eps_root!r}")
         refuse_drawn(self.kwargs, list(self.arguments(Hyper())))
         try:
             instance = OptaxInstance(self, [GroupSpec(Hyper(), (np.linspace(-1, 1, 3),))], "jit")
@@ -117,7 +126,8 @@ class OptaxAdapter(Adapter):
             slow_state=readable and self.inner is not None,
             weight_decay=self._wd,
             groups=True, add_group=False, save_load=True, missing_grads=False,
-            retune=self.inject, code_paths={p: {"path": p} for p in PATHS}, notes=notes)
+            retune=self.inject, eps_root=float(eps_root),
+            code_paths={p: {"path": p} for p in PATHS}, notes=notes)
 
     def x64(self) -> None:
         """JAX's x64 mode as this adapter's dtype needs it: on for float64, off for float32.

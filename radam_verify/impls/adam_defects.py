@@ -1,6 +1,7 @@
 """Adam's part of the defect catalogue, and the correct Adam and AdamW each defect varies.
 
-:class:`ConventionAdam` and :class:`ConventionAdamW` are
+:class:`ConventionAdam` and :class:`ConventionAdamW` (and :class:`ConventionRootedAdam`,
+optax's reading with a constant inside the root) are
 :class:`~radam_verify.impls.torch_radam.ConventionRAdam` under Adam's presets (``adam``:
 torch.optim.Adam's reading; ``adamw``: torch.optim.AdamW's): every step rectified with r_t
 = 1. Each defect overrides one stage of one of them; ``shows`` names the property that must
@@ -54,6 +55,21 @@ class ConventionAMSGrad(ConventionAdam):
         super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
 
 
+#: optax.adam(eps_root=1e-6)'s reading: sqrt(v_hat + eps_root) + eps
+ROOTED = "optax-adam,eps_root=1e-06"
+
+
+class ConventionRootedAdam(ConventionAdam):
+    """Adam with a constant inside the root, as ``optax.adam(eps_root=1e-6)`` reads it (the
+    ``optax-adam,eps_root=1e-6`` reading): m_hat / (sqrt(v_hat + eps_root) + eps)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str = ROOTED) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
 class AdamDefect(ConventionAdam, Defect):
     """An Adam defect: verified against the ``adam`` preset, shown against ConventionAdam."""
 
@@ -74,6 +90,14 @@ class AMSGradDefect(ConventionAMSGrad, Defect):
 
     verify_convention: ClassVar[str] = "amsgrad"
     correct: ClassVar[str] = f"{__name__}:ConventionAMSGrad"
+
+
+class RootedAdamDefect(ConventionRootedAdam, Defect):
+    """A defect of Adam with eps_root: verified against ``optax-adam,eps_root=1e-6``, shown
+    against ConventionRootedAdam."""
+
+    verify_convention: ClassVar[str] = ROOTED
+    correct: ClassVar[str] = f"{__name__}:ConventionRootedAdam"
 
 
 class AdamNoSecondBiasCorrection(AdamDefect):
@@ -110,6 +134,17 @@ class AdamBiasCorrectionsInFloat32(AdamDefect):
         b1, b2, one = np.float32(h.beta1), np.float32(h.beta2), np.float32(1)
         bc1, bc2 = one - b1 ** np.float32(t), one - b2 ** np.float32(t)
         return replace(c, coeff=h.lr / float(bc1), inv_bc2=1.0 / float(bc2))
+
+
+class AdamEpsRootBeforeBiasCorrection(RootedAdamDefect):
+    """eps_root added to the raw v before the bias correction, sqrt((v + eps_root) / (1 -
+    beta2^t)) + eps (as a second moment stored with the constant folded in reads), where the
+    reading adds it to v_hat: early on the constant is 1 / (1 - beta2^t) times too large."""
+
+    shows = Shows("test_one_step_from_its_own_state_matches_the_exact_step", ("theta",))
+
+    def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
+        return ((v + self.convention.eps_root) * c.inv_bc2).sqrt().add_(h.eps)
 
 
 class AdamWDecayUnscaled(AdamWDefect):
@@ -190,6 +225,7 @@ class AMSGradMaximumNotSaved(AMSGradDefect):
 ADAM_CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         AdamNoSecondBiasCorrection, AdamEpsBesideRawRoot, AdamBiasCorrectionsInFloat32,
+        AdamEpsRootBeforeBiasCorrection,
         AdamWDecayUnscaled, AdamWDecayAfterUpdate, AdamEpsZeroReplaced,
         AMSGradMaximumNotRead, AMSGradMaximumOfVHat, AMSGradMaximumNotSaved,
     )

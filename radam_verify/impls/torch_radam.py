@@ -102,8 +102,10 @@ class ConventionRAdam(torch.optim.Optimizer):
 
     def denominator(self, v: torch.Tensor, c: Coefficients, h: Hyper) -> torch.Tensor:
         hat = self.convention.eps == "hat" and self.convention.amsgrad != "v_hat"
-        root = (v * c.inv_bc2).sqrt() if hat else v.sqrt()
-        return root.add_(h.eps)
+        q = v * c.inv_bc2 if hat else v
+        if self.convention.eps_root:  # inside the root, as optax's eps_root
+            q = q + self.convention.root_offset
+        return q.sqrt().add_(h.eps)
 
     def update(self, param: torch.Tensor, state: dict[str, Any], c: Coefficients, h: Hyper) -> None:
         before = param.clone() if self.convention.is_lamb else param
