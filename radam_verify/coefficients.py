@@ -119,10 +119,11 @@ def _textbook(t: int, hyper: Hyper, convention: Convention, f: Callable[[float],
     b1, b2, one, two, four = f(hyper.beta1), f(hyper.beta2), f(1), f(2), f(4)
     bc1, p2 = one - b1 ** f(t), b2 ** f(t)
     bc2 = one - p2
-    if not convention.bias_correction:  # LAMB's first version: no bias correction
-        bc1 = bc2 = one
     rho_inf = two / (one - b2) - one
     rho_t = rho_inf - two * f(t) * p2 / bc2 if b2 > 0 else rho_inf
+    # a correction the reading does not make (LAMB's first version: neither)
+    bc1 = bc1 if convention.corrects_m else one
+    bc2 = bc2 if convention.corrects_v else one
     if convention.is_adam:
         rectified = True
     elif convention.comparison == ">":

@@ -101,6 +101,8 @@ LookaheadSync = Literal["copy", "merged"]
 #: how a sync is evaluated, every reading (the first, a copy, the strictest)
 LOOKAHEAD_SYNCS: tuple[LookaheadSync, ...] = ("copy", "merged")
 Scalars = Literal["float64", "float32", "float32-held"]
+#: both moments bias-corrected (True), neither (False), or only m (``"m"``) or only v (``"v"``)
+BiasCorrection = bool | Literal["m", "v"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -109,7 +111,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "eps": ("hat", "raw"),
     "weight_decay": ("l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"),
     "decay_on_skip": ("true", "false"),
-    "bias_correction": ("true", "false"),
+    "bias_correction": ("true", "false", "m", "v"),
     "adapt": ("always", "with-decay"),
     "algorithm": ("radam", "adam", "lamb"),
     "scalars": ("float64", "float32", "float32-held"),
@@ -185,7 +187,9 @@ class Convention:
     ``phi_max``), R = 1 where either norm is zero; theta -= lr R w. ``bias_correction``:
     whether m and v are divided by 1 - beta^t (LAMB's last version; Adam and AMSGrad as
     torch, optax and Keras read them) or used raw (LAMB's first version and torch-optimizer's;
-    the AMSGrad paper's Algorithm 2). Without it ``eps=raw`` and ``eps=hat`` are one reading,
+    the AMSGrad paper's Algorithm 2); ``m`` or ``v``: only that moment is divided
+    (optax's ``amsgrad`` with one of ``bias_correction_mu``, ``bias_correction_nu`` off).
+    Where v is not divided (``false``, ``m``) ``eps=raw`` and ``eps=hat`` are one reading,
     and so are ``amsgrad=v`` and ``amsgrad=v_hat``. ``adapt``: ``always``, or
     ``with-decay``: R is applied only to a tensor whose weight decay is not zero (timm's
     ``always_adapt=False``), plain Adam otherwise. ``clip_norm`` (LAMB only; ``inf``: none):
@@ -216,7 +220,7 @@ class Convention:
     lookahead_alpha: float = 0.5
     lookahead_start: LookaheadStart = "theta0"
     lookahead_sync: LookaheadSync = "copy"
-    bias_correction: bool = True
+    bias_correction: BiasCorrection = True
     phi_max: float = math.inf
     trust_max: float = math.inf
     adapt: Adapt = "always"
@@ -242,6 +246,8 @@ class Convention:
                                       for axis in LOOKAHEAD_AXES[1:]):
             raise ConventionError("lookahead_alpha, lookahead_start and lookahead_sync apply to "
                                   "Lookahead: give lookahead_k >= 1 too")
+        if self.bias_correction not in (True, False, "m", "v"):
+            raise ConventionError(_bad_value("bias_correction", str(self.bias_correction)))
         if not (isinstance(self.eps_root, (int, float)) and 0 <= self.eps_root < math.inf):
             raise ConventionError(f"eps_root={self.eps_root!r}: use a finite number >= 0 "
                                   "(0: nothing inside the root)")
@@ -295,6 +301,16 @@ class Convention:
             raise OutOfDomainError(f"{hyper}: a hyperparameter overflows binary32")
         return replace(hyper, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                        weight_decay=weight_decay)
+
+    @property
+    def corrects_m(self) -> bool:
+        """m is divided by 1 - beta1^t (``bias_correction`` true or ``m``)."""
+        return self.bias_correction in (True, "m")
+
+    @property
+    def corrects_v(self) -> bool:
+        """v is divided by 1 - beta2^t (``bias_correction`` true or ``v``)."""
+        return self.bias_correction in (True, "v")
 
     @property
     def root_offset(self) -> float:
@@ -386,10 +402,12 @@ class Convention:
         return ",".join(parts)
 
     def axes(self) -> dict[str, object]:
-        """The algorithm and the values of the axes it reads, as plain JSON-ready data."""
+        """The algorithm and the values of the axes it reads, as plain JSON-ready data
+        (Lookahead's only with Lookahead, eps_root only where it is not 0)."""
         return {"algorithm": self.algorithm,
                 **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]
-                   if self.lookahead or axis not in LOOKAHEAD_AXES}}
+                   if (self.lookahead or axis not in LOOKAHEAD_AXES)
+                   and (self.eps_root or axis != "eps_root")}}
 
 
 #: each axis's default value (what an algorithm that does not read the axis keeps)
@@ -489,8 +507,10 @@ def parse_convention(spec: str) -> Convention:
         elif value not in _CHOICES[axis]:
             raise ConventionError(_bad_value(axis, value))
 
-        elif axis in ("decay_on_skip", "bias_correction"):
+        elif axis == "decay_on_skip":
             changes[axis] = value == "true"
+        elif axis == "bias_correction":
+            changes[axis] = {"true": True, "false": False}.get(value, value)
         else:
             changes[axis] = value
     return replace(convention, **changes)  # type: ignore[arg-type]

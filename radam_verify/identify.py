@@ -33,6 +33,7 @@ from radam_verify.conventions import (
     LOOKAHEAD_SYNCS,
     PRESETS,
     Amsgrad,
+    BiasCorrection,
     Convention,
     Scalars,
 )
@@ -160,6 +161,8 @@ def probes(adapter: Adapter) -> list[Probe]:
 
 
 _AMSGRAD: tuple[Amsgrad, ...] = ("none", "v", "v_hat")
+#: both moments corrected, neither, only m, only v (optax's amsgrad flags)
+_BIAS_CORRECTIONS: tuple[BiasCorrection, ...] = (True, False, "m", "v")
 #: what one probe's run gives: the state each tensor started from, and after each step
 _Run = tuple[list[list[ParamState]], list[list[list[ParamState]]]]
 
@@ -177,15 +180,16 @@ def candidates(adapter: Adapter) -> list[Convention]:
              for kind, threshold, comparison, below, eps, wd, on_skip in itertools.product(
                  scalars, (4.0, 5.0), (">", ">="), ("sgd", "skip"), ("raw", "hat"), decays,
                  (True, False))]
-    # without bias correction eps=raw is eps=hat and amsgrad=v_hat is amsgrad=v: one each
+    # where v is not bias-corrected eps=raw is eps=hat and amsgrad=v_hat is amsgrad=v: one
+    # each; a debiased layout's moments are both corrected
     adam = [Convention(eps=eps, weight_decay=wd, algorithm="adam",  # type: ignore[arg-type]
                        scalars=kind, amsgrad=amsgrad, bias_correction=corrected)
             for kind, corrected, eps, wd, amsgrad in itertools.product(
-                scalars, (True, False), ("raw", "hat"), decays, _AMSGRAD)
+                scalars, _BIAS_CORRECTIONS, ("raw", "hat"), decays, _AMSGRAD)
             if (amsgrad != "v_hat" or eps == "hat")  # the maximum of v_hat: eps on its root
             and (amsgrad == "none" or not adapter.state_layout.debiased)
-            and (corrected or (eps == "hat" and amsgrad != "v_hat"
-                               and not adapter.state_layout.debiased))]
+            and (corrected is True or not adapter.state_layout.debiased)
+            and (corrected in (True, "v") or (eps == "hat" and amsgrad != "v_hat"))]
     lamb_decays = tuple(wd for wd in ("in-ratio", "decoupled", "none")
                         if wd == "none" or adapter.capabilities.weight_decay)
     # without bias correction eps=raw and eps=hat are one reading: only hat is a candidate;

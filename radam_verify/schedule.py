@@ -48,9 +48,10 @@ class ScheduleStep:
     rectifier: bool = True
     #: the convention's scalars are formed in binary32 (from betas rounded to binary32)
     float32_scalars: bool = False
-    #: the reading divides the moments by the bias corrections (False: both are exactly 1,
-    #: as in LAMB's first version, and carry no evaluation error)
-    bias_corrected: bool = True
+    #: the reading divides m (v) by its bias correction (False: it is exactly 1, as in
+    #: LAMB's first version, and carries no evaluation error)
+    m_corrected: bool = True
+    v_corrected: bool = True
 
 
 def _check_betas(beta1: float, beta2: float) -> None:
@@ -144,12 +145,13 @@ def schedule_step(
             rectified=rectified,
             r_t=None if r_t is None else +r_t,
             # a reading without bias correction (LAMB's first version) divides by nothing
-            bias_correction1=mid(bc1) if convention.bias_correction else real.one,
-            bias_correction2=mid(bc2) if convention.bias_correction else real.one,
+            bias_correction1=mid(bc1) if convention.corrects_m else real.one,
+            bias_correction2=mid(bc2) if convention.corrects_v else real.one,
             precision_bits=precision_bits,
             rectifier=not convention.is_adam,
             float32_scalars=convention.float32_scalars,
-            bias_corrected=convention.bias_correction,
+            m_corrected=convention.corrects_m,
+            v_corrected=convention.corrects_v,
         )
 
 

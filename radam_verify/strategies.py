@@ -50,12 +50,16 @@ def hypers(weight_decay: bool = True) -> st.SearchStrategy[Hyper]:
 
 @cache
 def conventions() -> st.SearchStrategy[Convention]:
-    """Every preset, and (a third of the draws) a preset with a constant inside the root,
-    ``eps_root`` from 1e-16 to 0.1 (optax's keyword, 0 by default)."""
+    """Every preset; a quarter of the draws a preset with a constant inside the root,
+    ``eps_root`` from 1e-16 to 0.1 (optax's keyword, 0 by default), and a quarter one of
+    Adam's or LAMB's presets with only one moment bias-corrected (optax's amsgrad flags)."""
     presets = st.sampled_from(list(PRESETS.values()))
     rooted = st.builds(lambda c, r: replace(c, eps_root=r), presets,
                        st.one_of(st.just(1e-8), log_uniform(-16, -1)))
-    return st.one_of(presets, presets, rooted)
+    halves = st.builds(lambda c, b: replace(c, bias_correction=b),
+                       st.sampled_from([c for c in PRESETS.values() if c.is_adam]),
+                       st.sampled_from(["m", "v"]))
+    return st.one_of(presets, presets, rooted, halves)
 
 
 def magnitudes(dtype: type[np.floating], lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:

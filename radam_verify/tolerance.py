@@ -107,8 +107,9 @@ class ScheduleErrors:
     def _of(cls, sched: ScheduleStep, fmt: Format, rho_abs: float, inf_abs: float,
             bc1_rel: float, bc2_rel: float) -> ScheduleErrors:
         us = _scalars_u(sched)
-        if not sched.bias_corrected:  # both corrections are exactly 1, never evaluated
-            bc1_rel = bc2_rel = 0.0
+        # a correction the reading does not make is exactly 1, never evaluated
+        bc1_rel = bc1_rel if sched.m_corrected else 0.0
+        bc2_rel = bc2_rel if sched.v_corrected else 0.0
         eps_rel = us if sched.float32_scalars else 0.0
         coeff_eta = FLOAT32.eta if sched.float32_scalars else 0.0
         if not sched.rectifier:  # Adam: r_t = 1 exactly, no threshold

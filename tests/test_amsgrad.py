@@ -23,10 +23,12 @@ GRADS = [[3.0, -2.0, 0.5], [-3.0, 1.0, 0.25], [0.01, 0.02, -0.5], [0.01, -0.03, 
 
 
 def independent(reading: str, theta0: list[float], grads: list[list[float]],
-                corrected: bool = True) -> list[mpmath.mpf]:
+                corrected: bool | str = True) -> list[mpmath.mpf]:
     """AMSGrad as the sources state it, written out in mpmath at 200 digits: torch's
     ``max(v_max, v) / (1 - b2^t)`` under the root, or optax's ``max(v_max, v / (1 - b2^t))``;
-    without bias correction, the paper's Algorithm 2: ``m / (sqrt(max(v_max, v)) + eps)``."""
+    without bias correction, the paper's Algorithm 2: ``m / (sqrt(max(v_max, v)) + eps)``;
+    ``corrected`` ``m`` or ``v``: only that moment divided (optax's ``bias_correction_mu``
+    and ``bias_correction_nu``: ``mu_hat = mu`` or ``nu_hat = nu`` where one is off)."""
     with mpmath.workdps(200):
         b1, b2 = mpmath.mpf(HYPER.beta1), mpmath.mpf(HYPER.beta2)
         lr, eps = mpmath.mpf(HYPER.lr), mpmath.mpf(HYPER.eps)
@@ -35,7 +37,8 @@ def independent(reading: str, theta0: list[float], grads: list[list[float]],
         v = [mpmath.mpf(0)] * len(theta)
         top = [mpmath.mpf(0)] * len(theta)
         for t, grad in enumerate(grads, start=1):
-            bc1, bc2 = (1 - b1**t, 1 - b2**t) if corrected else (1, 1)
+            bc1 = 1 - b1**t if corrected in (True, "m") else 1
+            bc2 = 1 - b2**t if corrected in (True, "v") else 1
             for i, g in enumerate(grad):
                 m[i] = b1 * m[i] + (1 - b1) * g
                 v[i] = b2 * v[i] + (1 - b2) * mpmath.mpf(g) ** 2
@@ -171,3 +174,33 @@ def test_identify_tells_the_amsgrad_papers_raw_moments_from_optaxs_bias_correcte
     if kwargs:  # the bias-corrected reading differing in that axis alone is rejected
         assert any(line.startswith("bias_correction=false, not true: probe 'early steps'")
                    for line in found.evidence), found.evidence
+
+
+@pytest.mark.parametrize(("kwargs", "corrected"), [
+    ({"bias_correction_mu": False}, "v"), ({"bias_correction_nu": False}, "m")])
+def test_optax_amsgrad_with_one_bias_correction_is_identified_and_follows_its_reading(
+        kwargs: dict[str, object], corrected: str) -> None:
+    """optax.amsgrad with one of its two bias corrections off divides only the other moment:
+    identify names ``bias_correction`` for the moment still divided, and the exact
+    reference of that reading is the sources' formula (:func:`independent`) with only that
+    moment divided, which differs from both readings that divide both or neither."""
+    pytest.importorskip("optax")
+    from dataclasses import replace
+
+    from radam_verify.adapters import load_adapter
+    from radam_verify.identify import identify
+
+    found = identify(load_adapter("optax:amsgrad", kwargs, "cpu", "float64"))
+    assert found.axes["bias_correction"] == corrected
+    assert found.convention is not None
+    # with v raw the maximum of v_hat is the maximum of v: identify names the latter
+    assert found.axes["amsgrad"] == ("v_hat" if corrected == "v" else "v")
+    theta0 = [0.5, -1.25, 2.0]
+    reading = replace(found.convention, eps="hat")
+    got = exact_trajectory(theta0, GRADS, HYPER, reading)[-1].theta
+    wanted = independent(reading.amsgrad, theta0, GRADS, corrected)
+    for x, want in zip(got, wanted, strict=True):
+        assert abs(x - want) <= mpmath.mpf(2) ** -110 * (1 + abs(want))
+    for both in (True, False):
+        other = independent(reading.amsgrad, theta0, GRADS, both)
+        assert all(abs(x - y) > 1e-6 for x, y in zip(got, other, strict=True))

@@ -168,3 +168,17 @@ def test_lookahead_sync_is_lookaheads_axis_copy_unless_merged_is_named() -> None
         parse_convention("adam,lookahead_sync=merged")
     with pytest.raises(ConventionError, match="unknown value 'fused' for axis 'lookahead_sync'"):
         parse_convention("adam,lookahead_k=2,lookahead_sync=fused")
+
+
+def test_bias_correction_names_the_moment_it_divides_where_only_one_is() -> None:
+    """``bias_correction=m`` or ``v`` divides only that moment (optax's amsgrad flags); the
+    spec keeps the letter, the JSON axes too, and other values are refused with the choices."""
+    c = parse_convention("optax-amsgrad,bias_correction=v")
+    assert (c.corrects_m, c.corrects_v) == (False, True)
+    assert c.spec == "optax-amsgrad,bias_correction=v"
+    assert c.axes()["bias_correction"] == "v"
+    m_only = parse_convention("adam,bias_correction=m")
+    assert (m_only.corrects_m, m_only.corrects_v) == (True, False)
+    assert parse_convention("adam,bias_correction=true").bias_correction is True
+    with pytest.raises(ConventionError, match="choose one of: true, false, m, v"):
+        parse_convention("adam,bias_correction=mu")

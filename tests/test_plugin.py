@@ -373,6 +373,10 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
     pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
                  {"convention": "pytorch,eps_root=1e-09"}, "pytorch,eps_root=1e-09", "float64",
                  id="radam-eps-root-raw"),
+    # optax.amsgrad(bias_correction_mu=False): only v divided by 1 - b2^t
+    pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
+                 {"convention": "optax-amsgrad,bias_correction=v"},
+                 "optax-amsgrad,bias_correction=v", "float64", id="amsgrad-only-v-corrected"),
     # the AMSGrad paper's Algorithm 2: raw moments, no bias correction
     pytest.param("radam_verify.impls.adam_defects:ConventionAMSGrad",
                  {"convention": "amsgrad-paper"}, "amsgrad-paper", "float32",
@@ -411,7 +415,7 @@ def test_correct_adam_implementations_conform_with_every_property(
     """torch's Adam and AdamW on the for-loop path, the Keras reading (eps beside sqrt(v)),
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
     schedule in float32, from binary32 betas, for RAdam and AdamW), a constant inside the
-    root (on v_hat, and on the raw v), AMSGrad's two
+    root (on v_hat, and on the raw v), AMSGrad with only v bias-corrected, AMSGrad's two
     maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
     weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's,
     Keras' with the ratio clipped, and with the gradients clipped globally): every property
