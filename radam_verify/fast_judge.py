@@ -85,6 +85,7 @@ from radam_verify.tolerance import (
     ScheduleErrors,
     StepTerms,
     _coeff_without_r,
+    root_sum_error,
     step_terms,
 )
 
@@ -463,9 +464,9 @@ def _reference_block(s: slice, state: tuple[Array, ...],
                    _At(k, s.start + i, float(got64[i]), float(e.error[i]), float(limit[i]),
                        float(e.ulp[i]), float(e.scale_ulp[i]))))
     largest = fmt.largest
-    # a double-double centre's NaN where nothing is judged is no value beyond the range
-    in_range = all(bool(((np.abs(x) <= largest)
-                         | (np.isnan(x) & ~judgeable if new_low is not None else False)).all())
+    # a centre's NaN where nothing is judged (an exact value the step's arithmetic cannot
+    # hold, e.g. v below binary64's range with eps = 0) is no value beyond the range
+    in_range = all(bool(((np.abs(x) <= largest) | (np.isnan(x) & ~judgeable)).all())
                    for x in new)
     return _Block(int(np.sum(~judgeable)), tuple(at), tuple(result_ulps), tuple(ulps),
                   in_range)
@@ -699,9 +700,8 @@ def _fused_bound(t: _Terms, fmt: Format, eta: float, errors: ScheduleErrors,
             e_q += (gam(2) + errors.bc2_rel) * t.q
             if not zero:
                 e_q += eta
-        if convention.eps_root:  # q + eps_root: eps_root's rounding and the sum's
-            e_q = (1 + u) * e_q + u * t.q + (u + errors.eps_rel) * (1 + u) \
-                * convention.root_offset
+        if convention.eps_root:
+            e_q = root_sum_error(e_q, t.q, u, errors.eps_rel, convention.root_offset)
         if not float(np.min(t.root, initial=np.inf)) > 0:
             return None
         e_root = np.fmin(e_q / t.root, np.sqrt(e_q))

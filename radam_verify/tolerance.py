@@ -198,6 +198,15 @@ class StepBound:
             x for x in (self.v_max, self.slow) if x is not None))
 
 
+def root_sum_error(e_q: Array, q_sum: Array, u: float, eps_rel: float, eps_root: float
+                   ) -> Array:
+    """The error of q + eps_root, the root's argument, from q's error ``e_q``, the sum
+    ``q_sum`` and eps_root converted to the format (relative ``u + eps_rel``): one rounding
+    of a sum of two non-negative numbers, which cannot underflow (error-model.md, section
+    4, "A constant inside the root")."""
+    return (1 + u) * e_q + u * q_sum + (u + eps_rel) * (1 + u) * eps_root
+
+
 def _coeff_without_r(c: Coefficients, hyper: Hyper, convention: Convention) -> float:
     """lr sqrt(1-b2^t)/(1-b1^t) (raw) or lr/(1-b1^t) (hat), for a step where r_t = 0."""
     bc1 = 1 - hyper.beta1**c.t
@@ -429,9 +438,8 @@ class StepTerms:
                     e_q = e_v
                 else:
                     e_q = e_v * c.inv_bc2 + (gam(2) + errors.bc2_rel) * q + eta
-                if convention.eps_root:  # q + eps_root: eps_root's rounding and the sum's
-                    e_q = (1 + u) * e_q + u * q + (u + errors.eps_rel) * (1 + u) \
-                        * convention.root_offset
+                if convention.eps_root:
+                    e_q = root_sum_error(e_q, q, u, errors.eps_rel, convention.root_offset)
                 e_root = (np.fmin(np.where(self.root_positive, e_q / root, np.inf), np.sqrt(e_q))
                           + u * root + eta)
                 e_den = e_root + u * den + (u + errors.eps_rel) * hyper.eps + eta

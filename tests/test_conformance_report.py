@@ -328,3 +328,20 @@ def test_the_html_verdict_fits_a_1280_pixel_window(defect_run: dict[str, Any], t
     pixels = np.asarray(imread(screenshot))[..., :3]
     assert pixels.shape[:2] == (2000, 1280)
     assert (pixels < 0.95).any(axis=-1).mean() > 0.03
+
+
+def test_the_header_says_what_identify_named_a_preset_a_reading_without_one_or_none() -> None:
+    """A reading no preset matches (optax.amsgrad with one bias correction off) is named by
+    its spec, where the header once said only null."""
+    from radam_verify.identify import Identification
+    from radam_verify.report.conformance import identified_as
+
+    reading = parse_convention("optax-amsgrad,bias_correction=v")
+    found = Identification({"bias_correction": "v"}, None, reading, True, {}, (), reading)
+    assert identified_as(found.as_json()) == ("no preset matches; the reading "
+                                              "optax-amsgrad,bias_correction=v")
+    preset = parse_convention("optax-amsgrad")
+    named = Identification({}, "optax-amsgrad", preset, True, {}, (), preset)
+    assert identified_as(named.as_json()) == "optax-amsgrad"
+    lost = Identification({}, None, None, False, {}, (), reading)
+    assert identified_as(lost.as_json()) == "no consistent reading"

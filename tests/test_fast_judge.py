@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from radam_verify.conventions import PRESETS, Convention
@@ -99,6 +99,15 @@ def test_the_fast_judge_agrees_with_the_exact_judge_over_the_domain(
     event(f"elementwise: {assert_agree(fast, exact)}")
 
 
+# a binary64 centre that cannot hold the exact value: v underflows to 0 with eps = 0 (beta2
+# subnormal), 0/0 where the exact step is 0; the element is not judged, as by mpmath
+@example(first=Hyper(), later=Hyper(beta2=2.2250738585e-313, eps=0.0),
+         convention=PRESETS["lamb"], t=0, steps=2,
+         theta=np.array([0, 0, -1, -1, 0], np.float32), m=np.array([0, 0, -1, -1, 0], np.float32),
+         v=np.array([1e-45, 0, -1, -1, 0], np.float32),
+         grads=[np.array(x, np.float32) for x in ([0, 0, 0, 0, -1], [0, -1, -1, 0, 0],
+                                                   [-1, 0, -1, -1, -1], [0, -1, 0, -1, 0])],
+         perturb=0)
 @settings(max_examples=60)
 @given(first=hypers(), later=hypers(), convention=conventions(),
        t=st.one_of(st.integers(0, 12), st.integers(0, 10**6)), steps=st.integers(2, 4),

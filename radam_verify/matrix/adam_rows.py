@@ -237,6 +237,23 @@ def _optax_amsgrad_paper() -> tuple[Configuration, ...]:
             Configuration(label, spec, flags, dtype="float64"))
 
 
+def _optax_eps_root() -> tuple[Configuration, ...]:
+    """optax.adam with a constant inside the root (``eps_root``, documented for
+    differentiating through Adam): identify carries the keyword into every reading."""
+    spec, flags = "optax:adam", {"eps_root": 1e-8}
+    return (Configuration("eps_root=1e-8", spec, flags),
+            Configuration("eps_root=1e-8", spec, flags, dtype="float64"))
+
+
+def _optax_amsgrad_one_correction() -> tuple[Configuration, ...]:
+    """optax.amsgrad with one of its bias corrections off: only the other moment is divided
+    (``bias_correction=v`` and ``bias_correction=m``)."""
+    spec = "optax:amsgrad"
+    return (Configuration("bias_correction_mu=False", spec, {"bias_correction_mu": False}),
+            Configuration("bias_correction_nu=False", spec, {"bias_correction_nu": False},
+                          dtype="float64"))
+
+
 def _optax_adamw() -> tuple[Configuration, ...]:
     spec = "optax:adamw"
     return (Configuration("float32", spec, convention="optax-adam,weight_decay=merged,"
@@ -279,7 +296,8 @@ ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
     *_torch_amsgrad(),
     *_torch_compiled(),
     *_torch_cuda(),
-    *_optax("adam"), *_optax_adamw(), *_optax("amsgrad"), *_optax_amsgrad_paper(),
+    *_optax("adam"), *_optax_eps_root(), *_optax_adamw(), *_optax("amsgrad"),
+    *_optax_amsgrad_paper(), *_optax_amsgrad_one_correction(),
     *_keras("Adam"), *_keras("AdamW"),
     *_bitsandbytes(),
 )

@@ -107,11 +107,21 @@ def schedule(verdict: dict[str, Any]) -> str:
     return "textbook: every legitimate binary64 evaluation allowed"
 
 
+def identified_as(found: dict[str, Any]) -> str:
+    """What identify named: a preset (with its axes' changes), or the reading no preset
+    matches, or that no reading reproduced every probe."""
+    if found.get("convention"):
+        return str(found["convention"])
+    if found.get("consistent") and found.get("verify_against"):
+        return f"no preset matches; the reading {found['verify_against']}"
+    return "no consistent reading"
+
+
 def header(verdict: dict[str, Any]) -> list[tuple[str, str]]:
     """What was verified, as (field, value) pairs, ending with the legend of the units."""
     impl, conv = verdict["implementation"], verdict["convention"]
     found = conv.get("identification") or {}
-    how = conv["source"] + (f" (identify: {found.get('convention') or 'null'})" if found else "")
+    how = conv["source"] + (f" (identify: {identified_as(found)})" if found else "")
     legend = units(verdict)
     return [("implementation", f"{impl['spec']} ({provenance(impl)}; {impl['kind']} adapter)"),
             ("constructor keywords", json.dumps(impl["kwargs"])),
