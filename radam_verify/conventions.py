@@ -22,8 +22,8 @@ Sources of the presets (read in the code they name):
   weight decay in ``optax.radam``.
 
 Adam is RAdam with r_t = 1 on every step and no warm-up phase (``algorithm=adam``); only
-the ``bias_correction``, ``eps``, ``weight_decay``, ``amsgrad`` and ``scalars`` axes apply
-to it:
+the ``bias_correction``, ``eps``, ``eps_root``, ``weight_decay``, ``amsgrad`` and
+``scalars`` axes apply to it:
 
 * ``adam``: ``torch/optim/adam.py`` (``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt)
   .add_(eps)``, ``step_size = lr / bias_correction1``; ``grad = grad.add(param,
@@ -120,8 +120,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "lookahead_sync": ("copy", "merged"),
 }
 
-AXES = ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay", "decay_on_skip", "scalars",
-        "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
+AXES = ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay", "decay_on_skip",
+        "scalars", "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
         "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
 NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm", "eps_root")
@@ -162,8 +162,8 @@ class Convention:
     bound adds them); ``none`` ignores weight decay.
     ``decay_on_skip``: whether decoupled decay is applied on steps that make no update.
     ``algorithm``: ``radam``, or ``adam``: every step rectified with r_t = 1 (no threshold,
-    no warm-up), where only ``bias_correction``, ``eps``, ``weight_decay``, ``amsgrad`` and
-    ``scalars`` apply.
+    no warm-up), where only ``bias_correction``, ``eps``, ``eps_root``, ``weight_decay``,
+    ``amsgrad`` and ``scalars`` apply.
     ``amsgrad`` (Adam only): ``none``; ``v``: the root is taken of the running maximum
     v_max = max(v_max, v_t) of the raw second moment, bias-corrected as ``eps`` says (torch,
     Keras); ``v_hat``: of the running maximum of v_hat_t = v_t / (1 - beta2^t), eps beside
