@@ -21,6 +21,8 @@ ISSUE_CLAIMS = {
     "bias-correction-unbiased", "adam-first-step-sign", "adam-scale-invariance",
     "radam-tends-to-adam", "amsgrad-paper-step-non-increasing",
     "amsgrad-bias-corrected-step-can-grow", "lamb-step-norm", "lookahead-closed-form",
+    # readings implementations have: a constant inside the root, one moment bias-corrected
+    "adam-eps-root-first-step", "adam-one-bias-correction-first-step",
 }
 
 
@@ -111,3 +113,16 @@ def test_rho_t_matches_the_centre_of_mass_definition(beta2: float, t: int) -> No
         (formulas.t, formulas.beta2), formulas.rho_t(formulas.t, formulas.beta2), modules=[ctx]
     )(t, b)
     assert abs(f - closed) <= ctx.mpf(2) ** -150 * max(1, abs(f))
+
+
+def test_the_eps_root_claim_fails_where_the_constant_sits_beside_the_root() -> None:
+    """The identity behind ``adam-eps-root-first-step`` is checked, not assumed: the step
+    with eps_root added beside the root, lr |g| / (|g| + sqrt(eps_root)), does not satisfy
+    it."""
+    from radam_verify.derivation.claims import identity
+
+    rho, x, lr = sp.symbols("eps_root x lr", positive=True)
+    beside = lr * x / (x + sp.sqrt(rho))
+    assert not identity("beside", lr**2 - beside**2, lr**2 * rho / (x**2 + rho)).verified
+    inside = lr * x / sp.sqrt(x**2 + rho)
+    assert identity("inside", lr**2 - inside**2, lr**2 * rho / (x**2 + rho)).verified

@@ -84,6 +84,56 @@ def claim_scale_invariance() -> Claim:
     )
 
 
+def claim_eps_root_first_step() -> Claim:
+    rho = sp.Symbol("eps_root", positive=True)
+    x = sp.Symbol("x", positive=True)  # |g|
+    step = lr * x / sp.sqrt(x**2 + rho)
+    return claim(
+        "adam-eps-root-first-step",
+        "With a constant inside the root, Adam's first step is below lr and linear in small "
+        "gradients",
+        "With eps = 0 and eps_root > 0 inside the root (optax's sqrt(v_hat + eps_root)), step "
+        "1 moves an element by lr |g| / sqrt(g^2 + eps_root) against its gradient: strictly "
+        "less than lr, tending to lr as |g| grows, and to lr |g| / sqrt(eps_root), the size "
+        "of an SGD step, as g -> 0. So eps_root = 0 is the only reading whose first step is "
+        "lr sign(g) (adam-first-step-sign): the probes and the properties tell the two apart "
+        "wherever g^2 is comparable with eps_root.",
+        r"|\theta_1 - \theta_0| = \mathrm{lr}\,\frac{|g|}{\sqrt{g^2 + \epsilon_\mathrm{root}}}"
+        r" < \mathrm{lr}",
+        [identity("lr^2 - step^2 = lr^2 eps_root / (g^2 + eps_root) > 0", lr**2 - step**2,
+                  lr**2 * rho / (x**2 + rho)),
+         limit_is("the step tends to lr as |g| grows", step, x, sp.oo, lr),
+         series_is("and to lr |g| / sqrt(eps_root) as g -> 0", step, x, sp.Integer(0), 3,
+                   lr * x / sp.sqrt(rho))],
+        algorithm=ALGORITHM,
+    )
+
+
+def claim_one_bias_correction_first_step() -> Claim:
+    m1, v1 = (1 - beta1) * g, (1 - beta2) * g**2
+    return claim(
+        "adam-one-bias-correction-first-step",
+        "With one moment bias-corrected, Adam's first step is lr sign(g) scaled by the other's "
+        "missing correction",
+        "From m_0 = v_0 = 0, m_1 = (1 - b1) g and v_1 = (1 - b2) g^2. With eps = 0, dividing "
+        "only v by 1 - b2^t (bias_correction=v, optax.amsgrad(bias_correction_mu=False)) "
+        "makes step 1 (1 - b1) lr sign(g); dividing only m (bias_correction=m) makes it "
+        "lr sign(g) / sqrt(1 - b2). Either differs from lr sign(g) (both corrected) and from "
+        "(1 - b1) lr sign(g) / sqrt(1 - b2) (neither) for 0 < b1, b2 < 1, so the first step "
+        "alone names the reading.",
+        r"\theta_1 - \theta_0 = -(1-\beta_1)\,\mathrm{lr}\operatorname{sign}(g)\ (\text{v only}),"
+        r"\quad -\frac{\mathrm{lr}\operatorname{sign}(g)}{\sqrt{1-\beta_2}}\ (\text{m only})",
+        [identity("only v corrected: lr m_1 / sqrt(v_1 / (1 - b2)) = (1 - b1) lr sign(g)",
+                  lr * m1 / sp.sqrt(v1 / (1 - beta2)), (1 - beta1) * lr * sp.sign(g)),
+         identity("only m corrected: lr (m_1 / (1 - b1)) / sqrt(v_1) = lr sign(g) / "
+                  "sqrt(1 - b2)", lr * (m1 / (1 - beta1)) / sp.sqrt(v1),
+                  lr * sp.sign(g) / sp.sqrt(1 - beta2)),
+         identity("neither: lr m_1 / sqrt(v_1) = (1 - b1) lr sign(g) / sqrt(1 - b2)",
+                  lr * m1 / sp.sqrt(v1), (1 - beta1) * lr * sp.sign(g) / sp.sqrt(1 - beta2))],
+        algorithm=ALGORITHM,
+    )
+
+
 def _r_distance_check() -> bool:
     """At b2 = 0.999 and t = 10^4, 1 - r_t agrees with its first-order term to 0.1%."""
     with mpmath.workprec(200):
@@ -126,4 +176,5 @@ def claim_radam_tends_to_adam() -> Claim:
 
 def adam_claims() -> list[Claim]:
     return [claim_bias_correction_unbiased(), claim_first_step_sign(), claim_scale_invariance(),
-            claim_radam_tends_to_adam()]
+            claim_radam_tends_to_adam(), claim_eps_root_first_step(),
+            claim_one_bias_correction_first_step()]
