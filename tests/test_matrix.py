@@ -107,6 +107,25 @@ def test_every_failed_row_of_the_committed_matrix_links_a_generated_script_that_
     assert failed > 0
 
 
+def test_every_committed_verdict_of_the_matrix_follows_the_documented_schema() -> None:
+    """Each row's verdict.json, whatever reading it was judged against (eps_root, one
+    moment bias-corrected, Lookahead's axes, LAMB's clipping), is valid against
+    ``radam_verify/suite/verdict.schema.json``, the schema the README documents."""
+    import jsonschema
+
+    from radam_verify.suite.report import SCHEMA_FILE
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    checked = 0
+    for config in CONFIGURATIONS:
+        path = MATRIX / config.slug / "verdict.json"
+        if path.exists():
+            errors = [e.message for e in validator.iter_errors(json.loads(path.read_text()))]
+            assert not errors, f"{config.slug}: {errors[:3]}"
+            checked += 1
+    assert checked >= 150
+
+
 def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
     config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "passed"}))

@@ -224,7 +224,7 @@ def _build_target(options: VerifyOptions, progress: Callable[[str], None] | None
         if chosen is None:  # pragma: no cover - candidates are never empty
             raise RadamVerifyError("identification produced no candidate")
         convention = chosen
-        source = "identified" if identification.consistent else "closest (identification failed)"
+        source = "identified" if identification.consistent else "closest"
     # after identification, which tells readings apart with the textbook allowance: how
     # accurate the schedule is, is not a reading (error-model.md, section 2)
     adapter.schedule = options.schedule
