@@ -338,8 +338,7 @@ def _step(state: tuple[Array, ...], low: tuple[Array, ...] | None, g: Array,
         block = state[0].size
     starts = range(0, state[0].size, max(block, 1))
     compiled = (fused_kernel.judges(model.fmt, len(state), low is not None,
-                                    model.convention.is_lamb or bool(model.convention.eps_root))
-                and block <= fused_kernel.BLOCK_MAX)
+                                    model.convention.is_lamb) and block <= fused_kernel.BLOCK_MAX)
 
     def one(lo: int) -> _Block:
         return _block(slice(lo, lo + block), state, low, g, bound, observed, model, arrays,
@@ -871,6 +870,7 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
             eta3=3 * eta,
             eta4=4 * eta, decay_term=decay_term, merged_term=merged_term,
             hat_term=gam(2) + errors.bc2_rel, root_term=(fmt.u + errors.eps_rel) * hyper.eps,
+            root_sum_term=(fmt.u + errors.eps_rel) * (1 + fmt.u) * convention.root_offset,
             update_term=(gam(K_UPDATE) if c.rectified else gam(K_SGD)) + coeff_rel,
             base_term=base * (1 + coeff_rel), r_error=errors.r_error(c.r_t),
             slack_term=slack_term, quotient_term=quotient_term,
@@ -881,12 +881,13 @@ def _kernel_scalars(model: _Model) -> tuple[fused_kernel.StepScalars,
     step = fused_kernel.StepScalars(
         beta1=hyper.beta1, beta2=hyper.beta2, one_minus_beta1=1 - hyper.beta1,
         one_minus_beta2=1 - hyper.beta2, weight_decay=wd, two_weight_decay=2 * wd,
-        eps=hyper.eps, coeff=c.coeff, inv_bc2=c.inv_bc2,
+        eps=hyper.eps, eps_root=convention.root_offset, coeff=c.coeff, inv_bc2=c.inv_bc2,
         decay=1.0 if c.decay is None else c.decay,
         decay_abs=1.0 if c.decay is None else abs(c.decay), maximize=hyper.maximize,
         l2=convention.weight_decay == "l2" and wd != 0.0, decays=c.decay is not None,
         merged=convention.weight_decay == "merged", rectified=c.rectified,
-        updates=c.updates, raw=raw, largest=model.fmt.largest)
+        updates=c.updates, raw=raw, rooted=bool(convention.eps_root),
+        largest=model.fmt.largest)
     return (step, bound(model.fmt, model.fmt.eta, model.errors),
             bound(FLOAT64, FLOAT64.eta, ScheduleErrors.rounded_only(FLOAT64)))
 

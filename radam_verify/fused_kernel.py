@@ -117,6 +117,7 @@ class BoundScalars(NamedTuple):
     merged_term: float  # gamma_3 lr wd: the merged reading's extra rounding
     hat_term: float  # gamma_2 + bc2_rel: the error of v_hat's scaling
     root_term: float  # (u + eps_rel) eps
+    root_sum_term: float  # (u + eps_rel) (1 + u) eps_root: eps_root's share of q + eps_root
     update_term: float  # gamma_K_UPDATE + coeff_rel (gamma_K_SGD + coeff_rel unrectified)
     base_term: float  # base (1 + coeff_rel)
     r_error: float
@@ -141,6 +142,7 @@ class StepScalars(NamedTuple):
     weight_decay: float
     two_weight_decay: float
     eps: float
+    eps_root: float  # inside the root (0.0 unused where ``rooted`` is False)
     coeff: float
     inv_bc2: float
     decay: float  # the signed decay factor (1.0 unused where there is none)
@@ -152,6 +154,7 @@ class StepScalars(NamedTuple):
     rectified: bool
     updates: bool
     raw: bool
+    rooted: bool  # a constant inside the root: sqrt(q + eps_root)
     largest: float  # the implementation's format's largest finite value
 
 
@@ -188,11 +191,9 @@ def scratch() -> tuple[Array, Array, Array]:
     return ratios
 
 
-def judges(fmt: Format, quantities: int, wide: bool, elsewhere: bool) -> bool:
-    """Whether the compiled loop judges blocks of this kind (else the numpy path does):
-    ``elsewhere`` marks a reading whose step the loop does not evaluate (LAMB's trust
-    ratio, a constant inside the root)."""
-    return (available() and not wide and not elsewhere and quantities == 3
+def judges(fmt: Format, quantities: int, wide: bool, lamb: bool) -> bool:
+    """Whether the compiled loop judges blocks of this kind (else the numpy path does)."""
+    return (available() and not wide and not lamb and quantities == 3
             and np.dtype(fmt.numpy_type) == np.float32 and fmt.eta > 0)
 
 
@@ -295,6 +296,8 @@ def _bound(p: BoundScalars, s: StepScalars, a0: float, a1: float, a2: float,
             e_q = e_v * s.inv_bc2
             e_q += p.hat_term * q
             e_q += p.eta
+        if s.rooted:  # tolerance.root_sum_error
+            e_q = (1 + p.u) * e_q + p.u * q + p.root_sum_term
         e_root = _fmin(e_q / root, np.sqrt(e_q))
         e_root += p.u * root
         e_root += p.eta
@@ -363,6 +366,8 @@ def _element(theta: float, m: float, v: float, grad: float, a_theta: float, a_m:
     q = root = den = coeff_m = update = 0.0
     if s.rectified:
         q = v_stored if s.raw else v_stored * s.inv_bc2
+        if s.rooted:
+            q = q + s.eps_root
         root = np.sqrt(q)
         den = root + s.eps
         coeff_m = s.coeff * m_new
@@ -382,7 +387,10 @@ def _element(theta: float, m: float, v: float, grad: float, a_theta: float, a_m:
     centre_theta_i = theta_new
     centre_theta_abs = theta_new_abs
     if s.rectified:
-        rc = np.sqrt(centre_v_i) if s.raw else np.sqrt(centre_v_i * s.inv_bc2)
+        qc = centre_v_i if s.raw else centre_v_i * s.inv_bc2
+        if s.rooted:
+            qc += s.eps_root
+        rc = np.sqrt(qc)
         rc += s.eps
         centre_theta_i = theta_in - coeff_m / rc
         centre_theta_abs = abs(centre_theta_i)

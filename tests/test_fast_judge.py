@@ -20,7 +20,7 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-from radam_verify.conventions import PRESETS, Convention
+from radam_verify.conventions import PRESETS, Convention, parse_convention
 from radam_verify.dd import DOUBLE_DOUBLE
 from radam_verify.errors import OutOfDomainError, UncertifiedError
 from radam_verify.fast_judge import FAST_ABOVE, applies, centre_format, judge_trajectory_fast
@@ -555,15 +555,17 @@ def test_the_compiled_loop_judges_binary32_blocks_with_the_numpy_paths_numbers()
     compiled loop (it does not decline a block of ordinary values, so the comparison above
     exercises it), and what it writes (centres, bounds) and finds (worst element, errors in
     ulps) are the numpy fused path's, bit for bit, on rectified and SGD steps, with
-    decoupled and L2 weight decay."""
+    decoupled and L2 weight decay, and with a constant inside the root (eps_root)."""
     pytest.importorskip("numba")
     from radam_verify import fast_judge
 
     rng = np.random.default_rng(7)
     n = 5000
     for hyper, convention in ((Hyper(lr=1e-2, beta2=0.99, weight_decay=0.1), "pytorch"),
-                              (Hyper(lr=1e-3, weight_decay=0.01, maximize=True), "adamw")):
-        impl = NumpyRAdam(hyper, PRESETS[convention])
+                              (Hyper(lr=1e-3, weight_decay=0.01, maximize=True), "adamw"),
+                              (Hyper(lr=1e-3), "optax-adam,eps_root=0.01")):
+        reading = parse_convention(convention)
+        impl = NumpyRAdam(hyper, reading)
         theta = rng.standard_normal(n).astype(np.float32)
         state = impl.state_at(theta, rng.standard_normal(n).astype(np.float32) * 0.1,
                               np.abs(rng.standard_normal(n)).astype(np.float32), 5)
@@ -583,7 +585,7 @@ def test_the_compiled_loop_judges_binary32_blocks_with_the_numpy_paths_numbers()
             return out
 
         arguments = (observed, (*start, 5), [g.astype(np.float64) for g in grads], hyper,
-                     PRESETS[convention], FLOAT32)
+                     reading, FLOAT32)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(fast_judge, "_compiled_block", counted)
             compiled = judge_trajectory_fast(*arguments, block=1024)  # type: ignore[arg-type]
