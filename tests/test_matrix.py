@@ -126,6 +126,18 @@ def test_every_committed_verdict_of_the_matrix_follows_the_documented_schema() -
     assert checked >= 150
 
 
+def test_the_identified_column_names_a_preset_a_reading_without_one_or_none() -> None:
+    """A row's identified reading: the preset, the axes where no preset matches (optax's
+    amsgrad with one bias correction off), or that no reading reproduced the probes."""
+    assert page._identified({"convention": "optax-amsgrad", "consistent": True}) == \
+        "`optax-amsgrad`"
+    found = {"convention": None, "consistent": True,
+             "axes": {"algorithm": "adam", "bias_correction": "v", "threshold": None}}
+    assert page._identified(found) == "no preset (algorithm=adam, bias_correction=v)"
+    assert page._identified({"convention": None, "consistent": False, "axes": {}}) == \
+        "none (no reading reproduces every probe)"
+
+
 def test_a_finding_whose_property_passed_is_flagged_as_not_reproduced() -> None:
     config = Configuration("x", "m:C", findings=(Finding("known cause", "a.py", "test_a"),))
     lines = page.deviations(config, _verdict({"test_a_1": "passed"}))

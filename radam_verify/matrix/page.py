@@ -22,12 +22,15 @@ def _finding(config: Configuration, prop: str, message: str) -> Finding | None:
 
 
 def _identified(found: dict[str, Any] | None) -> str:
+    """What identify named: the preset, the axes of a reading no preset matches, or that
+    no reading reproduced every probe."""
     if not found:
         return ""
     if found.get("convention"):
         return f"`{found['convention']}`"
     axes = ", ".join(f"{k}={v}" for k, v in found.get("axes", {}).items() if v is not None)
-    return f"null ({axes})" if found.get("consistent", True) else "null (inconsistent)"
+    return (f"no preset ({axes})" if found.get("consistent", True)
+            else "none (no reading reproduces every probe)")
 
 
 def _counterexample(failure: dict[str, Any]) -> str:
