@@ -73,7 +73,12 @@ Lookahead over RAdam:
   ``_lookahead_update``: ``last_difference = f + u - s``, ``slow_updates = slow_step_size *
   sync_next * diff``, ``fast_updates = updates - (1 - slow_step_size) * sync_next * diff``)
   starts from ``LookaheadParams.init_synced(params)`` (theta0) and merges the sync into the
-  step's updates (``lookahead_sync=merged``).
+  step's updates (``lookahead_sync=merged``). timm's, torch-optimizer's and pytorch-optimizer's
+  wrappers count Lookahead's steps per parameter group, every ``step()`` call
+  (``lookahead_count``): timm's ``update_slow`` and pytorch-optimizer's ``update``
+  (``collect_trainable_params``) pass over the tensors without a gradient
+  (``lookahead_count=group``); torch-optimizer's ``_update`` pulls every tensor of the group
+  (``lookahead_count=group-all``).
 """
 
 from __future__ import annotations
@@ -100,6 +105,10 @@ LOOKAHEAD_STARTS: tuple[LookaheadStart, ...] = ("theta0", "first-step", "first-s
 LookaheadSync = Literal["copy", "merged"]
 #: how a sync is evaluated, every reading (the first, a copy, the strictest)
 LOOKAHEAD_SYNCS: tuple[LookaheadSync, ...] = ("copy", "merged")
+LookaheadCount = Literal["tensor", "group", "group-all"]
+#: what a step ends with under Lookahead: nothing, phi = theta (the first sync of a tensor
+#: holding no slow weights yet), or a sync (phi += alpha (theta - phi), theta = phi)
+LookaheadAction = Literal["none", "set", "sync"]
 Scalars = Literal["float64", "float32", "float32-held"]
 #: both moments bias-corrected (True), neither (False), or only m (``"m"``) or only v (``"v"``)
 BiasCorrection = bool | Literal["m", "v"]
@@ -118,15 +127,17 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
     "lookahead_sync": ("copy", "merged"),
+    "lookahead_count": ("tensor", "group", "group-all"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay", "decay_on_skip",
         "scalars", "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
-        "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
+        "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync", "lookahead_count")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
 NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm", "eps_root")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
-LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync")
+LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync",
+                  "lookahead_count")
 
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
@@ -179,7 +190,13 @@ class Convention:
     and copies it into theta (every torch wrapper); ``merged`` folds the sync into one
     update of each (optax: d = theta + u - phi, phi += alpha d, theta += u - (1 - alpha) d),
     the same exact step with other roundings, so theta and phi after a sync differ by them
-    (the bound adds them, error-model.md, section 2).
+    (the bound adds them, error-model.md, section 2). ``lookahead_count``: what counts the
+    steps the syncs follow: ``tensor``, each tensor's own steps (a tensor without a gradient
+    is not stepped and keeps its phase); ``group``, its group's steps (every ``step()``
+    call), a tensor synced on the group's sync steps where it has a gradient then (its slow
+    weights set at the first of them it takes part in, where the reading starts them at a
+    sync); ``group-all``, the group's steps, every tensor of the group synced on them, with
+    a gradient or without (timm and pytorch-optimizer; torch-optimizer).
     ``algorithm=lamb`` (You et al. 2020, LAMB): Adam's direction u = m_hat / (sqrt(v_hat) +
     eps) (``eps`` as for Adam), w = u + wd theta (``weight_decay=in-ratio``; ``decoupled``
     and ``l2`` as for Adam, theta's norm then read after the decay), and per tensor the
@@ -226,10 +243,11 @@ class Convention:
     adapt: Adapt = "always"
     clip_norm: float = math.inf
     eps_root: float = 0.0
+    lookahead_count: LookaheadCount = "tensor"
 
     def __post_init__(self) -> None:
         for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "lookahead_sync",
-                     "adapt"):
+                     "lookahead_count", "adapt"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         for axis in AXES:
@@ -244,8 +262,9 @@ class Convention:
                                   "(0, 1]")
         if not self.lookahead and any(getattr(self, axis) != _DEFAULTS[axis]
                                       for axis in LOOKAHEAD_AXES[1:]):
-            raise ConventionError("lookahead_alpha, lookahead_start and lookahead_sync apply to "
-                                  "Lookahead: give lookahead_k >= 1 too")
+            raise ConventionError("lookahead_alpha, lookahead_start, lookahead_sync and "
+                                  "lookahead_count apply to Lookahead: give lookahead_k >= 1 "
+                                  "too")
         if self.bias_correction not in (True, False, "m", "v"):
             raise ConventionError(_bad_value("bias_correction", str(self.bias_correction)))
         if not (isinstance(self.eps_root, (int, float)) and 0 <= self.eps_root < math.inf):
@@ -339,18 +358,30 @@ class Convention:
 
     def syncs(self, t: int) -> bool:
         """Whether step ``t`` (the tensor's count after it) ends with Lookahead's sync:
-        phi += alpha (theta - phi), theta = phi."""
-        if not self.lookahead or self.sets_slow(t):
-            return False
-        k = self.lookahead_k
-        if self.lookahead_start == "first-step":
-            return t > 1 and (t - 1) % k == 0
-        return t % k == 0
+        phi += alpha (theta - phi), theta = phi (counting the tensor's steps)."""
+        return self.lookahead_action(t) == "sync"
 
     def sets_slow(self, t: int) -> bool:
         """Whether step ``t`` ends by setting phi to theta (where the reading starts phi
-        after a step: step 1, or step k), theta unchanged."""
-        return self.lookahead and t == self.slow_from
+        after a step: step 1, or step k), theta unchanged (counting the tensor's steps)."""
+        return self.lookahead_action(t) == "set"
+
+    def lookahead_action(self, t: int, clock: int | None = None, *, stepped: bool = True,
+                         holds: bool | None = None) -> LookaheadAction:
+        """What Lookahead does at the end of a step: ``sync``, ``set`` (phi = theta: a sync
+        point of a tensor that holds no slow weights yet) or ``none``. ``t``: the tensor's
+        step count after the step; ``clock``: its group's count of steps after it (None: t,
+        as where every step gave the tensor a gradient); ``stepped``: whether the tensor had
+        a gradient; ``holds``: whether it held slow weights before (None: as its count says)."""
+        if not self.lookahead or not (stepped or self.lookahead_count == "group-all"):
+            return "none"
+        n = t if self.lookahead_count == "tensor" or clock is None else clock
+        k = self.lookahead_k
+        if not (n >= 1 and (n - (self.lookahead_start == "first-step")) % k == 0):
+            return "none"
+        if holds is None:
+            holds = self.holds_slow(t - 1)
+        return "sync" if holds else "set"
 
     def holds_slow(self, t: int) -> bool:
         """Whether a tensor that has taken ``t`` steps holds slow weights."""
@@ -403,11 +434,13 @@ class Convention:
 
     def axes(self) -> dict[str, object]:
         """The algorithm and the values of the axes it reads, as plain JSON-ready data
-        (Lookahead's only with Lookahead, eps_root only where it is not 0)."""
+        (Lookahead's only with Lookahead, eps_root only where it is not 0, lookahead_count
+        only where it is not ``tensor``)."""
         return {"algorithm": self.algorithm,
                 **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]
                    if (self.lookahead or axis not in LOOKAHEAD_AXES)
-                   and (self.eps_root or axis != "eps_root")}}
+                   and (self.eps_root or axis != "eps_root")
+                   and (self.lookahead_count != "tensor" or axis != "lookahead_count")}}
 
 
 #: each axis's default value (what an algorithm that does not read the axis keeps)

@@ -54,7 +54,7 @@ import numpy.typing as npt
 from radam_verify import dd, fused_kernel
 from radam_verify.coefficients import Coefficients, ExactScalars, exact_scalars
 from radam_verify.conventions import Convention
-from radam_verify.errors import OutOfDomainError, UncertifiedError
+from radam_verify.errors import OutOfDomainError, UncertifiedError, UsageError
 from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.judge import (
@@ -156,7 +156,12 @@ def judge_trajectory_fast(
     ``schedule``: the schedule's evaluation allowed, as for the mpmath judge (the share of
     the bound the textbook allowance takes is not computed here: it is reported from the
     tensors the mpmath judge judges). ``grad_errors``: per step, the gradient's error, as
-    for the mpmath judge."""
+    for the mpmath judge. Lookahead counted per group follows the group's count, which
+    is the tensor's only where every step gives it a gradient: other trajectories of such
+    a reading are the mpmath judge's (:class:`UsageError` here)."""
+    if convention.lookahead_count != "tensor" and any(grad is None for grad in grads):
+        raise UsageError(f"{convention.spec}: Lookahead counted per group with a step without "
+                         "a gradient is judged by the mpmath judge (judge.judge_trajectory)")
     names = convention.quantities
     n = len(names)
     state = _start(start, names)

@@ -17,15 +17,21 @@ import numpy as np
 import numpy.typing as npt
 
 from radam_verify.coefficients import exact_coefficients
-from radam_verify.conventions import Convention
+from radam_verify.conventions import Convention, LookaheadAction
 from radam_verify.errors import OutOfDomainError
 from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.layout import RAW, Layout
 from radam_verify.precision import real
-from radam_verify.reference import ExactState, exact_step
+from radam_verify.reference import ExactState, exact_step, slow_held
 from radam_verify.schedule import schedule_step
-from radam_verify.tolerance import MomentRecursion, ScheduleErrors, StepBound, step_terms
+from radam_verify.tolerance import (
+    MomentRecursion,
+    ScheduleErrors,
+    StepBound,
+    gradless_sync_bound,
+    step_terms,
+)
 
 #: what the ulps of a verdict are counted at (the header's legend and the JSON verdict)
 UNITS = {
@@ -147,7 +153,8 @@ def allowance_share(textbook: StepBound, accurate: StepBound) -> float:
 def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention, fmt: Format,
            rectified: bool | None, inputs: StepBound | None, exact_scalars: bool,
            layout: Layout = RAW, schedule: str = "textbook",
-           a_g: Array | float = 0.0) -> tuple[StepBound, float]:
+           a_g: Array | float = 0.0, action: LookaheadAction | None = None
+           ) -> tuple[StepBound, float]:
     """The bound of one step from ``state`` with the ``schedule`` allowance, and the share of
     theta's bound the textbook allowance takes; m and v (and their bounds) in ``layout``'s
     coordinates; ``a_g``: the gradient's error (LAMB's global clipping)."""
@@ -162,7 +169,7 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
     a_vmax: Array | float = 0.0 if a.v_max is None else a.v_max
     a_slow: Array | float = 0.0 if a.slow is None else a.slow
     moments = MomentRecursion.debiased(hyper, t) if layout.debiased else None
-    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max, slow)
+    terms = step_terms(theta, m, v, grad, c, hyper, convention, moments, v_max, slow, action)
     if exact_scalars:
         return terms.bound(fmt, ScheduleErrors.rounded_only(fmt), a.theta, a.m, a.v,
                            a_vmax=a_vmax, a_slow=a_slow, a_g=a_g), 0.0
@@ -173,6 +180,17 @@ def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention,
                                  scale=accurate, a_vmax=a_vmax, a_slow=a_slow, a_g=a_g)
     share = allowance_share(textbook_bound, accurate_bound)
     return (accurate_bound if accurate else textbook_bound), share
+
+
+def _gradless_bound(state: ExactState, convention: Convention, fmt: Format,
+                    action: LookaheadAction, inputs: StepBound | None, layout: Layout,
+                    hyper: Hyper) -> StepBound:
+    """The bound after a sync of a tensor that had no gradient on that step."""
+    held = layout.stored(state, hyper)
+    theta, m, v = (np.asarray(x, dtype=np.float64) for x in held.floats())
+    v_max = np.asarray(held.max_floats(), dtype=np.float64) if convention.keeps_max else None
+    slow = np.asarray(held.slow_floats(), dtype=np.float64)
+    return gradless_sync_bound(theta, m, v, slow, v_max, action, convention, fmt, inputs)
 
 
 @dataclass(frozen=True)
@@ -293,12 +311,13 @@ def _require_in_range(state: ExactState, fmt: Format) -> None:
                     f"largest {fmt.name} ({largest:.6g}): the error model assumes no overflow")
 
 
-def observed_now(observed: Sequence[Array | None], convention: Convention, t: int
-              ) -> Sequence[Array | None]:
+def observed_now(observed: Sequence[Array | None], convention: Convention, t: int,
+                 holds: bool | None = None) -> Sequence[Array | None]:
     """The observation without slow weights where the reading holds none yet after step
     ``t`` (Lookahead starting them after step k): what an implementation keeps then is not
-    a quantity of the algorithm."""
-    if len(observed) < 5 or convention.holds_slow(t):
+    a quantity of the algorithm. ``holds``: whether the tensor holds them then (None: as
+    its count t says)."""
+    if len(observed) < 5 or (convention.holds_slow(t) if holds is None else holds):
         return observed
     return (*observed[:4], None)
 
@@ -355,28 +374,41 @@ def judge_trajectory(
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     share = 0.0
     errors = [None] * len(grads) if grad_errors is None else grad_errors
+    clock = start.t  # the group's count of steps, which Lookahead may follow
     for grad, obs, a_g, hyper in zip(grads, observed, errors, hypers, strict=True):
+        clock += 1
+        holds = slow_held(state, convention)
         if grad is None:
             state = layout.skip(state, hyper)
-            continue
-        g64 = np.asarray(grad, dtype=np.float64)
-        t = state.t + 1
-        obs = observed_now(obs, convention, t)
-        # inside the band either branch is legitimate: follow the one the implementation took
-        choices: list[bool | None] = [False, True] if t in band else [None]
-        best: tuple[_Compared, ExactState, StepBound, float] | None = None
-        for branch in choices:
-            bound, step_share = _bound(state, g64, hyper, convention, fmt, branch, inputs,
-                                       exact_scalars, layout, schedule,
-                                       0.0 if a_g is None else a_g)
-            candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
-                                   rectified=branch)
-            compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)
-            if best is None or compared.ratio < best[0].ratio:
-                best = (compared, candidate, bound, step_share)
-        assert best is not None
-        compared, state, inputs, step_share = best
-        share = max(share, step_share)
+            action = convention.lookahead_action(state.t, clock, stepped=False, holds=holds)
+            if action == "none":
+                continue
+            # a tensor without a gradient synced with its group: theta and phi move
+            inputs = _gradless_bound(state, convention, fmt, action, inputs, layout, hyper)
+            state = exact_step(state, None, hyper, convention, clock=clock)
+            compared = _compare(observed_now(obs, convention, state.t, True),
+                                layout.stored(state, hyper), inputs, fmt)
+        else:
+            g64 = np.asarray(grad, dtype=np.float64)
+            t = state.t + 1
+            action = convention.lookahead_action(t, clock, holds=holds)
+            obs = observed_now(obs, convention, t, holds or action == "set")
+            # inside the band either branch is legitimate: follow the one the implementation
+            # took
+            choices: list[bool | None] = [False, True] if t in band else [None]
+            best: tuple[_Compared, ExactState, StepBound, float] | None = None
+            for branch in choices:
+                bound, step_share = _bound(state, g64, hyper, convention, fmt, branch, inputs,
+                                           exact_scalars, layout, schedule,
+                                           0.0 if a_g is None else a_g, action)
+                candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
+                                       rectified=branch, clock=clock)
+                compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)
+                if best is None or compared.ratio < best[0].ratio:
+                    best = (compared, candidate, bound, step_share)
+            assert best is not None
+            compared, state, inputs, step_share = best
+            share = max(share, step_share)
         _require_in_range(layout.stored(state, hyper), fmt)
         if where is None or compared.ratio > worst:
             where = compared.worst

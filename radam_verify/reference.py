@@ -106,20 +106,31 @@ def exact_step(
     *,
     precision_bits: int = DEFAULT_PRECISION_BITS,
     rectified: bool | None = None,
+    clock: int | None = None,
 ) -> ExactState:
     """One RAdam step from ``state`` with gradient ``grad`` (None: the tensor is not stepped).
 
     ``rectified`` forces the branch (to follow an implementation through an ambiguous
-    step); by default the certified decision of the schedule is used.
+    step); by default the certified decision of the schedule is used. ``clock``: the
+    group's count of steps after this one, which Lookahead follows where the reading counts
+    them per group (None: the tensor's own count); there a tensor without a gradient is
+    synced too where the reading syncs every tensor of the group (``group-all``).
     Raises :class:`OutOfDomainError` where exact arithmetic is undefined (0/0 with eps = 0).
     With AMSGrad (``convention.amsgrad``) the root is taken of the running maximum: of v
     (``v``), bias-corrected as the eps placement says, or of v_hat (``v_hat``); a reading's
     ``eps_root`` is added to what the root is taken of.
     """
+    holds = slow_held(state, convention)
     if grad is None:
-        return state
+        action = convention.lookahead_action(state.t, clock, stepped=False, holds=holds)
+        if action == "none":
+            return state
+        synced, phi = lookahead_end(state.theta, state.slow_weights(), action,
+                                    convention.lookahead_alpha, precision_bits)
+        return ExactState(synced, state.m, state.v, state.t, state.v_max, phi)
     t = state.t + 1
-    if not state.slow and state.t > 0 and convention.holds_slow(state.t):
+    if (not state.slow and state.t > 0 and convention.lookahead_count == "tensor"
+            and convention.holds_slow(state.t)):
         raise OutOfDomainError(f"a Lookahead state at t={state.t} needs its slow weights phi")
     sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, precision_bits=precision_bits)
     branch = sched.rectified if rectified is None else rectified
@@ -202,17 +213,14 @@ def exact_step(
                                                        [x._mpf_ for x in state.theta],
                                                        directions, hyper, convention, prec)]
     new_theta: tuple[mpmath.mpf, ...] = tuple(thetas)
-    slow: tuple[mpmath.mpf, ...] = ()
-    if convention.sets_slow(t):  # phi starts at theta after this step
-        slow = new_theta
-    elif convention.holds_slow(t):
-        slow = state.slow_weights()
-        if convention.syncs(t):  # phi += alpha (theta - phi); theta = phi
-            with real.workprec(prec):
-                alpha = real.mpf(convention.lookahead_alpha)
-                slow = tuple(real.make_mpf(_lerp(p._mpf_, x._mpf_, alpha._mpf_, prec))
-                             for p, x in zip(slow, new_theta, strict=True))
-            new_theta = slow
+    slow: tuple[mpmath.mpf, ...] = state.slow if convention.lookahead else ()
+    if convention.lookahead:
+        if holds and not slow:  # phi = theta0, held from the start
+            slow = state.theta
+        action = convention.lookahead_action(t, clock, holds=holds)
+        if action != "none":
+            new_theta, slow = lookahead_end(new_theta, slow, action, convention.lookahead_alpha,
+                                            prec)
     return ExactState(new_theta, tuple(ms), tuple(vs), t, tuple(maxima), slow)
 
 
@@ -250,6 +258,29 @@ def _norm(values: Sequence[RawMpf], prec: int) -> RawMpf:
     return libmp.mpf_sqrt(total, prec, _RND)  # type: ignore[no-any-return]
 
 
+def slow_held(state: ExactState, convention: Convention) -> bool:
+    """Whether a tensor in ``state`` holds Lookahead's slow weights: from the step its count
+    says (counting its own steps), or (counted per group, where a tensor without a gradient
+    may miss its group's syncs) from the start where the reading starts them at theta0,
+    else once they are set."""
+    if convention.lookahead_count == "tensor":
+        return convention.holds_slow(state.t)
+    return convention.lookahead and (convention.lookahead_start == "theta0" or bool(state.slow))
+
+
+def lookahead_end(theta: tuple[mpmath.mpf, ...], slow: tuple[mpmath.mpf, ...], action: str,
+                  alpha: float, prec: int) -> tuple[tuple[mpmath.mpf, ...], tuple[mpmath.mpf, ...]]:
+    """(theta, phi) after Lookahead's ``action`` at the end of a step: ``set``, phi = theta;
+    ``sync``, phi += alpha (theta - phi) and theta = phi (exactly, at ``prec`` bits)."""
+    if action == "set":
+        return theta, theta
+    with real.workprec(prec):
+        weight = real.mpf(alpha)._mpf_
+        moved = tuple(real.make_mpf(_lerp(p._mpf_, x._mpf_, weight, prec))
+                      for p, x in zip(slow, theta, strict=True))
+    return moved, moved
+
+
 def _smaller(x: RawMpf, y: RawMpf) -> RawMpf:
     """min(x, y) of two raw mpmath numbers (exact: one of them)."""
     return x if libmp.mpf_cmp(x, y) <= 0 else y
@@ -282,11 +313,15 @@ def exact_trajectory(
     precision_bits: int = DEFAULT_PRECISION_BITS,
     start: ExactState | None = None,
 ) -> list[ExactState]:
-    """The exact states after each step (index k: after step k+1); None skips the tensor."""
+    """The exact states after each step (index k: after step k+1); None skips the tensor
+    (a step of its group: the group's count, from the start's t, advances)."""
     state = start if start is not None else ExactState.initial(theta0)
     states = []
+    clock = state.t  # the group's count: every entry is one of its steps
     for grad in grads:
-        state = exact_step(state, grad, hyper, convention, precision_bits=precision_bits)
+        clock += 1
+        state = exact_step(state, grad, hyper, convention, precision_bits=precision_bits,
+                           clock=clock)
         states.append(state)
     return states
 
@@ -308,12 +343,14 @@ def exact_groups(
 ) -> list[list[ExactState]]:
     """Several groups over several steps: ``grads[step][group][param]`` (None: not stepped).
 
-    Each tensor keeps its own step count, as the implementations do.
+    Each tensor keeps its own step count, as the implementations do; every group counts
+    every step (Lookahead's clock, where the reading counts per group).
     """
     states = [[ExactState.initial(p) for p in group.params] for group in groups]
-    for step_grads in grads:
+    for clock, step_grads in enumerate(grads, start=1):
         states = [
-            [exact_step(s, g, group.hyper, convention, precision_bits=precision_bits)
+            [exact_step(s, g, group.hyper, convention, precision_bits=precision_bits,
+                        clock=clock)
              for s, g in zip(group_states, group_grads, strict=True)]
             for group, group_states, group_grads in zip(groups, states, step_grads, strict=True)
         ]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from radam_verify import trust
 from radam_verify.coefficients import Coefficients
-from radam_verify.conventions import Convention
+from radam_verify.conventions import Convention, LookaheadAction
 from radam_verify.floats import FLOAT32, FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.schedule import ScheduleStep
@@ -338,6 +338,8 @@ class StepTerms:
     #: Adam's direction, which LAMB scales by its trust ratio (else the update itself)
     trust: TrustTerms | None = None
     direction_abs: Array | None = None
+    #: what Lookahead does at the end of this step (``Convention.lookahead_action``)
+    action: LookaheadAction = "none"
 
     def scales(self) -> tuple[Array, ...]:
         """The operand scale of theta, m and v (error-model.md, "The scale of the bound"),
@@ -353,7 +355,7 @@ class StepTerms:
             if self.slow is not None and self.slow_new is not None:
                 # a sync combines the slow weights with theta_new into the new theta
                 size = np.fmax(np.abs(self.slow), np.abs(self.slow_new))
-                if self.convention.syncs(self.c.t) or self.convention.sets_slow(self.c.t):
+                if self.action != "none":
                     size = np.fmax(size, np.abs(self.theta_new))
                     found = (_like(np.fmax(found[0], size), self.theta), *found[1:])
             if self.v_max_new is not None:
@@ -476,28 +478,9 @@ class StepTerms:
             e_theta = e_theta + e_update + gam(K_THETA) * self.results_abs + eta
             e_slow: Array | None = None
             if self.slow is not None and self.slow_new is not None:
-                e_slow = np.broadcast_to(np.asarray(a_slow, dtype=np.float64), self.slow.shape)
-                if convention.sets_slow(c.t):  # phi = theta: a copy
-                    e_slow = np.broadcast_to(np.asarray(e_theta, dtype=np.float64),
-                                             self.slow.shape)
-                elif convention.syncs(c.t):
-                    # phi + alpha (theta - phi), or (1 - alpha) phi + alpha theta, or a lerp:
-                    # alpha rounded and three operations (error-model.md, section 2)
-                    alpha = convention.lookahead_alpha
-                    e_before = e_slow
-                    e_slow = ((1 - alpha) * e_slow + alpha * e_theta
-                              + gam(K_LOOKAHEAD) * (np.abs(self.slow) + np.abs(self.theta_new)
-                                                    + np.abs(self.slow_new)) + 3 * eta)
-                    if convention.lookahead_sync == "merged":  # theta moved on its own
-                        e_theta = ((1 - alpha) * e_before + alpha * e_theta
-                                   + gam(K_MERGED) * (np.abs(self.slow) + np.abs(self.theta_new)
-                                                      + self.theta_abs + np.abs(self.slow_new))
-                                   + 5 * eta)
-                    else:
-                        e_theta = e_slow  # theta = phi: a copy
-                elif convention.lookahead_sync == "merged":
-                    # phi + alpha 0 d between syncs: exact, but a subnormal phi may be flushed
-                    e_slow = e_slow + eta
+                e_theta, e_slow = lookahead_error(
+                    self.action, convention, fmt, e_theta, a_slow, self.slow, self.theta_new,
+                    self.slow_new, self.theta_abs)
         return StepBound(
             np.asarray(e_theta * EVALUATION_SLACK, dtype=np.float64),
             np.asarray(e_m_stored * EVALUATION_SLACK, dtype=np.float64),
@@ -510,11 +493,13 @@ class StepTerms:
 
 def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, hyper: Hyper,
                convention: Convention, moments: MomentRecursion | None = None,
-               v_max: Array | None = None, slow: Array | None = None) -> StepTerms:
+               v_max: Array | None = None, slow: Array | None = None,
+               action: LookaheadAction | None = None) -> StepTerms:
     """The exact values of one step from (theta, m, v) that its bound reads (evaluated in
     binary64 along the exact values, as :func:`step_bound`); ``v_max``: AMSGrad's running
     maximum (None: zeros, where the reading keeps one); ``slow``: Lookahead's slow weights
-    (None: theta, where the reading has Lookahead)."""
+    (None: theta, where the reading has Lookahead); ``action``: what Lookahead does after
+    the step (None: as the tensor's count c.t says)."""
     rec = moments if moments is not None else MomentRecursion.raw(hyper)
     trust_of: TrustTerms | None = None
     direction_abs: Array | None = None
@@ -560,19 +545,88 @@ def step_terms(theta: Array, m: Array, v: Array, grad: Array, c: Coefficients, h
         theta_new = theta_in - update
         update_abs = np.abs(update)
         phi = slow_new = None
+        if action is None:
+            action = convention.lookahead_action(c.t)
         if convention.lookahead:
             phi = theta if slow is None else slow
-            slow_new = phi
-            if convention.sets_slow(c.t):  # phi starts at theta after this step: a copy
-                slow_new = theta_new
-            elif convention.syncs(c.t):
-                slow_new = phi + convention.lookahead_alpha * (theta_new - phi)
+            slow_new = _slow_after(action, phi, theta_new, convention.lookahead_alpha)
         return StepTerms(theta, m, v, c, hyper, convention, rec, theta_abs, np.abs(m), g, g_abs,
                          2 * g_abs, g * g, c1 * g_abs, m_stored, np.abs(m_stored), v_stored,
                          m_new, m_new_abs, v_new, theta_in, q, root, root_positive, den,
                          update, update_abs, theta_new, np.abs(theta_new) + update_abs,
                          None if v_max_new is None else held, v_max_new, phi, slow_new,
-                         trust_of, direction_abs)
+                         trust_of, direction_abs, action)
+
+
+def _slow_after(action: LookaheadAction, phi: Array, theta_new: Array, alpha: float) -> Array:
+    """Lookahead's slow weights after ``action`` (in binary64, along the exact values)."""
+    if action == "set":  # phi starts at theta after this step: a copy
+        return theta_new
+    if action == "sync":
+        return phi + alpha * (theta_new - phi)
+    return phi
+
+
+def lookahead_error(action: LookaheadAction, convention: Convention, fmt: Format,
+                    e_theta: Array | float, a_slow: Array | float, slow: Array,
+                    theta_new: Array, slow_new: Array, theta_abs: Array
+                    ) -> tuple[Array | float, Array]:
+    """The bounds of (theta, phi) after Lookahead's ``action`` ends a step, from theta's
+    bound before it (``e_theta``) and phi's (``a_slow``); ``theta_abs``: |theta| before the
+    step (a merged sync reads it)."""
+    eta, gam = fmt.eta, fmt.gamma
+    e_slow = np.broadcast_to(np.asarray(a_slow, dtype=np.float64), slow.shape)
+    if action == "set":
+        # phi = theta, a copy; every wrapper then evaluates its sync of theta with that copy
+        # (timm: slow + alpha (fast - slow); torch-optimizer: alpha fast + (1 - alpha) slow),
+        # exact in real arithmetic and within a sync's roundings in the format
+        e_set = e_theta + gam(K_LOOKAHEAD) * 3 * np.abs(theta_new) + 3 * eta
+        return e_set, np.broadcast_to(np.asarray(e_set, dtype=np.float64), slow.shape)
+    if action == "sync":
+        # phi + alpha (theta - phi), or (1 - alpha) phi + alpha theta, or a lerp:
+        # alpha rounded and three operations (error-model.md, section 2)
+        alpha = convention.lookahead_alpha
+        e_before = e_slow
+        e_slow = ((1 - alpha) * e_slow + alpha * e_theta
+                  + gam(K_LOOKAHEAD) * (np.abs(slow) + np.abs(theta_new) + np.abs(slow_new))
+                  + 3 * eta)
+        if convention.lookahead_sync == "merged":  # theta moved on its own
+            return ((1 - alpha) * e_before + alpha * e_theta
+                    + gam(K_MERGED) * (np.abs(slow) + np.abs(theta_new) + theta_abs
+                                       + np.abs(slow_new))
+                    + 5 * eta), e_slow
+        return e_slow, e_slow  # theta = phi: a copy
+    if convention.lookahead_sync == "merged":
+        # phi + alpha 0 d between syncs: exact, but a subnormal phi may be flushed
+        return e_theta, e_slow + eta
+    return e_theta, e_slow
+
+
+def gradless_sync_bound(theta: Array, m: Array, v: Array, slow: Array, v_max: Array | None,
+                        action: LookaheadAction, convention: Convention, fmt: Format,
+                        inputs: StepBound | None) -> StepBound:
+    """The bound after a step that gave the tensor no gradient but ends with Lookahead's
+    ``action`` (a reading that syncs every tensor of its group, ``lookahead_count=group-all``):
+    m, v and v_max are kept as they are, theta and phi move as a sync moves them, from the
+    bounds ``inputs`` the tensor held (None: exact)."""
+    a = inputs if inputs is not None else StepBound(*(np.zeros_like(theta),) * 3)
+    with np.errstate(all="ignore"):
+        slow_new = _slow_after(action, slow, theta, convention.lookahead_alpha)
+        e_theta, e_slow = lookahead_error(action, convention, fmt, a.theta,
+                                          0.0 if a.slow is None else a.slow, slow, theta,
+                                          slow_new, np.abs(theta))
+        size = np.fmax(np.fmax(np.abs(slow), np.abs(slow_new)), np.abs(theta))
+        scales = (_like(size, theta), _like(np.abs(m), theta), _like(np.abs(v), theta),
+                  *(() if v_max is None else (_like(np.abs(v_max), theta),)), _like(size, theta))
+    # m and v are not touched: their bounds are carried as they are
+    return StepBound(np.asarray(np.broadcast_to(e_theta, theta.shape) * EVALUATION_SLACK,
+                                dtype=np.float64),
+                     np.asarray(np.broadcast_to(a.m, theta.shape), dtype=np.float64),
+                     np.asarray(np.broadcast_to(a.v, theta.shape), dtype=np.float64), scales,
+                     None if v_max is None else np.asarray(
+                         np.broadcast_to(0.0 if a.v_max is None else a.v_max, theta.shape),
+                         dtype=np.float64),
+                     np.asarray(e_slow * EVALUATION_SLACK, dtype=np.float64))
 
 
 def _like(values: object, shape_of: Array) -> Array:

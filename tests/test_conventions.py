@@ -164,7 +164,7 @@ def test_lookahead_sync_is_lookaheads_axis_copy_unless_merged_is_named() -> None
     assert merged.lookahead_sync == "merged"
     assert merged.spec == "optax-adam,lookahead_k=6,lookahead_sync=merged"
     assert parse_convention("ranger").lookahead_sync == "copy"
-    with pytest.raises(ConventionError, match="lookahead_sync apply to Lookahead"):
+    with pytest.raises(ConventionError, match="lookahead_count apply to Lookahead"):
         parse_convention("adam,lookahead_sync=merged")
     with pytest.raises(ConventionError, match="unknown value 'fused' for axis 'lookahead_sync'"):
         parse_convention("adam,lookahead_k=2,lookahead_sync=fused")
@@ -182,3 +182,50 @@ def test_bias_correction_names_the_moment_it_divides_where_only_one_is() -> None
     assert parse_convention("adam,bias_correction=true").bias_correction is True
     with pytest.raises(ConventionError, match="choose one of: true, false, m, v"):
         parse_convention("adam,bias_correction=mu")
+
+
+def _timm_syncs(group_step: int, k: int, has_grad: bool) -> bool:
+    """timm's Lookahead.step: 'lookahead_step' += 1 per group, update_slow when it is a
+    multiple of k, which passes over a tensor whose grad is None."""
+    return group_step % k == 0 and has_grad
+
+
+def _torch_optimizer_pulls(group_step: int, k: int) -> bool:
+    """torch-optimizer's Lookahead.step: _update(group) when 'counter' is 0 (before it is
+    advanced modulo k), every tensor of the group."""
+    counter = (group_step - 1) % k
+    return counter == 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_group_counted_lookahead_follows_each_librarys_rule(k: int) -> None:
+    timm = parse_convention(f"pytorch,lookahead_k={k},lookahead_start=first-sync,"
+                            "lookahead_count=group")
+    torch_optimizer = parse_convention(f"pytorch,lookahead_k={k},lookahead_start=first-step,"
+                                       "lookahead_count=group-all")
+    for clock in range(1, 4 * k + 3):
+        for stepped in (True, False):
+            for t in range(clock + 1):  # the tensor's own count: at most the group's
+                for holds in (True, False):
+                    got = timm.lookahead_action(t, clock, stepped=stepped, holds=holds)
+                    want = _timm_syncs(clock, k, stepped)
+                    assert (got != "none") == want
+                    assert got in ("none", "sync" if holds else "set")
+                    got = torch_optimizer.lookahead_action(t, clock, stepped=stepped,
+                                                           holds=holds)
+                    assert (got != "none") == _torch_optimizer_pulls(clock, k)
+                    assert got in ("none", "sync" if holds else "set")
+
+
+def test_lookahead_counted_per_tensor_ignores_the_groups_count() -> None:
+    ranger = parse_convention("ranger")
+    assert ranger.lookahead_count == "tensor"
+    assert ranger.lookahead_action(6, clock=7) == "sync"
+    assert ranger.lookahead_action(5, clock=6) == "none"
+    assert ranger.lookahead_action(6, clock=6, stepped=False) == "none"
+    assert "lookahead_count" not in ranger.axes()
+    grouped = parse_convention("ranger,lookahead_count=group-all")
+    assert grouped.axes()["lookahead_count"] == "group-all"
+    assert grouped.spec == "ranger,lookahead_count=group-all"
+    with pytest.raises(ConventionError, match="unknown value 'layer' for axis 'lookahead_count'"):
+        parse_convention("ranger,lookahead_count=layer")

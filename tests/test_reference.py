@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radam_verify.conventions import PRESETS, Convention
+from radam_verify.conventions import PRESETS, Convention, parse_convention
 from radam_verify.errors import OutOfDomainError
 from radam_verify.fast import FastState, fast_step, fast_trajectory
 from radam_verify.floats import FLOAT64
@@ -139,3 +139,75 @@ def test_eps_root_goes_inside_the_root_of_what_the_eps_placement_reads(
             want = 1 - lr * mpmath.sqrt(c2) * gm / (mpmath.sqrt(c2 * gm**2 + root) + eps)
         expected = _fraction(want)
     assert abs(found - expected) <= abs(expected) * Fraction(1, 2**110)  # 128-bit reference
+
+
+#: Lookahead readings counted per group, with the library whose wrapper each one follows
+_GROUP_COUNTED = {
+    "timm": "pytorch,lookahead_k=3,lookahead_start=first-sync,lookahead_count=group",
+    "torch-optimizer": "pytorch,lookahead_k=3,lookahead_start=first-step,lookahead_count=group-all",
+    "pytorch-optimizer": "pytorch,lookahead_k=3,lookahead_count=group",
+}
+
+
+def _wrapper_loop(library: str, params: tuple[tuple[float, ...], ...], hyper: Hyper,
+                  grads: list[tuple[list[float] | None, ...]], k: int, alpha: float
+                  ) -> list[tuple[ExactState, tuple[mpmath.mpf, ...] | None]]:
+    """The wrapper's step as each library writes it, around the inner optimizer's exact
+    steps (no Lookahead in the inner reading): one counter for the group, advanced on
+    every step() call; slow weights kept beside the inner state."""
+    inner = PRESETS["pytorch"]
+    states = [ExactState.initial(p) for p in params]
+    slow: list[tuple[mpmath.mpf, ...] | None] = [
+        s.theta if library == "pytorch-optimizer" else None for s in states]
+    a = mpmath.mpf(alpha)
+    with mpmath.workprec(200):
+        for step, row in enumerate(grads, start=1):
+            states = [exact_step(s, g, hyper, inner, precision_bits=200)
+                      for s, g in zip(states, row, strict=True)]
+            for i, (state, g) in enumerate(zip(states, row, strict=True)):
+                fast = state.theta
+                if library == "timm" and step % k == 0 and g is not None:
+                    phi = slow[i] or fast  # lookahead_slow_buff copied from fast at first
+                    phi = tuple(p + a * (x - p) for p, x in zip(phi, fast, strict=True))
+                    slow[i], fast = phi, phi
+                elif library == "torch-optimizer" and (step - 1) % k == 0:  # every tensor
+                    phi = slow[i] or fast
+                    fast = tuple(a * x + (1 - a) * p for p, x in zip(phi, fast, strict=True))
+                    slow[i] = fast
+                elif library == "pytorch-optimizer" and step % k == 0 and g is not None:
+                    phi = slow[i]
+                    assert phi is not None
+                    fast = tuple(x + (1 - a) * (p - x) for p, x in zip(phi, fast, strict=True))
+                    slow[i] = fast
+                states[i] = replace(state, theta=fast)
+    return list(zip(states, slow, strict=True))
+
+
+@pytest.mark.parametrize("library", sorted(_GROUP_COUNTED))
+def test_lookahead_counted_per_group_follows_the_wrappers_loop(library: str) -> None:
+    hyper = Hyper(lr=0.05, beta1=0.8, beta2=0.9)
+    params = ((1.0, -2.0), (0.5,), (3.0, 0.25))
+    # tensor 1 misses the group's first step and a sync step; tensor 2 misses a middle one
+    grads: list[tuple[list[float] | None, ...]] = [
+        ([0.3, -1.0], None, [2.0, -0.5]),
+        ([0.1, 0.2], [1.5], [0.4, 0.1]),
+        ([-0.7, 0.9], None, [1.0, 1.0]),
+        ([0.5, 0.5], [0.25], None),
+        ([0.2, -0.3], [-1.0], [0.5, -2.0]),
+        ([1.0, 0.0], None, [0.3, 0.6]),
+        ([0.4, -0.4], [0.75], [-0.2, 0.2]),
+    ]
+    convention = parse_convention(_GROUP_COUNTED[library])
+    got = exact_groups([Group(hyper, params)], [(row,) for row in grads], convention)[0]
+    want = _wrapper_loop(library, params, hyper, grads, 3, 0.5)
+    # and the same reading counted per tensor differs: the tensors that miss steps drift
+    per_tensor = exact_groups([Group(hyper, params)], [(row,) for row in grads],
+                              replace(convention, lookahead_count="tensor"))[0]
+    for mine, (theirs, slow) in zip(got, want, strict=True):
+        for x, y in zip(mine.theta, theirs.theta, strict=True):
+            assert abs(x - y) <= mpmath.mpf(2) ** -110 * (1 + abs(y))
+        assert mine.t == theirs.t
+        if slow is not None:
+            for x, y in zip(mine.slow_weights(), slow, strict=True):
+                assert abs(x - y) <= mpmath.mpf(2) ** -110 * (1 + abs(y))
+    assert any(a.theta != b.theta for a, b in zip(got[1:], per_tensor[1:], strict=True))

@@ -67,26 +67,13 @@ RANGER_CONFIGURATIONS: tuple[Configuration, ...] = (
                   findings=(RANGER_FLOAT64, RANGER_SHARED_STEP_SIZE, RANGER_CLOSURE)),
 )
 
-TIMM_LOOKAHEAD_GROUP_STEPS = Finding(
-    "timm's Lookahead counts steps per group ('lookahead_step') and syncs every tensor with a "
-    "gradient when that count is a multiple of k: a tensor that had no gradient on some "
-    "steps gets its slow weights created and pulled on the group's phase of the cycle, not "
-    "after k of its own steps (a reading the model does not express: it counts each "
-    "tensor's steps)",
-    "timm_lookahead_group_step_count.py", "test_parameter_groups", when=r"(theta|slow)\[")
-TO_LOOKAHEAD_GROUP_COUNTER = Finding(
-    "torch-optimizer's Lookahead keeps one 'counter' per group and updates every tensor of "
-    "the group when it is 0, with a gradient or without: a tensor not stepped at the group's "
-    "first step gets slow_param = theta_0 and is pulled on the group's phase of the cycle, "
-    "not after its own first step and every k of its steps",
-    "torch_optimizer_lookahead_group_counter.py", "test_parameter_groups",
-    when=r"(theta|slow)\[")
-PO_LOOKAHEAD_GROUP_COUNTER = Finding(
-    "pytorch-optimizer's Lookahead keeps one 'counter' per group and pulls the group's "
-    "tensors with a gradient when it reaches k: a tensor that had no gradient on some steps "
-    "is synced on the group's phase of the cycle, not after k of its own steps",
-    "pytorch_optimizer_lookahead_group_counter.py", "test_parameter_groups",
-    when=r"(theta|slow)\[")
+TO_LOOKAHEAD_ADDED_GROUP = Finding(
+    "torch-optimizer's Lookahead sets group['counter'] only in the groups its inner optimizer "
+    "holds when it is built, and add_param_group is torch.optim.Optimizer's: a group added "
+    "later has no 'counter', so the next step() raises KeyError after the inner optimizer has "
+    "stepped every group",
+    "torch_optimizer_lookahead_added_group.py", "test_parameter_groups",
+    when=r"KeyError: 'counter'")
 TO_LOOKAHEAD_STATE_DICT = Finding(
     "Lookahead subclasses torch.optim.Optimizer without calling its __init__, and its "
     "state_dict() calls Optimizer.state_dict, which since torch 2.0 reads "
@@ -98,22 +85,26 @@ _TIMM_LOOKAHEAD = ("timm/optim/lookahead.py: after the inner step, 'lookahead_st
                    "each group and when it is a multiple of lookahead_k = 6, every tensor "
                    "with a gradient gets slow += alpha (fast - slow), fast = slow, alpha = "
                    "0.5, its lookahead_slow_buff created from fast at that first sync "
-                   "(lookahead_start=first-sync); over torch.optim.RAdam's for-loop path "
-                   "(the pytorch preset)")
-_TIMM_READING = "pytorch,lookahead_k=6,lookahead_alpha=0.5,lookahead_start=first-sync"
+                   "(lookahead_start=first-sync), the steps counted per group and tensors "
+                   "without a gradient passed over (lookahead_count=group); over "
+                   "torch.optim.RAdam's for-loop path (the pytorch preset)")
+_TIMM_READING = ("pytorch,lookahead_k=6,lookahead_alpha=0.5,lookahead_start=first-sync,"
+                 "lookahead_count=group")
 _TO_LOOKAHEAD = ("torch_optimizer/lookahead.py: after the inner step, when the group's "
                  "'counter' is 0 (steps 1, k + 1, 2k + 1, ... with k = 5), fast = alpha fast + "
                  "(1 - alpha) slow and slow = fast, alpha = 0.5, slow_param cloned from fast "
-                 "at step 1 (lookahead_start=first-step); over torch.optim.RAdam's for-loop "
-                 "path (the pytorch preset)")
-_TO_READING = "pytorch,lookahead_k=5,lookahead_alpha=0.5,lookahead_start=first-step"
+                 "at step 1 (lookahead_start=first-step), for every tensor of the group, "
+                 "with a gradient or without (lookahead_count=group-all); over "
+                 "torch.optim.RAdam's for-loop path (the pytorch preset)")
+_TO_READING = ("pytorch,lookahead_k=5,lookahead_alpha=0.5,lookahead_start=first-step,"
+               "lookahead_count=group-all")
 _PO_LOOKAHEAD = ("pytorch_optimizer/optimizer/lookahead.py: slow_params cloned from each "
                  "parameter when the wrapper is built (lookahead_start=theta0); after the "
                  "inner step, the group's 'counter' += 1 and when it reaches k = 5 it is reset "
                  "and the tensors with a gradient get fast = lerp(fast, slow, 1 - alpha), "
-                 "slow = fast, alpha = 0.5; over torch.optim.RAdam's for-loop path (the "
-                 "pytorch preset)")
-_PO_LOOKAHEAD_READING = "pytorch,lookahead_k=5,lookahead_alpha=0.5"
+                 "slow = fast, alpha = 0.5 (lookahead_count=group); over torch.optim.RAdam's "
+                 "for-loop path (the pytorch preset)")
+_PO_LOOKAHEAD_READING = "pytorch,lookahead_k=5,lookahead_alpha=0.5,lookahead_count=group"
 #: the wrapped optimizer, on one code path (the inner optimizer's own paths have rows)
 _OVER_RADAM = {"inner": "torch.optim:RAdam", "foreach": False}
 
@@ -131,23 +122,22 @@ def lookahead_configurations(po_maximize: Finding, load_shares: Finding
     return (*RANGER_CONFIGURATIONS, *and_float64(
         Configuration("over torch.optim.RAdam", "radam_verify.timm_optim:Lookahead",
                       _OVER_RADAM, convention=_TIMM_READING, documented=_TIMM_LOOKAHEAD,
-                      findings=(TIMM_LOOKAHEAD_GROUP_STEPS, load_shares)),
+                      findings=(load_shares,)),
         # timm's 'lookahead_adamw' (timm.optim.create_optimizer_v2): the same wrapper over
         # torch's AdamW
         Configuration("over torch.optim.AdamW", "radam_verify.timm_optim:Lookahead",
                       {"inner": "torch.optim:AdamW", "foreach": False},
                       convention="adamw,lookahead_k=6,lookahead_alpha=0.5,"
-                      "lookahead_start=first-sync",
+                      "lookahead_start=first-sync,lookahead_count=group",
                       documented=_TIMM_LOOKAHEAD.replace("torch.optim.RAdam", "torch.optim.AdamW")
                       .replace("the pytorch preset", "the adamw preset"),
-                      findings=(TIMM_LOOKAHEAD_GROUP_STEPS, load_shares)),
+                      findings=(load_shares,)),
         # its own state_dict: torch.optim.Optimizer's load_state_dict finding is not inherited
         Configuration("over torch.optim.RAdam", "torch_optimizer:Lookahead", _OVER_RADAM,
                       convention=_TO_READING, documented=_TO_LOOKAHEAD, inherits=False,
-                      findings=(TO_LOOKAHEAD_GROUP_COUNTER, TO_LOOKAHEAD_STATE_DICT)),
+                      findings=(TO_LOOKAHEAD_ADDED_GROUP, TO_LOOKAHEAD_STATE_DICT)),
         Configuration("over torch.optim.RAdam", "pytorch_optimizer:Lookahead", _OVER_RADAM,
-                      convention=_PO_LOOKAHEAD_READING, documented=_PO_LOOKAHEAD,
-                      findings=(PO_LOOKAHEAD_GROUP_COUNTER,)),
+                      convention=_PO_LOOKAHEAD_READING, documented=_PO_LOOKAHEAD),
     ), *and_float64(
         Configuration("default", "pytorch_optimizer:Ranger", convention=_PO_READING,
                       documented=_PO_RANGER,

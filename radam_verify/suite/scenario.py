@@ -163,7 +163,7 @@ def judge(adapter: Adapter, scenario: Scenario, convention: Convention,
                 hypers = ([convention.held(scenario.hyper_at(k, g)) for k in steps]
                           if scenario.retuned else hyper)
                 verdict = None
-                if _fast(adapter, fmt, held.theta.size, grads):
+                if _fast(adapter, fmt, held.theta.size, grads, convention):
                     try:
                         verdict = judge_trajectory_fast(seen, _held(scenario, g, p, held,
                                                                 convention), grads,
@@ -228,22 +228,26 @@ def _held(scenario: Scenario, g: int, p: int, held: ParamState, convention: Conv
         if convention.keeps_max:
             v_max = np.asarray(held.v_max if held.v_max is not None else (
                 source.v_max if source.v_max is not None else v), dtype=np.float64)
-        if convention.lookahead:
+        t = int(source.t or 0)
+        if convention.holds_slow(t):  # none before the step the reading sets them
             slow = np.asarray(held.slow if held.slow is not None else (
                 source.slow if source.slow is not None else held.theta), dtype=np.float64)
-        return (held.theta, _value(held.m, source.m), v, int(source.t or 0), v_max, slow)
+        return (held.theta, _value(held.m, source.m), v, t, v_max, slow)
     zeros = np.zeros_like(held.theta)
     return held.theta, zeros, zeros, 0, None, None
 
 
-def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None]) -> bool:
+def _fast(adapter: Adapter, fmt: Format, size: int, grads: Sequence[np.ndarray | None],
+          convention: Convention) -> bool:
     """Whether a tensor is judged by the certified fast reference (:mod:`radam_verify.fast_judge`):
     a large tensor, raw moments, and where it has a step without a gradient, a step count
     of its own (the step keeps its state as it is; a counter shared by the group or the
-    optimizer would advance its t)."""
+    optimizer would advance its t) and Lookahead counting the tensor's steps (counted per
+    group, its syncs follow the group's count, which the fast path does not follow)."""
     layout = adapter.state_layout
+    every = all(grad is not None for grad in grads)
     return (fast_applies(fmt, size) and not layout.debiased
-            and (not layout.shared or all(grad is not None for grad in grads)))
+            and (every or not (layout.shared or convention.lookahead_count != "tensor")))
 
 
 def _flat(values: np.ndarray | None) -> np.ndarray | None:
