@@ -106,6 +106,8 @@ LookaheadSync = Literal["copy", "merged"]
 #: how a sync is evaluated, every reading (the first, a copy, the strictest)
 LOOKAHEAD_SYNCS: tuple[LookaheadSync, ...] = ("copy", "merged")
 LookaheadCount = Literal["tensor", "group", "group-all"]
+#: whose steps Lookahead's syncs follow, every reading (the first, each tensor's, the default)
+LOOKAHEAD_COUNTS: tuple[LookaheadCount, ...] = ("tensor", "group", "group-all")
 #: what a step ends with under Lookahead: nothing, phi = theta (the first sync of a tensor
 #: holding no slow weights yet), or a sync (phi += alpha (theta - phi), theta = phi)
 LookaheadAction = Literal["none", "set", "sync"]

@@ -29,12 +29,14 @@ import numpy as np
 from radam_verify.adapters import Adapter, GroupSpec, ParamState
 from radam_verify.conventions import (
     ALGORITHM_AXES,
+    LOOKAHEAD_COUNTS,
     LOOKAHEAD_STARTS,
     LOOKAHEAD_SYNCS,
     PRESETS,
     Amsgrad,
     BiasCorrection,
     Convention,
+    LookaheadCount,
     Scalars,
 )
 from radam_verify.errors import ConventionError, ImplementationError, UsageError
@@ -379,15 +381,27 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
         return replace(found, evidence=tuple(evidence))
     gradients = [[(0.3 - 0.05 * j) * (1 + 0.25 * (t % 5)) * (-1) ** (t // 3 + j)
                   for j in range(4)] for t in range(2 * k + 2)]
+    # a second tensor without a gradient on steps 1, k and k + 1 (the first syncs of every
+    # start reading) tells a count per tensor from the group's, and the group's syncs that
+    # pass over it from those that pull it (where the implementation takes such steps)
+    counts: tuple[LookaheadCount, ...] = ("tensor",)
+    theta0: tuple[np.ndarray, ...] = (adapter.to_format(np.array([0.5, -1.25, 2.0, 0.0]))
+                                      .astype(np.float64),)
+    missing = adapter.capabilities.missing_grads
+    if missing:
+        counts = LOOKAHEAD_COUNTS
+        theta0 = (*theta0, adapter.to_format(np.array([-0.75, 1.5])).astype(np.float64))
+    steps = tuple(tuple(
+        adapter.to_format(np.asarray(g[:size])).astype(np.float64)
+        if p == 0 or t not in (0, k - 1, k) else None
+        for p, size in enumerate((4, 2)[:len(theta0)])) for t, g in enumerate(gradients))
     probe = Probe("lookahead cycles", f"{2 * k + 2} steps: syncs after steps k, 2k (slow "
                   "weights from theta_0 or from fast at the first sync) or after steps 1, "
-                  "k + 1, 2k + 1 (from theta after the first step)",
-                  Scenario(
-                      (GroupSpec(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
-                                 (adapter.to_format(np.array([0.5, -1.25, 2.0, 0.0]))
-                                  .astype(np.float64),)),),
-                      tuple(((adapter.to_format(np.asarray(g)).astype(np.float64),),)
-                            for g in gradients)))
+                  "k + 1, 2k + 1 (from theta after the first step)"
+                  + (", a second tensor without a gradient on steps 1, k and k + 1"
+                     if missing else ""),
+                  Scenario((GroupSpec(Hyper(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8),
+                                      theta0),), tuple((row,) for row in steps)))
     if progress:
         progress(f"probe: {probe.name}")
     try:
@@ -399,36 +413,44 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
                          ) from None
     evidence.append(f"probe '{probe.name}' ({probe.purpose})")
     kept: list[Convention] = []
-    copied = ""
-    for start in LOOKAHEAD_STARTS:
+    for start, count in itertools.product(LOOKAHEAD_STARTS, counts):
+        copied = ""
         # a copied sync's bound lies within a merged one's: the stricter that reproduces it
         for sync in LOOKAHEAD_SYNCS:
             candidate = replace(found.convention, lookahead_k=k, lookahead_alpha=alpha,
-                                lookahead_start=start, lookahead_sync=sync)
+                                lookahead_start=start, lookahead_sync=sync,
+                                lookahead_count=count)
             outcome = judge(adapter, probe.scenario, candidate, initial, observed,
                             first_failure=True)
             worst = outcome.worst()
             where = worst.judgement.worst if worst else None
             ratio = worst.judgement.worst_ratio if worst else math.inf
             rejection = f"{ratio:.3g} x its bound ({where.describe() if where else 'no value'})"
+            named = f"lookahead_start={start}" + (
+                f", lookahead_count={count}" if missing else "")
             if outcome.conforms:
                 kept.append(candidate)
                 if sync != LOOKAHEAD_SYNCS[0]:
                     evidence.append(f"lookahead_sync={sync}, not {LOOKAHEAD_SYNCS[0]} (with "
-                                    f"lookahead_start={start}): the copied sync is rejected "
-                                    f"by {copied}")
+                                    f"{named}): the copied sync is rejected by {copied}")
                 break
             if sync == LOOKAHEAD_SYNCS[0]:
                 copied = rejection
             else:
                 also = "" if copied == rejection else (
                     f" (with lookahead_sync={LOOKAHEAD_SYNCS[0]}: {copied})")
-                evidence.append(f"lookahead_start={start}: rejected by {rejection}{also}")
+                evidence.append(f"{named}: rejected by {rejection}{also}")
+    if not missing:
+        evidence.append("lookahead_count: the implementation gives every tensor a gradient on "
+                        "every step, where a count per tensor and the group's are one reading")
     starts = {c.lookahead_start for c in kept}
     syncs = {c.lookahead_sync for c in kept}
+    count_values = {c.lookahead_count for c in kept}
     axes = {**found.axes, "lookahead_k": k, "lookahead_alpha": alpha,
             "lookahead_start": starts.pop() if len(starts) == 1 else None,
             "lookahead_sync": syncs.pop() if len(syncs) == 1 else None}
+    if count_values != {"tensor"}:  # shown where it is not the default, as axes() shows it
+        axes["lookahead_count"] = count_values.pop() if len(count_values) == 1 else None
     if not kept:
         evidence.append("no start of the slow weights reproduces the probe: the wrapper "
                         "syncs as none of Lookahead's readings does")
@@ -441,6 +463,9 @@ def _identify_lookahead(adapter: Adapter, inner: Adapter, k: int, alpha: float,
     if axes["lookahead_sync"] is None:
         undetermined["lookahead_sync"] = (f"values {sorted(c.lookahead_sync for c in kept)} "
                                           "reproduce the probe with different starts")
+    if "lookahead_count" in axes and axes["lookahead_count"] is None:
+        undetermined["lookahead_count"] = (f"values {sorted({c.lookahead_count for c in kept})} "
+                                           "all reproduce the probe")
     chosen = kept[0]
     return Identification(axes, chosen.spec, chosen, True, undetermined, tuple(evidence),
                           chosen)

@@ -471,30 +471,35 @@ def test_constructor_names_beta_1_beta_2_and_epsilon_are_found_and_refused_as_kw
         load_adapter("named_radam:NamedRAdam", {"beta_1": 0.5, "epsilon": 0.0})
 
 
-#: each wrapper and where its reading starts the slow weights
-WRAPPERS = [("radam_verify.timm_optim:Lookahead", "first-sync"),
-            ("torch_optimizer:Lookahead", "first-step"), ("pytorch_optimizer:Lookahead", "theta0")]
+#: each wrapper, where its reading starts the slow weights and whose steps its syncs follow
+WRAPPERS = [("radam_verify.timm_optim:Lookahead", "first-sync", "group"),
+            ("torch_optimizer:Lookahead", "first-step", "group-all"),
+            ("pytorch_optimizer:Lookahead", "theta0", "group")]
 
 
-@pytest.mark.parametrize(("spec", "start"), WRAPPERS)
+@pytest.mark.parametrize(("spec", "start", "count"), WRAPPERS)
 @pytest.mark.parametrize(("inner", "reading"), [("torch.optim:RAdam", "pytorch"),
                                                 ("torch.optim:Adam", "adam")])
-def test_identify_names_a_lookahead_wrappers_inner_reading_its_k_alpha_and_start(
-        spec: str, start: str, inner: str, reading: str) -> None:
+def test_identify_names_a_lookahead_wrappers_inner_reading_its_k_alpha_start_and_count(
+        spec: str, start: str, count: str, inner: str, reading: str) -> None:
     """A wrapper's inner optimizer is identified alone, its k and alpha are read from a
-    wrapper the adapter builds, and where its slow weights start from a run that crosses
-    two syncs: each wrapper's own start, the other two rejected."""
+    wrapper the adapter builds, and where its slow weights start and whose steps its syncs
+    follow from a run that crosses two syncs with a second tensor missing the first ones:
+    each wrapper's own start and count, the other eight pairs rejected."""
     k = 4
     found = identify(load_adapter(spec, {"inner": inner, "foreach": False, "k": k,
                                          "alpha": 0.25}))
     assert found.consistent
     assert found.convention == parse_convention(
-        f"{reading},lookahead_k={k},lookahead_alpha=0.25,lookahead_start={start}")
+        f"{reading},lookahead_k={k},lookahead_alpha=0.25,lookahead_start={start},"
+        f"lookahead_count={count}")
     assert (found.axes["lookahead_k"], found.axes["lookahead_alpha"],
-            found.axes["lookahead_start"]) == (k, 0.25, start)
+            found.axes["lookahead_start"], found.axes["lookahead_count"]) == (
+        k, 0.25, start, count)
     rejected = [e for e in found.evidence if e.startswith("lookahead_start=")]
-    assert len(rejected) == 2
-    assert not any(e.startswith(f"lookahead_start={start}:") for e in rejected)
+    assert len(rejected) == 8
+    assert not any(e.startswith(f"lookahead_start={start}, lookahead_count={count}:")
+                   for e in rejected)
 
 
 @pytest.mark.parametrize(("spec", "kwargs"), [("pytorch_ranger:Ranger", {"k": 4, "alpha": 0.25}),
@@ -525,9 +530,9 @@ def test_identify_finds_no_reading_for_rangers_ascent_below_the_threshold() -> N
     assert found.evidence[0].startswith("Lookahead built in, with k = 6 and alpha = 0.5")
 
 
-@pytest.mark.parametrize(("spec", "start"), WRAPPERS)
+@pytest.mark.parametrize(("spec", "start", "count"), WRAPPERS)
 def test_a_lookahead_wrapper_steps_from_an_injected_state_as_the_inner_optimizer_then_syncs(
-        spec: str, start: str) -> None:
+        spec: str, start: str, count: str) -> None:
     """An injected state at t = 2k - 1 (slow weights phi given): the next step is
     torch.optim.RAdam's own step from the same state, then a sync pulls it half-way to phi
     (alpha = 0.5, one rounding of the float64 lerp at most), and the wrapper's counters
@@ -538,7 +543,7 @@ def test_a_lookahead_wrapper_steps_from_an_injected_state_as_the_inner_optimizer
     adapter = load_adapter(spec, {"inner": "torch.optim:RAdam", "foreach": False, "k": k},
                            dtype="float64")
     adapter.slow_from = parse_convention(
-        f"pytorch,lookahead_k={k},lookahead_start={start}").slow_from
+        f"pytorch,lookahead_k={k},lookahead_start={start},lookahead_count={count}").slow_from
     assert adapter.capabilities.slow_state
     assert adapter.capabilities.inject_state
     # timm and pytorch-optimizer sync after step 2k, torch-optimizer after step 2k + 1
@@ -637,6 +642,10 @@ def test_identify_names_optax_lookaheads_inner_reading_k_alpha_and_start() -> No
     assert found.preset == "optax-adam,lookahead_k=3"
     assert found.axes["lookahead_start"] == "theta0"
     assert found.axes["lookahead_alpha"] == 0.5
+    # JAX gives every parameter an update on every step: the count is not probed
+    assert "lookahead_count" not in found.axes
+    assert any(e.startswith("lookahead_count: the implementation gives every tensor")
+               for e in found.evidence)
 
 
 def test_optax_lookahead_needs_an_inner_optax_factory() -> None:

@@ -5,15 +5,16 @@ changed the optimizer it came from: group 0, tensor 0: m[0] = -0.189999997615814
 -0.10000000149011612 before with the default hyperparameters (3 steps, 1 group, 1 tensor of
 shape (6,)).
 
-Found by the property "A loaded state dict is a copy" (convention pytorch,lookahead_k=5) for
-pytorch_optimizer:Lookahead (pytorch_optimizer 4.1.0, torch 2.13.0+cpu), float32 on cpu.
-This script needs only torch and numpy: not radam-verify and not Hypothesis. After step 1 a
-new optimizer loads the state dict object of the first one in process
-(load_state_dict(source.state_dict()), no serialization), and a control loads a serialized
-copy of it. Then the state dict object is changed in place (every tensor + 1, every
-hyperparameter halved), the first optimizer's hyperparameters are changed and it takes a
-step. The script checks that a step of the loaded optimizer leaves the first one alone, and
-that the loaded optimizer continues bit for bit as the control.
+Found by the property "A loaded state dict is a copy" (convention
+pytorch,lookahead_k=5,lookahead_count=group) for pytorch_optimizer:Lookahead
+(pytorch_optimizer 4.1.0, torch 2.13.0+cpu), float32 on cpu. This script needs only torch
+and numpy: not radam-verify and not Hypothesis. After step 1 a new optimizer loads the state
+dict object of the first one in process (load_state_dict(source.state_dict()), no
+serialization), and a control loads a serialized copy of it. Then the state dict object is
+changed in place (every tensor + 1, every hyperparameter halved), the first optimizer's
+hyperparameters are changed and it takes a step. The script checks that a step of the loaded
+optimizer leaves the first one alone, and that the loaded optimizer continues bit for bit as
+the control.
 
 Run: python THIS_FILE [MODULE:ATTR] (default pytorch_optimizer:Lookahead; any implementation
 with the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0

@@ -5,15 +5,16 @@ the implementation raised AttributeError: 'Lookahead' object has no attribute
 steps, 1 group, 1 tensor of shape (6,)).
 
 Found by the property "A loaded state dict is a copy" (convention
-pytorch,lookahead_k=5,lookahead_start=first-step) for torch_optimizer:Lookahead (torch-
-optimizer 0.3.0, torch 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy:
-not radam-verify and not Hypothesis. After step 1 a new optimizer loads the state dict
-object of the first one in process (load_state_dict(source.state_dict()), no serialization),
-and a control loads a serialized copy of it. Then the state dict object is changed in place
-(every tensor + 1, every hyperparameter halved), the first optimizer's hyperparameters are
-changed and it takes a step. The script checks that a step of the loaded optimizer leaves
-the first one alone, and that the loaded optimizer continues bit for bit as the control.
-There the implementation raised: AttributeError: 'Lookahead' object has no attribute
+pytorch,lookahead_k=5,lookahead_start=first-step,lookahead_count=group-all) for
+torch_optimizer:Lookahead (torch-optimizer 0.3.0, torch 2.13.0+cpu), float64 on cpu. This
+script needs only torch and numpy: not radam-verify and not Hypothesis. After step 1 a new
+optimizer loads the state dict object of the first one in process
+(load_state_dict(source.state_dict()), no serialization), and a control loads a serialized
+copy of it. Then the state dict object is changed in place (every tensor + 1, every
+hyperparameter halved), the first optimizer's hyperparameters are changed and it takes a
+step. The script checks that a step of the loaded optimizer leaves the first one alone, and
+that the loaded optimizer continues bit for bit as the control. There the implementation
+raised: AttributeError: 'Lookahead' object has no attribute
 '_optimizer_state_dict_pre_hooks' (in state_dict()).
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch_optimizer:Lookahead; any implementation

@@ -5,12 +5,13 @@ implementation raised AttributeError: 'Lookahead' object has no attribute
 steps, 1 group, 1 tensor of shape (6,)).
 
 Found by the property "State dict round trip continues exactly" (convention
-pytorch,lookahead_k=5,lookahead_start=first-step) for torch_optimizer:Lookahead (torch-
-optimizer 0.3.0, torch 2.13.0+cpu), float64 on cpu. This script needs only torch and numpy:
-not radam-verify and not Hypothesis. It saves the optimizer's state after step 1, loads it
-into a new optimizer over the same parameter values, and compares every later step bit for
-bit with the uninterrupted run. There the implementation raised: AttributeError: 'Lookahead'
-object has no attribute '_optimizer_state_dict_pre_hooks' (in state_dict()).
+pytorch,lookahead_k=5,lookahead_start=first-step,lookahead_count=group-all) for
+torch_optimizer:Lookahead (torch-optimizer 0.3.0, torch 2.13.0+cpu), float64 on cpu. This
+script needs only torch and numpy: not radam-verify and not Hypothesis. It saves the
+optimizer's state after step 1, loads it into a new optimizer over the same parameter
+values, and compares every later step bit for bit with the uninterrupted run. There the
+implementation raised: AttributeError: 'Lookahead' object has no attribute
+'_optimizer_state_dict_pre_hooks' (in state_dict()).
 
 Run: python THIS_FILE [MODULE:ATTR] (default torch_optimizer:Lookahead; any implementation
 with the same API, e.g. a fixed version). Exit status: 1 while the deviation is there, 0
