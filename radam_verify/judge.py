@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,10 @@ class Worst:
     #: the low parts of a double-double fast centre (binary64 implementations): the centre
     #: is exact_all + exact_low, element by element
     exact_low: Array | None = field(default=None, repr=False, compare=False)
+    #: where a tensor without a gradient was synced with its group (Lookahead counted per
+    #: group): the number of its group's steps from the trajectory's start; None: the step
+    #: is the tensor's own step t
+    group_step: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -92,7 +96,10 @@ class Worst:
 
     def describe(self) -> str:
         """One line: quantity, step, exact and observed values, error and bound in ulps."""
-        return (f"{self.quantity}[{self.index}] after step t={self.t}: exact {self.exact}, "
+        when = (f"step t={self.t}" if self.group_step is None else
+                f"its group's step {self.group_step} (synced without a gradient, at its own "
+                f"step t={self.t})")
+        return (f"{self.quantity}[{self.index}] after {when}: exact {self.exact}, "
                 f"observed {self.observed!r}; error {_ulps(self.error, self.scale_ulp)} ulps, "
                 f"allowed {_ulps(self.bound, self.scale_ulp)} ulps (ulps of the operand scale)")
 
@@ -388,6 +395,9 @@ def judge_trajectory(
             state = exact_step(state, None, hyper, convention, clock=clock)
             compared = _compare(observed_now(obs, convention, state.t, True),
                                 layout.stored(state, hyper), inputs, fmt)
+            if compared.worst is not None:
+                compared = replace(compared, worst=replace(compared.worst,
+                                                           group_step=clock - start.t))
         else:
             g64 = np.asarray(grad, dtype=np.float64)
             t = state.t + 1

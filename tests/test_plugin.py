@@ -394,6 +394,16 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
                  {"convention": "amsgrad,lookahead_k=3,lookahead_start=first-step"},
                  "amsgrad,lookahead_k=3,lookahead_start=first-step", "float32",
                  id="lookahead-first-step-over-amsgrad"),
+    # Lookahead counted per group: timm's reading (tensors without a gradient passed over)
+    # and torch-optimizer's (every tensor of the group synced, with a gradient or without)
+    pytest.param("radam_verify.impls.torch_radam:ConventionRAdam",
+                 {"convention": "pytorch,lookahead_k=3,lookahead_start=first-sync,"
+                                "lookahead_count=group"},
+                 "pytorch,lookahead_k=3,lookahead_start=first-sync,lookahead_count=group",
+                 "float32", id="lookahead-counted-per-group"),
+    pytest.param("radam_verify.impls.lookahead_defects:ConventionGroupLookahead", {},
+                 "pytorch,lookahead_k=3,lookahead_start=first-step,lookahead_count=group-all",
+                 "float64", id="lookahead-every-tensor-of-the-group"),
     # LAMB: the paper's reading, torch-optimizer's (no bias correction, phi clamped at 10) in
     # float64, and Keras' decoupled decay with timm's clip of the ratio and adaptation only
     # of decayed tensors
@@ -417,7 +427,7 @@ def test_correct_adam_implementations_conform_with_every_property(
     schedule in float32, from binary32 betas, for RAdam and AdamW), a constant inside the
     root (on v_hat, and on the raw v), AMSGrad with only v bias-corrected, AMSGrad's two
     maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
-    weights (over RAdam, AdamW and AMSGrad), and LAMB's readings (the paper's, torch-optimizer's,
+    weights (over RAdam, AdamW and AMSGrad) and its two counts per group, and LAMB's readings (the paper's, torch-optimizer's,
     Keras' with the ratio clipped, and with the gradients clipped globally): every property
     accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the

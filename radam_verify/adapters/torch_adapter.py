@@ -530,7 +530,10 @@ def _layout(state: Mapping[str, Any], group: Mapping[str, Any], param: Any,
         and state[name].numel() == 1)}
     empty = tuple(sorted(k for k in state if k not in known and state[k] is None))
     others = tuple(sorted(k for k in state if k not in known and state[k] is not None))
-    counters = tuple(name for name in GROUP_COUNTERS if wrapper and name in group)
+    # a wrapper's counters; timm's name is also the one an optimizer with Lookahead built in
+    # keeps its group's count under (the project's own, counted per group)
+    counters = tuple(name for name in GROUP_COUNTERS
+                     if name in group and (wrapper or name == "lookahead_step"))
     # plain entries a first step sets in the group (optimi's ``setup``), recreated on injection
     group_set = tuple((k, value) for k, value in group.items()
                       if k not in ("params", step_key, *counters)

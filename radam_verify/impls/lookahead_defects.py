@@ -10,6 +10,7 @@ must find different, as for RAdam's defects (``tests/test_catalogue.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -77,8 +78,42 @@ class LookaheadSlowWeightsNotSaved(RangerDefect):
         super().lookahead(param, {**state, "slow_buffer": held}, t)
 
 
+#: torch-optimizer's Lookahead over RAdam, counted per group with every tensor synced
+GROUP_ALL = "pytorch,lookahead_k=3,lookahead_start=first-step,lookahead_count=group-all"
+
+
+class ConventionGroupLookahead(ConventionRAdam):
+    """Lookahead over RAdam counted per group, every tensor of the group synced on the
+    group's sync steps (torch-optimizer's reading, with k = 3)."""
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 convention: str = GROUP_ALL) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize, convention)
+
+
+class LookaheadGradlessTensorsPassedOver(ConventionGroupLookahead, Defect):
+    """The group's sync passes over the tensors without a gradient on that step (timm's and
+    pytorch-optimizer's reading) where the reading syncs every tensor of the group: a
+    tensor that misses a sync step keeps its fast weights until its next one."""
+
+    verify_convention: ClassVar[str] = GROUP_ALL
+    correct: ClassVar[str] = f"{__name__}:ConventionGroupLookahead"
+    shows = Shows("test_parameter_groups_keep_their_own_hyperparameters", ("theta", "slow"))
+
+    def group_lookahead(self, group: dict[str, Any]) -> None:
+        held = self.convention
+        self.convention = replace(held, lookahead_count="group")
+        try:
+            super().group_lookahead(group)
+        finally:
+            self.convention = held
+
+
 LOOKAHEAD_CATALOGUE: dict[str, type[Defect]] = {
     cls.__name__: cls for cls in (
         LookaheadSyncOneStepLate, LookaheadFastNotReset, LookaheadSlowWeightsNotSaved,
+        LookaheadGradlessTensorsPassedOver,
     )
 }

@@ -160,6 +160,33 @@ class ConventionRAdam(torch.optim.Optimizer):
             slow.add_(param - slow, alpha=c.lookahead_alpha)
             param.copy_(slow)
 
+    @torch.no_grad()
+    def group_lookahead(self, group: dict[str, Any]) -> None:
+        """Lookahead counted per group (timm's and pytorch-optimizer's ``lookahead_step``,
+        torch-optimizer's ``counter``): the group's count advances on every step; on its
+        sync steps each tensor with a gradient (``lookahead_count=group``), or every tensor
+        of the group (``group-all``), is synced, its slow weights set first where it holds
+        none yet."""
+        c = self.convention
+        clock = group["lookahead_step"] = int(group.get("lookahead_step", 0)) + 1
+        for param in group["params"]:
+            state = self.state[param]
+            holds = "slow_buffer" in state if state else c.holds_slow(0)
+            action = c.lookahead_action(int(state.get("step", 0)), clock,
+                                        stepped=param.grad is not None, holds=holds)
+            if action == "none":
+                continue
+            if not state:  # never stepped: synced with its group all the same
+                state.update(self.init_state(param))
+            target = torch.view_as_real(param) if param.is_complex() else param
+            if action == "set":
+                state["slow_buffer"] = param.detach().clone()
+            else:
+                slow = state["slow_buffer"]
+                slow_view = torch.view_as_real(slow) if slow.is_complex() else slow
+                slow_view.add_(target - slow_view, alpha=c.lookahead_alpha)
+                target.copy_(slow_view)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim.Optimizer.load_state_dict keeps the state dict's tensors themselves
         (shared with the optimizer it came from; pytorch/pytorch#196083): load a copy."""
@@ -191,6 +218,8 @@ class ConventionRAdam(torch.optim.Optimizer):
                 grad = self.gradient(param, grad, h)
                 self.moments(state, grad, h)
                 self.update(param, state, self.coefficients(t, h), h)
-                if self.convention.lookahead:
+                if self.convention.lookahead and self.convention.lookahead_count == "tensor":
                     self.lookahead(param, state, t)
+            if self.convention.lookahead and self.convention.lookahead_count != "tensor":
+                self.group_lookahead(group)
         return loss

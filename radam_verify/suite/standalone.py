@@ -47,10 +47,13 @@ def case_of(failure: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _steps_until(scenario: Scenario, group: int, tensor: int, stepped: int,
-                 layout: Layout = RAW) -> int:
+                 layout: Layout = RAW, group_step: int | None = None) -> int:
     """How many of the scenario's steps run until the tensor's t has advanced ``stepped``
-    times (on its own steps, or on its group's where the layout shares one count)."""
+    times (on its own steps, or on its group's where the layout shares one count), or
+    until its group has taken ``group_step`` steps (a sync without a gradient)."""
     begin = {len(scenario.groups) + i: k for i, (k, _) in enumerate(scenario.added)}.get(group, 0)
+    if group_step is not None:
+        return min(begin + group_step, len(scenario.steps))
     count = 0
     for k in range(begin, len(scenario.steps)):
         row = scenario.steps[k][group]
@@ -81,7 +84,7 @@ def expected(adapter: Adapter, convention: Convention, scenario: Scenario,
         start_t = int(scenario.start[worst.group][worst.param].t or 0)
     steps = (len(scenario.steps) if read_back
              else _steps_until(scenario, worst.group, worst.param, w.t - start_t,
-                               adapter.state_layout))
+                               adapter.state_layout, w.group_step))
     how = (f"the exact values come from radam-verify's reference, which evaluates the "
            f"{convention.spec} convention's step in mpmath at {DEFAULT_PRECISION_BITS} bits on "
            f"the inputs as given (every float converts to a binary rational exactly; the "
