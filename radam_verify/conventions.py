@@ -111,7 +111,7 @@ LOOKAHEAD_COUNTS: tuple[LookaheadCount, ...] = ("tensor", "group", "group-all")
 #: what a step ends with under Lookahead: nothing, phi = theta (the first sync of a tensor
 #: holding no slow weights yet), or a sync (phi += alpha (theta - phi), theta = phi)
 LookaheadAction = Literal["none", "set", "sync"]
-Scalars = Literal["float64", "float32", "float32-held"]
+Scalars = Literal["float64", "float32", "float32-held", "float32-lr"]
 #: both moments bias-corrected (True), neither (False), or only m (``"m"``) or only v (``"v"``)
 BiasCorrection = bool | Literal["m", "v"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
@@ -125,7 +125,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "bias_correction": ("true", "false", "m", "v"),
     "adapt": ("always", "with-decay"),
     "algorithm": ("radam", "adam", "lamb"),
-    "scalars": ("float64", "float32", "float32-held"),
+    "scalars": ("float64", "float32", "float32-held", "float32-lr"),
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
     "lookahead_sync": ("copy", "merged"),
@@ -222,7 +222,11 @@ class Convention:
     or ``float32-held``: the hyperparameters themselves are held as binary32 numbers (lr,
     beta1, beta2, eps and the weight decay, as ``optax.inject_hyperparams`` holds them in
     float32), so every use of them, the moments' 1 - beta included, is exact arithmetic on
-    the rounded values (:meth:`held`), the scalars formed in binary32 as for ``float32``.
+    the rounded values (:meth:`held`), the scalars formed in binary32 as for ``float32``;
+    or ``float32-lr``: the learning rate alone is held as a binary32 number, every other
+    hyperparameter and the scalars in binary64 (Keras 3 on float64 parameters: its
+    ``learning_rate`` is a float32 variable cast to the parameters' dtype, its betas, eps
+    and weight decay Python numbers cast to it).
     """
 
     threshold: float = 5.0
@@ -305,10 +309,17 @@ class Convention:
         return self.scalars in ("float32", "float32-held")
 
     def held(self, hyper: Hyper) -> Hyper:
-        """The hyperparameters as the reading holds them: as given, or (``float32-held``) lr,
+        """The hyperparameters as the reading holds them: as given, lr alone rounded to
+        binary32 (``float32-lr``), or (``float32-held``) lr,
         beta1, beta2, eps and the weight decay rounded to binary32, the numbers every exact
         step of the reading then uses. A beta that rounds to 1 leaves 1 - beta^t = 0, where
         the step is undefined: out of the reading's domain."""
+        if self.scalars == "float32-lr":
+            lr = as_binary(hyper.lr, "float32")
+            if not math.isfinite(lr):
+                raise OutOfDomainError(f"lr={hyper.lr!r} overflows binary32, where the reading "
+                                       "holds it")
+            return replace(hyper, lr=lr)
         if self.scalars != "float32-held":
             return hyper
         lr, beta1, beta2, eps, weight_decay = (

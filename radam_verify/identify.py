@@ -213,12 +213,22 @@ def candidates(adapter: Adapter) -> list[Convention]:
     return found
 
 
+#: per parameter format, the readings holding hyperparameters in binary32 that are tried
+#: where no other reading reproduces the probes: (the scalars of the candidates they vary,
+#: the held reading, what it holds in binary32)
+_HELD: dict[str, tuple[Scalars, Scalars, str]] = {
+    "float32": ("float32", "float32-held", "lr, the betas, eps and the weight decay"),
+    "float64": ("float64", "float32-lr", "lr alone"),
+}
+
+
 def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) -> Identification:
     """Run the probes once and keep the conventions that reproduce every one of them (for a
     Lookahead wrapper: the inner optimizer's reading first, then Lookahead's,
     :func:`_identify_lookahead`); where none does and the parameters are float32, the
     readings that hold the hyperparameters themselves in binary32 (``scalars=float32-held``)
-    are judged on the same runs."""
+    are judged on the same runs, and where the parameters are float64, those that hold lr
+    alone in binary32 (``scalars=float32-lr``)."""
     wrapper = adapter.lookahead()
     built_in = None
     if wrapper is not None:
@@ -236,21 +246,41 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
     closest = alive[min(score, key=lambda i: score[i])]
     held_note = None
-    if not survivors and adapter.fmt.name == "float32":
-        # last, the readings that hold the hyperparameters themselves in binary32 (the
-        # parameters' format), the moments' 1 - beta formed from them: tried only where no
-        # other reading reproduces the probes (the same probes, each run once)
-        held = [replace(c, scalars="float32-held") for c in alive if c.scalars == "float32"]
+    fallback = _HELD.get(adapter.fmt.name)
+    if not survivors and fallback is not None:
+        # last, the readings that hold hyperparameters in binary32: all of them in float32
+        # (the parameters' format), the moments' 1 - beta formed from them, or lr alone in
+        # float64: tried only where no other reading reproduces the probes (the same
+        # probes, each run once)
+        given, holding, what = fallback
+        held = [replace(c, scalars=holding) for c in alive if c.scalars == given]
         held_score, held_rejected, held_ran = _eliminate(adapter, found, held, runs, progress)
         if len(held_rejected) < len(held):
             alive, score, rejected_by = held, held_score, held_rejected
             ran += [p for p in held_ran if p not in ran]
             survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
-            held_note = ("scalars=float32-held: no reading with the hyperparameters as given "
-                         "(scalars in binary64 or binary32) reproduces every probe; with lr, "
-                         "the betas, eps and the weight decay held as binary32 numbers, "
+            held_note = (f"scalars={holding}: no reading with the hyperparameters as given "
+                         "(scalars in binary64 or binary32) reproduces every probe; with "
+                         f"{what} held as binary32 numbers, "
                          f"{len(survivors)} {'does' if len(survivors) == 1 else 'do'}")
+    lr_note = None
+    if (adapter.fmt.name == "float64" and survivors
+            and all(c.scalars == "float32" for c in survivors)):
+        # binary32 scalars reproduce every probe and binary64 ones do not: lr alone held as
+        # a binary32 number (Keras 3), the rest in binary64, is the stricter reading where
+        # it reproduces them too (the same probes, each run once)
+        held = [replace(c, scalars="float32-lr") for c in survivors]
+        _, held_rejected, held_ran = _eliminate(adapter, found, held, runs, progress)
+        kept = [c for i, c in enumerate(held) if i not in held_rejected]
+        if kept:
+            survivors = kept
+            ran += [p for p in held_ran if p not in ran]
+            lr_note = ("scalars=float32-lr: binary32 scalars reproduce every probe and binary64 "
+                       "ones do not; with lr alone held as a binary32 number and the rest in "
+                       "binary64, the stricter reading, they are reproduced too")
     evidence = [f"probe '{p.name}' ({p.purpose})" for p in ran]
+    if lr_note:
+        evidence.append(lr_note)
     if built_in is not None:
         evidence.insert(0, f"Lookahead built in, with k = {built_in[0]} and alpha = "
                            f"{_text(built_in[1])} (as an instance it builds holds them): every "
@@ -293,7 +323,7 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                 "probe")
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
-    if preset and axes.get("scalars") in ("float32", "float32-held"):
+    if preset and axes.get("scalars") in ("float32", "float32-held", "float32-lr"):
         # a preset's reading, its scalars (or its hyperparameters too) in binary32
         chosen = replace(chosen, scalars=axes["scalars"])  # type: ignore[arg-type]
         preset = chosen.spec

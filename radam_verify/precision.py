@@ -37,9 +37,11 @@ def interval_precision(bits: int) -> Iterator[MPIntervalContext]:
 
 
 def as_binary(value: float, rounding: HyperRounding = "float64") -> float:
-    """``value`` as the binary number an implementation holds: itself, or rounded to float32."""
+    """``value`` as the binary number an implementation holds: itself, or rounded to float32
+    (inf beyond its range, which the callers report as out of the reading's domain)."""
     if rounding == "float32":
-        return float(np.float32(value))
+        with np.errstate(over="ignore"):
+            return float(np.float32(value))
     return float(value)
 
 

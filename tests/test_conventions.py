@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import pytest
 
 from radam_verify.conventions import PRESETS, Convention, parse_convention
@@ -229,3 +230,16 @@ def test_lookahead_counted_per_tensor_ignores_the_groups_count() -> None:
     assert grouped.spec == "ranger,lookahead_count=group-all"
     with pytest.raises(ConventionError, match="unknown value 'layer' for axis 'lookahead_count'"):
         parse_convention("ranger,lookahead_count=layer")
+
+
+def test_a_reading_with_lr_held_in_binary32_rounds_lr_alone() -> None:
+    reading = parse_convention("keras-adam,scalars=float32-lr")
+    assert not reading.float32_scalars  # the scalars are formed in binary64
+    hyper = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0.004)
+    held = reading.held(hyper)
+    assert held.lr == float(np.float32(1e-3)) != 1e-3
+    assert (held.beta1, held.beta2, held.eps, held.weight_decay) == (0.9, 0.999, 1e-7, 0.004)
+    everything = parse_convention("keras-adam,scalars=float32-held").held(hyper)
+    assert everything.beta2 == float(np.float32(0.999)) != held.beta2
+    with pytest.raises(OutOfDomainError, match="overflows binary32"):
+        reading.held(Hyper(lr=1e39))

@@ -218,3 +218,25 @@ def test_a_keras3_script_shows_the_bfloat16_deviation_without_radam_verify(
     assert shown.returncode == 1, shown.stdout[-2000:] + shown.stderr[-2000:]
     assert raised.value.details["exact"] in shown.stdout
     assert "DEVIATES" in shown.stdout
+
+
+def test_keras3_adamw_on_float64_is_the_reading_with_lr_alone_held_in_binary32(
+        tmp_path: Path) -> None:
+    """On the jax backend with JAX's x64 mode (as a float64 user runs it), Keras 3's AdamW
+    forms every scalar in float64 from lr as its float32 variable holds it: identify names
+    ``scalars=float32-lr`` (binary32 scalars reproduce the probes too, binary64 ones with lr
+    as given do not), and the one-step and weight-decay properties accept it."""
+    report = tmp_path / "verdict.json"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--verify-impl=keras.optimizers:AdamW", "--verify-dtype=float64",
+                           "--verify-profile=quick", f"--verify-report={report}",
+                           "-k", "one_step or weight_decay"],
+                          capture_output=True, text=True, check=False, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    verdict = json.loads(report.read_text())
+    assert verdict["convention"]["spec"] == "keras-adam,scalars=float32-lr"
+    found = {p["property"]: p["outcome"] for p in verdict["properties"]}
+    assert found["test_one_step_from_its_own_state_matches_the_exact_step"] == "passed"
+    assert found["test_weight_decay_follows_the_convention"] == "passed"
+    assert done.returncode == 0, done.stdout[-3000:]

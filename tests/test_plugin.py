@@ -426,9 +426,10 @@ def test_correct_adam_implementations_conform_with_every_property(
     AdamW stepped in chunks in bfloat16, scalars formed in binary32 (the textbook
     schedule in float32, from binary32 betas, for RAdam and AdamW), a constant inside the
     root (on v_hat, and on the raw v), AMSGrad with only v bias-corrected, AMSGrad's two
-    maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three starts of the slow
-    weights (over RAdam, AdamW and AMSGrad) and its two counts per group, and LAMB's readings (the paper's, torch-optimizer's,
-    Keras' with the ratio clipped, and with the gradients clipped globally): every property
+    maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three
+    starts of the slow weights (over RAdam, AdamW and AMSGrad) and its two counts per group,
+    and LAMB's readings (the paper's, torch-optimizer's, Keras' with the ratio clipped, and
+    with the gradients clipped globally): every property
     accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""

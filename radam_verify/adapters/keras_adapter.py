@@ -195,12 +195,26 @@ class _Keras3:
     built with ``optimizer.build`` (as ``Model.compile`` does, so that a variable first
     stepped later is known), slots found by the name Keras gives them
     (``<variable path>_<slot>``), state saved with ``save_own_variables`` /
-    ``load_own_variables`` (what ``Model.save`` calls); one code path, eager."""
+    ``load_own_variables`` (what ``Model.save`` calls); one code path, eager. On the jax
+    backend float64 parameters need JAX's x64 mode (without it a float64 variable is
+    float32), which is set as a user of float64 sets it, before any variable is made."""
 
     paths = ("eager",)
 
     def __init__(self, fmt: Format) -> None:
         self.keras, self.fmt = importlib.import_module("keras"), fmt
+        self.x64()
+
+    def x64(self) -> None:
+        """On the jax backend, JAX's x64 mode on for float64 parameters and off otherwise
+        (one global switch, set again whenever a variable is made: an adapter of another
+        dtype may have run in between, in one process)."""
+        if self.keras.backend.backend() != "jax":
+            return
+        jax = importlib.import_module("jax")
+        wanted = self.fmt.name == "float64"
+        if bool(jax.config.jax_enable_x64) != wanted:
+            jax.config.update("jax_enable_x64", wanted)
 
     @property
     def framework(self) -> str:
@@ -209,9 +223,11 @@ class _Keras3:
         return f"keras {self.keras.__version__}, {backend} {module.__version__}"
 
     def variable(self, values: np.ndarray, name: str) -> Any:
+        self.x64()
         return self.keras.Variable(carried(self.fmt, values), dtype=self.fmt.name, name=name)
 
     def constant(self, values: np.ndarray) -> Any:
+        self.x64()
         return self.keras.ops.convert_to_tensor(carried(self.fmt, values), dtype=self.fmt.name)
 
     def host(self, value: Any) -> np.ndarray:

@@ -279,15 +279,37 @@ KERAS_BFLOAT16_SCALARS = Finding(
     "keras_bfloat16_beta2_rounds_to_one.py", when=r"theta\[")
 
 
+KERAS_TORCH_DECAY_FACTOR = Finding(
+    "Keras 3's torch backend overrides _apply_weight_decay with torch._foreach_mul_(variables, "
+    "1 - weight_decay * lr), lr its float32 variable: the factor is formed and rounded in "
+    "float32, so a float64 parameter is decayed by a binary32 number (some 10^8 float64 ulps "
+    "of theta per decayed step), where Keras' own implementation, which the jax backend runs, "
+    "forms variable - variable * wd * lr in the variable's dtype",
+    "keras_torch_float64_decay_factor_in_float32.py", when=r"theta\[")
+
+_KERAS_FLOAT64 = ("keras/src/optimizers/adam.py: lr = ops.cast(learning_rate, variable.dtype) "
+                  "from the float32 learning-rate variable (backend.floatx()), the betas, "
+                  "epsilon and weight_decay Python numbers cast to the variable's dtype, "
+                  "alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) beside sqrt(v) + epsilon "
+                  "(keras-adam with lr held as a binary32 number, scalars=float32-lr)")
+
+
 def _keras(cls: str) -> tuple[Configuration, ...]:
-    """Keras 3's optimizer on the torch and jax backends, float32 and bfloat16 (float64: see
-    ADAM_NOT_RUN); in bfloat16 identified by float32 probes, as every narrow dtype."""
+    """Keras 3's optimizer on the torch and jax backends, float32 and bfloat16 (in bfloat16
+    identified by float32 probes, as every narrow dtype), and float64 (the jax backend with
+    JAX's x64 mode, as a float64 user runs it), verified against its documented reading:
+    lr held in binary32, the rest in float64."""
     spec = f"keras.optimizers:{cls}"
-    return tuple(
+    return (*(
         Configuration(f"{backend} backend", spec, dtype=dtype,
                       variables={"KERAS_BACKEND": backend},
                       findings=(KERAS_BFLOAT16_SCALARS,) if dtype == "bfloat16" else ())
-        for dtype in ("float32", "bfloat16") for backend in ("torch", "jax"))
+        for dtype in ("float32", "bfloat16") for backend in ("torch", "jax")), *(
+        Configuration(f"{backend} backend", spec, dtype="float64",
+                      variables={"KERAS_BACKEND": backend},
+                      convention="keras-adam,scalars=float32-lr", documented=_KERAS_FLOAT64,
+                      findings=(KERAS_TORCH_DECAY_FACTOR,) if backend == "torch" else ())
+        for backend in ("torch", "jax")))
 
 
 ADAM_CONFIGURATIONS: tuple[Configuration, ...] = (
@@ -312,9 +334,4 @@ ADAM_NOT_RUN: Mapping[str, str] = {
         "paging keeps the states in CUDA unified memory; on the CPU they warn 'Paged "
         "optimizers are not supported on CPU' and step as the non-paged ones above, so they "
         "are CUDA rows, for a run on a GPU"),
-    "Keras 3 Adam and AdamW on float64 parameters": (
-        "Keras 3 forms part of its scalars in binary32 (its learning rate is a float32 "
-        "variable, tests/test_keras3.py) and part in the parameters' dtype; identify finds "
-        "the float32-scalars reading closest, which that mix exceeds by up to 5x late in "
-        "training, and no reading expresses the mix yet"),
 }
