@@ -62,6 +62,19 @@ _KERAS_LAMB = ("keras/src/optimizers/lamb.py: m_hat / (sqrt(v_hat) + epsilon), t
                "LAMB's normalised step hides the bias corrections from the probes)")
 
 
+_KERAS_LAMB_FLOAT64 = ("keras/src/optimizers/lamb.py as in float32, lr cast to the variable's "
+                       "dtype from the float32 learning-rate variable and every other "
+                       "hyperparameter a Python number taken in the variable's dtype "
+                       "(keras-lamb with lr held as a binary32 number, scalars=float32-lr)")
+KERAS_TORCH_PYTHON_SCALAR = Finding(
+    "lamb.py updates m and v as ops.multiply(ops.subtract(gradient, m), 1 - beta): on the "
+    "torch backend the Python float 1 - beta becomes a tensor of Keras' floatx, float32, so "
+    "float64 moments are updated with a binary32 coefficient (1 - 0.999 becomes "
+    "0.0010000000474974513, some 10^8 float64 ulps of m and v per step), where the jax "
+    "backend keeps the binary64 value",
+    "keras_torch_float64_python_scalar_in_float32.py", when=r"(theta|m|v)\[")
+
+
 def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
                         new_storage: Finding) -> tuple[Configuration, ...]:
     """The rows; ``load_shares``: torch's shared state after load_state_dict, which timm's
@@ -110,5 +123,12 @@ def lamb_configurations(load_shares: Finding, maximize_in_place: Finding,
                         variables={"KERAS_BACKEND": backend},
                         findings=(KERAS_LAMB_BFLOAT16_SCALARS,) if dtype == "bfloat16" else ())
           for dtype in ("float32", "bfloat16") for backend in ("torch", "jax")),
+        # and float64: lr held in its float32 variable, the rest in float64 (the jax
+        # backend with JAX's x64 mode)
+        *(Configuration(f"{backend} backend", "keras.optimizers:Lamb", dtype="float64",
+                        convention="keras-lamb,scalars=float32-lr",
+                        documented=_KERAS_LAMB_FLOAT64, variables={"KERAS_BACKEND": backend},
+                        findings=(KERAS_TORCH_PYTHON_SCALAR,) if backend == "torch" else ())
+          for backend in ("torch", "jax")),
     )
 
