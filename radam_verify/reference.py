@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import mpmath
 from mpmath import libmp
 
-from radam_verify.conventions import Convention
+from radam_verify.conventions import Convention, LookaheadAction
 from radam_verify.errors import OutOfDomainError
 from radam_verify.hyper import Hyper
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
@@ -268,8 +268,9 @@ def slow_held(state: ExactState, convention: Convention) -> bool:
     return convention.lookahead and (convention.lookahead_start == "theta0" or bool(state.slow))
 
 
-def lookahead_end(theta: tuple[mpmath.mpf, ...], slow: tuple[mpmath.mpf, ...], action: str,
-                  alpha: float, prec: int) -> tuple[tuple[mpmath.mpf, ...], tuple[mpmath.mpf, ...]]:
+def lookahead_end(theta: tuple[mpmath.mpf, ...], slow: tuple[mpmath.mpf, ...],
+                  action: LookaheadAction, alpha: float, prec: int
+                  ) -> tuple[tuple[mpmath.mpf, ...], tuple[mpmath.mpf, ...]]:
     """(theta, phi) after Lookahead's ``action`` at the end of a step: ``set``, phi = theta;
     ``sync``, phi += alpha (theta - phi) and theta = phi (exactly, at ``prec`` bits)."""
     if action == "set":
