@@ -1,66 +1,64 @@
 """Lookahead counted per parameter group, on the real wrappers: timm's and pytorch-optimizer's
 pass over a tensor without a gradient at their group's sync, torch-optimizer's pulls every
-tensor of the group. Each conforms to its reading on the parameter-groups property (several
-groups, tensors without a gradient on some steps) and deviates from the same reading counted
-per tensor; the matrix rows (``radam_verify/matrix/lookahead_rows.py``) state the readings."""
+tensor of the group. On a group whose second tensor misses steps around the syncs, each
+wrapper follows its own reading and deviates from the other two counts; the matrix rows
+(``radam_verify/matrix/lookahead_rows.py``) state the readings, and the parameter-groups
+property draws such groups for every row."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
+import numpy as np
 import pytest
 
-from radam_verify.matrix.lookahead_rows import TO_LOOKAHEAD_ADDED_GROUP
+from radam_verify.adapters import GroupSpec, load_adapter
+from radam_verify.conventions import LOOKAHEAD_COUNTS, parse_convention
+from radam_verify.hyper import Hyper
+from radam_verify.suite import checks
+from radam_verify.suite.scenario import Scenario
 
 pytest.importorskip("torch")
 
-OVER_RADAM = '{"inner": "torch.optim:RAdam", "foreach": false}'
-PROPERTY = "test_parameter_groups_keep_their_own_hyperparameters"
+K = 3
+#: each wrapper's module, where its reading starts the slow weights, and its count
 WRAPPERS = {
-    "timm": ("radam_verify.timm_optim:Lookahead",
-             "pytorch,lookahead_k=6,lookahead_start=first-sync"),
-    "pytorch-optimizer": ("pytorch_optimizer:Lookahead", "pytorch,lookahead_k=5"),
-    "torch-optimizer": ("torch_optimizer:Lookahead",
-                        "pytorch,lookahead_k=5,lookahead_start=first-step"),
+    "timm": ("radam_verify.timm_optim:Lookahead", "first-sync", "group"),
+    "pytorch-optimizer": ("pytorch_optimizer:Lookahead", "theta0", "group"),
+    "torch-optimizer": ("torch_optimizer:Lookahead", "first-step", "group-all"),
 }
 
 
-def _groups_property(tmp_path: Path, library: str, count: str) -> dict[str, Any]:
-    """The parameter-groups property's outcome for ``library``'s wrapper under its reading
-    with ``lookahead_count=count`` (quick profile, one process)."""
-    spec, reading = WRAPPERS[library]
+def _scenario() -> Scenario:
+    """One group of two tensors over 3k + 1 steps; the second has no gradient on steps 1, k,
+    k + 1 and 2k (the first syncs of every start and count), nor on the last one."""
+    rng = np.random.default_rng(14)
+    missing = {0, K - 1, K, 2 * K - 1, 3 * K}
+    steps = tuple(((rng.normal(size=4), None if k in missing else rng.normal(size=2)),)
+                  for k in range(3 * K + 1))
+    group = GroupSpec(Hyper(lr=1e-2, beta1=0.9, beta2=0.99),
+                      (rng.normal(size=4), rng.normal(size=2)))
+    return Scenario((group,), steps)
+
+
+@pytest.mark.parametrize("library", sorted(WRAPPERS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_each_wrapper_follows_its_own_count_of_the_groups_steps_and_no_other(
+        library: str, dtype: str) -> None:
+    spec, start, count = WRAPPERS[library]
     pytest.importorskip(spec.split(":")[0].split(".")[0])
-    report = tmp_path / f"{library}-{count}.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--verify-impl={spec}",
-         f"--verify-kwargs={OVER_RADAM}", f"--verify-convention={reading},lookahead_count={count}",
-         "--verify-profile=quick", f"--verify-report={report}", "-k", PROPERTY],
-        capture_output=True, text=True, check=False, timeout=600, cwd=tmp_path)
-    assert report.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    (outcome,) = [p for p in json.loads(report.read_text())["properties"]
-                  if p["property"] == PROPERTY]
-    return dict(outcome)
-
-
-@pytest.mark.parametrize(("library", "count"), [("timm", "group"),
-                                                ("pytorch-optimizer", "group")])
-def test_a_wrapper_counting_per_group_conforms_to_that_reading_and_not_to_a_tensor_count(
-        tmp_path: Path, library: str, count: str) -> None:
-    assert _groups_property(tmp_path, library, count)["outcome"] == "passed"
-    per_tensor = _groups_property(tmp_path, library, "tensor")
-    assert per_tensor["outcome"] == "failed"
-    # the tensor that missed a step is synced on its group's phase: theta or phi is off
-    assert "theta[" in per_tensor["failure"]["message"] or "slow[" in per_tensor["failure"][
-        "message"]
-
-
-def test_torch_optimizers_wrapper_syncs_every_tensor_and_fails_only_on_a_group_added_later(
-        tmp_path: Path) -> None:
-    outcome = _groups_property(tmp_path, "torch-optimizer", "group-all")
-    if outcome["outcome"] == "failed":  # a group added later: KeyError 'counter'
-        message = outcome["failure"]["message"]
-        assert TO_LOOKAHEAD_ADDED_GROUP.explains(PROPERTY, message), message
+    adapter = load_adapter(spec, {"inner": "torch.optim:RAdam", "foreach": False, "k": K,
+                                  "alpha": 0.5}, dtype=dtype)
+    scenario = _scenario()
+    verdicts = {}
+    for other in LOOKAHEAD_COUNTS:
+        reading = parse_convention(f"pytorch,lookahead_k={K},lookahead_start={start},"
+                                   f"lookahead_count={other}")
+        adapter.slow_from = reading.slow_from
+        verdicts[other] = checks.exact(adapter, scenario, reading)
+    assert verdicts[count].conforms, verdicts[count].worst()
+    for other in LOOKAHEAD_COUNTS:
+        if other != count:
+            outcome = verdicts[other]
+            assert not outcome.conforms, other
+            worst = outcome.worst()
+            assert worst is not None
+            assert worst.param == 1  # the tensor that misses steps
