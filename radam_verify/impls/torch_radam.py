@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from radam_verify.coefficients import Coefficients, textbook_coefficients
-from radam_verify.conventions import Convention, parse_convention
+from radam_verify.conventions import Convention, LookaheadAction, parse_convention
 from radam_verify.errors import OutOfDomainError
 from radam_verify.hyper import Hyper
 
@@ -152,13 +152,20 @@ class ConventionRAdam(torch.optim.Optimizer):
     def lookahead(self, param: torch.Tensor, state: dict[str, Any], t: int) -> None:
         """Lookahead after step ``t``: phi += alpha (theta - phi) and theta = phi on a sync
         step (phi set to theta where the reading starts it after this step)."""
-        c = self.convention
-        if c.sets_slow(t):
+        self.end_lookahead(param, state, self.convention.lookahead_action(t))
+
+    def end_lookahead(self, param: torch.Tensor, state: dict[str, Any],
+                      action: LookaheadAction) -> None:
+        """Lookahead's ``action`` at the end of a step: ``set`` phi = theta, ``sync`` phi +=
+        alpha (theta - phi) and theta = phi (a complex tensor as pairs of reals)."""
+        if action == "set":
             state["slow_buffer"] = param.detach().clone()
-        elif c.syncs(t):
+        elif action == "sync":
+            target = torch.view_as_real(param) if param.is_complex() else param
             slow = state["slow_buffer"]
-            slow.add_(param - slow, alpha=c.lookahead_alpha)
-            param.copy_(slow)
+            slow_view = torch.view_as_real(slow) if slow.is_complex() else slow
+            slow_view.add_(target - slow_view, alpha=self.convention.lookahead_alpha)
+            target.copy_(slow_view)
 
     @torch.no_grad()
     def group_lookahead(self, group: dict[str, Any]) -> None:
@@ -174,18 +181,9 @@ class ConventionRAdam(torch.optim.Optimizer):
             holds = "slow_buffer" in state if state else c.holds_slow(0)
             action = c.lookahead_action(int(state.get("step", 0)), clock,
                                         stepped=param.grad is not None, holds=holds)
-            if action == "none":
-                continue
-            if not state:  # never stepped: synced with its group all the same
+            if action != "none" and not state:  # never stepped: synced with its group
                 state.update(self.init_state(param))
-            target = torch.view_as_real(param) if param.is_complex() else param
-            if action == "set":
-                state["slow_buffer"] = param.detach().clone()
-            else:
-                slow = state["slow_buffer"]
-                slow_view = torch.view_as_real(slow) if slow.is_complex() else slow
-                slow_view.add_(target - slow_view, alpha=c.lookahead_alpha)
-                target.copy_(slow_view)
+            self.end_lookahead(param, state, action)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim.Optimizer.load_state_dict keeps the state dict's tensors themselves
