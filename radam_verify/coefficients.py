@@ -19,6 +19,7 @@ import numpy as np
 
 from radam_verify.conventions import Convention
 from radam_verify.hyper import Hyper
+from radam_verify.powers import Powers
 from radam_verify.precision import real
 from radam_verify.schedule import schedule_step
 
@@ -48,9 +49,10 @@ def decay_factor(hyper: Hyper, convention: Convention, updates: bool) -> float |
 
 
 def exact_coefficients(t: int, hyper: Hyper, convention: Convention,
-                       rectified: bool | None = None) -> Coefficients:
+                       rectified: bool | None = None, powers: Powers | None = None
+                       ) -> Coefficients:
     """Coefficients from the certified exact schedule, each rounded once to binary64."""
-    return exact_scalars(t, hyper, convention, rectified).rounded()
+    return exact_scalars(t, hyper, convention, rectified, powers).rounded()
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,13 @@ class ExactScalars:
 
 
 def exact_scalars(t: int, hyper: Hyper, convention: Convention,
-                  rectified: bool | None = None) -> ExactScalars:
+                  rectified: bool | None = None, powers: Powers | None = None
+                  ) -> ExactScalars:
     """The scalars of step ``t`` from the certified exact schedule, on the branch it takes
-    (or ``rectified``: inside the ambiguity band the judges try both)."""
-    s = schedule_step(t, hyper.beta1, hyper.beta2, convention)
+    (or ``rectified``: inside the ambiguity band the judges try both); ``powers``: the
+    running products where the reading forms its corrections from them
+    (:mod:`radam_verify.powers`)."""
+    s = schedule_step(t, hyper.beta1, hyper.beta2, convention, powers=powers)
     branch = s.rectified if rectified is None else rectified
     updates = branch or convention.below == "sgd"
     if branch:
@@ -104,23 +109,27 @@ def _rectifier(rho: mpmath.mpf, inf: mpmath.mpf) -> mpmath.mpf:
     return max(square, 0) ** 0.5
 
 
-def textbook_coefficients(t: int, hyper: Hyper, convention: Convention) -> Coefficients:
+def textbook_coefficients(t: int, hyper: Hyper, convention: Convention,
+                          powers: tuple[float, float] | None = None) -> Coefficients:
     """Coefficients as implementations compute them: the textbook formulas in binary64 (in
     binary32 from binary32 betas and lr where the convention's scalars are float32, as a
-    float32 step count tensor or float32 scalars give them)."""
+    float32 step count tensor or float32 scalars give them); ``powers``: the running
+    products (P1, P2) an implementation holds in place of b1^t and b2^t."""
     if convention.float32_scalars:
-        return _textbook(t, hyper, convention, np.float32, np.sqrt)
-    return _textbook(t, hyper, convention, float, math.sqrt)
+        return _textbook(t, hyper, convention, np.float32, np.sqrt, powers)
+    return _textbook(t, hyper, convention, float, math.sqrt, powers)
 
 
 def _textbook(t: int, hyper: Hyper, convention: Convention, f: Callable[[float], Any],
-              sqrt: Callable[[Any], Any]) -> Coefficients:
+              sqrt: Callable[[Any], Any], powers: tuple[float, float] | None = None
+              ) -> Coefficients:
     """The textbook formulas with every scalar of type ``f`` (float or numpy.float32)."""
     b1, b2, one, two, four = f(hyper.beta1), f(hyper.beta2), f(1), f(2), f(4)
-    bc1, p2 = one - b1 ** f(t), b2 ** f(t)
+    p1, p2 = (b1 ** f(t), b2 ** f(t)) if powers is None else (f(powers[0]), f(powers[1]))
+    bc1 = one - p1
     bc2 = one - p2
     rho_inf = two / (one - b2) - one
-    rho_t = rho_inf - two * f(t) * p2 / bc2 if b2 > 0 else rho_inf
+    rho_t = rho_inf - two * f(t) * p2 / bc2 if p2 > 0 else rho_inf
     # a correction the reading does not make (LAMB's first version: neither)
     bc1 = bc1 if convention.corrects_m else one
     bc2 = bc2 if convention.corrects_v else one

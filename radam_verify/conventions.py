@@ -111,7 +111,16 @@ LOOKAHEAD_COUNTS: tuple[LookaheadCount, ...] = ("tensor", "group", "group-all")
 #: what a step ends with under Lookahead: nothing, phi = theta (the first sync of a tensor
 #: holding no slow weights yet), or a sync (phi += alpha (theta - phi), theta = phi)
 LookaheadAction = Literal["none", "set", "sync"]
-Scalars = Literal["float64", "float32", "float32-held", "float32-lr"]
+Scalars = Literal["float64", "float32", "float32-held", "float32-lr", "float32-betas"]
+#: where the bias corrections' powers come from: b^t of the step's own betas (``count``), or
+#: the product of the betas of every step the tensor took (``running``)
+Powers = Literal["count", "running"]
+#: the hyperparameters each reading holds as binary32 numbers (the others as given)
+HELD_IN_BINARY32: dict[str, tuple[str, ...]] = {
+    "float32-held": ("lr", "beta1", "beta2", "eps", "weight_decay"),
+    "float32-lr": ("lr",),
+    "float32-betas": ("beta1", "beta2", "eps"),
+}
 #: both moments bias-corrected (True), neither (False), or only m (``"m"``) or only v (``"v"``)
 BiasCorrection = bool | Literal["m", "v"]
 WeightDecay = Literal["l2", "decoupled", "decoupled-unscaled", "merged", "none", "in-ratio"]
@@ -125,16 +134,18 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "bias_correction": ("true", "false", "m", "v"),
     "adapt": ("always", "with-decay"),
     "algorithm": ("radam", "adam", "lamb"),
-    "scalars": ("float64", "float32", "float32-held", "float32-lr"),
+    "scalars": ("float64", "float32", "float32-held", "float32-lr", "float32-betas"),
     "amsgrad": ("none", "v", "v_hat"),
     "lookahead_start": ("theta0", "first-step", "first-sync"),
     "lookahead_sync": ("copy", "merged"),
     "lookahead_count": ("tensor", "group", "group-all"),
+    "powers": ("count", "running"),
 }
 
 AXES = ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay", "decay_on_skip",
         "scalars", "amsgrad", "bias_correction", "phi_max", "trust_max", "adapt", "clip_norm",
-        "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync", "lookahead_count")
+        "lookahead_k", "lookahead_alpha", "lookahead_start", "lookahead_sync", "lookahead_count",
+        "powers")
 #: the axes whose values are numbers (``inf`` allowed for LAMB's clamps)
 NUMBER_AXES = ("threshold", "lookahead_alpha", "phi_max", "trust_max", "clip_norm", "eps_root")
 #: Lookahead's axes, a wrapper's: every algorithm reads them (k = 0: no Lookahead)
@@ -144,11 +155,11 @@ LOOKAHEAD_AXES = ("lookahead_k", "lookahead_alpha", "lookahead_start", "lookahea
 #: The axes each algorithm reads; the others keep their defaults and are not shown.
 ALGORITHM_AXES: dict[str, tuple[str, ...]] = {
     "radam": ("threshold", "comparison", "below", "eps", "eps_root", "weight_decay",
-              "decay_on_skip", "scalars", *LOOKAHEAD_AXES),
+              "decay_on_skip", "scalars", "powers", *LOOKAHEAD_AXES),
     "adam": ("bias_correction", "eps", "eps_root", "weight_decay", "amsgrad", "scalars",
-             *LOOKAHEAD_AXES),
+             "powers", *LOOKAHEAD_AXES),
     "lamb": ("bias_correction", "eps", "eps_root", "weight_decay", "phi_max", "trust_max",
-             "adapt", "clip_norm", "scalars", *LOOKAHEAD_AXES),
+             "adapt", "clip_norm", "scalars", "powers", *LOOKAHEAD_AXES),
 }
 
 
@@ -199,6 +210,13 @@ class Convention:
     weights set at the first of them it takes part in, where the reading starts them at a
     sync); ``group-all``, the group's steps, every tensor of the group synced on them, with
     a gradient or without (timm and pytorch-optimizer; torch-optimizer).
+    ``powers`` (any algorithm): where the powers in the bias corrections (and in RAdam's
+    rho_t = rho_inf - 2 t b2^t / (1 - b2^t)) come from: ``count``, b1^t and b2^t of the
+    step's own betas and the tensor's step count; ``running``, the products of the betas of
+    every step the tensor took, as accumulators multiplied by each step's beta hold them
+    (PaddlePaddle's ``beta1_pow`` and ``beta2_pow``; its rho accumulator's recursion keeps
+    it equal to t P2 / (1 - P2), P2 the product: derivation ``running-rho``). The two differ
+    only once a schedule changes a beta; rho_inf is always the step's own.
     ``algorithm=lamb`` (You et al. 2020, LAMB): Adam's direction u = m_hat / (sqrt(v_hat) +
     eps) (``eps`` as for Adam), w = u + wd theta (``weight_decay=in-ratio``; ``decoupled``
     and ``l2`` as for Adam, theta's norm then read after the decay), and per tensor the
@@ -226,7 +244,11 @@ class Convention:
     or ``float32-lr``: the learning rate alone is held as a binary32 number, every other
     hyperparameter and the scalars in binary64 (Keras 3 on float64 parameters: its
     ``learning_rate`` is a float32 variable cast to the parameters' dtype, its betas, eps
-    and weight decay Python numbers cast to it).
+    and weight decay Python numbers cast to it); or ``float32-betas``: beta1, beta2 and eps
+    held as binary32 numbers, so the moments' 1 - beta too is formed from the rounded betas,
+    lr, the weight decay and the scalars in binary64 (PaddlePaddle on float64 parameters:
+    its kernels take beta1, beta2 and epsilon as ``float`` attributes and compute in the
+    parameters' dtype, lr a tensor of that dtype and the weight decay a double).
     """
 
     threshold: float = 5.0
@@ -250,10 +272,11 @@ class Convention:
     clip_norm: float = math.inf
     eps_root: float = 0.0
     lookahead_count: LookaheadCount = "tensor"
+    powers: Powers = "count"
 
     def __post_init__(self) -> None:
         for axis in ("algorithm", "scalars", "amsgrad", "lookahead_start", "lookahead_sync",
-                     "lookahead_count", "adapt"):
+                     "lookahead_count", "adapt", "powers"):
             if getattr(self, axis) not in _CHOICES[axis]:
                 raise ConventionError(_bad_value(axis, str(getattr(self, axis))))
         for axis in AXES:
@@ -310,29 +333,24 @@ class Convention:
 
     def held(self, hyper: Hyper) -> Hyper:
         """The hyperparameters as the reading holds them: as given, lr alone rounded to
-        binary32 (``float32-lr``), or (``float32-held``) lr,
+        binary32 (``float32-lr``), beta1, beta2 and eps rounded to binary32
+        (``float32-betas``), or (``float32-held``) lr,
         beta1, beta2, eps and the weight decay rounded to binary32, the numbers every exact
         step of the reading then uses. A beta that rounds to 1 leaves 1 - beta^t = 0, where
         the step is undefined: out of the reading's domain."""
-        if self.scalars == "float32-lr":
-            lr = as_binary(hyper.lr, "float32")
-            if not math.isfinite(lr):
-                raise OutOfDomainError(f"lr={hyper.lr!r} overflows binary32, where the reading "
-                                       "holds it")
-            return replace(hyper, lr=lr)
-        if self.scalars != "float32-held":
+        names = HELD_IN_BINARY32.get(self.scalars, ())
+        if not names:
             return hyper
-        lr, beta1, beta2, eps, weight_decay = (
-            as_binary(x, "float32")
-            for x in (hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay))
-        if beta1 >= 1.0 or beta2 >= 1.0:
+        held = {name: as_binary(getattr(hyper, name), "float32") for name in names}
+        if held.get("beta1", 0.0) >= 1.0 or held.get("beta2", 0.0) >= 1.0:
             raise OutOfDomainError(
                 f"beta1={hyper.beta1!r}, beta2={hyper.beta2!r}: a beta held in binary32 "
                 "rounds to 1, where 1 - beta^t = 0 and the step is undefined")
-        if not all(math.isfinite(x) for x in (lr, eps, weight_decay)):
-            raise OutOfDomainError(f"{hyper}: a hyperparameter overflows binary32")
-        return replace(hyper, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                       weight_decay=weight_decay)
+        overflows = [name for name, value in held.items() if not math.isfinite(value)]
+        if overflows:
+            raise OutOfDomainError(f"{', '.join(f'{n}={getattr(hyper, n)!r}' for n in overflows)}"
+                                   " overflows binary32, where the reading holds it")
+        return replace(hyper, **held)  # type: ignore[arg-type]
 
     @property
     def corrects_m(self) -> bool:
@@ -448,12 +466,13 @@ class Convention:
     def axes(self) -> dict[str, object]:
         """The algorithm and the values of the axes it reads, as plain JSON-ready data
         (Lookahead's only with Lookahead, eps_root only where it is not 0, lookahead_count
-        only where it is not ``tensor``)."""
+        only where it is not ``tensor``, powers only where it is not ``count``)."""
         return {"algorithm": self.algorithm,
                 **{axis: getattr(self, axis) for axis in ALGORITHM_AXES[self.algorithm]
                    if (self.lookahead or axis not in LOOKAHEAD_AXES)
                    and (self.eps_root or axis != "eps_root")
-                   and (self.lookahead_count != "tensor" or axis != "lookahead_count")}}
+                   and (self.lookahead_count != "tensor" or axis != "lookahead_count")
+                   and (self.powers != "count" or axis != "powers")}}
 
 
 #: each axis's default value (what an algorithm that does not read the axis keeps)

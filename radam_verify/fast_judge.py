@@ -64,6 +64,7 @@ from radam_verify.judge import (
     ambiguous_steps,
     element_errors,
     observed_now,
+    step_powers,
 )
 from radam_verify.kernel import (
     FloatArray,
@@ -73,6 +74,7 @@ from radam_verify.kernel import (
     lookahead_sync,
     lookahead_sync_dd,
 )
+from radam_verify.powers import Powers
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step
 from radam_verify.schedule import schedule_step
@@ -176,12 +178,14 @@ def judge_trajectory_fast(
     given_errors = [a_g for grad, a_g in zip(grads, errors_of, strict=True) if grad is not None]
     each = [hyper] * len(grads) if isinstance(hyper, Hyper) else list(hyper)
     hypers = [h for grad, h in zip(grads, each, strict=True) if grad is not None]
+    powers = [p for grad, p in zip(grads, step_powers(t0, each, grads, convention), strict=True)
+              if grad is not None]
     stepped = [(grad, obs) for grad, obs in zip(grads, observed, strict=True)
                if grad is not None]
     grads = [grad for grad, _ in stepped]
     steps = list(range(t0 + 1, t0 + len(stepped) + 1))
-    band = {t for t, h in zip(steps, hypers, strict=True)
-            if ambiguous_steps(h, convention, fmt, [t], schedule)}
+    band = {t for t, h, p in zip(steps, hypers, powers, strict=True)
+            if ambiguous_steps(h, convention, fmt, [t], schedule, p)}
     worst, worst_ulps, worst_result, out = 0.0, 0.0, 0.0, 0
     branches: list[bool | None] = []
     # step, element, centres (high parts, low parts), bounds
@@ -191,8 +195,8 @@ def judge_trajectory_fast(
     free: list[_Arrays] = []
     current: _Arrays | None = None  # the set holding (theta, m, v) and bound
     pinned: _Arrays | None = None  # the set ``where`` refers to
-    for t, ((grad, obs), a_g, hyper_t) in enumerate(
-            zip(stepped, given_errors, hypers, strict=True), start=t0 + 1):
+    for t, ((grad, obs), a_g, hyper_t, power) in enumerate(
+            zip(stepped, given_errors, hypers, powers, strict=True), start=t0 + 1):
         assert grad is not None
         g = np.asarray(grad, dtype=np.float64).reshape(-1)
         grad_error = None if a_g is None else np.asarray(a_g, dtype=np.float64).reshape(-1)
@@ -200,12 +204,12 @@ def judge_trajectory_fast(
         seen = tuple(None if given.get(name) is None
                      else np.asarray(given[name], dtype=np.float64).reshape(-1)
                      for name in names)
-        sched = schedule_step(t, hyper_t.beta1, hyper_t.beta2, convention)
+        sched = schedule_step(t, hyper_t.beta1, hyper_t.beta2, convention, powers=power)
         errors = ScheduleErrors.allowed(schedule, sched, hyper_t, fmt)
         # inside the band either branch is legitimate: follow the one the implementation took
         best: _Step | None = None
         for branch in ([False, True] if t in band else [None]):
-            scalars = exact_scalars(t, hyper_t, convention, branch)
+            scalars = exact_scalars(t, hyper_t, convention, branch, power)
             arrays = free.pop() if free else _Arrays.empty(state[0].size, wide, n)
             model = _Model(scalars.rounded(), scalars, hyper_t, convention, fmt, errors,
                            grad_error)
@@ -237,10 +241,10 @@ def judge_trajectory_fast(
     detail = None
     if where is not None:
         t, at, centres, lows, limits = where
-        exact = (_exact_element(start, grads, branches, at.index, t, hypers, convention,
-                                at.quantity) if not convention.is_lamb
-                 else _exact_lamb_element(start, grads, at.index, t, hypers, convention,
-                                          at.quantity, centres, lows))
+        exact = (_exact_element(start, grads, branches, at.index, t, hypers, powers,
+                                convention, at.quantity) if not convention.is_lamb
+                 else _exact_lamb_element(start, grads, at.index, t, hypers, powers,
+                                          convention, at.quantity, centres, lows))
         detail = Worst(t, names[at.quantity], at.index, real.nstr(exact, 20),
                        at.observed, at.error, at.bound, at.ulp, at.scale_ulp,
                        _frozen(centres), _frozen(limits), "fast",
@@ -1094,16 +1098,19 @@ def _require_in_range(state: tuple[Array, ...], t: int, fmt: Format,
 
 def _exact_element(start: Start, grads: Sequence[Array | None],
                    branches: Sequence[bool | None], index: int, t: int,
-                   hypers: Sequence[Hyper], convention: Convention, quantity: int) -> object:
+                   hypers: Sequence[Hyper], powers: Sequence[Powers | None],
+                   convention: Convention, quantity: int) -> object:
     """The exact value of one element's quantity after step ``t`` (mpmath, elementwise),
-    on the branches the judgement followed, each step with its hyperparameters."""
+    on the branches the judgement followed, each step with its hyperparameters (and its
+    running powers, where the reading's corrections come from them)."""
     theta, m, v = (float(np.asarray(x).reshape(-1)[index]) for x in start[:3])
     extra = [None if x is None else [float(np.asarray(x).reshape(-1)[index])]
              for x in (*start[4:], None, None)[:2]]
     state = ExactState.from_floats([theta], [m], [v], int(start[3]), extra[0], extra[1])
-    for grad, branch, hyper in zip(grads[:t - int(start[3])], branches, hypers, strict=False):
+    for grad, branch, hyper, power in zip(grads[:t - int(start[3])], branches, hypers, powers,
+                                          strict=False):
         state = exact_step(state, [float(np.asarray(grad).reshape(-1)[index])], hyper,
-                           convention, rectified=branch)
+                           convention, rectified=branch, powers=power)
     values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
               "slow": state.slow_weights()}
     return values[convention.quantities[quantity]][0]
@@ -1116,8 +1123,9 @@ EXACT_LAMB_MAX = 4096
 
 
 def _exact_lamb_element(start: Start, grads: Sequence[Array | None], index: int, t: int,
-                        hypers: Sequence[Hyper], convention: Convention, quantity: int,
-                        centres: Array, lows: Array | None) -> object:
+                        hypers: Sequence[Hyper], powers: Sequence[Powers | None],
+                        convention: Convention, quantity: int, centres: Array,
+                        lows: Array | None) -> object:
     """LAMB's element: its step reads the whole tensor's norms, so its exact value is the
     whole tensor's (up to :data:`EXACT_LAMB_MAX` elements), else the centre's hi + lo."""
     size = int(np.asarray(start[0]).size)
@@ -1127,9 +1135,9 @@ def _exact_lamb_element(start: Start, grads: Sequence[Array | None], index: int,
     extra = [None if x is None else [float(y) for y in np.asarray(x).reshape(-1)]
              for x in (*start[4:], None, None)[:2]]
     state = ExactState.from_floats(theta, m, v, int(start[3]), extra[0], extra[1])
-    for grad, hyper in zip(grads[:t - int(start[3])], hypers, strict=False):
+    for grad, hyper, power in zip(grads[:t - int(start[3])], hypers, powers, strict=False):
         state = exact_step(state, [float(x) for x in np.asarray(grad).reshape(-1)], hyper,
-                           convention)
+                           convention, powers=power)
     values = {"theta": state.theta, "m": state.m, "v": state.v, "v_max": state.maxima(),
               "slow": state.slow_weights()}
     return values[convention.quantities[quantity]][index]

@@ -213,12 +213,13 @@ def candidates(adapter: Adapter) -> list[Convention]:
     return found
 
 
-#: per parameter format, the readings holding hyperparameters in binary32 that are tried
-#: where no other reading reproduces the probes: (the scalars of the candidates they vary,
-#: the held reading, what it holds in binary32)
-_HELD: dict[str, tuple[Scalars, Scalars, str]] = {
-    "float32": ("float32", "float32-held", "lr, the betas, eps and the weight decay"),
-    "float64": ("float64", "float32-lr", "lr alone"),
+#: per parameter format, the readings holding hyperparameters in binary32 that are tried, in
+#: order, where no other reading reproduces the probes: (the scalars of the candidates they
+#: vary, the held reading, what it holds in binary32)
+_HELD: dict[str, tuple[tuple[Scalars, Scalars, str], ...]] = {
+    "float32": (("float32", "float32-held", "lr, the betas, eps and the weight decay"),),
+    "float64": (("float64", "float32-lr", "lr alone"),
+                ("float64", "float32-betas", "beta1, beta2 and eps")),
 }
 
 
@@ -246,13 +247,13 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     survivors = [c for i, c in enumerate(alive) if i not in rejected_by]
     closest = alive[min(score, key=lambda i: score[i])]
     held_note = None
-    fallback = _HELD.get(adapter.fmt.name)
-    if not survivors and fallback is not None:
+    for given, holding, what in _HELD.get(adapter.fmt.name, ()):
+        if survivors:
+            break
         # last, the readings that hold hyperparameters in binary32: all of them in float32
-        # (the parameters' format), the moments' 1 - beta formed from them, or lr alone in
-        # float64: tried only where no other reading reproduces the probes (the same
-        # probes, each run once)
-        given, holding, what = fallback
+        # (the parameters' format), the moments' 1 - beta formed from them; in float64 lr
+        # alone, or the betas and eps: tried only where no other reading reproduces the
+        # probes (the same probes, each run once)
         held = [replace(c, scalars=holding) for c in alive if c.scalars == given]
         held_score, held_rejected, held_ran = _eliminate(adapter, found, held, runs, progress)
         if len(held_rejected) < len(held):
@@ -307,7 +308,12 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                         "about two ulps of theta); the stricter reading is verified, so an "
                         "implementation that merges the decay (optax.adamw does) is verified "
                         "with weight_decay=merged named")
+    if adapter.capabilities.retune:
+        survivors, note = _identify_powers(adapter, survivors, runs, progress)
+        evidence.append(note)
     axes, undetermined = _read_axes(survivors, adapter)
+    if all(c.powers == "running" for c in survivors):
+        axes["powers"] = "running"
     eps_root = adapter.capabilities.eps_root
     if eps_root:
         axes["eps_root"] = eps_root
@@ -323,9 +329,12 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
                 "probe")
     preset = _matching_preset(axes)
     chosen = PRESETS[preset] if preset else survivors[0]
-    if preset and axes.get("scalars") in ("float32", "float32-held", "float32-lr"):
+    if preset and axes.get("scalars", "float64") != "float64":
         # a preset's reading, its scalars (or its hyperparameters too) in binary32
         chosen = replace(chosen, scalars=axes["scalars"])  # type: ignore[arg-type]
+        preset = chosen.spec
+    if preset and axes.get("powers") == "running":  # a preset's reading, running powers
+        chosen = replace(chosen, powers="running")
         preset = chosen.spec
     clip = axes.get("clip_norm")
     if preset and isinstance(clip, float) and math.isfinite(clip):
@@ -340,6 +349,51 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
         preset = chosen.spec
     evidence += _eliminations(alive, rejected_by, axes, chosen)
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
+
+
+def _changed_betas(adapter: Adapter) -> Probe:
+    """Six steps at beta1 = beta2 = 0.9 (rho_6 = 5.4: rectified under threshold 4 or 5),
+    then beta1 = 0.8 and beta2 = 0.99 set before step 7: b1^7 against 0.9^6 0.8 and b2^7
+    against 0.9^6 0.99 in the bias corrections and rho_7 (6.8 against 183), every reading
+    rectified; eps = 1e-3 beside the smallest gradient, so that the corrections move the
+    direction, which LAMB's trust ratio would otherwise scale away."""
+    ascend = bool(adapter.capabilities.maximize_fixed)
+    typed = adapter.to_format
+    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-3, maximize=ascend)
+    base = [0.3, -0.2, 2e-3, 1.0]
+    grads = [[g * (1 + 0.25 * (k % 3)) * (-1) ** (k // 4) for g in base] for k in range(8)]
+    steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
+    theta = typed(np.asarray([0.5, -1.25, 2.0, 0.0])).astype(np.float64)
+    return Probe("changed betas", "beta1 0.9 -> 0.8 and beta2 0.9 -> 0.99 set before step 7: "
+                 "the bias corrections and rho_t from the step's own betas (b^t) or from the "
+                 "product of every step's betas (running powers)",
+                 Scenario((GroupSpec(hyper, (theta,)),), steps,
+                          retuned=((6, (replace(hyper, beta1=0.8, beta2=0.99),)),)))
+
+
+def _identify_powers(adapter: Adapter, survivors: list[Convention], runs: dict[str, _Run],
+                     progress: Callable[[str], None] | None) -> tuple[list[Convention], str]:
+    """Where a schedule can change the betas: the survivors with their powers from the
+    step's own betas (``count``) and from the running products (``running``), judged on
+    one more probe; the count is kept where both reproduce it (its certified schedule),
+    and where neither does, the survivors stay as they are (verification shows it)."""
+    probe = _changed_betas(adapter)
+    both = [replace(c, powers=powers) for c in survivors for powers in ("count", "running")]
+    score, rejected, _ = _eliminate(adapter, [probe], both, runs, progress)
+    kept = [c for i, c in enumerate(both) if i not in rejected]
+    told = f"probe '{probe.name}' ({probe.purpose})"
+    if not kept:
+        best = min(score, key=lambda i: score[i])
+        return survivors, (f"{told}: neither powers=count nor powers=running reproduces it "
+                           f"(the closest, {both[best].spec}, by {score[best]:.3g} x its "
+                           "bound); verification judges powers=count")
+    counted = [c for c in kept if c.powers == "count"]
+    if counted:
+        fits = " (powers=running reproduces it too)" if len(counted) < len(kept) else ""
+        return counted, f"{told}: powers=count{fits}"
+    return kept, (f"{told}: powers=running; powers=count is rejected by "
+                  f"{min(score[i] for i in rejected if both[i].powers == 'count'):.3g} x its "
+                  "bound")
 
 
 def _eliminate(adapter: Adapter, found: list[Probe], alive: list[Convention],
@@ -527,7 +581,8 @@ def _read_axes(survivors: list[Convention], adapter: Adapter) -> tuple[dict[str,
 
 
 #: axes whose values are the implementation's arguments, not a preset's reading
-_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha", "clip_norm", "eps_root")
+_NOT_PRESET_CHOICES = ("scalars", "lookahead_k", "lookahead_alpha", "clip_norm", "eps_root",
+                       "powers")
 
 
 def _matching_preset(axes: dict[str, object]) -> str | None:

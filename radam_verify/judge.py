@@ -22,6 +22,7 @@ from radam_verify.errors import OutOfDomainError
 from radam_verify.floats import FLOAT64, Array, Format
 from radam_verify.hyper import Hyper
 from radam_verify.layout import RAW, Layout
+from radam_verify.powers import Powers, running_powers
 from radam_verify.precision import real
 from radam_verify.reference import ExactState, exact_step, slow_held
 from radam_verify.schedule import schedule_step
@@ -136,16 +137,28 @@ class Judgement:
 
 
 def ambiguous_steps(hyper: Hyper, convention: Convention, fmt: Format,
-                    steps: Sequence[int], schedule: str = "textbook") -> list[int]:
+                    steps: Sequence[int], schedule: str = "textbook",
+                    powers: Powers | None = None) -> list[int]:
     """Steps whose exact rho_t lies within the schedule's allowed evaluation error
-    (``schedule``: ``textbook`` or ``accurate``) of the threshold."""
+    (``schedule``: ``textbook`` or ``accurate``) of the threshold (``powers``: the running
+    products of one step, where the reading forms its corrections from them)."""
     found = []
     for t in steps:
-        sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
+        sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, powers=powers)
         if ScheduleErrors.allowed(schedule, sched, hyper, fmt).ambiguous(sched,
                                                                          convention.threshold):
             found.append(t)
     return found
+
+
+def step_powers(start_t: int, hypers: Sequence[Hyper], grads: Sequence[object],
+                convention: Convention) -> list[Powers | None]:
+    """Per step, the running products of the betas where the reading forms its corrections
+    from them and a schedule changed a beta (:mod:`radam_verify.powers`); None elsewhere."""
+    if convention.powers == "count":
+        return [None] * len(hypers)
+    return running_powers(start_t, hypers, [g is not None for g in grads],
+                          float32_scalars=convention.float32_scalars)
 
 
 def allowance_share(textbook: StepBound, accurate: StepBound) -> float:
@@ -160,14 +173,15 @@ def allowance_share(textbook: StepBound, accurate: StepBound) -> float:
 def _bound(state: ExactState, grad: Array, hyper: Hyper, convention: Convention, fmt: Format,
            rectified: bool | None, inputs: StepBound | None, exact_scalars: bool,
            layout: Layout = RAW, schedule: str = "textbook",
-           a_g: Array | float = 0.0, action: LookaheadAction | None = None
-           ) -> tuple[StepBound, float]:
+           a_g: Array | float = 0.0, action: LookaheadAction | None = None,
+           powers: Powers | None = None) -> tuple[StepBound, float]:
     """The bound of one step from ``state`` with the ``schedule`` allowance, and the share of
     theta's bound the textbook allowance takes; m and v (and their bounds) in ``layout``'s
-    coordinates; ``a_g``: the gradient's error (LAMB's global clipping)."""
+    coordinates; ``a_g``: the gradient's error (LAMB's global clipping); ``powers``: the
+    running products the step's corrections are formed from (None: the count's)."""
     t = state.t + 1
-    sched = schedule_step(t, hyper.beta1, hyper.beta2, convention)
-    c = exact_coefficients(t, hyper, convention, rectified)
+    sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, powers=powers)
+    c = exact_coefficients(t, hyper, convention, rectified, powers)
     held = layout.stored(state, hyper)
     theta, m, v = (np.asarray(x, dtype=np.float64) for x in held.floats())
     v_max = np.asarray(held.max_floats(), dtype=np.float64) if convention.keeps_max else None
@@ -368,21 +382,24 @@ def judge_trajectory(
     the gradients are used as given.
     """
     hypers = [hyper] * len(grads) if isinstance(hyper, Hyper) else list(hyper)
-    stepped: dict[Hyper, list[int]] = {}  # the steps each set of hyperparameters is in force
-    t = start.t
-    for grad, h in zip(grads, hypers, strict=True):
+    powers = step_powers(start.t, hypers, grads, convention)
+    stepped: dict[tuple[Hyper, Powers | None], list[int]] = {}  # the steps each set of
+    t = start.t  # hyperparameters (and running powers, where they differ) is in force
+    for grad, h, p in zip(grads, hypers, powers, strict=True):
         if grad is not None or layout.shared:
             t += 1
             if grad is not None:
-                stepped.setdefault(h, []).append(t)
+                stepped.setdefault((h, p), []).append(t)
     band = set() if exact_scalars else {
-        k for h, ts in stepped.items() for k in ambiguous_steps(h, convention, fmt, ts, schedule)}
+        k for (h, p), ts in stepped.items()
+        for k in ambiguous_steps(h, convention, fmt, ts, schedule, p)}
     state, inputs = start, None
     worst, worst_ulps, worst_result, out, where = 0.0, 0.0, 0.0, 0, None
     share = 0.0
     errors = [None] * len(grads) if grad_errors is None else grad_errors
     clock = start.t  # the group's count of steps, which Lookahead may follow
-    for grad, obs, a_g, hyper in zip(grads, observed, errors, hypers, strict=True):
+    for grad, obs, a_g, hyper, power in zip(grads, observed, errors, hypers, powers,
+                                            strict=True):
         clock += 1
         holds = slow_held(state, convention)
         if grad is None:
@@ -410,9 +427,9 @@ def judge_trajectory(
             for branch in choices:
                 bound, step_share = _bound(state, g64, hyper, convention, fmt, branch, inputs,
                                            exact_scalars, layout, schedule,
-                                           0.0 if a_g is None else a_g, action)
+                                           0.0 if a_g is None else a_g, action, power)
                 candidate = exact_step(state, [float(x) for x in g64], hyper, convention,
-                                       rectified=branch, clock=clock)
+                                       rectified=branch, clock=clock, powers=power)
                 compared = _compare(obs, layout.stored(candidate, hyper), bound, fmt)
                 if best is None or compared.ratio < best[0].ratio:
                     best = (compared, candidate, bound, step_share)

@@ -20,6 +20,7 @@ from mpmath import libmp
 from radam_verify.conventions import Convention, LookaheadAction
 from radam_verify.errors import OutOfDomainError
 from radam_verify.hyper import Hyper
+from radam_verify.powers import Powers
 from radam_verify.precision import DEFAULT_PRECISION_BITS, real
 from radam_verify.schedule import ScheduleStep, schedule_step
 
@@ -107,6 +108,7 @@ def exact_step(
     precision_bits: int = DEFAULT_PRECISION_BITS,
     rectified: bool | None = None,
     clock: int | None = None,
+    powers: Powers | None = None,
 ) -> ExactState:
     """One RAdam step from ``state`` with gradient ``grad`` (None: the tensor is not stepped).
 
@@ -115,6 +117,9 @@ def exact_step(
     group's count of steps after this one, which Lookahead follows where the reading counts
     them per group (None: the tensor's own count); there a tensor without a gradient is
     synced too where the reading syncs every tensor of the group (``group-all``).
+    ``powers``: the running products of the betas standing for b1^t and b2^t, where the
+    reading forms its corrections from them and a schedule changed a beta
+    (:func:`radam_verify.powers.running_powers`; None: the step's own betas' powers).
     Raises :class:`OutOfDomainError` where exact arithmetic is undefined (0/0 with eps = 0).
     With AMSGrad (``convention.amsgrad``) the root is taken of the running maximum: of v
     (``v``), bias-corrected as the eps placement says, or of v_hat (``v_hat``); a reading's
@@ -132,7 +137,8 @@ def exact_step(
     if (not state.slow and state.t > 0 and convention.lookahead_count == "tensor"
             and convention.holds_slow(state.t)):
         raise OutOfDomainError(f"a Lookahead state at t={state.t} needs its slow weights phi")
-    sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, precision_bits=precision_bits)
+    sched = schedule_step(t, hyper.beta1, hyper.beta2, convention, precision_bits=precision_bits,
+                          powers=powers)
     branch = sched.rectified if rectified is None else rectified
     prec = precision_bits
     mul, add, div, sqrt = libmp.mpf_mul, libmp.mpf_add, libmp.mpf_div, libmp.mpf_sqrt

@@ -18,6 +18,7 @@ import mpmath
 
 from radam_verify.conventions import Convention
 from radam_verify.errors import OutOfDomainError, UndecidedError, UsageError
+from radam_verify.powers import Powers
 from radam_verify.precision import (
     DEFAULT_PRECISION_BITS,
     HyperRounding,
@@ -52,6 +53,9 @@ class ScheduleStep:
     #: LAMB's first version, and carries no evaluation error)
     m_corrected: bool = True
     v_corrected: bool = True
+    #: the reading's powers are running products, which an implementation forms by t
+    #: multiplications (each rounded) rather than by one pow
+    running_powers: bool = False
 
 
 def _check_betas(beta1: float, beta2: float) -> None:
@@ -91,8 +95,13 @@ def schedule_step(
     *,
     precision_bits: int = DEFAULT_PRECISION_BITS,
     hyper_rounding: HyperRounding = "float64",
+    powers: Powers | None = None,
 ) -> ScheduleStep:
-    """The exact schedule at step ``t`` for ``convention``; the branch is certified."""
+    """The exact schedule at step ``t`` for ``convention``; the branch is certified.
+
+    ``powers``: the running products (P1, P2) that stand for b1^t and b2^t where the
+    reading forms its corrections from them and a schedule changed a beta
+    (:mod:`radam_verify.powers`); rho_inf is the step's own beta2's."""
     if t < 1:
         raise UsageError(f"step t={t} must be >= 1 (steps are 1-based)")
     _check_betas(beta1, beta2)
@@ -108,11 +117,13 @@ def schedule_step(
     while True:
         with interval_precision(bits) as iv:
             ib1, ib2 = iv.mpf(b1), iv.mpf(b2)
-            p2 = ib2**t
+            p1, p2 = (ib1**t, ib2**t) if powers is None else (iv.mpf(powers[0]),
+                                                               iv.mpf(powers[1]))
             bc2 = 1 - p2
             rho_inf = 2 / (1 - ib2) - 1
-            rho = rho_inf - 2 * t * p2 / bc2 if b2 > 0 else rho_inf
-            bc1 = 1 - ib1**t
+            positive = b2 > 0 if powers is None else powers[1] > 0
+            rho = rho_inf - 2 * t * p2 / bc2 if positive else rho_inf
+            bc1 = 1 - p1
             lo, hi = interval_bounds(rho - convention.threshold)
             if convention.is_adam or lo > 0:  # Adam has no threshold: always rectified
                 sign = 1
@@ -123,6 +134,9 @@ def schedule_step(
                 break
         bits *= 2
     if sign is None:
+        if powers is not None:
+            raise UndecidedError(f"cannot decide rho_t against {convention.threshold} at t={t} "
+                                 f"from the running power {powers[1]}")
         sign = _exact_sign(t, b2, convention.threshold)
     rectified = convention.rectifies(sign)
     with interval_precision(bits):
@@ -152,6 +166,7 @@ def schedule_step(
             float32_scalars=convention.float32_scalars,
             m_corrected=convention.corrects_m,
             v_corrected=convention.corrects_v,
+            running_powers=convention.powers == "running",
         )
 
 

@@ -81,16 +81,20 @@ class ScheduleErrors:
     def binary64(cls, sched: ScheduleStep, hyper: Hyper, fmt: Format) -> ScheduleErrors:
         """A textbook evaluation (pow within 1 ulp), then rounding to ``fmt``: in binary64,
         or in binary32 where the reading's scalars are float32 (the same analysis with
-        binary32's unit roundoff, error-model.md, section 2)."""
+        binary32's unit roundoff, error-model.md, section 2). Running powers are products
+        of t rounded multiplications: within t u of exact, where a pow is within 2 u."""
         us = _scalars_u(sched)
         t = sched.t
         p1, p2 = float(1 - sched.bias_correction1), float(1 - sched.bias_correction2)
-        bc1_rel = us * (1 + 2 * p1 / max(1 - p1, 1e-300)) + us
-        bc2_rel = us * (1 + 2 * p2 / max(1 - p2, 1e-300)) + us
+        pow_u = max(2, t) if sched.running_powers else 2  # the powers' error, in us
+        bc1_rel = us * (1 + pow_u * p1 / max(1 - p1, 1e-300)) + us
+        bc2_rel = us * (1 + pow_u * p2 / max(1 - p2, 1e-300)) + us
         rho, inf = float(sched.rho_t), float(sched.rho_inf)
         second = 2 * t * p2 / max(1 - p2, 1e-300)
         inf_abs = 4 * us * (abs(inf) + 1)
-        rho_abs = inf_abs + abs(second) * (5 * us + bc2_rel) + us * abs(rho)
+        # a running product's rho term is a recursion too: 2 (t + 1) u more (section 2)
+        second_u = 5 + (2 * (t + 1) if sched.running_powers else 0)
+        rho_abs = inf_abs + abs(second) * (second_u * us + bc2_rel) + us * abs(rho)
         return cls._of(sched, fmt, rho_abs, inf_abs, bc1_rel, bc2_rel)
 
     @classmethod

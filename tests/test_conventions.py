@@ -243,3 +243,28 @@ def test_a_reading_with_lr_held_in_binary32_rounds_lr_alone() -> None:
     assert everything.beta2 == float(np.float32(0.999)) != held.beta2
     with pytest.raises(OutOfDomainError, match="overflows binary32"):
         reading.held(Hyper(lr=1e39))
+
+
+def test_a_reading_with_the_betas_held_in_binary32_rounds_beta1_beta2_and_eps_alone() -> None:
+    """PaddlePaddle's kernels take beta1, beta2 and epsilon as float attributes: on float64
+    parameters those three are binary32 numbers, lr and the weight decay binary64, and the
+    scalars are formed in binary64."""
+    reading = parse_convention("pytorch,scalars=float32-betas")
+    assert not reading.float32_scalars
+    hyper = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0.004)
+    held = reading.held(hyper)
+    assert (held.beta1, held.beta2, held.eps) == tuple(
+        float(np.float32(x)) for x in (0.9, 0.999, 1e-7))
+    assert (held.lr, held.weight_decay) == (1e-3, 0.004)
+    with pytest.raises(OutOfDomainError, match="rounds to 1"):
+        reading.held(Hyper(beta2=1 - 1e-9))
+
+
+def test_running_powers_are_an_axis_of_every_algorithm_shown_only_where_they_run() -> None:
+    for preset in ("pytorch", "adam", "lamb"):
+        assert "powers" not in PRESETS[preset].axes()
+        running = parse_convention(f"{preset},powers=running")
+        assert running.axes()["powers"] == "running"
+        assert running.spec == f"{preset},powers=running"
+    with pytest.raises(ConventionError, match="unknown value 'product' for axis 'powers'"):
+        parse_convention("pytorch,powers=product")

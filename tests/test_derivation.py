@@ -23,6 +23,8 @@ ISSUE_CLAIMS = {
     "amsgrad-bias-corrected-step-can-grow", "lamb-step-norm", "lookahead-closed-form",
     # readings implementations have: a constant inside the root, one moment bias-corrected
     "adam-eps-root-first-step", "adam-one-bias-correction-first-step",
+    # bias corrections from running powers (PaddlePaddle's accumulators)
+    "running-rho",
 }
 
 
@@ -126,3 +128,17 @@ def test_the_eps_root_claim_fails_where_the_constant_sits_beside_the_root() -> N
     assert not identity("beside", lr**2 - beside**2, lr**2 * rho / (x**2 + rho)).verified
     inside = lr * x / sp.sqrt(x**2 + rho)
     assert identity("inside", lr**2 - inside**2, lr**2 * rho / (x**2 + rho)).verified
+
+
+def test_running_rho_fails_for_a_recursion_that_drops_the_new_power() -> None:
+    """The running-rho claim checks the recursion it states: without the + P_t term the
+    induction step is not an identity."""
+    from radam_verify.derivation.claims import identity
+    from radam_verify.derivation.powers import claim_running_rho
+
+    b, p = sp.symbols("b P", positive=True)
+    t = sp.Symbol("t", integer=True, positive=True)
+    before = (t - 1) * p / (1 - p)
+    wrong = before * (b - b * p) / (1 - b * p)
+    assert not identity("no + P_t", wrong, t * b * p / (1 - b * p)).verified
+    assert all(step.verified for step in claim_running_rho().steps)

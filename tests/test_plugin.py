@@ -404,6 +404,10 @@ LAMB = ("test_family.py::test_lamb_step_of_each_tensor_has_norm_lr_phi",
     pytest.param("radam_verify.impls.lookahead_defects:ConventionGroupLookahead", {},
                  "pytorch,lookahead_k=3,lookahead_start=first-step,lookahead_count=group-all",
                  "float64", id="lookahead-every-tensor-of-the-group"),
+    # the bias corrections from running products of each step's betas (PaddlePaddle's
+    # accumulators), advanced by binary64 multiplications
+    pytest.param("radam_verify.impls.powers_defects:ConventionRunningPowers", {},
+                 "pytorch,powers=running", "float64", id="running-powers"),
     # LAMB: the paper's reading, torch-optimizer's (no bias correction, phi clamped at 10) in
     # float64, and Keras' decoupled decay with timm's clip of the ratio and adaptation only
     # of decayed tensors
@@ -428,9 +432,9 @@ def test_correct_adam_implementations_conform_with_every_property(
     root (on v_hat, and on the raw v), AMSGrad with only v bias-corrected, AMSGrad's two
     maxima (torch's of v, optax's of v_hat) and its paper's raw moments, Lookahead's three
     starts of the slow weights (over RAdam, AdamW and AMSGrad) and its two counts per group,
-    and LAMB's readings (the paper's, torch-optimizer's, Keras' with the ratio clipped, and
-    with the gradients clipped globally): every property
-    accepts them
+    bias corrections from running powers of the betas, and LAMB's readings (the paper's,
+    torch-optimizer's, Keras' with the ratio clipped, and with the gradients clipped
+    globally): every property accepts them
     under their reading (torch's apart from the state a loaded state dict shares), and the
     threshold property does not apply to Adam."""
     conforms_with_every_property(pytester, spec, kwargs, dtype, convention)

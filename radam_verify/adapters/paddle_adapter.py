@@ -112,6 +112,7 @@ class PaddleAdapter(Adapter):
         self.capabilities = Capabilities(
             read_state=True, inject_state=True, maximize=False, weight_decay=True, groups=True,
             add_group=False, save_load=True, missing_grads=True, closure=False, live_state=True,
+            retune=True,
             notes={"maximize": f"{cls.__name__} takes no maximize",
                    "add_group": "a Paddle optimizer has no public add_param_group",
                    "closure": "paddle.optimizer.Optimizer.step() takes no closure",
@@ -266,7 +267,9 @@ class PaddleInstance(Instance):
 
     def inject(self, states: Sequence[Sequence[ParamState]]) -> None:
         """Set theta and the accumulators of the exact state at t: m, v, b1^t, b2^t and
-        t b2^t / (1 - b2^t), each rounded once to the parameters' dtype."""
+        t b2^t / (1 - b2^t), each rounded once to the parameters' dtype; the powers are those
+        of the betas as the kernel holds them (float attributes: rounded to binary32), as
+        its own t steps would have left them."""
         import mpmath
 
         a = self.adapter
@@ -278,9 +281,13 @@ class PaddleInstance(Instance):
                 t = int(state.t or 0)
                 size = int(np.asarray(state.theta).size)
                 with mpmath.workprec(200):
-                    b1, b2 = mpmath.mpf(hyper.beta1), mpmath.mpf(hyper.beta2)
+                    b1, b2 = (mpmath.mpf(float(np.float32(b)))
+                              for b in (hyper.beta1, hyper.beta2))
                     pow1, pow2 = b1**t, b2**t
-                    rho = t * pow2 / (1 - pow2) if t else mpmath.mpf(1)
+                    # a beta2 that rounds to 1 leaves 1 - b2^t = 0: the kernel's own
+                    # recursion holds rho = inf there (the reading's domain ends before)
+                    rho = (mpmath.mpf(1) if not t else mpmath.inf if pow2 == 1
+                           else t * pow2 / (1 - pow2))
                 values = {M: required(state.m), V: required(state.v),
                           POW1: np.full(size, float(pow1)), POW2: np.full(size, float(pow2)),
                           RHO: np.full(size, float(rho))}
@@ -342,6 +349,23 @@ class PaddleInstance(Instance):
             for key in ("beta1", "beta2", "epsilon"):
                 if isinstance(group.get(key), float):
                     group[key] *= 0.5
+
+    def retune(self, hypers: Sequence[Hyper]) -> None:
+        """Set each group's hyperparameters where Paddle reads them at the next step, as its
+        ``_add_param_group`` sets them: beta1, beta2 and epsilon in the group (read by
+        ``_update_param_group`` on every step), lr as each parameter's learning-rate scale
+        (``optimize_attr``, the optimizer's own being 1) and the weight decay as each
+        parameter's ``L2Decay`` regularizer (none where it is 0)."""
+        from paddle.regularizer import L2Decay
+
+        for g, hyper in enumerate(hypers):
+            group = self.optimizer._param_groups[g]
+            group.update(beta1=hyper.beta1, beta2=hyper.beta2, epsilon=hyper.eps,
+                         learning_rate=hyper.lr, weight_decay=hyper.weight_decay or None)
+            for param in group["params"]:
+                param.optimize_attr["learning_rate"] = hyper.lr
+                param.regularizer = L2Decay(hyper.weight_decay) if hyper.weight_decay else None
+            self.hypers[g] = hyper
 
     def grads(self) -> list[list[np.ndarray | None]]:
         return [[None if t.grad is None else flat(t.grad.numpy()) for t in group]

@@ -59,14 +59,16 @@ class Run:
         wanted = {}
         for g, (tensors, states) in enumerate(zip(self.tensors, start)):
             getcontext().prec = 80
-            b1, b2 = Decimal(self.groups[g]["beta1"]), Decimal(self.groups[g]["beta2"])
+            # the powers of the betas as the kernel holds them (float attributes: binary32)
+            b1, b2 = (Decimal(float(np.float32(self.groups[g][b]))) for b in ("beta1", "beta2"))
             for p, s in zip(tensors, states):
                 p.set_value(np.asarray(s["theta"], dtype=REAL))
                 t, n = int(s["t"]), len(s["theta"])
                 # b1^t, b2^t and t b2^t / (1 - b2^t) to 80 digits, then rounded once
+                rho = (1.0 if not t else float("inf") if b2 == 1
+                       else float(t * b2**t / (1 - b2**t)))
                 powers = {"moment1": s["m"], "moment2": s["v"], "beta1_pow": [float(b1**t)] * n,
-                          "beta2_pow": [float(b2**t)] * n,
-                          "rho": [float(t * b2**t / (1 - b2**t)) if t else 1.0] * n}
+                          "beta2_pow": [float(b2**t)] * n, "rho": [rho] * n}
                 for name, held in powers.items():
                     wanted[f"{p.name}_{name}_0"] = tensor(held)
         with unique_name.guard(self.names):
@@ -123,6 +125,16 @@ class Run:
                     held.set_value(np.asarray(held.numpy()) + 1)
         return change
 
+    def retune(self, hypers):
+        """Set the first groups' hyperparameters where Paddle reads them at the next step, as
+        its _add_param_group sets them (Paddle's own group keys)."""
+        for group, entry in zip(self.optimizer._param_groups, hypers):
+            group.update(entry)
+            decay = entry.get("weight_decay")
+            for param in group["params"]:
+                param.optimize_attr["learning_rate"] = entry["learning_rate"]
+                param.regularizer = paddle.regularizer.L2Decay(decay) if decay else None
+
     def change_hypers(self):
         for group in self.optimizer._param_groups:
             for key in ("beta1", "beta2", "epsilon"):
@@ -162,4 +174,6 @@ def driver(adapter: PaddleAdapter, scenario: Scenario) -> Driver:
     ])
     imports = ("import paddle\nfrom paddle.base.unique_name import UniqueNameGenerator\n"
                "from paddle.utils import unique_name\n")
-    return Driver("paddlepaddle and numpy", imports, text, RUN_CLASS)
+    retuned = tuple((k, tuple({k: v for k, v in adapter.entry(h, []).items() if k != "params"}
+                              for h in hypers)) for k, hypers in scenario.retuned)
+    return Driver("paddlepaddle and numpy", imports, text, RUN_CLASS, retuned)

@@ -88,6 +88,24 @@ class ConventionRAdam(torch.optim.Optimizer):
     def coefficients(self, t: int, h: Hyper) -> Coefficients:
         return textbook_coefficients(t, h, self.convention)
 
+    def scalars(self, t: int, h: Hyper, state: dict[str, Any]) -> Coefficients:
+        """The step's scalars: :meth:`coefficients`, or where the reading's powers are running
+        products, the textbook formulas on the products the state holds (:meth:`powers`)."""
+        if self.convention.powers == "running":
+            return textbook_coefficients(t, h, self.convention, self.powers(state, t, h))
+        return self.coefficients(t, h)
+
+    def powers(self, state: dict[str, Any], t: int, h: Hyper) -> tuple[float, float]:
+        """The running products of the betas after step ``t``, advanced by this step's betas
+        (as PaddlePaddle's ``beta1_pow`` and ``beta2_pow``): ``state["beta_powers"]`` holds
+        them with the step they belong to; a state without them for step t - 1 (set at
+        another step count) starts from the current betas' powers."""
+        p1, p2, at = state.get("beta_powers", (0.0, 0.0, -1))
+        if at != t - 1:
+            p1, p2 = h.beta1 ** (t - 1), h.beta2 ** (t - 1)
+        state["beta_powers"] = (p1 * h.beta1, p2 * h.beta2, t)
+        return p1 * h.beta1, p2 * h.beta2
+
     def maximum(self, state: dict[str, Any], c: Coefficients) -> torch.Tensor:
         """The second moment the denominator reads: v, or AMSGrad's running maximum (of v,
         or of v_hat = v / (1 - beta2^t)) kept in ``max_exp_avg_sq`` as torch.optim.Adam does."""
@@ -207,6 +225,7 @@ class ConventionRAdam(torch.optim.Optimizer):
                 if not state:
                     state.update(self.init_state(param))
                 t = self.count(state)
+                c = self.scalars(t, h, state)
                 grad = param.grad
                 if param.is_complex():  # as torch.optim does: a complex tensor is pairs of reals
                     param, grad = torch.view_as_real(param), torch.view_as_real(grad)
@@ -215,7 +234,7 @@ class ConventionRAdam(torch.optim.Optimizer):
                              for key, value in state.items()}
                 grad = self.gradient(param, grad, h)
                 self.moments(state, grad, h)
-                self.update(param, state, self.coefficients(t, h), h)
+                self.update(param, state, c, h)
                 if self.convention.lookahead and self.convention.lookahead_count == "tensor":
                     self.lookahead(param, state, t)
             if self.convention.lookahead and self.convention.lookahead_count != "tensor":

@@ -127,15 +127,19 @@ TIMM_DECAY_ROUNDING = Finding(
     "rounds lr * weight_decay to float32 first; when it is near 1 the factor "
     "1 - lr * weight_decay cancels and the decayed parameter is off by several ulps",
     "timm_radam_legacy_decay_factor_rounding.py", when=r"weight_decay=0\.[1-9]|weight_decay=1")
-PADDLE_FLOAT32_SCALARS = Finding(
-    "the radam kernel takes beta1, beta2 and epsilon as float32 attributes and forms 1 - beta1 "
-    "and 1 - beta2 from the rounded values, and it keeps b1^t, b2^t and t b2^t / (1 - b2^t) as "
-    "accumulators advanced by recursion in the parameters' dtype: float64 parameters get "
-    "float32 hyperparameters (after one step at beta2 = 0.999, v holds (1 - float32(0.999)) "
-    "g^2), "
-    "and in float32 rho_t = rho_inf - 2 (t b2^t / (1 - b2^t)) cancels near the threshold, "
-    "off by far more than float32 arithmetic on the step allows",
-    "paddle_float32_scalars.py")
+_PADDLE_RADAM = ("paddle.optimizer.RAdam: 'if rho_t > 5: theta_t <- theta_t - gamma m_hat_t r_t "
+                 "l_t' with l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + epsilon), 'else: theta_t <- "
+                 "theta_t - gamma m_hat_t'; a float weight_decay is L2Decay, added to the "
+                 "gradient (the pytorch preset)")
+_PADDLE_KERNEL = ("paddle/phi/kernels/impl/radam_kernel_impl.h takes beta1, beta2 and epsilon "
+                  "as float attributes, computes in the parameters' dtype and multiplies its "
+                  "beta1_pow and beta2_pow accumulators by each step's betas (powers=running)")
+PADDLE_FLOAT32_SUBNORMAL_SQRT = Finding(
+    "the radam kernel's l_t = sqrt(1 - b2^t) / (sqrt(v) + eps) is an Eigen expression whose "
+    "vectorised body (tensors of 8 float32 elements and more) takes the square root of a "
+    "subnormal v as 0: with eps = 0 the update is infinite, with eps > 0 divided by eps "
+    "alone, where a shorter tensor (the scalar path) steps correctly",
+    "paddle_float32_subnormal_sqrt.py")
 TFA_FLOAT32_HYPERPARAMETERS = Finding(
     "RectifiedAdam's beta_1, beta_2 and learning rate are Keras hyperparameters, float32 "
     "variables, cast to the parameters' dtype, and its schedule (beta^t, 1 - beta^t, sma_t, "
@@ -251,15 +255,14 @@ _CONFIGURATIONS: tuple[Configuration, ...] = (
                   documented="the convention identify finds for the same code in float32; in "
                   "float64 no convention reproduces the probes, as the step runs in float32",
                   findings=(TIMM_FLOAT32_ARITHMETIC,)),
-    *and_float64(
-        Configuration("default", "paddle.optimizer:RAdam", environment="paddle",
-                      convention="pytorch",
-                      documented="paddle.optimizer.RAdam: 'if rho_t > 5: theta_t <- theta_t - "
-                      "gamma m_hat_t r_t l_t' with l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + "
-                      "epsilon), 'else: theta_t <- theta_t - gamma m_hat_t'; a float "
-                      "weight_decay is L2Decay, added to the gradient (the pytorch preset)",
-                      findings=(PADDLE_FLOAT32_SCALARS,)),
-    ),
+    Configuration("default", "paddle.optimizer:RAdam", environment="paddle",
+                  convention="pytorch,scalars=float32-held,powers=running",
+                  documented=_PADDLE_RADAM + "; " + _PADDLE_KERNEL + ", in float32 every "
+                  "hyperparameter then a binary32 number (scalars=float32-held)",
+                  findings=(PADDLE_FLOAT32_SUBNORMAL_SQRT,)),
+    Configuration("default", "paddle.optimizer:RAdam", environment="paddle", dtype="float64",
+                  convention="pytorch,scalars=float32-betas,powers=running",
+                  documented=_PADDLE_RADAM + "; " + _PADDLE_KERNEL + " (scalars=float32-betas)"),
     *and_float64(
         Configuration("default", "tensorflow_addons.optimizers:RectifiedAdam",
                       environment="tensorflow", convention="optax,weight_decay=decoupled",
