@@ -18,15 +18,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check radam_verify tests frameworks benchmarks reports/repro noxfile.py
 	$(BIN)/mypy
 
-# the main suite, and beside it each framework's adapter tests in its own environment
-# (noxfile.py): the framework environments are built (nox --install-only, mostly downloads
-# and unpacking) and their tests run in one process each (-n 1) while the main suite runs in
-# two, so the machine's idle moments (downloads, start-ups, the suite's last tests) are used;
-# their log is shown when the main suite is done
-test: lint
+# lint, then the main suite, and beside them each framework's adapter tests in its own
+# environment (noxfile.py): the framework environments are built (nox --install-only,
+# mostly downloads and unpacking) while lint runs on one core, and their tests run in one
+# process each (-n 1) while the main suite runs in two, so the machine's idle moments
+# (downloads, start-ups, the suite's last tests) are used; their log is shown when the main
+# suite is done. A lint failure ends the run there (the background build is stopped).
+test: $(STAMP)
 	@echo "the framework environments are built and tested in the background (log: $(VENV)/nox.log)"
 	@( $(BIN)/nox -s framework --install-only && $(BIN)/nox -R -s framework -- -n 1 ) \
 	  > $(VENV)/nox.log 2>&1 & frameworks=$$!; \
+	if ! $(MAKE) --no-print-directory lint; then \
+	  pkill -P $$frameworks; kill $$frameworks 2>/dev/null; exit 1; fi; \
 	$(BIN)/pytest -n 2 --dist worksteal --durations=25; status=$$?; \
 	echo "waiting for the framework environments' tests (log: $(VENV)/nox.log)"; \
 	wait $$frameworks; framework_status=$$?; cat $(VENV)/nox.log; \
