@@ -96,15 +96,8 @@ def _text(value: object) -> str:
 
 def probes(adapter: Adapter) -> list[Probe]:
     """The deterministic probes (weight decay only where the implementation accepts it)."""
-    typed = adapter.to_format
-
-    ascend = bool(adapter.capabilities.maximize_fixed)  # keywords that fix maximize=True
-
     def scenario(hyper: Hyper, theta0: list[float], grads: list[list[float]]) -> Scenario:
-        hyper = replace(hyper, maximize=ascend)
-        theta = typed(np.asarray(theta0)).astype(np.float64)
-        steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
-        return Scenario((GroupSpec(hyper, (theta,)),), steps)
+        return _probe_scenario(adapter, hyper, theta0, grads)
 
     base = [0.3, -0.2, 0.05, 1.0]
     early = [[g * (1 + 0.25 * k) * (-1) ** (k // 3) for g in base] for k in range(7)]
@@ -351,24 +344,34 @@ def identify(adapter: Adapter, progress: Callable[[str], None] | None = None) ->
     return Identification(axes, preset, chosen, True, undetermined, tuple(evidence), chosen)
 
 
+def _probe_scenario(adapter: Adapter, hyper: Hyper, theta0: list[float],
+                    grads: list[list[float]],
+                    retuned: tuple[tuple[int, tuple[Hyper, ...]], ...] = ()) -> Scenario:
+    """One tensor of ``theta0`` stepped with ``grads``, each rounded to the implementation's
+    format, maximize as its keywords fix it (``retuned``: as a schedule sets them)."""
+    ascend = bool(adapter.capabilities.maximize_fixed)  # keywords that fix maximize=True
+    typed = adapter.to_format
+    theta = typed(np.asarray(theta0)).astype(np.float64)
+    steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
+    retuned = tuple((k, tuple(replace(h, maximize=ascend) for h in hs)) for k, hs in retuned)
+    return Scenario((GroupSpec(replace(hyper, maximize=ascend), (theta,)),), steps,
+                    retuned=retuned)
+
+
 def _changed_betas(adapter: Adapter) -> Probe:
     """Six steps at beta1 = beta2 = 0.9 (rho_6 = 5.4: rectified under threshold 4 or 5),
     then beta1 = 0.8 and beta2 = 0.99 set before step 7: b1^7 against 0.9^6 0.8 and b2^7
     against 0.9^6 0.99 in the bias corrections and rho_7 (6.8 against 183), every reading
     rectified; eps = 1e-3 beside the smallest gradient, so that the corrections move the
     direction, which LAMB's trust ratio would otherwise scale away."""
-    ascend = bool(adapter.capabilities.maximize_fixed)
-    typed = adapter.to_format
-    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-3, maximize=ascend)
+    hyper = Hyper(lr=1e-2, beta1=0.9, beta2=0.9, eps=1e-3)
     base = [0.3, -0.2, 2e-3, 1.0]
     grads = [[g * (1 + 0.25 * (k % 3)) * (-1) ** (k // 4) for g in base] for k in range(8)]
-    steps = tuple(((typed(np.asarray(g)).astype(np.float64),),) for g in grads)
-    theta = typed(np.asarray([0.5, -1.25, 2.0, 0.0])).astype(np.float64)
     return Probe("changed betas", "beta1 0.9 -> 0.8 and beta2 0.9 -> 0.99 set before step 7: "
                  "the bias corrections and rho_t from the step's own betas (b^t) or from the "
                  "product of every step's betas (running powers)",
-                 Scenario((GroupSpec(hyper, (theta,)),), steps,
-                          retuned=((6, (replace(hyper, beta1=0.8, beta2=0.99),)),)))
+                 _probe_scenario(adapter, hyper, [0.5, -1.25, 2.0, 0.0], grads,
+                                 ((6, (replace(hyper, beta1=0.8, beta2=0.99),)),)))
 
 
 def _identify_powers(adapter: Adapter, survivors: list[Convention], runs: dict[str, _Run],
